@@ -1,0 +1,505 @@
+//! Stored records: the rows the storage traits read and write.
+//!
+//! Names follow the seed schema (`lead_source_providers`, `workspaces`, `contacts`, `leads`,
+//! `appointments`, `appointment_routing_rules`, `billing_events`, the `*_events` tables) and the
+//! terms in `DESIGN.md`. Times are UTC ([`time::OffsetDateTime`]); money is integer cents
+//! ([`Cents`]), never floating-point dollars.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Row id of a contact (`contacts.id`).
+pub type ContactId = i64;
+/// Row id of a lead (`leads.id`).
+pub type LeadId = i64;
+/// Row id of a stored rejection (`lead_rejections.id`).
+pub type RejectionId = i64;
+/// Row id of an appointment (`appointments.id`); it is the payload's `appointment_id`.
+pub type AppointmentId = i64;
+/// Row id of a delivery, one outbox row (`deliveries.id`).
+pub type DeliveryId = i64;
+/// Row id of a billing event (`billing_events.id`).
+pub type BillingEventId = i64;
+
+/// An amount of US money in integer cents (`2500` is $25.00).
+///
+/// Money is kept in cents so that sums are exact; the seed's `payment_rate` is in dollars and
+/// converts with [`Cents::from_dollars`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Cents(pub i64);
+
+impl Cents {
+    /// Converts dollars to cents, rounding half away from zero (`200.0` → `Cents(20000)`).
+    ///
+    /// Returns `None` for a non-finite or out-of-range amount.
+    pub fn from_dollars(dollars: f64) -> Option<Cents> {
+        if !dollars.is_finite() {
+            return None;
+        }
+        let cents = (dollars * 100.0).round();
+        if cents.abs() > 9.0e15 {
+            return None;
+        }
+        Some(Cents(cents as i64))
+    }
+
+    /// The amount in dollars, for display and for payloads that carry dollars.
+    pub fn dollars(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+}
+
+impl std::fmt::Display for Cents {
+    /// Formats as dollars with two decimals and a `$` sign, e.g. `$1,234.50` → `$1234.50`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}${}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+/// The format a provider posts its records in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordFormat {
+    /// One JSON object per record (a request body, or one line of JSON Lines).
+    Json,
+    /// CSV with a header row; one row per record.
+    Csv,
+}
+
+impl RecordFormat {
+    /// The lowercase name used in `providers.json` and the schema (`json`, `csv`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordFormat::Json => "json",
+            RecordFormat::Csv => "csv",
+        }
+    }
+}
+
+/// A third-party lead source (`lead_source_providers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    /// Stable id, e.g. `provider-a`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Lead types (verticals, lowercase, e.g. `solar`, `hvac`) this provider may send.
+    pub lead_types: Vec<String>,
+    /// Body format of its records.
+    pub format: RecordFormat,
+    /// Canonical field name → the provider's own field name (see [`crate::intake::FieldMap`]).
+    pub field_map: std::collections::BTreeMap<String, String>,
+    /// Requests per hour the provider may make (enforced by intake security, issue 6).
+    pub rate_limit_per_hour: Option<u32>,
+    /// Whether the provider may post at all.
+    pub is_active: bool,
+}
+
+/// A client business (tenant) that buys appointments (`workspaces`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    /// Stable id, e.g. `kitchen_va_000`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The client's webhook URL that receives appointment payloads.
+    pub outbound_webhook_url: String,
+    /// Whether deliveries may be sent to the webhook; routing skips inactive ones.
+    pub webhook_active: bool,
+    /// The product the business sells (the seed's `business_type`), e.g. `Kitchen`.
+    pub business_type: Option<String>,
+    /// The charge per delivered appointment, in cents (seed: `payment_rate` in dollars).
+    pub payment_rate: Cents,
+    /// IANA time zone name, e.g. `America/New_York`.
+    pub timezone: Option<String>,
+    /// Standard Webhooks signing secret (`whsec_<base64>`), if the workspace wants signatures.
+    pub webhook_secret: Option<String>,
+}
+
+/// A contact: one person, unique per (dedup scope, E.164 phone) (`contacts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Row id.
+    pub id: ContactId,
+    /// Dedup scope, e.g. `provider:provider-a` (see [`crate::contact::DedupScope`]).
+    pub dedup_scope: String,
+    /// E.164 phone, the dedup key within the scope.
+    pub phone_e164: String,
+    /// Phone extension, kept apart from the number.
+    pub phone_extension: Option<String>,
+    /// Normalized (trimmed, lowercased) email.
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// ZIP5 of the contact's address.
+    pub zip_code: Option<String>,
+    /// When the contact was first stored (UTC).
+    pub created_at: OffsetDateTime,
+}
+
+/// A contact to store, before it has an id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewContact {
+    /// Dedup scope (see [`Contact::dedup_scope`]).
+    pub dedup_scope: String,
+    /// E.164 phone.
+    pub phone_e164: String,
+    /// Phone extension.
+    pub phone_extension: Option<String>,
+    /// Normalized email.
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// ZIP5.
+    pub zip_code: Option<String>,
+    /// Creation time (UTC).
+    pub created_at: OffsetDateTime,
+}
+
+/// A lead to store: one campaign interest of a contact (`leads`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewLead {
+    /// The contact this lead belongs to.
+    pub contact_id: ContactId,
+    /// The provider that sent it.
+    pub provider_id: String,
+    /// Idempotency key of the source record within the provider: the provider's own lead id
+    /// when it sends one, else `sha256:<hex of the raw record>`. `UNIQUE (provider_id,
+    /// record_key)` across leads and rejections makes re-ingesting a record a no-op.
+    pub record_key: String,
+    /// The provider's own lead id, if sent.
+    pub external_id: Option<String>,
+    /// Canonical product name (the seed's `lead_type`/`service_type`), e.g. `Solar`.
+    pub product_type: String,
+    /// ZIP5.
+    pub zip_code: String,
+    /// Requested appointment time (UTC), if the record carries one.
+    pub appointment_date: Option<OffsetDateTime>,
+    /// Estimated job value in dollars, if sent.
+    pub estimated_value: Option<f64>,
+    /// Whether the record carried TCPA consent (`true`, `yes`, `1`); `None` when absent.
+    pub tcpa_consent: Option<bool>,
+    /// Canonical fields and the provider's unmapped fields, as a JSON object.
+    pub fields: serde_json::Value,
+    /// Non-fatal findings (snake_case codes), e.g. `invalid_email`.
+    pub warnings: Vec<String>,
+    /// The raw record, verbatim as received.
+    pub raw_payload: String,
+    /// When it was received (UTC).
+    pub received_at: OffsetDateTime,
+}
+
+/// A stored lead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lead {
+    /// Row id.
+    pub id: LeadId,
+    /// Everything that was stored.
+    pub lead: NewLead,
+}
+
+/// A record that failed intake, stored with its reasons and raw payload (`lead_rejections`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewRejection {
+    /// The provider that sent it.
+    pub provider_id: String,
+    /// Idempotency key (see [`NewLead::record_key`]).
+    pub record_key: String,
+    /// Machine-readable reason codes (snake_case), e.g. `["invalid_phone", "unknown_zip"]`.
+    pub reason_codes: Vec<String>,
+    /// Human-readable detail per reason, same order as `reason_codes`.
+    pub details: Vec<String>,
+    /// The raw record, verbatim as received.
+    pub raw_payload: String,
+    /// When it was received (UTC).
+    pub received_at: OffsetDateTime,
+}
+
+/// What a record key already stored resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredRecord {
+    /// The record was accepted as this lead.
+    Lead(LeadId),
+    /// The record was rejected; this is the rejection.
+    Rejection(RejectionId),
+}
+
+/// How an appointment got its workspace (`appointments.routing_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoutingMethod {
+    /// Matched by the routing table.
+    Auto,
+    /// Assigned by a person.
+    Manual,
+}
+
+impl RoutingMethod {
+    /// `auto` or `manual`, as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutingMethod::Auto => "auto",
+            RoutingMethod::Manual => "manual",
+        }
+    }
+}
+
+/// The delivery state kept on the appointment (`appointments.forward_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForwardStatus {
+    /// Not yet delivered; a delivery is queued or retrying (or none exists: unrouted).
+    Pending,
+    /// Delivered: the webhook answered 2xx.
+    Success,
+    /// Given up: a permanent failure or retries exhausted.
+    Failed,
+}
+
+impl ForwardStatus {
+    /// `pending`, `success` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForwardStatus::Pending => "pending",
+            ForwardStatus::Success => "success",
+            ForwardStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses [`ForwardStatus::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<ForwardStatus> {
+        match s {
+            "pending" => Some(ForwardStatus::Pending),
+            "success" => Some(ForwardStatus::Success),
+            "failed" => Some(ForwardStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// The routing outcome stored with an appointment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Assignment {
+    /// Routed to a workspace.
+    Routed {
+        /// The workspace it goes to.
+        workspace_id: String,
+        /// The rule that matched (`None` for manual assignment).
+        rule_id: Option<i64>,
+        /// Auto or manual.
+        method: RoutingMethod,
+        /// When it was matched (UTC).
+        matched_at: OffsetDateTime,
+        /// The workspace's payment rate at routing time: what a delivery bills.
+        payment_rate: Cents,
+    },
+    /// In the unrouted queue.
+    Unrouted {
+        /// Reason code, e.g. `no_rule_for_zip`.
+        reason: String,
+    },
+}
+
+/// An appointment to store: a scheduled meeting for a lead (`appointments`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAppointment {
+    /// The lead (one appointment per lead, `UNIQUE`).
+    pub lead_id: LeadId,
+    /// The lead's contact.
+    pub contact_id: ContactId,
+    /// Canonical product, the payload's `service_type`.
+    pub service_type: String,
+    /// ZIP5, the payload's `customer_zip`.
+    pub zip_code: String,
+    /// Scheduled time (UTC).
+    pub appointment_date: OffsetDateTime,
+    /// Estimated job value in dollars.
+    pub estimated_value: Option<f64>,
+    /// Free-text notes.
+    pub notes: Option<String>,
+    /// Routing outcome.
+    pub assignment: Assignment,
+    /// Creation time (UTC).
+    pub created_at: OffsetDateTime,
+}
+
+/// A stored appointment with its delivery state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Appointment {
+    /// Row id, the payload's `appointment_id`.
+    pub id: AppointmentId,
+    /// What was stored at creation.
+    pub appointment: NewAppointment,
+    /// `forward_status`.
+    pub forward_status: ForwardStatus,
+    /// `forward_attempts`: HTTP tries made so far.
+    pub forward_attempts: u32,
+    /// `forwarded_at`: time of the successful delivery (UTC).
+    pub forwarded_at: Option<OffsetDateTime>,
+    /// `forward_response`: the last response, truncated.
+    pub forward_response: Option<String>,
+}
+
+/// A delivery to enqueue in the outbox, written in the same transaction as the appointment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewDelivery {
+    /// The appointment it delivers (one delivery per appointment, `UNIQUE`).
+    pub appointment_id: AppointmentId,
+    /// Target workspace.
+    pub workspace_id: String,
+    /// Standard Webhooks `webhook-id`: fixed for life, the client's idempotency key.
+    pub webhook_id: String,
+    /// Target URL at enqueue time.
+    pub url: String,
+    /// The exact JSON bytes to POST (UTF-8).
+    pub payload: String,
+    /// First due time (UTC).
+    pub next_attempt_at: OffsetDateTime,
+    /// Creation time (UTC).
+    pub created_at: OffsetDateTime,
+}
+
+/// A stored outbox row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Row id.
+    pub id: DeliveryId,
+    /// What was enqueued.
+    pub delivery: NewDelivery,
+    /// Current status (pending until success or failure).
+    pub status: ForwardStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Lease expiry while a worker holds the row (UTC).
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+/// One HTTP try of a delivery (`delivery_attempts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The delivery.
+    pub delivery_id: DeliveryId,
+    /// 1-based attempt number.
+    pub attempt_number: u32,
+    /// When the request started (UTC).
+    pub requested_at: OffsetDateTime,
+    /// Round-trip time in milliseconds.
+    pub duration_ms: u64,
+    /// HTTP status, if a response arrived.
+    pub status_code: Option<u16>,
+    /// Transport error text, if no response arrived.
+    pub error: Option<String>,
+    /// Start of the response body (truncated).
+    pub response_excerpt: Option<String>,
+}
+
+/// What to do with a delivery after an attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AttemptResult {
+    /// Delivered: mark success and write this billing event in the same transaction.
+    Delivered {
+        /// The charge.
+        billing: NewBillingEvent,
+    },
+    /// Try again at this time (UTC).
+    Retry {
+        /// Next due time.
+        next_attempt_at: OffsetDateTime,
+    },
+    /// Give up: permanent failure or retries exhausted.
+    Failed,
+}
+
+/// The kind of a billing event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BillingKind {
+    /// A charge for a delivered appointment.
+    Charge,
+}
+
+impl BillingKind {
+    /// `charge`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingKind::Charge => "charge",
+        }
+    }
+}
+
+/// A billing event to store (`billing_events`); one charge per appointment (`UNIQUE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewBillingEvent {
+    /// The delivered appointment.
+    pub appointment_id: AppointmentId,
+    /// The workspace charged.
+    pub workspace_id: String,
+    /// Charge or (later) credit.
+    pub kind: BillingKind,
+    /// Amount in cents: the workspace's payment rate at routing time.
+    pub amount: Cents,
+    /// When it was recorded (UTC).
+    pub created_at: OffsetDateTime,
+}
+
+/// What an audit event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSubject {
+    /// `contact_events`.
+    Contact,
+    /// `lead_events`.
+    Lead,
+    /// `appointment_events`.
+    Appointment,
+}
+
+/// One audit event (`contact_events`, `lead_events`, `appointment_events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Which table.
+    pub subject: EventSubject,
+    /// Row id of the contact, lead or appointment.
+    pub subject_id: i64,
+    /// snake_case event type, e.g. `created`, `received`, `routed`, `delivered`.
+    pub event_type: String,
+    /// Structured detail.
+    pub detail: serde_json::Value,
+    /// When it happened (UTC).
+    pub created_at: OffsetDateTime,
+}
+
+/// Row counts over the whole store, for summaries and for checking the pipeline's identities.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreCounts {
+    /// Rows in `contacts`.
+    pub contacts: u64,
+    /// Rows in `leads`.
+    pub leads: u64,
+    /// Rows in `lead_rejections`.
+    pub rejections: u64,
+    /// Rows in `appointments`.
+    pub appointments: u64,
+    /// Appointments with a workspace.
+    pub appointments_routed: u64,
+    /// Appointments in the unrouted queue.
+    pub appointments_unrouted: u64,
+    /// Rows in `deliveries`.
+    pub deliveries: u64,
+    /// Deliveries with status success.
+    pub deliveries_succeeded: u64,
+    /// Deliveries with status failed.
+    pub deliveries_failed: u64,
+    /// Rows in `delivery_attempts`.
+    pub attempts: u64,
+    /// Rows in `billing_events`.
+    pub billing_events: u64,
+    /// Sum of `billing_events.amount_cents`.
+    pub billed: Cents,
+}

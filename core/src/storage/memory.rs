@@ -1,0 +1,628 @@
+//! An in-memory [`Store`]: for tests, examples and embedders that persist elsewhere.
+//!
+//! One mutex serializes transactions; each transaction keeps an undo log and rolls back by
+//! replaying it when the closure fails, so the all-or-nothing contract holds without copying
+//! the store.
+
+use super::*;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+type Undo = Box<dyn FnOnce(&mut State) + Send>;
+
+#[derive(Default)]
+struct State {
+    providers: BTreeMap<String, Provider>,
+    workspaces: BTreeMap<String, Workspace>,
+    rules: BTreeMap<i64, RoutingRule>,
+    contacts: Vec<Contact>,
+    contact_keys: HashMap<(String, String), ContactId>,
+    leads: Vec<Lead>,
+    rejections: Vec<NewRejection>,
+    record_keys: HashMap<(String, String), StoredRecord>,
+    appointments: Vec<Appointment>,
+    appointment_by_lead: HashMap<LeadId, AppointmentId>,
+    deliveries: Vec<Delivery>,
+    delivery_by_appointment: HashMap<AppointmentId, DeliveryId>,
+    webhook_ids: HashMap<String, DeliveryId>,
+    attempts: Vec<Attempt>,
+    billing: Vec<NewBillingEvent>,
+    billing_keys: HashMap<(AppointmentId, &'static str), BillingEventId>,
+    events: Vec<NewEvent>,
+}
+
+/// An in-memory store (see the module docs). Ids start at 1, as in SQLite.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn transaction(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<(), Error>) -> Result<(), Error> {
+        let mut guard = self
+            .state
+            .lock()
+            .map_err(|_| StorageError::Backend("memory store mutex poisoned".into()))?;
+        let state = std::mem::take(&mut *guard);
+        let tx = MemTx {
+            state: RefCell::new(state),
+            undo: RefCell::new(Vec::new()),
+        };
+        let result = f(&tx);
+        let MemTx { state, undo } = tx;
+        let mut state = state.into_inner();
+        if result.is_err() {
+            for u in undo.into_inner().into_iter().rev() {
+                u(&mut state);
+            }
+        }
+        *guard = state;
+        result
+    }
+}
+
+struct MemTx {
+    state: RefCell<State>,
+    undo: RefCell<Vec<Undo>>,
+}
+
+impl MemTx {
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, StorageError> {
+        Ok(f(&self.state.borrow()))
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<(T, Undo), StorageError>,
+    ) -> Result<T, StorageError> {
+        let (out, undo) = f(&mut self.state.borrow_mut())?;
+        self.undo.borrow_mut().push(undo);
+        Ok(out)
+    }
+}
+
+fn next_id(len: usize) -> i64 {
+    len as i64 + 1
+}
+
+fn conflict(what: impl Into<String>) -> StorageError {
+    StorageError::Conflict(what.into())
+}
+
+impl ProviderRepo for MemTx {
+    fn put_provider(&self, provider: &Provider) -> Result<(), StorageError> {
+        self.write(|s| {
+            let id = provider.id.clone();
+            let old = s.providers.insert(id.clone(), provider.clone());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| match old {
+                    Some(o) => {
+                        s.providers.insert(id, o);
+                    }
+                    None => {
+                        s.providers.remove(&id);
+                    }
+                }),
+            ))
+        })
+    }
+    fn provider(&self, id: &str) -> Result<Option<Provider>, StorageError> {
+        self.read(|s| s.providers.get(id).cloned())
+    }
+    fn providers(&self) -> Result<Vec<Provider>, StorageError> {
+        self.read(|s| s.providers.values().cloned().collect())
+    }
+}
+
+impl WorkspaceRepo for MemTx {
+    fn put_workspace(&self, workspace: &Workspace) -> Result<(), StorageError> {
+        self.write(|s| {
+            let id = workspace.id.clone();
+            let old = s.workspaces.insert(id.clone(), workspace.clone());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| match old {
+                    Some(o) => {
+                        s.workspaces.insert(id, o);
+                    }
+                    None => {
+                        s.workspaces.remove(&id);
+                    }
+                }),
+            ))
+        })
+    }
+    fn workspace(&self, id: &str) -> Result<Option<Workspace>, StorageError> {
+        self.read(|s| s.workspaces.get(id).cloned())
+    }
+    fn workspaces(&self) -> Result<Vec<Workspace>, StorageError> {
+        self.read(|s| s.workspaces.values().cloned().collect())
+    }
+}
+
+impl RuleRepo for MemTx {
+    fn put_rule(&self, rule: &RoutingRule) -> Result<(), StorageError> {
+        self.write(|s| {
+            if !s.workspaces.contains_key(&rule.workspace_id) {
+                return Err(conflict(format!(
+                    "rule {}: workspace {} does not exist",
+                    rule.id, rule.workspace_id
+                )));
+            }
+            let id = rule.id;
+            let old = s.rules.insert(id, rule.clone());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| match old {
+                    Some(o) => {
+                        s.rules.insert(id, o);
+                    }
+                    None => {
+                        s.rules.remove(&id);
+                    }
+                }),
+            ))
+        })
+    }
+    fn rules(&self) -> Result<Vec<RoutingRule>, StorageError> {
+        self.read(|s| s.rules.values().cloned().collect())
+    }
+}
+
+impl RecordRepo for MemTx {
+    fn stored_record(
+        &self,
+        provider_id: &str,
+        record_key: &str,
+    ) -> Result<Option<StoredRecord>, StorageError> {
+        self.read(|s| {
+            s.record_keys
+                .get(&(provider_id.to_string(), record_key.to_string()))
+                .copied()
+        })
+    }
+    fn insert_rejection(&self, rejection: &NewRejection) -> Result<RejectionId, StorageError> {
+        self.write(|s| {
+            let key = (rejection.provider_id.clone(), rejection.record_key.clone());
+            if s.record_keys.contains_key(&key) {
+                return Err(conflict(format!("record {key:?} already stored")));
+            }
+            let id = next_id(s.rejections.len());
+            s.rejections.push(rejection.clone());
+            s.record_keys.insert(key.clone(), StoredRecord::Rejection(id));
+            Ok((
+                id,
+                Box::new(move |s: &mut State| {
+                    s.rejections.pop();
+                    s.record_keys.remove(&key);
+                }),
+            ))
+        })
+    }
+    fn rejection_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        self.read(|s| {
+            let mut m: BTreeMap<String, u64> = BTreeMap::new();
+            for r in &s.rejections {
+                for c in &r.reason_codes {
+                    *m.entry(c.clone()).or_default() += 1;
+                }
+            }
+            m.into_iter().collect()
+        })
+    }
+}
+
+impl ContactRepo for MemTx {
+    fn contact_by_key(
+        &self,
+        dedup_scope: &str,
+        phone_e164: &str,
+    ) -> Result<Option<Contact>, StorageError> {
+        self.read(|s| {
+            s.contact_keys
+                .get(&(dedup_scope.to_string(), phone_e164.to_string()))
+                .map(|&id| s.contacts[(id - 1) as usize].clone())
+        })
+    }
+    fn contact(&self, id: ContactId) -> Result<Option<Contact>, StorageError> {
+        self.read(|s| {
+            usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| s.contacts.get(i))
+                .cloned()
+        })
+    }
+    fn insert_contact(&self, c: &NewContact) -> Result<ContactId, StorageError> {
+        self.write(|s| {
+            let key = (c.dedup_scope.clone(), c.phone_e164.clone());
+            if s.contact_keys.contains_key(&key) {
+                return Err(conflict(format!("contact {key:?} exists")));
+            }
+            let id = next_id(s.contacts.len());
+            s.contacts.push(Contact {
+                id,
+                dedup_scope: c.dedup_scope.clone(),
+                phone_e164: c.phone_e164.clone(),
+                phone_extension: c.phone_extension.clone(),
+                email: c.email.clone(),
+                first_name: c.first_name.clone(),
+                last_name: c.last_name.clone(),
+                zip_code: c.zip_code.clone(),
+                created_at: c.created_at,
+            });
+            s.contact_keys.insert(key.clone(), id);
+            Ok((
+                id,
+                Box::new(move |s: &mut State| {
+                    s.contacts.pop();
+                    s.contact_keys.remove(&key);
+                }),
+            ))
+        })
+    }
+}
+
+impl LeadRepo for MemTx {
+    fn insert_lead(&self, lead: &NewLead) -> Result<LeadId, StorageError> {
+        self.write(|s| {
+            let key = (lead.provider_id.clone(), lead.record_key.clone());
+            if s.record_keys.contains_key(&key) {
+                return Err(conflict(format!("record {key:?} already stored")));
+            }
+            if lead.contact_id < 1 || lead.contact_id as usize > s.contacts.len() {
+                return Err(conflict(format!("contact {} does not exist", lead.contact_id)));
+            }
+            let id = next_id(s.leads.len());
+            s.leads.push(Lead {
+                id,
+                lead: lead.clone(),
+            });
+            s.record_keys.insert(key.clone(), StoredRecord::Lead(id));
+            Ok((
+                id,
+                Box::new(move |s: &mut State| {
+                    s.leads.pop();
+                    s.record_keys.remove(&key);
+                }),
+            ))
+        })
+    }
+    fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError> {
+        self.read(|s| {
+            usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| s.leads.get(i))
+                .cloned()
+        })
+    }
+}
+
+impl AppointmentRepo for MemTx {
+    fn insert_appointment(&self, a: &NewAppointment) -> Result<AppointmentId, StorageError> {
+        self.write(|s| {
+            if a.lead_id < 1 || a.lead_id as usize > s.leads.len() {
+                return Err(conflict(format!("lead {} does not exist", a.lead_id)));
+            }
+            if s.appointment_by_lead.contains_key(&a.lead_id) {
+                return Err(conflict(format!("lead {} has an appointment", a.lead_id)));
+            }
+            let id = next_id(s.appointments.len());
+            s.appointments.push(Appointment {
+                id,
+                appointment: a.clone(),
+                forward_status: ForwardStatus::Pending,
+                forward_attempts: 0,
+                forwarded_at: None,
+                forward_response: None,
+            });
+            let lead = a.lead_id;
+            s.appointment_by_lead.insert(lead, id);
+            Ok((
+                id,
+                Box::new(move |s: &mut State| {
+                    s.appointments.pop();
+                    s.appointment_by_lead.remove(&lead);
+                }),
+            ))
+        })
+    }
+    fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
+        self.read(|s| {
+            usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| s.appointments.get(i))
+                .cloned()
+        })
+    }
+    fn appointment_for_lead(&self, lead_id: LeadId) -> Result<Option<Appointment>, StorageError> {
+        self.read(|s| {
+            s.appointment_by_lead
+                .get(&lead_id)
+                .map(|&id| s.appointments[(id - 1) as usize].clone())
+        })
+    }
+    fn update_forward(
+        &self,
+        id: AppointmentId,
+        status: ForwardStatus,
+        attempts: u32,
+        forwarded_at: Option<OffsetDateTime>,
+        response: Option<&str>,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let a = usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| s.appointments.get_mut(i))
+                .ok_or_else(|| conflict(format!("appointment {id} does not exist")))?;
+            let old = (
+                a.forward_status,
+                a.forward_attempts,
+                a.forwarded_at,
+                a.forward_response.clone(),
+            );
+            a.forward_status = status;
+            a.forward_attempts = attempts;
+            a.forwarded_at = forwarded_at;
+            a.forward_response = response.map(str::to_string);
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    let a = &mut s.appointments[(id - 1) as usize];
+                    (
+                        a.forward_status,
+                        a.forward_attempts,
+                        a.forwarded_at,
+                        a.forward_response,
+                    ) = old;
+                }),
+            ))
+        })
+    }
+    fn routed_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        self.read(|s| {
+            let mut m: HashMap<&str, u64> = HashMap::new();
+            for a in &s.appointments {
+                if let Assignment::Routed { workspace_id, .. } = &a.appointment.assignment {
+                    *m.entry(workspace_id.as_str()).or_default() += 1;
+                }
+            }
+            let mut v: Vec<(String, u64)> = m.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        })
+    }
+    fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        self.read(|s| {
+            let mut m: BTreeMap<String, u64> = BTreeMap::new();
+            for a in &s.appointments {
+                if let Assignment::Unrouted { reason } = &a.appointment.assignment {
+                    *m.entry(reason.clone()).or_default() += 1;
+                }
+            }
+            m.into_iter().collect()
+        })
+    }
+}
+
+impl OutboxRepo for MemTx {
+    fn enqueue_delivery(&self, d: &NewDelivery) -> Result<DeliveryId, StorageError> {
+        self.write(|s| {
+            if d.appointment_id < 1 || d.appointment_id as usize > s.appointments.len() {
+                return Err(conflict(format!(
+                    "appointment {} does not exist",
+                    d.appointment_id
+                )));
+            }
+            if s.delivery_by_appointment.contains_key(&d.appointment_id) {
+                return Err(conflict(format!(
+                    "appointment {} has a delivery",
+                    d.appointment_id
+                )));
+            }
+            if s.webhook_ids.contains_key(&d.webhook_id) {
+                return Err(conflict(format!("webhook id {} is taken", d.webhook_id)));
+            }
+            let id = next_id(s.deliveries.len());
+            s.deliveries.push(Delivery {
+                id,
+                delivery: d.clone(),
+                status: ForwardStatus::Pending,
+                attempts: 0,
+                locked_until: None,
+            });
+            let (appt, wid) = (d.appointment_id, d.webhook_id.clone());
+            s.delivery_by_appointment.insert(appt, id);
+            s.webhook_ids.insert(wid.clone(), id);
+            Ok((
+                id,
+                Box::new(move |s: &mut State| {
+                    s.deliveries.pop();
+                    s.delivery_by_appointment.remove(&appt);
+                    s.webhook_ids.remove(&wid);
+                }),
+            ))
+        })
+    }
+    fn claim_due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        self.write(|s| {
+            let mut due: Vec<usize> = s
+                .deliveries
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| {
+                    d.status == ForwardStatus::Pending
+                        && d.delivery.next_attempt_at <= now
+                        && d.locked_until.is_none_or(|l| l <= now)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            due.sort_by_key(|&i| (s.deliveries[i].delivery.next_attempt_at, i));
+            due.truncate(limit);
+            let mut out = Vec::with_capacity(due.len());
+            let mut old = Vec::with_capacity(due.len());
+            for &i in &due {
+                old.push((i, s.deliveries[i].locked_until));
+                s.deliveries[i].locked_until = Some(lease_until);
+                out.push(s.deliveries[i].clone());
+            }
+            Ok((
+                out,
+                Box::new(move |s: &mut State| {
+                    for (i, l) in old {
+                        s.deliveries[i].locked_until = l;
+                    }
+                }),
+            ))
+        })
+    }
+    fn record_attempt(&self, attempt: &Attempt, result: &AttemptResult) -> Result<(), StorageError> {
+        self.write(|s| {
+            let i = usize::try_from(attempt.delivery_id - 1)
+                .ok()
+                .filter(|&i| i < s.deliveries.len())
+                .ok_or_else(|| conflict(format!("delivery {} does not exist", attempt.delivery_id)))?;
+            if s.attempts.iter().any(|a| {
+                a.delivery_id == attempt.delivery_id && a.attempt_number == attempt.attempt_number
+            }) {
+                return Err(conflict(format!(
+                    "attempt {} of delivery {} exists",
+                    attempt.attempt_number, attempt.delivery_id
+                )));
+            }
+            let old = s.deliveries[i].clone();
+            let d = &mut s.deliveries[i];
+            d.attempts = attempt.attempt_number;
+            d.locked_until = None;
+            match result {
+                AttemptResult::Delivered { .. } => d.status = ForwardStatus::Success,
+                AttemptResult::Retry { next_attempt_at } => {
+                    d.status = ForwardStatus::Pending;
+                    d.delivery.next_attempt_at = *next_attempt_at;
+                }
+                AttemptResult::Failed => d.status = ForwardStatus::Failed,
+            }
+            s.attempts.push(attempt.clone());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.deliveries[i] = old;
+                    s.attempts.pop();
+                }),
+            ))
+        })
+    }
+    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError> {
+        self.read(|s| {
+            usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| s.deliveries.get(i))
+                .cloned()
+        })
+    }
+    fn attempts(&self, delivery_id: DeliveryId) -> Result<Vec<Attempt>, StorageError> {
+        self.read(|s| {
+            let mut v: Vec<Attempt> = s
+                .attempts
+                .iter()
+                .filter(|a| a.delivery_id == delivery_id)
+                .cloned()
+                .collect();
+            v.sort_by_key(|a| a.attempt_number);
+            v
+        })
+    }
+}
+
+impl BillingRepo for MemTx {
+    fn insert_billing_event(
+        &self,
+        e: &NewBillingEvent,
+    ) -> Result<Option<BillingEventId>, StorageError> {
+        let key = (e.appointment_id, e.kind.as_str());
+        if self.read(|s| s.billing_keys.contains_key(&key))? {
+            return Ok(None);
+        }
+        self.write(|s| {
+            if e.appointment_id < 1 || e.appointment_id as usize > s.appointments.len() {
+                return Err(conflict(format!(
+                    "appointment {} does not exist",
+                    e.appointment_id
+                )));
+            }
+            let id = next_id(s.billing.len());
+            s.billing.push(e.clone());
+            s.billing_keys.insert(key, id);
+            Ok((
+                Some(id),
+                Box::new(move |s: &mut State| {
+                    s.billing.pop();
+                    s.billing_keys.remove(&key);
+                }),
+            ))
+        })
+    }
+}
+
+impl EventRepo for MemTx {
+    fn append_event(&self, event: &NewEvent) -> Result<(), StorageError> {
+        self.write(|s| {
+            s.events.push(event.clone());
+            Ok((
+                (),
+                Box::new(|s: &mut State| {
+                    s.events.pop();
+                }),
+            ))
+        })
+    }
+    fn events(&self, subject: EventSubject, subject_id: i64) -> Result<Vec<NewEvent>, StorageError> {
+        self.read(|s| {
+            s.events
+                .iter()
+                .filter(|e| e.subject == subject && e.subject_id == subject_id)
+                .cloned()
+                .collect()
+        })
+    }
+}
+
+impl StatsRepo for MemTx {
+    fn counts(&self) -> Result<StoreCounts, StorageError> {
+        self.read(|s| {
+            let routed = s
+                .appointments
+                .iter()
+                .filter(|a| matches!(a.appointment.assignment, Assignment::Routed { .. }))
+                .count() as u64;
+            let status = |st| s.deliveries.iter().filter(|d| d.status == st).count() as u64;
+            StoreCounts {
+                contacts: s.contacts.len() as u64,
+                leads: s.leads.len() as u64,
+                rejections: s.rejections.len() as u64,
+                appointments: s.appointments.len() as u64,
+                appointments_routed: routed,
+                appointments_unrouted: s.appointments.len() as u64 - routed,
+                deliveries: s.deliveries.len() as u64,
+                deliveries_succeeded: status(ForwardStatus::Success),
+                deliveries_failed: status(ForwardStatus::Failed),
+                attempts: s.attempts.len() as u64,
+                billing_events: s.billing.len() as u64,
+                billed: Cents(s.billing.iter().map(|b| b.amount.0).sum()),
+            }
+        })
+    }
+}

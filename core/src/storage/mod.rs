@@ -1,0 +1,345 @@
+//! Storage traits: narrow per aggregate, synchronous, object-safe, `&self` receivers.
+//!
+//! A [`Store`] hands out one transaction at a time through [`Store::transaction`]; inside it the
+//! engine sees a [`Tx`], which is every repository trait at once. Everything written inside one
+//! call commits together or not at all, which is how the engine keeps its promises: a lead, its
+//! appointment and its outbox row appear together; a delivery's success, its attempt row and its
+//! billing event appear together.
+//!
+//! Invariants are the adapter's to enforce, not the caller's to check first: one contact per
+//! (dedup scope, phone), one stored outcome per (provider, record key), one appointment per
+//! lead, one delivery per appointment, one charge per appointment. An adapter backed by a
+//! database enforces them with `UNIQUE` constraints so that two processes sharing a file cannot
+//! break them; [`conformance`] (feature `testing`) checks every adapter against these contracts.
+//!
+//! Nothing here names SQLite: a PostgreSQL adapter would claim outbox rows with
+//! `FOR UPDATE SKIP LOCKED` where SQLite uses an `UPDATE ... RETURNING` with a lease.
+
+use crate::model::*;
+use crate::routing::RoutingRule;
+use crate::Error;
+use time::OffsetDateTime;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+mod memory;
+
+pub use memory::MemoryStore;
+
+/// Failures of a storage backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// A uniqueness or foreign-key constraint refused the write (e.g. the same record key twice).
+    #[error("constraint violated: {0}")]
+    Conflict(String),
+    /// The backend is busy or locked; the same call may succeed later.
+    #[error("storage temporarily unavailable: {0}")]
+    Busy(String),
+    /// Stored data could not be decoded (a bad enum value, malformed JSON, a bad timestamp).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Any other backend failure (I/O, SQL error, migration failure).
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+/// A storage backend.
+pub trait Store: Send + Sync {
+    /// Runs `f` inside one transaction and commits if it returns `Ok`.
+    ///
+    /// # Behavior
+    ///
+    /// - All writes made through the [`Tx`] commit atomically when `f` returns `Ok(())`; when
+    ///   `f` returns `Err`, none of them is visible, ever, and the error is returned unchanged.
+    /// - Transactions are serializable with respect to each other: a write transaction sees no
+    ///   other transaction's uncommitted writes, and the adapter may serialize writers (SQLite
+    ///   takes the write lock at the start).
+    /// - The adapter may call `f` more than once if the backend reports a transient conflict
+    ///   before anything was committed; `f` must therefore have no side effects outside the
+    ///   transaction.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns, or [`StorageError`] (wrapped in [`Error`]) when the backend fails
+    /// to begin or commit.
+    fn transaction(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<(), Error>) -> Result<(), Error>;
+}
+
+/// Runs `f` in a transaction of `store` and returns its value (see [`Store::transaction`]).
+///
+/// # Errors
+///
+/// As [`Store::transaction`].
+pub fn with_tx<T>(
+    store: &dyn Store,
+    mut f: impl FnMut(&dyn Tx) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut out = None;
+    store.transaction(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::Internal("transaction committed without a result".into()))
+}
+
+/// Everything a transaction can do: all repository traits at once.
+pub trait Tx:
+    ProviderRepo
+    + WorkspaceRepo
+    + RuleRepo
+    + RecordRepo
+    + ContactRepo
+    + LeadRepo
+    + AppointmentRepo
+    + OutboxRepo
+    + BillingRepo
+    + EventRepo
+    + StatsRepo
+{
+}
+
+impl<T> Tx for T where
+    T: ProviderRepo
+        + WorkspaceRepo
+        + RuleRepo
+        + RecordRepo
+        + ContactRepo
+        + LeadRepo
+        + AppointmentRepo
+        + OutboxRepo
+        + BillingRepo
+        + EventRepo
+        + StatsRepo
+{
+}
+
+/// Lead source providers (`lead_source_providers`).
+pub trait ProviderRepo {
+    /// Inserts or replaces the provider with `provider.id`.
+    ///
+    /// # Behavior
+    ///
+    /// Upsert by id; every field is replaced.
+    fn put_provider(&self, provider: &Provider) -> Result<(), StorageError>;
+    /// The provider with this id.
+    ///
+    /// # Behavior
+    ///
+    /// `Ok(None)` when there is none.
+    fn provider(&self, id: &str) -> Result<Option<Provider>, StorageError>;
+    /// All providers, ordered by id.
+    fn providers(&self) -> Result<Vec<Provider>, StorageError>;
+}
+
+/// Client workspaces (`workspaces`).
+pub trait WorkspaceRepo {
+    /// Inserts or replaces the workspace with `workspace.id`.
+    ///
+    /// # Behavior
+    ///
+    /// Upsert by id; every field is replaced.
+    fn put_workspace(&self, workspace: &Workspace) -> Result<(), StorageError>;
+    /// The workspace with this id.
+    ///
+    /// # Behavior
+    ///
+    /// `Ok(None)` when there is none.
+    fn workspace(&self, id: &str) -> Result<Option<Workspace>, StorageError>;
+    /// All workspaces, ordered by id.
+    fn workspaces(&self) -> Result<Vec<Workspace>, StorageError>;
+}
+
+/// Routing rules (`appointment_routing_rules`).
+pub trait RuleRepo {
+    /// Inserts or replaces the rule with `rule.id`.
+    ///
+    /// # Behavior
+    ///
+    /// Upsert by id. The rule's workspace must exist ([`StorageError::Conflict`] otherwise).
+    fn put_rule(&self, rule: &RoutingRule) -> Result<(), StorageError>;
+    /// All rules, active or not, ordered by id.
+    fn rules(&self) -> Result<Vec<RoutingRule>, StorageError>;
+}
+
+/// Stored outcomes of source records: the idempotency of intake, and rejections.
+pub trait RecordRepo {
+    /// What the record `(provider_id, record_key)` already became, if it was ingested before.
+    ///
+    /// # Behavior
+    ///
+    /// Looks in leads and rejections; `Ok(None)` when the key is new.
+    fn stored_record(
+        &self,
+        provider_id: &str,
+        record_key: &str,
+    ) -> Result<Option<StoredRecord>, StorageError>;
+    /// Stores a rejection with its reason codes and raw payload.
+    ///
+    /// # Behavior
+    ///
+    /// [`StorageError::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
+    /// or as a rejection.
+    fn insert_rejection(&self, rejection: &NewRejection) -> Result<RejectionId, StorageError>;
+    /// Number of rejections per reason code over the whole store, ordered by code. A
+    /// rejection with several reasons counts once under each.
+    fn rejection_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
+}
+
+/// Contacts (`contacts`).
+pub trait ContactRepo {
+    /// The contact with this dedup key.
+    ///
+    /// # Behavior
+    ///
+    /// `Ok(None)` when there is none.
+    fn contact_by_key(
+        &self,
+        dedup_scope: &str,
+        phone_e164: &str,
+    ) -> Result<Option<Contact>, StorageError>;
+    /// The contact with this id.
+    ///
+    /// # Behavior
+    ///
+    /// `Ok(None)` when there is none.
+    fn contact(&self, id: ContactId) -> Result<Option<Contact>, StorageError>;
+    /// Stores a new contact.
+    ///
+    /// # Behavior
+    ///
+    /// [`StorageError::Conflict`] when a contact with the same `(dedup_scope, phone_e164)`
+    /// exists, even one committed by another process after this transaction began.
+    fn insert_contact(&self, contact: &NewContact) -> Result<ContactId, StorageError>;
+}
+
+/// Leads (`leads`).
+pub trait LeadRepo {
+    /// Stores a lead.
+    ///
+    /// # Behavior
+    ///
+    /// [`StorageError::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
+    /// or as a rejection, or when the contact does not exist.
+    fn insert_lead(&self, lead: &NewLead) -> Result<LeadId, StorageError>;
+    /// The lead with this id.
+    ///
+    /// # Behavior
+    ///
+    /// `Ok(None)` when there is none.
+    fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError>;
+}
+
+/// Appointments (`appointments`).
+pub trait AppointmentRepo {
+    /// Stores an appointment with `forward_status = pending` and no attempts.
+    ///
+    /// # Behavior
+    ///
+    /// [`StorageError::Conflict`] when the lead already has an appointment or does not exist.
+    fn insert_appointment(
+        &self,
+        appointment: &NewAppointment,
+    ) -> Result<AppointmentId, StorageError>;
+    /// The appointment with this id, with its delivery state.
+    ///
+    /// # Behavior
+    ///
+    /// `Ok(None)` when there is none.
+    fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError>;
+    /// The appointment of this lead, if it has one.
+    fn appointment_for_lead(&self, lead_id: LeadId) -> Result<Option<Appointment>, StorageError>;
+    /// Sets the delivery state kept on the appointment.
+    ///
+    /// # Behavior
+    ///
+    /// Replaces `forward_status`, `forward_attempts`, `forwarded_at` and `forward_response`.
+    /// [`StorageError::Conflict`] when the appointment does not exist.
+    fn update_forward(
+        &self,
+        id: AppointmentId,
+        status: ForwardStatus,
+        attempts: u32,
+        forwarded_at: Option<OffsetDateTime>,
+        response: Option<&str>,
+    ) -> Result<(), StorageError>;
+    /// Number of appointments per workspace over the whole store, routed ones only, ordered
+    /// by count descending then workspace id.
+    fn routed_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
+    /// Number of unrouted appointments per reason code, ordered by code.
+    fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
+}
+
+/// The delivery outbox (`deliveries`, `delivery_attempts`).
+pub trait OutboxRepo {
+    /// Enqueues a delivery with status pending and no attempts.
+    ///
+    /// # Behavior
+    ///
+    /// [`StorageError::Conflict`] when the appointment already has a delivery or does not
+    /// exist, or when `webhook_id` is taken.
+    fn enqueue_delivery(&self, delivery: &NewDelivery) -> Result<DeliveryId, StorageError>;
+    /// Claims up to `limit` due deliveries for one worker until `lease_until`.
+    ///
+    /// # Behavior
+    ///
+    /// A delivery is due when its status is pending, `next_attempt_at <= now`, and it is not
+    /// leased (`locked_until` is unset or `<= now`). Claimed rows get `locked_until =
+    /// lease_until` and are returned oldest due first (then lowest id). While the lease holds,
+    /// no other claim, in this process or another, returns them; when it expires (the worker
+    /// died) they are due again.
+    fn claim_due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<Delivery>, StorageError>;
+    /// Records one attempt and moves the delivery to its next state.
+    ///
+    /// # Behavior
+    ///
+    /// Inserts the attempt row (`UNIQUE (delivery_id, attempt_number)`), sets the delivery's
+    /// `attempts` to `attempt.attempt_number`, clears its lease, and sets status and
+    /// `next_attempt_at` from `result` (success, pending at the new time, or failed). Billing is
+    /// not written here: the caller writes it through [`BillingRepo`] in the same transaction.
+    /// [`StorageError::Conflict`] when the delivery does not exist or the attempt number is
+    /// already recorded.
+    fn record_attempt(&self, attempt: &Attempt, result: &AttemptResult)
+        -> Result<(), StorageError>;
+    /// The delivery with this id.
+    ///
+    /// # Behavior
+    ///
+    /// `Ok(None)` when there is none.
+    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError>;
+    /// All attempts of a delivery, by attempt number.
+    fn attempts(&self, delivery_id: DeliveryId) -> Result<Vec<Attempt>, StorageError>;
+}
+
+/// Billing events (`billing_events`).
+pub trait BillingRepo {
+    /// Stores a billing event unless the appointment already has one of the same kind.
+    ///
+    /// # Behavior
+    ///
+    /// Returns `Some(id)` when written and `None` when `(appointment_id, kind)` already exists
+    /// (exactly-once billing; a `UNIQUE` constraint backs it).
+    fn insert_billing_event(
+        &self,
+        event: &NewBillingEvent,
+    ) -> Result<Option<BillingEventId>, StorageError>;
+}
+
+/// Audit events (`contact_events`, `lead_events`, `appointment_events`).
+pub trait EventRepo {
+    /// Appends one event to the table of its subject.
+    fn append_event(&self, event: &NewEvent) -> Result<(), StorageError>;
+    /// Events of one subject row, oldest first.
+    fn events(&self, subject: EventSubject, subject_id: i64) -> Result<Vec<NewEvent>, StorageError>;
+}
+
+/// Whole-store counts.
+pub trait StatsRepo {
+    /// Row counts and the billed total (see [`StoreCounts`]).
+    fn counts(&self) -> Result<StoreCounts, StorageError>;
+}

@@ -1,0 +1,1 @@
+pub use leadroute_core::*;
