@@ -1,1 +1,56 @@
-//! billing
+//! Billing: the charge for a delivered appointment.
+//!
+//! Exactly one charge per appointment: the store's `UNIQUE (appointment_id, kind)` backs it,
+//! and the engine writes it in the same transaction as the delivery's success. The amount is
+//! the workspace's `payment_rate` captured when the appointment was routed, so a later rate
+//! change does not reprice appointments already sold.
+
+use crate::model::{AppointmentId, Assignment, BillingKind, NewBillingEvent};
+use time::OffsetDateTime;
+
+/// The charge for delivering an appointment, or `None` when it is unrouted (nothing to bill).
+pub fn charge(
+    appointment_id: AppointmentId,
+    assignment: &Assignment,
+    now: OffsetDateTime,
+) -> Option<NewBillingEvent> {
+    match assignment {
+        Assignment::Routed {
+            workspace_id,
+            payment_rate,
+            ..
+        } => Some(NewBillingEvent {
+            appointment_id,
+            workspace_id: workspace_id.clone(),
+            kind: BillingKind::Charge,
+            amount: *payment_rate,
+            created_at: now,
+        }),
+        Assignment::Unrouted { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Cents, RoutingMethod};
+
+    #[test]
+    fn charges_the_rate_at_routing_time() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let routed = Assignment::Routed {
+            workspace_id: "solar_ca_001".into(),
+            rule_id: Some(4),
+            method: RoutingMethod::Auto,
+            matched_at: t,
+            payment_rate: Cents(17550),
+        };
+        let e = charge(9, &routed, t).unwrap();
+        assert_eq!((e.appointment_id, e.amount, e.kind), (9, Cents(17550), BillingKind::Charge));
+        assert_eq!(e.amount.to_string(), "$175.50");
+        let unrouted = Assignment::Unrouted {
+            reason: "no_rule_for_zip".into(),
+        };
+        assert_eq!(charge(9, &unrouted, t), None);
+    }
+}

@@ -1,1 +1,825 @@
-//! engine
+//! The engine: orchestrates the steps over a [`Store`]; it decides nothing itself.
+//!
+//! Ingesting a record runs the pure steps first, outside any transaction (parse, map,
+//! validate, normalize, route against an immutable snapshot of the routing table), then writes
+//! the outcome in one transaction: the rejection; or the contact (found or created), the lead,
+//! the appointment with its routing decision and trace, and its outbox row. A record whose
+//! (provider, record key) is already stored is a replay and writes nothing, so re-running a
+//! batch never duplicates contacts, leads, appointments or billing.
+//!
+//! Delivering claims due outbox rows with a lease, posts them outside any transaction (in
+//! parallel, `delivery_workers` at a time), then records every attempt, the appointment's
+//! `forward_*` state and, on success, the billing event, in one transaction.
+//!
+//! The routing snapshot (rules, workspaces, providers, catalog, compiled table) is an
+//! `Arc` swapped when configuration changes, so ingestion reads it without holding a lock.
+
+use crate::appointment;
+use crate::billing;
+use crate::catalog::Catalog;
+use crate::contact::{self, DedupScope};
+use crate::delivery::{self, RetryPolicy, Transport, Verdict};
+use crate::intake::{self, FieldMap, IntakeError, RawRecord};
+use crate::model::*;
+use crate::payload::{self, Customer};
+use crate::routing::{RoutingRule, RoutingTable, UnroutedReason};
+use crate::storage::{with_tx, Store, Tx};
+use crate::validate::{self, Reason, ReasonCode, ValidLead, ValidationContext};
+use crate::zip::ZipTable;
+use crate::{Error, Result};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// CLDR region for phones written without a country code. Default `US`.
+    pub default_region: String,
+    /// Which records share contacts. Default per provider, as in the seed.
+    pub dedup_scope: DedupScope,
+    /// Retry schedule of deliveries. Default Svix's.
+    pub retry: RetryPolicy,
+    /// Timeout of one webhook request. Default 15 s.
+    pub request_timeout: Duration,
+    /// How long a worker holds claimed deliveries. Default 5 min (longer than a batch takes).
+    pub lease: Duration,
+    /// Webhook requests sent in parallel by [`Engine::deliver_due`]. Default 8.
+    pub delivery_workers: usize,
+    /// Products known besides those named by rules and workspaces.
+    pub extra_products: Vec<String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            default_region: "US".into(),
+            dedup_scope: DedupScope::Provider,
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(15),
+            lease: Duration::from_secs(300),
+            delivery_workers: 8,
+            extra_products: Vec::new(),
+        }
+    }
+}
+
+/// The immutable configuration snapshot ingestion reads.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The compiled routing table (its catalog is the product catalog).
+    pub routing: RoutingTable,
+    /// Workspaces by id.
+    pub workspaces: HashMap<String, Workspace>,
+    /// Providers by id, with their field maps.
+    pub providers: HashMap<String, (Provider, FieldMap)>,
+}
+
+impl Snapshot {
+    fn build(
+        providers: Vec<Provider>,
+        workspaces: Vec<Workspace>,
+        rules: &[RoutingRule],
+        extra_products: &[String],
+    ) -> Result<Snapshot> {
+        let mut catalog = Catalog::new();
+        for r in rules {
+            for p in &r.product_types {
+                catalog.add(p, None);
+            }
+        }
+        for w in &workspaces {
+            if let Some(b) = &w.business_type {
+                catalog.add(b, None);
+            }
+        }
+        for p in extra_products {
+            catalog.add(p, None);
+        }
+        let routing = RoutingTable::compile(rules, &workspaces, &catalog)?;
+        Ok(Snapshot {
+            routing,
+            workspaces: workspaces.into_iter().map(|w| (w.id.clone(), w)).collect(),
+            providers: providers
+                .into_iter()
+                .map(|p| {
+                    let map = FieldMap::from(&p);
+                    (p.id.clone(), (p, map))
+                })
+                .collect(),
+        })
+    }
+}
+
+/// How a routed or unrouted appointment came out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoutingOutcome {
+    /// Sent to a workspace.
+    Routed {
+        /// The workspace.
+        workspace_id: String,
+        /// The matching rule.
+        rule_id: i64,
+    },
+    /// In the unrouted queue.
+    Unrouted(UnroutedReason),
+}
+
+/// What became of an accepted record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The new lead.
+    pub lead_id: LeadId,
+    /// Its contact.
+    pub contact_id: ContactId,
+    /// Whether the contact was created by this record (`false`: a returning person).
+    pub new_contact: bool,
+    /// The appointment, when the record carried an appointment time.
+    pub appointment: Option<(AppointmentId, RoutingOutcome)>,
+    /// Non-fatal findings.
+    pub warnings: Vec<String>,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored as a lead.
+    Accepted(Accepted),
+    /// Stored as a rejection.
+    Rejected {
+        /// The rejection's id.
+        rejection_id: RejectionId,
+        /// Why.
+        reasons: Vec<Reason>,
+    },
+    /// Already stored by an earlier ingestion; nothing was written.
+    Replayed(StoredRecord),
+}
+
+/// The result of ingesting one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// The record's idempotency key.
+    pub record_key: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Totals of one [`Engine::deliver_due`] call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Deliveries claimed and tried.
+    pub attempted: u64,
+    /// Answered 2xx (each billed once).
+    pub delivered: u64,
+    /// Scheduled for another try.
+    pub retrying: u64,
+    /// Given up.
+    pub failed: u64,
+    /// Sum of the charges written.
+    pub billed: Cents,
+}
+
+/// A record after the pure steps, ready to be written.
+enum Prepared {
+    Reject {
+        record_key: String,
+        reasons: Vec<Reason>,
+    },
+    Accept {
+        record_key: String,
+        lead: Box<ValidLead>,
+        fields: serde_json::Value,
+        routing: Option<Routed>,
+    },
+}
+
+/// A routing decision ready to store: the assignment, its outcome, and its trace (JSON, for
+/// the audit event).
+struct Routed {
+    assignment: Assignment,
+    outcome: RoutingOutcome,
+    trace: serde_json::Value,
+}
+
+/// The leadroute engine (see the module docs).
+pub struct Engine {
+    store: Arc<dyn Store>,
+    config: EngineConfig,
+    zips: Arc<ZipTable>,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+impl Engine {
+    /// An engine over `store` with the bundled ZIP table; loads the configuration snapshot.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors, or [`crate::routing::RoutingError`] when stored rules do not compile.
+    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Result<Engine> {
+        Engine::with_zip_table(store, config, ZipTable::bundled_shared())
+    }
+
+    /// As [`Engine::new`], with another ZIP table.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::new`].
+    pub fn with_zip_table(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+        zips: Arc<ZipTable>,
+    ) -> Result<Engine> {
+        let snapshot = Arc::new(Self::load_snapshot(&*store, &config)?);
+        Ok(Engine {
+            store,
+            config,
+            zips,
+            snapshot: RwLock::new(snapshot),
+        })
+    }
+
+    fn load_snapshot(store: &dyn Store, config: &EngineConfig) -> Result<Snapshot> {
+        let (providers, workspaces, rules) =
+            with_tx(store, |tx| Ok((tx.providers()?, tx.workspaces()?, tx.rules()?)))?;
+        Snapshot::build(providers, workspaces, &rules, &config.extra_products)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The current configuration snapshot (cheap: an `Arc` clone).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads providers, workspaces and rules from the store and swaps in a new snapshot.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::new`].
+    pub fn refresh(&self) -> Result<()> {
+        let s = Arc::new(Self::load_snapshot(&*self.store, &self.config)?);
+        match self.snapshot.write() {
+            Ok(mut g) => *g = s,
+            Err(poisoned) => *poisoned.into_inner() = s,
+        }
+        Ok(())
+    }
+
+    /// Stores providers, workspaces and rules (upserts, in one transaction, workspaces before
+    /// the rules that name them) and refreshes the snapshot.
+    ///
+    /// The new rules are compiled before anything is written, so a bad rule set changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::routing::RoutingError`] for rules that do not compile; storage errors (a rule
+    /// naming a workspace that does not exist is a `Conflict`).
+    pub fn configure(
+        &self,
+        providers: &[Provider],
+        workspaces: &[Workspace],
+        rules: &[RoutingRule],
+    ) -> Result<()> {
+        let (mut all_p, mut all_w, mut all_r) = with_tx(&*self.store, |tx| {
+            Ok((tx.providers()?, tx.workspaces()?, tx.rules()?))
+        })?;
+        upsert_by(&mut all_p, providers, |p| p.id.clone());
+        upsert_by(&mut all_w, workspaces, |w| w.id.clone());
+        upsert_by(&mut all_r, rules, |r| r.id);
+        Snapshot::build(all_p, all_w, &all_r, &self.config.extra_products)?;
+        with_tx(&*self.store, |tx| {
+            for p in providers {
+                tx.put_provider(p)?;
+            }
+            for w in workspaces {
+                tx.put_workspace(w)?;
+            }
+            for r in rules {
+                tx.put_rule(r)?;
+            }
+            Ok(())
+        })?;
+        self.refresh()
+    }
+
+    /// Ingests one record from a provider (see the module docs).
+    ///
+    /// # Errors
+    ///
+    /// [`IntakeError::UnknownProvider`] / [`IntakeError::InactiveProvider`]; storage errors.
+    /// A bad record is not an error: it is stored as a rejection.
+    pub fn ingest(&self, provider_id: &str, record: &RawRecord) -> Result<IngestOutcome> {
+        let mut v = self.ingest_batch(provider_id, std::slice::from_ref(record))?;
+        v.pop()
+            .ok_or_else(|| Error::Internal("batch of one returned nothing".into()))
+    }
+
+    /// Ingests records from one provider in a single transaction, one outcome per record in
+    /// order. A storage failure rolls back the whole batch (nothing of it is stored, and the
+    /// same batch can be retried).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::ingest`].
+    pub fn ingest_batch(
+        &self,
+        provider_id: &str,
+        records: &[RawRecord],
+    ) -> Result<Vec<IngestOutcome>> {
+        let snap = self.snapshot();
+        let (provider, map) = snap
+            .providers
+            .get(provider_id)
+            .ok_or_else(|| IntakeError::UnknownProvider(provider_id.to_string()))?;
+        if !provider.is_active {
+            return Err(IntakeError::InactiveProvider(provider_id.to_string()).into());
+        }
+        let at = now();
+        let prepared: Vec<Prepared> = records
+            .iter()
+            .map(|r| self.prepare(&snap, provider, map, r, at))
+            .collect();
+        with_tx(&*self.store, |tx| {
+            prepared
+                .iter()
+                .zip(records)
+                .map(|(p, raw)| self.write(tx, &snap, provider, p, raw, at))
+                .collect()
+        })
+    }
+
+    /// The pure steps: parse, map, validate, route.
+    fn prepare(
+        &self,
+        snap: &Snapshot,
+        provider: &Provider,
+        map: &FieldMap,
+        raw: &RawRecord,
+        at: OffsetDateTime,
+    ) -> Prepared {
+        let fields = match intake::parse_fields(raw) {
+            Ok(f) => f,
+            Err(e) => {
+                return Prepared::Reject {
+                    record_key: raw.content_key(),
+                    reasons: vec![Reason {
+                        code: ReasonCode::MalformedRecord,
+                        detail: e.0,
+                    }],
+                }
+            }
+        };
+        let input = intake::map_fields(fields, map);
+        let record_key = input
+            .external_id
+            .clone()
+            .unwrap_or_else(|| raw.content_key());
+        let ctx = ValidationContext {
+            zips: &self.zips,
+            catalog: snap.routing.catalog(),
+            allowed_lead_types: &provider.lead_types,
+            default_region: &self.config.default_region,
+        };
+        let lead = match validate::validate(&input, &ctx) {
+            Ok(l) => l,
+            Err(e) => {
+                return Prepared::Reject {
+                    record_key,
+                    reasons: e.reasons,
+                }
+            }
+        };
+        let routing = lead.appointment_date.map(|_| self.assign(snap, &lead, at));
+        let fields = json!({
+            "first_name": lead.first_name,
+            "last_name": lead.last_name,
+            "phone": lead.phone.number.as_str(),
+            "phone_extension": lead.phone.extension,
+            "email": lead.email,
+            "zip_code": lead.zip.to_string(),
+            "product_type": lead.product_name,
+            "custom": input.custom,
+        });
+        Prepared::Accept {
+            record_key,
+            lead: Box::new(lead),
+            fields,
+            routing,
+        }
+    }
+
+    /// Routes a valid lead against the snapshot.
+    fn assign(&self, snap: &Snapshot, lead: &ValidLead, at: OffsetDateTime) -> Routed {
+        let d = snap.routing.route_product(lead.product, lead.zip);
+        let skipped: Vec<_> = d
+            .skipped
+            .iter()
+            .map(|s| json!({"rule_id": s.rule_id, "workspace_id": s.workspace_id, "reason": s.reason.code()}))
+            .collect();
+        match d.outcome {
+            Ok(m) => {
+                let rate = snap
+                    .workspaces
+                    .get(m.workspace_id)
+                    .map(|w| w.payment_rate)
+                    .unwrap_or_default();
+                Routed {
+                    assignment: Assignment::Routed {
+                        workspace_id: m.workspace_id.to_string(),
+                        rule_id: Some(m.rule_id),
+                        method: RoutingMethod::Auto,
+                        matched_at: at,
+                        payment_rate: rate,
+                    },
+                    outcome: RoutingOutcome::Routed {
+                        workspace_id: m.workspace_id.to_string(),
+                        rule_id: m.rule_id,
+                    },
+                    trace: json!({"rule_id": m.rule_id, "workspace_id": m.workspace_id,
+                                  "priority": m.priority, "skipped": skipped}),
+                }
+            }
+            Err(reason) => Routed {
+                assignment: Assignment::Unrouted {
+                    reason: reason.code().to_string(),
+                },
+                outcome: RoutingOutcome::Unrouted(reason),
+                trace: json!({"reason": reason.code(), "skipped": skipped}),
+            },
+        }
+    }
+
+    /// The transactional step: writes one prepared record.
+    fn write(
+        &self,
+        tx: &dyn Tx,
+        snap: &Snapshot,
+        provider: &Provider,
+        prepared: &Prepared,
+        raw: &RawRecord,
+        at: OffsetDateTime,
+    ) -> Result<IngestOutcome> {
+        let record_key = match prepared {
+            Prepared::Reject { record_key, .. } | Prepared::Accept { record_key, .. } => {
+                record_key
+            }
+        };
+        if let Some(stored) = tx.stored_record(&provider.id, record_key)? {
+            return Ok(IngestOutcome {
+                record_key: record_key.clone(),
+                outcome: Outcome::Replayed(stored),
+            });
+        }
+        let outcome = match prepared {
+            Prepared::Reject { reasons, .. } => {
+                let rejection_id = tx.insert_rejection(&NewRejection {
+                    provider_id: provider.id.clone(),
+                    record_key: record_key.clone(),
+                    reason_codes: reasons.iter().map(|r| r.code.as_str().to_string()).collect(),
+                    details: reasons.iter().map(|r| r.detail.clone()).collect(),
+                    raw_payload: raw.text().to_string(),
+                    received_at: at,
+                })?;
+                Outcome::Rejected {
+                    rejection_id,
+                    reasons: reasons.clone(),
+                }
+            }
+            Prepared::Accept {
+                lead,
+                fields,
+                routing,
+                ..
+            } => Outcome::Accepted(self.write_lead(
+                tx,
+                snap,
+                provider,
+                record_key,
+                lead,
+                fields,
+                routing.as_ref(),
+                raw,
+                at,
+            )?),
+        };
+        Ok(IngestOutcome {
+            record_key: record_key.clone(),
+            outcome,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_lead(
+        &self,
+        tx: &dyn Tx,
+        snap: &Snapshot,
+        provider: &Provider,
+        record_key: &str,
+        lead: &ValidLead,
+        fields: &serde_json::Value,
+        routing: Option<&Routed>,
+        raw: &RawRecord,
+        at: OffsetDateTime,
+    ) -> Result<Accepted> {
+        let (contact_id, new_contact) = contact::resolve_contact(
+            tx,
+            &NewContact {
+                dedup_scope: self.config.dedup_scope.key(&provider.id),
+                phone_e164: lead.phone.number.as_str().to_string(),
+                phone_extension: lead.phone.extension.clone(),
+                email: lead.email.clone(),
+                first_name: lead.first_name.clone(),
+                last_name: lead.last_name.clone(),
+                zip_code: Some(lead.zip.to_string()),
+                created_at: at,
+            },
+        )?;
+        if new_contact {
+            event(tx, EventSubject::Contact, contact_id, "created", json!({"provider_id": provider.id}), at)?;
+        }
+        let lead_id = tx.insert_lead(&NewLead {
+            contact_id,
+            provider_id: provider.id.clone(),
+            record_key: record_key.to_string(),
+            external_id: lead.external_id.clone(),
+            product_type: lead.product_name.clone(),
+            zip_code: lead.zip.to_string(),
+            appointment_date: lead.appointment_date,
+            estimated_value: lead.estimated_value,
+            tcpa_consent: lead.tcpa_consent,
+            fields: fields.clone(),
+            warnings: lead.warnings.clone(),
+            raw_payload: raw.text().to_string(),
+            received_at: at,
+        })?;
+        event(
+            tx,
+            EventSubject::Lead,
+            lead_id,
+            "received",
+            json!({"provider_id": provider.id, "record_key": record_key,
+                   "contact_id": contact_id, "new_contact": new_contact,
+                   "warnings": lead.warnings}),
+            at,
+        )?;
+        let mut appointment_out = None;
+        if let Some(routed) = routing {
+            if let Some(new_appt) =
+                appointment::from_lead(lead_id, contact_id, lead, routed.assignment.clone(), at)
+            {
+                let appt_id = tx.insert_appointment(&new_appt)?;
+                let kind = match &routed.outcome {
+                    RoutingOutcome::Routed { workspace_id, .. } => {
+                        self.enqueue(tx, snap, appt_id, &new_appt, lead, workspace_id, at)?;
+                        "routed"
+                    }
+                    RoutingOutcome::Unrouted(_) => "unrouted",
+                };
+                event(tx, EventSubject::Appointment, appt_id, kind, routed.trace.clone(), at)?;
+                appointment_out = Some((appt_id, routed.outcome.clone()));
+            }
+        }
+        Ok(Accepted {
+            lead_id,
+            contact_id,
+            new_contact,
+            appointment: appointment_out,
+            warnings: lead.warnings.clone(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue(
+        &self,
+        tx: &dyn Tx,
+        snap: &Snapshot,
+        appointment_id: AppointmentId,
+        appt: &NewAppointment,
+        lead: &ValidLead,
+        workspace_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        let customer = Customer {
+            first_name: lead.first_name.clone(),
+            last_name: lead.last_name.clone(),
+            phone_e164: lead.phone.number.as_str().to_string(),
+            email: lead.email.clone(),
+        };
+        let body = payload::build(appointment_id, appt, &customer)
+            .ok_or_else(|| Error::Internal("routed appointment without payload".into()))?;
+        let payload = serde_json::to_string(&body)
+            .map_err(|e| Error::Internal(format!("payload serialization: {e}")))?;
+        let url = snap
+            .workspaces
+            .get(workspace_id)
+            .map(|w| w.outbound_webhook_url.clone())
+            .unwrap_or_default();
+        tx.enqueue_delivery(&NewDelivery {
+            appointment_id,
+            workspace_id: workspace_id.to_string(),
+            webhook_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            url,
+            payload,
+            next_attempt_at: at,
+            created_at: at,
+        })?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due deliveries, posts them through `transport`, and records the
+    /// outcomes (see the module docs). Call it in a loop until it attempts nothing.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors. Transport failures are not errors: they are recorded attempts.
+    pub fn deliver_due(&self, transport: &dyn Transport, limit: usize) -> Result<DeliveryReport> {
+        let start = now();
+        let lease_until = start + self.config.lease;
+        let claimed = with_tx(&*self.store, |tx| {
+            Ok(tx.claim_due_deliveries(start, limit, lease_until)?)
+        })?;
+        if claimed.is_empty() {
+            return Ok(DeliveryReport::default());
+        }
+        let snap = self.snapshot();
+        let workers = self.config.delivery_workers.max(1);
+        let chunk = claimed.len().div_ceil(workers);
+        let tries: Vec<(Attempt, Verdict, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = claimed
+                .chunks(chunk)
+                .map(|part| {
+                    let snap = &snap;
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|d| self.try_once(transport, snap, d))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let finished = now();
+        with_tx(&*self.store, |tx| {
+            let mut r = DeliveryReport::default();
+            for (d, (attempt, verdict, summary)) in claimed.iter().zip(&tries) {
+                let appt = tx.appointment(d.delivery.appointment_id)?.ok_or_else(|| {
+                    Error::Internal(format!("delivery {} has no appointment", d.id))
+                })?;
+                let n = attempt.attempt_number;
+                let result = match self.config.retry.next_state(n, *verdict, finished, fastrand::f64()) {
+                    Some(next) => next,
+                    None => AttemptResult::Delivered {
+                        billing: billing::charge(appt.id, &appt.appointment.assignment, finished)
+                            .ok_or_else(|| Error::Internal(format!("delivered appointment {} is unrouted", appt.id)))?,
+                    },
+                };
+                tx.record_attempt(attempt, &result)?;
+                let (status, forwarded_at, kind) = match &result {
+                    AttemptResult::Delivered { billing } => {
+                        if tx.insert_billing_event(billing)?.is_some() {
+                            r.billed.0 += billing.amount.0;
+                        }
+                        r.delivered += 1;
+                        (ForwardStatus::Success, Some(finished), "delivered")
+                    }
+                    AttemptResult::Retry { .. } => {
+                        r.retrying += 1;
+                        (ForwardStatus::Pending, None, "delivery_retry")
+                    }
+                    AttemptResult::Failed => {
+                        r.failed += 1;
+                        (ForwardStatus::Failed, None, "delivery_failed")
+                    }
+                };
+                tx.update_forward(appt.id, status, n, forwarded_at, Some(summary))?;
+                let next = match &result {
+                    AttemptResult::Retry { next_attempt_at } => Some(payload::rfc3339(*next_attempt_at)),
+                    _ => None,
+                };
+                event(
+                    tx,
+                    EventSubject::Appointment,
+                    appt.id,
+                    kind,
+                    json!({"delivery_id": d.id, "webhook_id": d.delivery.webhook_id,
+                           "attempt": n, "status_code": attempt.status_code,
+                           "error": attempt.error, "next_attempt_at": next}),
+                    finished,
+                )?;
+                r.attempted += 1;
+            }
+            Ok(r)
+        })
+    }
+
+    /// One HTTP try of a claimed delivery: the attempt row, its verdict, and its summary.
+    fn try_once(
+        &self,
+        transport: &dyn Transport,
+        snap: &Snapshot,
+        d: &Delivery,
+    ) -> (Attempt, Verdict, String) {
+        let requested_at = now();
+        let mut attempt = Attempt {
+            delivery_id: d.id,
+            attempt_number: d.attempts + 1,
+            requested_at,
+            duration_ms: 0,
+            status_code: None,
+            error: None,
+            response_excerpt: None,
+        };
+        let workspace = match snap.workspaces.get(&d.delivery.workspace_id) {
+            Some(w) if w.webhook_active => w,
+            Some(_) | None => {
+                let msg = "workspace webhook is inactive or missing".to_string();
+                attempt.error = Some(msg.clone());
+                return (attempt, Verdict::Retry(None), msg);
+            }
+        };
+        let request = match delivery::build_request(d, workspace, requested_at) {
+            Ok(r) => r,
+            Err(e) => {
+                attempt.error = Some(e.to_string());
+                return (attempt, Verdict::Fail, e.to_string());
+            }
+        };
+        let started = Instant::now();
+        let result = transport.post(&request, self.config.request_timeout);
+        attempt.duration_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(r) => {
+                attempt.status_code = Some(r.status);
+                attempt.response_excerpt = Some(r.body_excerpt.clone());
+            }
+            Err(e) => attempt.error = Some(e.to_string()),
+        }
+        (attempt, delivery::classify(&result), delivery::summarize(&result))
+    }
+
+    /// Whole-store counts.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn counts(&self) -> Result<StoreCounts> {
+        with_tx(&*self.store, |tx| Ok(tx.counts()?))
+    }
+}
+
+fn upsert_by<T: Clone, K: PartialEq>(all: &mut Vec<T>, new: &[T], key: impl Fn(&T) -> K) {
+    for n in new {
+        match all.iter_mut().find(|a| key(a) == key(n)) {
+            Some(slot) => *slot = n.clone(),
+            None => all.push(n.clone()),
+        }
+    }
+}
+
+fn event(
+    tx: &dyn Tx,
+    subject: EventSubject,
+    subject_id: i64,
+    kind: &str,
+    detail: serde_json::Value,
+    at: OffsetDateTime,
+) -> Result<()> {
+    tx.append_event(&NewEvent {
+        subject,
+        subject_id,
+        event_type: kind.to_string(),
+        detail,
+        created_at: at,
+    })?;
+    Ok(())
+}

@@ -1,1 +1,148 @@
-//! payload
+//! The appointment payload a workspace's webhook receives.
+//!
+//! Fields are the seed's (`appointment_id`, `customer_name`, `customer_phone`,
+//! `customer_email`, `service_type`, `customer_zip`, `appointment_date`, `estimated_value`,
+//! `notes`, `routing_method`, `matched_at`, `workspace_id`). Times are RFC 3339 in UTC;
+//! `estimated_value` is in dollars; the phone is E.164.
+
+use crate::model::{AppointmentId, Assignment, NewAppointment};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// The JSON body posted to a workspace's webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppointmentPayload {
+    /// The appointment's id.
+    pub appointment_id: AppointmentId,
+    /// First and last name, space-separated (empty when the lead had no name).
+    pub customer_name: String,
+    /// E.164 phone.
+    pub customer_phone: String,
+    /// Normalized email.
+    pub customer_email: Option<String>,
+    /// Canonical product, e.g. `Solar`.
+    pub service_type: String,
+    /// ZIP5.
+    pub customer_zip: String,
+    /// Scheduled time, RFC 3339 UTC.
+    pub appointment_date: String,
+    /// Estimated job value, dollars.
+    pub estimated_value: Option<f64>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// `auto` or `manual`.
+    pub routing_method: String,
+    /// When it was matched, RFC 3339 UTC.
+    pub matched_at: String,
+    /// The receiving workspace.
+    pub workspace_id: String,
+}
+
+/// Formats a UTC time as RFC 3339 (`2026-11-24T13:00:00Z`).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Who the appointment is with, as the payload shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// E.164 phone.
+    pub phone_e164: String,
+    /// Normalized email.
+    pub email: Option<String>,
+}
+
+/// The payload for a routed appointment, or `None` when it is unrouted.
+pub fn build(
+    appointment_id: AppointmentId,
+    appointment: &NewAppointment,
+    contact: &Customer,
+) -> Option<AppointmentPayload> {
+    let Assignment::Routed {
+        workspace_id,
+        method,
+        matched_at,
+        ..
+    } = &appointment.assignment
+    else {
+        return None;
+    };
+    let name = [contact.first_name.as_deref(), contact.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(AppointmentPayload {
+        appointment_id,
+        customer_name: name,
+        customer_phone: contact.phone_e164.clone(),
+        customer_email: contact.email.clone(),
+        service_type: appointment.service_type.clone(),
+        customer_zip: appointment.zip_code.clone(),
+        appointment_date: rfc3339(appointment.appointment_date),
+        estimated_value: appointment.estimated_value,
+        notes: appointment.notes.clone(),
+        routing_method: method.as_str().to_string(),
+        matched_at: rfc3339(*matched_at),
+        workspace_id: workspace_id.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Cents, RoutingMethod};
+    use time::macros::datetime;
+
+    #[test]
+    fn seed_fields_in_seed_shape() {
+        let appt = NewAppointment {
+            lead_id: 1,
+            contact_id: 1,
+            service_type: "Solar".into(),
+            zip_code: "46262".into(),
+            appointment_date: datetime!(2026-11-24 13:00 UTC),
+            estimated_value: Some(25000.0),
+            notes: None,
+            assignment: Assignment::Routed {
+                workspace_id: "solar_in_004".into(),
+                rule_id: Some(3),
+                method: RoutingMethod::Auto,
+                matched_at: datetime!(2026-11-21 04:00:00.5 UTC),
+                payment_rate: Cents(20000),
+            },
+            created_at: datetime!(2026-11-21 04:00 UTC),
+        };
+        let contact = Customer {
+            phone_e164: "+13178638426".into(),
+            email: Some("jmonroe@example.net".into()),
+            first_name: Some("Stephanie".into()),
+            last_name: Some("House".into()),
+        };
+        let p = build(7, &appt, &contact).unwrap();
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "appointment_id": 7, "customer_name": "Stephanie House",
+                "customer_phone": "+13178638426", "customer_email": "jmonroe@example.net",
+                "service_type": "Solar", "customer_zip": "46262",
+                "appointment_date": "2026-11-24T13:00:00Z", "estimated_value": 25000.0,
+                "notes": null, "routing_method": "auto",
+                "matched_at": "2026-11-21T04:00:00.5Z", "workspace_id": "solar_in_004"
+            })
+        );
+        let mut unrouted = appt.clone();
+        unrouted.assignment = Assignment::Unrouted {
+            reason: "no_rule_for_zip".into(),
+        };
+        assert!(build(7, &unrouted, &contact).is_none());
+    }
+}

@@ -108,8 +108,8 @@ pub struct NormalizedPhone {
 /// let p = normalize("(254) 240-1519 ext. 313", "US").unwrap();
 /// assert_eq!(p.number.as_str(), "+12542401519");
 /// assert_eq!(p.extension.as_deref(), Some("313"));
-/// assert_eq!(normalize("+44 20 7946 0958", "US").unwrap().number.as_str(), "+442079460958");
-/// assert_eq!(normalize("555", "US").unwrap_err().code(), "too_short");
+/// assert_eq!(normalize("+44 20 7031 3000", "US").unwrap().number.as_str(), "+442070313000");
+/// assert_eq!(normalize("555", "US").unwrap_err().code(), "invalid_number");
 /// ```
 pub fn normalize(raw: &str, default_region: &str) -> Result<NormalizedPhone, PhoneError> {
     let text = raw.trim();

@@ -122,9 +122,21 @@ const BUNDLED_CSV: &str = include_str!("../data/us_zips.csv");
 impl ZipTable {
     /// The bundled table of 42,724 ZIPs, parsed once per process on first use (~20 ms).
     pub fn bundled() -> &'static ZipTable {
-        static TABLE: OnceLock<ZipTable> = OnceLock::new();
+        Self::bundled_static()
+    }
+
+    /// The bundled table as a shared handle (see [`ZipTable::bundled`]).
+    pub fn bundled_shared() -> Arc<ZipTable> {
+        Self::bundled_static().clone()
+    }
+
+    fn bundled_static() -> &'static Arc<ZipTable> {
+        static TABLE: OnceLock<Arc<ZipTable>> = OnceLock::new();
         TABLE.get_or_init(|| {
-            ZipTable::from_csv(BUNDLED_CSV.as_bytes()).expect("the bundled ZIP table is valid")
+            Arc::new(
+                ZipTable::from_csv(BUNDLED_CSV.as_bytes())
+                    .expect("the bundled ZIP table is valid"),
+            )
         })
     }
 
