@@ -4,6 +4,7 @@ use crate::delivery::DeliveryError;
 use crate::intake::IntakeError;
 use crate::phone::PhoneError;
 use crate::routing::RoutingError;
+use crate::seed::SeedError;
 use crate::storage::StorageError;
 use crate::zip::ZipError;
 
@@ -67,6 +68,9 @@ pub enum Error {
     /// Routing rules could not be compiled.
     #[error(transparent)]
     Routing(#[from] RoutingError),
+    /// Seed configuration JSON could not be read.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
     /// A delivery could not be prepared or sent.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
@@ -90,7 +94,9 @@ impl Error {
     /// The kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Phone(_) | Error::Zip(_) | Error::Routing(_) => ErrorKind::InvalidInput,
+            Error::Phone(_) | Error::Zip(_) | Error::Routing(_) | Error::Seed(_) => {
+                ErrorKind::InvalidInput
+            }
             Error::Intake(e) => e.kind(),
             Error::Delivery(e) => e.kind(),
             Error::Storage(StorageError::Conflict(_)) => ErrorKind::Conflict,

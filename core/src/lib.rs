@@ -26,12 +26,14 @@ pub mod model;
 pub mod payload;
 pub mod phone;
 pub mod routing;
+pub mod seed;
 pub mod signature;
 pub mod storage;
 pub mod validate;
 pub mod zip;
 
 
+pub use engine::{Engine, EngineConfig};
 pub use error::{Error, ErrorKind, Result};
 
 /// The crate version, sent in `User-Agent: leadroute/<version>`.

@@ -1,0 +1,167 @@
+//! Readers for configuration in the seed's JSON shapes: `providers.json`, `workspaces.json`
+//! and `routing_rules.json` (the layout of the lead corpus in `data/corpus`).
+//!
+//! Money arrives in dollars (`payment_rate: 200`) and is stored in cents. A workspace's
+//! `outbound_webhook_url` may contain a `{port}` placeholder; [`load_workspaces`] replaces
+//! the `http://127.0.0.1:{port}` part with a base URL of the caller's choosing.
+
+use crate::model::{Cents, Provider, RecordFormat, Workspace};
+use crate::routing::RoutingRule;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Errors reading seed JSON.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeedError {
+    /// The JSON does not have the expected shape.
+    #[error("{file}: {message}")]
+    Shape {
+        /// Which document (`providers.json`, ...).
+        file: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct ProviderJson {
+    provider_id: String,
+    provider_name: Option<String>,
+    #[serde(default)]
+    lead_types: Vec<String>,
+    format: RecordFormat,
+    #[serde(default)]
+    field_map: BTreeMap<String, String>,
+    rate_limit_per_hour: Option<u32>,
+    #[serde(default = "yes")]
+    is_active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct WorkspaceJson {
+    id: String,
+    name: Option<String>,
+    outbound_webhook_url: String,
+    #[serde(default = "yes")]
+    webhook_active: bool,
+    business_type: Option<String>,
+    payment_rate: f64,
+    timezone: Option<String>,
+    webhook_secret: Option<String>,
+}
+
+fn shape(file: &'static str) -> impl Fn(serde_json::Error) -> SeedError {
+    move |e| SeedError::Shape {
+        file,
+        message: e.to_string(),
+    }
+}
+
+/// Reads `providers.json`: an array of `{provider_id, provider_name, lead_types, format,
+/// field_map, rate_limit_per_hour, ...}`. Lead types are lowercased. Credentials in the file
+/// (`api_key`, `webhook_secret`) are not part of [`Provider`] and are ignored here.
+///
+/// # Errors
+///
+/// [`SeedError::Shape`] when the JSON does not match.
+pub fn load_providers(json: &str) -> Result<Vec<Provider>, SeedError> {
+    let raw: Vec<ProviderJson> = serde_json::from_str(json).map_err(shape("providers.json"))?;
+    Ok(raw
+        .into_iter()
+        .map(|p| Provider {
+            name: p.provider_name.unwrap_or_else(|| p.provider_id.clone()),
+            id: p.provider_id,
+            lead_types: p
+                .lead_types
+                .iter()
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect(),
+            format: p.format,
+            field_map: p.field_map,
+            rate_limit_per_hour: p.rate_limit_per_hour,
+            is_active: p.is_active,
+        })
+        .collect())
+}
+
+/// The placeholder origin in the corpus's webhook URLs.
+pub const URL_TEMPLATE_ORIGIN: &str = "http://127.0.0.1:{port}";
+
+/// Reads `workspaces.json`. `webhook_base` (e.g. `http://127.0.0.1:8080`) replaces
+/// [`URL_TEMPLATE_ORIGIN`] in webhook URLs; `payment_rate` dollars become cents.
+///
+/// # Errors
+///
+/// [`SeedError::Shape`] when the JSON does not match or a payment rate is not a finite
+/// amount.
+pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>, SeedError> {
+    let raw: Vec<WorkspaceJson> = serde_json::from_str(json).map_err(shape("workspaces.json"))?;
+    let base = webhook_base.trim_end_matches('/');
+    raw.into_iter()
+        .map(|w| {
+            let payment_rate =
+                Cents::from_dollars(w.payment_rate).ok_or_else(|| SeedError::Shape {
+                    file: "workspaces.json",
+                    message: format!("workspace {}: bad payment_rate", w.id),
+                })?;
+            Ok(Workspace {
+                name: w.name.unwrap_or_else(|| w.id.clone()),
+                outbound_webhook_url: w.outbound_webhook_url.replace(URL_TEMPLATE_ORIGIN, base),
+                id: w.id,
+                webhook_active: w.webhook_active,
+                business_type: w.business_type,
+                payment_rate,
+                timezone: w.timezone,
+                webhook_secret: w.webhook_secret.filter(|s| !s.is_empty()),
+            })
+        })
+        .collect()
+}
+
+/// Reads `routing_rules.json`: an array of rules in the seed's shape.
+///
+/// # Errors
+///
+/// [`SeedError::Shape`] when the JSON does not match.
+pub fn load_rules(json: &str) -> Result<Vec<RoutingRule>, SeedError> {
+    serde_json::from_str(json).map_err(shape("routing_rules.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_seed_shapes() {
+        let p = load_providers(
+            r#"[{"provider_id":"provider-c","provider_name":"Provider C","lead_types":["Kitchen"],
+                "api_key":"k","format":"csv","field_map":{"full_name":"name"}}]"#,
+        )
+        .unwrap();
+        assert_eq!(p[0].lead_types, vec!["kitchen"]);
+        assert_eq!(p[0].format, RecordFormat::Csv);
+        assert!(p[0].is_active);
+        let w = load_workspaces(
+            r#"[{"id":"k1","outbound_webhook_url":"http://127.0.0.1:{port}/hooks/k1",
+                "webhook_active":false,"payment_rate":175.5,"webhook_secret":""}]"#,
+            "http://127.0.0.1:9000/",
+        )
+        .unwrap();
+        assert_eq!(w[0].outbound_webhook_url, "http://127.0.0.1:9000/hooks/k1");
+        assert_eq!(w[0].payment_rate, Cents(17550));
+        assert_eq!(w[0].webhook_secret, None);
+        assert!(!w[0].webhook_active);
+        let r = load_rules(
+            r#"[{"id":1,"workspace_id":"k1","product_types":["Kitchen"],"zip_codes":["08038"],
+                "priority":1,"is_active":true,"notes":"x"}]"#,
+        )
+        .unwrap();
+        assert_eq!(r[0].zip_codes, vec!["08038"]);
+        assert!(load_rules("{}").is_err());
+    }
+}

@@ -1,0 +1,396 @@
+//! The engine end to end over the in-memory store, with a scripted transport.
+
+use leadroute_core::delivery::{Transport, TransportError, WebhookRequest, WebhookResponse};
+use leadroute_core::engine::{Outcome, RoutingOutcome};
+use leadroute_core::intake::{split_csv, RawRecord};
+use leadroute_core::model::*;
+use leadroute_core::routing::{RoutingRule, UnroutedReason};
+use leadroute_core::storage::{with_tx, MemoryStore, Store};
+use leadroute_core::{Engine, EngineConfig, ErrorKind};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Answers each request with the next scripted status (then 200s) and records requests.
+#[derive(Default)]
+struct Scripted {
+    statuses: Mutex<Vec<Result<u16, TransportError>>>,
+    seen: Mutex<Vec<WebhookRequest>>,
+}
+
+impl Transport for Scripted {
+    fn post(&self, r: &WebhookRequest, _t: Duration) -> Result<WebhookResponse, TransportError> {
+        self.seen.lock().unwrap().push(r.clone());
+        let next = {
+            let mut s = self.statuses.lock().unwrap();
+            if s.is_empty() {
+                Ok(200)
+            } else {
+                s.remove(0)
+            }
+        };
+        next.map(|status| WebhookResponse {
+            status,
+            body_excerpt: format!("status {status}"),
+            retry_after: None,
+        })
+    }
+}
+
+fn provider(id: &str, lead_types: &[&str], format: RecordFormat, map: &[(&str, &str)]) -> Provider {
+    Provider {
+        id: id.into(),
+        name: id.into(),
+        lead_types: lead_types.iter().map(|s| s.to_string()).collect(),
+        format,
+        field_map: map
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        rate_limit_per_hour: None,
+        is_active: true,
+    }
+}
+
+fn workspace(id: &str, active: bool, rate: i64) -> Workspace {
+    Workspace {
+        id: id.into(),
+        name: id.into(),
+        outbound_webhook_url: format!("http://127.0.0.1:9/hooks/{id}"),
+        webhook_active: active,
+        business_type: None,
+        payment_rate: Cents(rate),
+        timezone: Some("America/Indiana/Indianapolis".into()),
+        webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+    }
+}
+
+fn rule(id: i64, ws: &str, products: &[&str], zips: &[&str], priority: i32) -> RoutingRule {
+    RoutingRule {
+        id,
+        workspace_id: ws.into(),
+        product_types: products.iter().map(|s| s.to_string()).collect(),
+        zip_codes: zips.iter().map(|s| s.to_string()).collect(),
+        priority,
+        is_active: true,
+        notes: None,
+    }
+}
+
+fn engine() -> (Engine, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::new(store.clone(), EngineConfig::default()).unwrap();
+    engine
+        .configure(
+            &[
+                provider(
+                    "provider-a",
+                    &["solar", "battery"],
+                    RecordFormat::Json,
+                    &[("zip_code", "zip"), ("product_type", "product")],
+                ),
+                provider(
+                    "provider-c",
+                    &["kitchen"],
+                    RecordFormat::Csv,
+                    &[
+                        ("full_name", "name"),
+                        ("phone", "phone1"),
+                        ("zip_code", "zip5"),
+                        ("product_type", "project"),
+                        ("appointment_date", "appt"),
+                    ],
+                ),
+            ],
+            &[
+                workspace("solar_in", true, 20_000),
+                workspace("solar_off", false, 50_000),
+                workspace("kitchen_ne", true, 15_000),
+            ],
+            &[
+                rule(1, "solar_off", &["Solar"], &["46262"], 1),
+                rule(2, "solar_in", &["Solar", "Battery"], &["46262", "46201"], 2),
+                rule(3, "kitchen_ne", &["Kitchen"], &["68738"], 1),
+                rule(4, "kitchen_ne", &["Gutters"], &["68738"], 1),
+            ],
+        )
+        .unwrap();
+    (engine, store)
+}
+
+fn json(s: &str) -> RawRecord {
+    RawRecord::Json(s.into())
+}
+
+const STEPHANIE: &str = r#"{"first_name": "Stephanie", "last_name": "House", "phone": "317 863 8426", "email": "JMonroe@Example.net", "zip": "46262-1234", "product": "solar", "appointment_date": "2026-11-24T13:00:00Z", "lead_id": "a0000001", "tcpa_consent": true, "estimated_value": 25000, "roof_age": 28}"#;
+
+#[test]
+fn a_good_record_becomes_a_routed_signed_delivered_billed_appointment() {
+    let (engine, store) = engine();
+    let out = engine.ingest("provider-a", &json(STEPHANIE)).unwrap();
+    assert_eq!(out.record_key, "a0000001");
+    let Outcome::Accepted(a) = out.outcome else {
+        panic!("expected accepted, got {out:?}")
+    };
+    assert!(a.new_contact);
+    let (appt_id, routing) = a.appointment.unwrap();
+    // Rule 1 wins on priority, but its workspace's webhook is inactive: rule 2 gets it.
+    assert_eq!(
+        routing,
+        RoutingOutcome::Routed {
+            workspace_id: "solar_in".into(),
+            rule_id: 2
+        }
+    );
+
+    let t = Scripted::default();
+    let r = engine.deliver_due(&t, 10).unwrap();
+    assert_eq!((r.attempted, r.delivered, r.billed), (1, 1, Cents(20_000)));
+    let req = t.seen.lock().unwrap()[0].clone();
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(body["appointment_id"], appt_id);
+    assert_eq!(body["customer_name"], "Stephanie House");
+    assert_eq!(body["customer_phone"], "+13178638426");
+    assert_eq!(body["customer_email"], "jmonroe@example.net");
+    assert_eq!(body["customer_zip"], "46262");
+    assert_eq!(body["service_type"], "Solar");
+    assert_eq!(body["routing_method"], "auto");
+    assert_eq!(body["workspace_id"], "solar_in");
+    let h = |k: &str| req.headers.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    leadroute_core::signature::verify(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        &h("webhook-id"),
+        h("webhook-timestamp").parse().unwrap(),
+        &req.body,
+        &h("webhook-signature"),
+    )
+    .unwrap();
+
+    let appt = with_tx(&*store, |tx| Ok(tx.appointment(appt_id)?.unwrap())).unwrap();
+    assert_eq!(appt.forward_status, ForwardStatus::Success);
+    assert_eq!(appt.forward_attempts, 1);
+    assert!(appt.forwarded_at.is_some());
+    assert_eq!(
+        appt.forward_response.as_deref(),
+        Some("HTTP 200: status 200")
+    );
+    let events = with_tx(&*store, |tx| {
+        Ok(tx.events(EventSubject::Appointment, appt_id)?)
+    })
+    .unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, vec!["routed", "delivered"]);
+    assert_eq!(events[0].detail["skipped"][0]["reason"], "webhook_inactive");
+
+    // Nothing is due any more; re-ingesting is a replay; billing stays at one event.
+    assert_eq!(engine.deliver_due(&t, 10).unwrap().attempted, 0);
+    let again = engine.ingest("provider-a", &json(STEPHANIE)).unwrap();
+    assert!(matches!(
+        again.outcome,
+        Outcome::Replayed(StoredRecord::Lead(_))
+    ));
+    let c = engine.counts().unwrap();
+    assert_eq!(
+        (c.contacts, c.leads, c.appointments, c.billing_events),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(c.billed, Cents(20_000));
+}
+
+#[test]
+fn bad_records_are_stored_as_rejections_with_all_reasons() {
+    let (engine, store) = engine();
+    let records = [
+        json(r#"{"phone": "555", "zip": "ABCDE", "product": "Roofing", "lead_id": "x1"}"#),
+        json("{not json"),
+        json("[1, 2, 3]"),
+        json(r#"{"phone": {"nested": true}, "zip": "46262", "product": "Solar"}"#),
+        json(
+            r#"{"phone": "3178638426", "zip": "99999", "product": "Solar", "appointment_date": "soon"}"#,
+        ),
+    ];
+    let outs = engine.ingest_batch("provider-a", &records).unwrap();
+    let codes: Vec<Vec<&str>> = outs
+        .iter()
+        .map(|o| match &o.outcome {
+            Outcome::Rejected { reasons, .. } => reasons.iter().map(|r| r.code.as_str()).collect(),
+            other => panic!("expected a rejection, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            vec!["invalid_phone", "invalid_zip", "unknown_product"],
+            vec!["malformed_record"],
+            vec!["malformed_record"],
+            vec!["wrong_type"],
+            vec!["unknown_zip", "invalid_appointment_date"],
+        ]
+    );
+    assert_eq!(outs[0].record_key, "x1");
+    assert!(outs[1].record_key.starts_with("sha256:"));
+    let c = engine.counts().unwrap();
+    assert_eq!((c.rejections, c.leads, c.contacts), (5, 0, 0));
+    let by_code = with_tx(&*store, |tx| Ok(tx.rejection_counts()?)).unwrap();
+    assert!(by_code.contains(&("malformed_record".to_string(), 2)));
+    // The same bad records again are replays, not second rejections.
+    let again = engine.ingest_batch("provider-a", &records).unwrap();
+    assert!(again
+        .iter()
+        .all(|o| matches!(o.outcome, Outcome::Replayed(StoredRecord::Rejection(_)))));
+    assert_eq!(engine.counts().unwrap().rejections, 5);
+}
+
+#[test]
+fn csv_records_dedup_contacts_and_enforce_lead_types() {
+    let (engine, _) = engine();
+    let body = "name,phone1,zip5,project,appt,lead_id\n\
+                Kimberly Harris,402.886.3431,68738,Kitchen,2026-11-21T16:00:00Z,c1\n\
+                Kim Harris,+1 (402) 886-3431,68738,kitchen,,c2\n\
+                Pam Charles,270.267.4094,68738,Gutters,2026-11-21T16:00:00Z,c3\n\
+                Pam Charles,270.267.4094,68738,Kitchen,2026-11-21T16:00:00Z,c4\n";
+    let split = split_csv(body).unwrap();
+    let outs = engine.ingest_batch("provider-c", &split.records).unwrap();
+    let Outcome::Accepted(first) = &outs[0].outcome else {
+        panic!()
+    };
+    let Outcome::Accepted(second) = &outs[1].outcome else {
+        panic!()
+    };
+    assert!(first.new_contact && !second.new_contact);
+    assert_eq!(first.contact_id, second.contact_id);
+    assert!(
+        second.appointment.is_none(),
+        "no appointment time, no appointment"
+    );
+    match &outs[2].outcome {
+        Outcome::Rejected { reasons, .. } => {
+            assert_eq!(reasons[0].code.as_str(), "lead_type_not_allowed")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A rejected record creates no contact: Pam's first accepted record creates hers.
+    let Outcome::Accepted(pam) = &outs[3].outcome else {
+        panic!()
+    };
+    assert!(pam.new_contact);
+    // The same phone from another provider is another contact (seed dedup scope).
+    let other = engine
+        .ingest(
+            "provider-a",
+            &json(r#"{"phone": "4028863431", "zip": "46262", "product": "Solar"}"#),
+        )
+        .unwrap();
+    let Outcome::Accepted(o) = other.outcome else {
+        panic!()
+    };
+    assert!(o.new_contact);
+    assert_eq!(engine.counts().unwrap().contacts, 3);
+}
+
+#[test]
+fn unrouted_appointments_keep_their_reason_and_are_not_delivered() {
+    let (engine, _) = engine();
+    let outs = engine
+        .ingest_batch(
+            "provider-a",
+            &[
+                json(r#"{"phone": "3178638426", "zip": "10001", "product": "Solar", "appointment_date": "2026-11-24T13:00:00Z"}"#),
+                json(r#"{"phone": "3178638427", "zip": "46201", "product": "Battery", "appointment_date": "2026-11-24T13:00:00Z"}"#),
+            ],
+        )
+        .unwrap();
+    let routing: Vec<_> = outs
+        .iter()
+        .map(|o| match &o.outcome {
+            Outcome::Accepted(a) => a.appointment.clone().unwrap().1,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        routing[0],
+        RoutingOutcome::Unrouted(UnroutedReason::NoRuleForZip)
+    );
+    assert!(matches!(routing[1], RoutingOutcome::Routed { .. }));
+    let c = engine.counts().unwrap();
+    assert_eq!(
+        (c.appointments_routed, c.appointments_unrouted, c.deliveries),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn failures_retry_on_schedule_and_permanent_ones_fail_without_billing() {
+    let (engine, store) = engine();
+    engine.ingest("provider-a", &json(STEPHANIE)).unwrap();
+    engine
+        .ingest("provider-a", &json(r#"{"phone": "3178638499", "zip": "46201", "product": "Solar", "appointment_date": "2026-11-24T13:00:00Z"}"#))
+        .unwrap();
+    let t = Scripted::default();
+    *t.statuses.lock().unwrap() = vec![Ok(503), Ok(400)];
+    let r = engine.deliver_due(&t, 10).unwrap();
+    assert_eq!(
+        (r.attempted, r.delivered, r.retrying, r.failed),
+        (2, 0, 1, 1)
+    );
+    assert_eq!(r.billed, Cents(0));
+    // The retry is scheduled about 5 s out (±20%), so nothing is due right now.
+    assert_eq!(engine.deliver_due(&t, 10).unwrap().attempted, 0);
+    let (d1, d2, attempts) = with_tx(&*store, |tx| {
+        Ok((
+            tx.delivery(1)?.unwrap(),
+            tx.delivery(2)?.unwrap(),
+            tx.attempts(1)?,
+        ))
+    })
+    .unwrap();
+    let retried = if d1.status == ForwardStatus::Pending {
+        &d1
+    } else {
+        &d2
+    };
+    let failed = if d1.status == ForwardStatus::Failed {
+        &d1
+    } else {
+        &d2
+    };
+    assert_eq!((retried.attempts, failed.attempts), (1, 1));
+    let wait = retried.delivery.next_attempt_at - attempts[0].requested_at;
+    assert!(
+        wait >= time::Duration::seconds(3) && wait <= time::Duration::seconds(7),
+        "{wait}"
+    );
+    let c = engine.counts().unwrap();
+    assert_eq!(
+        (c.billing_events, c.deliveries_failed, c.attempts),
+        (0, 1, 2)
+    );
+}
+
+#[test]
+fn unknown_and_inactive_providers_are_typed_errors() {
+    let (engine, _) = engine();
+    let e = engine.ingest("nobody", &json("{}")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let mut p = provider("provider-x", &[], RecordFormat::Json, &[]);
+    p.is_active = false;
+    engine.configure(&[p], &[], &[]).unwrap();
+    assert_eq!(
+        engine.ingest("provider-x", &json("{}")).unwrap_err().kind(),
+        ErrorKind::Unauthorized
+    );
+}
+
+#[test]
+fn a_bad_rule_set_changes_nothing() {
+    let (engine, store) = engine();
+    let bad = rule(9, "solar_in", &["Solar"], &["4626"], 1);
+    assert_eq!(
+        engine.configure(&[], &[], &[bad]).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        with_tx(&*store as &dyn Store, |tx| Ok(tx.rules()?.len())).unwrap(),
+        4
+    );
+}
