@@ -30,3 +30,8 @@ pub use leadroute_sqlite as sqlite;
 
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
