@@ -27,3 +27,45 @@ pub fn from_lead(
         created_at: now,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::ProductId;
+    use crate::phone::normalize;
+    use crate::zip::Zip5;
+    use time::macros::datetime;
+
+    fn lead(at: Option<OffsetDateTime>) -> ValidLead {
+        ValidLead {
+            phone: normalize("317 863 8426", "US").unwrap(),
+            email: None,
+            zip: Zip5::parse("46262").unwrap(),
+            product: ProductId(0),
+            product_name: "Solar".into(),
+            appointment_date: at,
+            first_name: None,
+            last_name: None,
+            estimated_value: Some(25_000.0),
+            tcpa_consent: Some(true),
+            external_id: None,
+            notes: Some("gate code 12".into()),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn only_leads_with_a_time_become_appointments() {
+        let now = datetime!(2026-11-21 05:00 UTC);
+        let unrouted = Assignment::Unrouted {
+            reason: "no_rule_for_zip".into(),
+        };
+        assert_eq!(from_lead(1, 2, &lead(None), unrouted.clone(), now), None);
+        let at = datetime!(2026-11-24 13:00 UTC);
+        let a = from_lead(1, 2, &lead(Some(at)), unrouted.clone(), now).unwrap();
+        assert_eq!((a.lead_id, a.contact_id, a.appointment_date), (1, 2, at));
+        assert_eq!((a.service_type.as_str(), a.zip_code.as_str()), ("Solar", "46262"));
+        assert_eq!(a.notes.as_deref(), Some("gate code 12"));
+        assert_eq!((a.assignment, a.created_at), (unrouted, now));
+    }
+}

@@ -10,7 +10,8 @@
 //! (dedup scope, phone), one stored outcome per (provider, record key), one appointment per
 //! lead, one delivery per appointment, one charge per appointment. An adapter backed by a
 //! database enforces them with `UNIQUE` constraints so that two processes sharing a file cannot
-//! break them; [`conformance`] (feature `testing`) checks every adapter against these contracts.
+//! break them; `storage::conformance` (feature `testing`) checks every adapter against these
+//! contracts.
 //!
 //! Nothing here names SQLite: a PostgreSQL adapter would claim outbox rows with
 //! `FOR UPDATE SKIP LOCKED` where SQLite uses an `UPDATE ... RETURNING` with a lease.
