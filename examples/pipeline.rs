@@ -14,8 +14,7 @@
 use leadroute::pipeline::{self, PipelineOptions};
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: pipeline [--db FILE] [--data DIR] [--webhook-base URL] [--no-deliver]";
+const USAGE: &str = "usage: pipeline [--db FILE] [--data DIR] [--webhook-base URL] [--no-deliver]";
 
 fn parse_args() -> Result<PipelineOptions, String> {
     let mut opts = PipelineOptions::new(pipeline::vendored_corpus());

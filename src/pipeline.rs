@@ -302,7 +302,11 @@ impl fmt::Display for Summary {
         writeln!(f, "already stored         {:>8}", self.replayed())?;
         writeln!(f, "contacts new           {:>8}", self.new_contacts)?;
         writeln!(f, "contacts returning     {:>8}", self.returning_contacts)?;
-        writeln!(f, "leads, no appt time    {:>8}", self.leads_without_appointment)?;
+        writeln!(
+            f,
+            "leads, no appt time    {:>8}",
+            self.leads_without_appointment
+        )?;
         writeln!(f, "appointments           {:>8}", self.appointments)?;
         writeln!(
             f,
@@ -445,7 +449,12 @@ fn verify_request(req: &mut tiny_http::Request, secrets: &HashMap<String, String
     if req.as_reader().read_to_end(&mut body).is_err() {
         return false;
     }
-    match (secrets.get(&workspace), id, ts.and_then(|t| t.parse().ok()), sig) {
+    match (
+        secrets.get(&workspace),
+        id,
+        ts.and_then(|t| t.parse().ok()),
+        sig,
+    ) {
         (Some(secret), Some(id), Some(ts), Some(sig)) => {
             crate::signature::verify(secret, &id, ts, &body, &sig).is_ok()
         }

@@ -14,8 +14,16 @@ fn options(dir: &Path, data: &Path) -> PipelineOptions {
 }
 
 fn assert_identities(s: &Summary) {
-    assert_eq!(s.accepted() + s.rejected() + s.replayed(), s.read(), "accepted + rejected = read");
-    assert_eq!(s.routed() + s.unrouted(), s.appointments, "routed + unrouted = appointments");
+    assert_eq!(
+        s.accepted() + s.rejected() + s.replayed(),
+        s.read(),
+        "accepted + rejected = read"
+    );
+    assert_eq!(
+        s.routed() + s.unrouted(),
+        s.appointments,
+        "routed + unrouted = appointments"
+    );
     assert_eq!(
         s.new_contacts + s.returning_contacts,
         s.accepted(),
@@ -27,8 +35,14 @@ fn assert_identities(s: &Summary) {
         "every lead has an appointment or no appointment time"
     );
     let st = &s.store;
-    assert_eq!(st.deliveries_succeeded, st.billing_events, "delivered = billing events");
-    assert_eq!(st.appointments_routed, st.deliveries, "one delivery per routed appointment");
+    assert_eq!(
+        st.deliveries_succeeded, st.billing_events,
+        "delivered = billing events"
+    );
+    assert_eq!(
+        st.appointments_routed, st.deliveries,
+        "one delivery per routed appointment"
+    );
     assert_eq!(
         st.appointments_routed + st.appointments_unrouted,
         st.appointments
@@ -53,11 +67,19 @@ fn vendored_sample_is_accounted_for_exactly_once() {
     assert_eq!(first.delivery.delivered, first.routed());
     assert_eq!(first.delivery.failed + first.delivery.retrying, 0);
     let rx = first.receiver.clone().unwrap();
-    assert_eq!((rx.received, rx.signature_ok), (first.routed(), first.routed()));
+    assert_eq!(
+        (rx.received, rx.signature_ok),
+        (first.routed(), first.routed())
+    );
     assert_eq!(first.delivery.billed, st.billed);
     assert!(st.billed > Cents(0));
     // The corpus's known defects show up as typed reasons.
-    for code in ["invalid_phone", "missing_phone", "invalid_zip", "unknown_zip"] {
+    for code in [
+        "invalid_phone",
+        "missing_phone",
+        "invalid_zip",
+        "unknown_zip",
+    ] {
         assert!(
             first.rejected_by_reason.get(code).copied().unwrap_or(0) > 0,
             "no {code} rejections in {:?}",

@@ -64,7 +64,10 @@ mod tests {
         let at = datetime!(2026-11-24 13:00 UTC);
         let a = from_lead(1, 2, &lead(Some(at)), unrouted.clone(), now).unwrap();
         assert_eq!((a.lead_id, a.contact_id, a.appointment_date), (1, 2, at));
-        assert_eq!((a.service_type.as_str(), a.zip_code.as_str()), ("Solar", "46262"));
+        assert_eq!(
+            (a.service_type.as_str(), a.zip_code.as_str()),
+            ("Solar", "46262")
+        );
         assert_eq!(a.notes.as_deref(), Some("gate code 12"));
         assert_eq!((a.assignment, a.created_at), (unrouted, now));
     }

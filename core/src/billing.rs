@@ -46,7 +46,10 @@ mod tests {
             payment_rate: Cents(17550),
         };
         let e = charge(9, &routed, t).unwrap();
-        assert_eq!((e.appointment_id, e.amount, e.kind), (9, Cents(17550), BillingKind::Charge));
+        assert_eq!(
+            (e.appointment_id, e.amount, e.kind),
+            (9, Cents(17550), BillingKind::Charge)
+        );
         assert_eq!(e.amount.to_string(), "$175.50");
         let unrouted = Assignment::Unrouted {
             reason: "no_rule_for_zip".into(),

@@ -186,15 +186,25 @@ pub fn build_request(
     let ts = now.unix_timestamp();
     let mut headers = vec![
         ("Content-Type".to_string(), "application/json".to_string()),
-        ("User-Agent".to_string(), format!("leadroute/{}", crate::VERSION)),
+        (
+            "User-Agent".to_string(),
+            format!("leadroute/{}", crate::VERSION),
+        ),
         (
             "X-Webhook-Source".to_string(),
             "appointment-routing".to_string(),
         ),
-        ("webhook-id".to_string(), delivery.delivery.webhook_id.clone()),
+        (
+            "webhook-id".to_string(),
+            delivery.delivery.webhook_id.clone(),
+        ),
         ("webhook-timestamp".to_string(), ts.to_string()),
     ];
-    if let Some(secret) = workspace.webhook_secret.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(secret) = workspace
+        .webhook_secret
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         let sig = signature::sign(secret, &delivery.delivery.webhook_id, ts, &body)
             .map_err(|_| DeliveryError::BadSecret(workspace.id.clone()))?;
         headers.push(("webhook-signature".to_string(), sig));
@@ -356,7 +366,10 @@ mod tests {
         assert_eq!(p.delay_after(1, None, 0.5), Some(Duration::from_secs(5)));
         assert_eq!(p.delay_after(2, None, 0.0), Some(Duration::from_secs(240)));
         assert_eq!(p.delay_after(2, None, 1.0), Some(Duration::from_secs(360)));
-        assert_eq!(p.delay_after(7, None, 0.5), Some(Duration::from_secs(36_000)));
+        assert_eq!(
+            p.delay_after(7, None, 0.5),
+            Some(Duration::from_secs(36_000))
+        );
         assert_eq!(p.delay_after(8, None, 0.5), None);
         assert_eq!(
             p.delay_after(1, Some(Duration::from_secs(120)), 0.5),
@@ -377,7 +390,10 @@ mod tests {
             p.next_state(8, Verdict::Retry(None), now, 0.5),
             Some(AttemptResult::Failed)
         );
-        assert_eq!(p.next_state(1, Verdict::Fail, now, 0.5), Some(AttemptResult::Failed));
+        assert_eq!(
+            p.next_state(1, Verdict::Fail, now, 0.5),
+            Some(AttemptResult::Failed)
+        );
         assert_eq!(p.next_state(1, Verdict::Success, now, 0.5), None);
     }
 
@@ -410,11 +426,19 @@ mod tests {
             webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
         };
         let r = build_request(&d, &w, now).unwrap();
-        let h = |k: &str| r.headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let h = |k: &str| {
+            r.headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(r.url, "http://127.0.0.1:9/hooks/w");
         assert_eq!(h("Content-Type"), Some("application/json"));
         assert_eq!(h("X-Webhook-Source"), Some("appointment-routing"));
-        assert_eq!(h("User-Agent"), Some(format!("leadroute/{}", crate::VERSION).as_str()));
+        assert_eq!(
+            h("User-Agent"),
+            Some(format!("leadroute/{}", crate::VERSION).as_str())
+        );
         assert_eq!(h("webhook-timestamp"), Some("1613924530"));
         let sig = crate::signature::sign(
             w.webhook_secret.as_deref().unwrap(),

@@ -58,11 +58,24 @@ mod tests {
 
     #[test]
     fn normalizes_and_refuses() {
-        assert_eq!(normalize(" scotttyler@example.com ").unwrap(), "scotttyler@example.com");
+        assert_eq!(
+            normalize(" scotttyler@example.com ").unwrap(),
+            "scotttyler@example.com"
+        );
         assert_eq!(normalize("A.B+tag@Gmail.COM").unwrap(), "a.b+tag@gmail.com");
         assert_eq!(normalize("").unwrap_err(), EmailError::Empty);
-        for bad in ["plainaddress", "@example.com", "a@", "a b@example.com", "Jo <jo@x.com>"] {
-            assert_eq!(normalize(bad).unwrap_err().code(), "invalid_email", "{bad:?}");
+        for bad in [
+            "plainaddress",
+            "@example.com",
+            "a@",
+            "a b@example.com",
+            "Jo <jo@x.com>",
+        ] {
+            assert_eq!(
+                normalize(bad).unwrap_err().code(),
+                "invalid_email",
+                "{bad:?}"
+            );
         }
     }
 }

@@ -220,8 +220,11 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The current UTC time, truncated to the microsecond (what stores keep).
 fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
 }
 
 impl Engine {
@@ -254,8 +257,9 @@ impl Engine {
     }
 
     fn load_snapshot(store: &dyn Store, config: &EngineConfig) -> Result<Snapshot> {
-        let (providers, workspaces, rules) =
-            with_tx(store, |tx| Ok((tx.providers()?, tx.workspaces()?, tx.rules()?)))?;
+        let (providers, workspaces, rules) = with_tx(store, |tx| {
+            Ok((tx.providers()?, tx.workspaces()?, tx.rules()?))
+        })?;
         Snapshot::build(providers, workspaces, &rules, &config.extra_products)
     }
 
@@ -487,9 +491,7 @@ impl Engine {
         at: OffsetDateTime,
     ) -> Result<IngestOutcome> {
         let record_key = match prepared {
-            Prepared::Reject { record_key, .. } | Prepared::Accept { record_key, .. } => {
-                record_key
-            }
+            Prepared::Reject { record_key, .. } | Prepared::Accept { record_key, .. } => record_key,
         };
         if let Some(stored) = tx.stored_record(&provider.id, record_key)? {
             return Ok(IngestOutcome {
@@ -502,7 +504,10 @@ impl Engine {
                 let rejection_id = tx.insert_rejection(&NewRejection {
                     provider_id: provider.id.clone(),
                     record_key: record_key.clone(),
-                    reason_codes: reasons.iter().map(|r| r.code.as_str().to_string()).collect(),
+                    reason_codes: reasons
+                        .iter()
+                        .map(|r| r.code.as_str().to_string())
+                        .collect(),
                     details: reasons.iter().map(|r| r.detail.clone()).collect(),
                     raw_payload: raw.text().to_string(),
                     received_at: at,
@@ -562,7 +567,14 @@ impl Engine {
             },
         )?;
         if new_contact {
-            event(tx, EventSubject::Contact, contact_id, "created", json!({"provider_id": provider.id}), at)?;
+            event(
+                tx,
+                EventSubject::Contact,
+                contact_id,
+                "created",
+                json!({"provider_id": provider.id}),
+                at,
+            )?;
         }
         let lead_id = tx.insert_lead(&NewLead {
             contact_id,
@@ -602,7 +614,14 @@ impl Engine {
                     }
                     RoutingOutcome::Unrouted(_) => "unrouted",
                 };
-                event(tx, EventSubject::Appointment, appt_id, kind, routed.trace.clone(), at)?;
+                event(
+                    tx,
+                    EventSubject::Appointment,
+                    appt_id,
+                    kind,
+                    routed.trace.clone(),
+                    at,
+                )?;
                 appointment_out = Some((appt_id, routed.outcome.clone()));
             }
         }
@@ -696,13 +715,27 @@ impl Engine {
                     Error::Internal(format!("delivery {} has no appointment", d.id))
                 })?;
                 let n = attempt.attempt_number;
-                let result = match self.config.retry.next_state(n, *verdict, finished, fastrand::f64()) {
-                    Some(next) => next,
-                    None => AttemptResult::Delivered {
-                        billing: billing::charge(appt.id, &appt.appointment.assignment, finished)
-                            .ok_or_else(|| Error::Internal(format!("delivered appointment {} is unrouted", appt.id)))?,
-                    },
-                };
+                let result =
+                    match self
+                        .config
+                        .retry
+                        .next_state(n, *verdict, finished, fastrand::f64())
+                    {
+                        Some(next) => next,
+                        None => AttemptResult::Delivered {
+                            billing: billing::charge(
+                                appt.id,
+                                &appt.appointment.assignment,
+                                finished,
+                            )
+                            .ok_or_else(|| {
+                                Error::Internal(format!(
+                                    "delivered appointment {} is unrouted",
+                                    appt.id
+                                ))
+                            })?,
+                        },
+                    };
                 tx.record_attempt(attempt, &result)?;
                 let (status, forwarded_at, kind) = match &result {
                     AttemptResult::Delivered { billing } => {
@@ -723,7 +756,9 @@ impl Engine {
                 };
                 tx.update_forward(appt.id, status, n, forwarded_at, Some(summary))?;
                 let next = match &result {
-                    AttemptResult::Retry { next_attempt_at } => Some(payload::rfc3339(*next_attempt_at)),
+                    AttemptResult::Retry { next_attempt_at } => {
+                        Some(payload::rfc3339(*next_attempt_at))
+                    }
                     _ => None,
                 };
                 event(
@@ -784,7 +819,11 @@ impl Engine {
             }
             Err(e) => attempt.error = Some(e.to_string()),
         }
-        (attempt, delivery::classify(&result), delivery::summarize(&result))
+        (
+            attempt,
+            delivery::classify(&result),
+            delivery::summarize(&result),
+        )
     }
 
     /// Whole-store counts.

@@ -328,7 +328,10 @@ impl FieldMap {
 
     /// The provider's name for a canonical field.
     pub fn source_name<'a>(&'a self, canonical: &'a str) -> &'a str {
-        self.map.get(canonical).map(String::as_str).unwrap_or(canonical)
+        self.map
+            .get(canonical)
+            .map(String::as_str)
+            .unwrap_or(canonical)
     }
 }
 
@@ -540,20 +543,30 @@ mod tests {
         assert_eq!(s.records.len(), 3);
         assert_eq!(s.blank_lines, 2);
         assert!(parse_fields(&s.records[0]).is_ok());
-        assert!(parse_fields(&s.records[1]).unwrap_err().0.contains("invalid JSON"));
+        assert!(parse_fields(&s.records[1])
+            .unwrap_err()
+            .0
+            .contains("invalid JSON"));
         assert!(parse_fields(&s.records[2]).unwrap_err().0.contains("array"));
     }
 
     #[test]
     fn csv_split_keeps_exact_rows_and_flags_bad_ones() {
-        let body = "name,phone1,notes\nKim Harris,402.886.3431,\"two\nlines\"\r\nshort,row\n\nA,B,C\n";
+        let body =
+            "name,phone1,notes\nKim Harris,402.886.3431,\"two\nlines\"\r\nshort,row\n\nA,B,C\n";
         let s = split_csv(body).unwrap();
         assert_eq!(s.records.len(), 3);
         assert_eq!(s.blank_lines, 1);
-        assert_eq!(s.records[0].text(), "Kim Harris,402.886.3431,\"two\nlines\"");
+        assert_eq!(
+            s.records[0].text(),
+            "Kim Harris,402.886.3431,\"two\nlines\""
+        );
         let f = parse_fields(&s.records[0]).unwrap();
         assert_eq!(f["notes"], json!("two\nlines"));
-        assert!(parse_fields(&s.records[1]).unwrap_err().0.contains("2 fields"));
+        assert!(parse_fields(&s.records[1])
+            .unwrap_err()
+            .0
+            .contains("2 fields"));
         assert_eq!(parse_fields(&s.records[2]).unwrap()["phone1"], json!("B"));
         assert!(matches!(split_csv(""), Err(IntakeError::MissingCsvHeader)));
     }
@@ -566,7 +579,9 @@ mod tests {
             "ApptTime": "", "lead_id": "b0000002", "tcpa_consent": "yes",
             "estimated_value": "$12,000", "SystemType": "boiler"
         });
-        let Value::Object(m) = rec else { unreachable!() };
+        let Value::Object(m) = rec else {
+            unreachable!()
+        };
         let i = map_fields(m, &provider_b_map());
         assert_eq!(i.first_name.as_deref(), Some("Jessica"));
         assert_eq!(i.last_name.as_deref(), Some("Harrison"));

@@ -32,7 +32,6 @@ pub mod storage;
 pub mod validate;
 pub mod zip;
 
-
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, ErrorKind, Result};
 

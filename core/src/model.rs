@@ -25,7 +25,9 @@ pub type BillingEventId = i64;
 ///
 /// Money is kept in cents so that sums are exact; the seed's `payment_rate` is in dollars and
 /// converts with [`Cents::from_dollars`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Cents(pub i64);
 
 impl Cents {

@@ -119,7 +119,9 @@ pub fn normalize(raw: &str, default_region: &str) -> Result<NormalizedPhone, Pho
     let region = country::Id::from_str(default_region.trim())
         .map_err(|_| PhoneError::UnknownRegion(default_region.to_string()))?;
     let international = {
-        let t = text.strip_prefix("tel:").or_else(|| text.strip_prefix("TEL:"));
+        let t = text
+            .strip_prefix("tel:")
+            .or_else(|| text.strip_prefix("TEL:"));
         t.unwrap_or(text).trim_start().starts_with('+')
     };
     let parsed = phonenumber::parse((!international).then_some(region), text).map_err(|e| {

@@ -67,7 +67,9 @@ pub fn sign(
     timestamp: i64,
     body: &[u8],
 ) -> Result<String, SignatureError> {
-    let tag = mac(&key(secret)?, msg_id, timestamp, body).finalize().into_bytes();
+    let tag = mac(&key(secret)?, msg_id, timestamp, body)
+        .finalize()
+        .into_bytes();
     Ok(format!("v1,{}", BASE64.encode(tag)))
 }
 
@@ -93,7 +95,10 @@ pub fn verify(
         let Ok(sig) = BASE64.decode(b64) else {
             continue;
         };
-        if mac(&key, msg_id, timestamp, body).verify_slice(&sig).is_ok() {
+        if mac(&key, msg_id, timestamp, body)
+            .verify_slice(&sig)
+            .is_ok()
+        {
             return Ok(());
         }
     }
@@ -126,6 +131,9 @@ mod tests {
         assert_eq!(verify(SECRET, "msg_other", 1614265330, BODY, &sig), err);
         assert_eq!(verify(SECRET, ID, 1614265330, b"{}", &sig), err);
         assert_eq!(verify(SECRET, ID, 1614265330, BODY, "v2,abc"), err);
-        assert_eq!(sign("whsec_!!", ID, 1, BODY), Err(SignatureError::BadSecret));
+        assert_eq!(
+            sign("whsec_!!", ID, 1, BODY),
+            Err(SignatureError::BadSecret)
+        );
     }
 }

@@ -146,7 +146,9 @@ pub fn parse_timestamp(raw: &str) -> Option<OffsetDateTime> {
         return Some(t.to_offset(time::UtcOffset::UTC));
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    PrimitiveDateTime::parse(s, fmt).ok().map(|p| p.assume_utc())
+    PrimitiveDateTime::parse(s, fmt)
+        .ok()
+        .map(|p| p.assume_utc())
 }
 
 fn quoted(s: &str) -> String {
@@ -272,13 +274,16 @@ pub fn validate(
     };
 
     let mut warnings = input.warnings.clone();
-    let email = input.email.as_deref().and_then(|raw| match crate::email::normalize(raw) {
-        Ok(e) => Some(e),
-        Err(_) => {
-            warnings.push("invalid_email".into());
-            None
-        }
-    });
+    let email = input
+        .email
+        .as_deref()
+        .and_then(|raw| match crate::email::normalize(raw) {
+            Ok(e) => Some(e),
+            Err(_) => {
+                warnings.push("invalid_email".into());
+                None
+            }
+        });
     if wrong("email") {
         warnings.push("invalid_email".into());
     }
@@ -328,7 +333,11 @@ mod tests {
     }
 
     fn codes(r: Result<ValidLead, ValidationError>) -> Vec<&'static str> {
-        r.unwrap_err().reasons.iter().map(|r| r.code.as_str()).collect()
+        r.unwrap_err()
+            .reasons
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect()
     }
 
     #[test]

@@ -134,8 +134,7 @@ impl ZipTable {
         static TABLE: OnceLock<Arc<ZipTable>> = OnceLock::new();
         TABLE.get_or_init(|| {
             Arc::new(
-                ZipTable::from_csv(BUNDLED_CSV.as_bytes())
-                    .expect("the bundled ZIP table is valid"),
+                ZipTable::from_csv(BUNDLED_CSV.as_bytes()).expect("the bundled ZIP table is valid"),
             )
         })
     }
@@ -217,7 +216,16 @@ mod tests {
         assert_eq!(Zip5::parse("27871-6093").unwrap().to_string(), "27871");
         assert_eq!(Zip5::parse("278716093").unwrap().to_string(), "27871");
         assert_eq!(Zip5::parse("27871 6093").unwrap().to_string(), "27871");
-        for bad in ["", "ABCDE", "1234", "123456", "12345-", "12345-678", "１２３４５", "12a45"] {
+        for bad in [
+            "",
+            "ABCDE",
+            "1234",
+            "123456",
+            "12345-",
+            "12345-678",
+            "１２３４５",
+            "12a45",
+        ] {
             assert!(Zip5::parse(bad).is_err(), "{bad:?} should fail");
         }
     }
@@ -232,7 +240,10 @@ mod tests {
             .count();
         assert_eq!(active, 41_684);
         let bh = t.get(Zip5::parse("90210").unwrap()).unwrap();
-        assert_eq!((bh.city.as_str(), bh.state.as_str()), ("Beverly Hills", "CA"));
+        assert_eq!(
+            (bh.city.as_str(), bh.state.as_str()),
+            ("Beverly Hills", "CA")
+        );
         assert_eq!(bh.timezone.as_deref(), Some("America/Los_Angeles"));
         assert!(t.get(Zip5::parse("99999").unwrap()).is_none());
     }

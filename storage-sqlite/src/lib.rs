@@ -1,1 +1,383 @@
-pub fn x() {}
+//! leadroute-sqlite: the SQLite adapter for leadroute's storage traits.
+//!
+//! [`SqliteStore`] implements [`leadroute_core::storage::Store`] over one SQLite file (or an
+//! in-memory database) with the `bundled` build of SQLite, and passes the same conformance
+//! suite as the in-memory reference store (`leadroute_core::storage::conformance`).
+//!
+//! # Examples
+//!
+//! ```
+//! use leadroute_core::model::{Cents, Workspace};
+//! use leadroute_core::storage::{with_tx, WorkspaceRepo};
+//! use leadroute_sqlite::SqliteStore;
+//!
+//! let store = SqliteStore::open_in_memory()?;
+//! let ws = Workspace {
+//!     id: "solar_ca_001".into(),
+//!     name: "Sunrise Solar".into(),
+//!     outbound_webhook_url: "https://hooks.sunrise-solar.example/leadroute".into(),
+//!     webhook_active: true,
+//!     business_type: Some("Solar".into()),
+//!     payment_rate: Cents(20000),
+//!     timezone: Some("America/Los_Angeles".into()),
+//!     webhook_secret: None,
+//! };
+//! with_tx(&store, |tx| Ok(tx.put_workspace(&ws)?))?;
+//! let back = with_tx(&store, |tx| Ok(tx.workspace("solar_ca_001")?))?;
+//! assert_eq!(back, Some(ws));
+//! # Ok::<(), leadroute_core::Error>(())
+//! ```
+//!
+//! # Design
+//!
+//! **One connection per store, behind a mutex.** A rusqlite `Connection` is `Send` but not
+//! `Sync`, and SQLite allows one writer at a time anyway, so a [`SqliteStore`] holds one
+//! connection in a `Mutex` and serializes its transactions. Processes (or several stores in one
+//! process) that share a file are serialized by SQLite's own locks. A pool of read connections
+//! would add read concurrency; every trait call here runs inside a transaction that may write,
+//! so it would not help the engine.
+//!
+//! **WAL.** File databases are switched to `journal_mode=WAL`: readers never block the writer
+//! and the writer never blocks readers, commits append to the log instead of rewriting pages,
+//! and `synchronous=NORMAL` is then durable against application crashes (a power loss can
+//! lose the last commits, never corrupt the file). WAL needs shared memory, so every process
+//! using the file must run on the same host; it does not work over network file systems.
+//!
+//! **Immediate transactions.** [`Store::transaction`] begins with `BEGIN IMMEDIATE`, which
+//! takes the write lock up front. A deferred transaction that reads first and writes later must
+//! upgrade its lock, and two such transactions in two processes can each hold a read snapshot
+//! the other needs to invalidate, so one of them fails with `SQLITE_BUSY` whatever the busy
+//! timeout. Taking the lock first means a second writer simply waits (up to
+//! [`SqliteOptions::busy_timeout`]) and then sees the first one's committed rows: the
+//! read-then-write steps of the engine (look up a contact, insert it if missing) are therefore
+//! serializable across processes. `foreign_keys=ON` is set on every connection.
+//!
+//! **Invariants are constraints.** Every promise of the storage traits that two writers could
+//! race on is a constraint in the schema, so it holds whoever writes the file:
+//!
+//! | invariant | constraint |
+//! | --- | --- |
+//! | one contact per (dedup scope, phone) | `contacts UNIQUE (dedup_scope, phone_e164)` |
+//! | one stored outcome per (provider, record key), lead or rejection | `source_records PRIMARY KEY (provider_id, record_key)`, plus `UNIQUE (provider_id, record_key)` on `leads` and on `lead_rejections` |
+//! | one appointment per lead | `appointments UNIQUE (lead_id)` |
+//! | one delivery per appointment; one `webhook-id` per delivery | `deliveries UNIQUE (appointment_id)`, `UNIQUE (webhook_id)` |
+//! | one row per attempt number | `delivery_attempts UNIQUE (delivery_id, attempt_number)` |
+//! | exactly-once billing | `billing_events UNIQUE (appointment_id, kind)`, written with `ON CONFLICT DO NOTHING` |
+//! | routed rows have a workspace, unrouted rows a reason | `CHECK`s on `appointments` |
+//!
+//! A lead and a rejection live in different tables, so "one outcome per record key across
+//! both" cannot be a single `UNIQUE`: `insert_lead` and `insert_rejection` first insert the key
+//! into `source_records` (a conflict there is [`StorageError::Conflict`]) and then the row it
+//! points to, inside one savepoint, so a failed call leaves nothing behind even when the caller
+//! handles the error and commits. `stored_record` reads `source_records`.
+//!
+//! **Errors.** `SQLITE_CONSTRAINT_*` maps to [`StorageError::Conflict`],
+//! `SQLITE_BUSY`/`SQLITE_LOCKED` (the busy timeout expired) to [`StorageError::Busy`], values
+//! that cannot be decoded (bad JSON, timestamp or enum text) to [`StorageError::Corrupt`], and
+//! everything else to [`StorageError::Backend`].
+//!
+//! **Lease-based outbox claim.** SQLite has no `SELECT ... FOR UPDATE SKIP LOCKED`. A worker
+//! claims due deliveries with one statement,
+//!
+//! ```sql
+//! UPDATE deliveries SET locked_until = :lease_until
+//! WHERE id IN (SELECT id FROM deliveries
+//!              WHERE status = 'pending' AND next_attempt_at <= :now
+//!                AND (locked_until IS NULL OR locked_until <= :now)
+//!              ORDER BY next_attempt_at, id LIMIT :n)
+//! RETURNING ...
+//! ```
+//!
+//! inside an immediate transaction, so no other claimer can pick the same rows between the
+//! selection and the lease. The worker then posts outside any transaction; recording the
+//! attempt clears the lease. A worker that dies leaves its lease to expire, after which the
+//! rows are due again, so a delivery is sent at least once (the receiver deduplicates on the
+//! `webhook-id`) and billed exactly once.
+//!
+//! **Storage formats.** Times are RFC 3339 UTC text in one fixed-width format,
+//! `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always six fractional digits: microsecond precision, finer
+//! parts are truncated), so text order is time order and comparisons such as
+//! `next_attempt_at <= ?` work on the text. Money is `INTEGER` cents. JSON values (`fields`,
+//! `warnings`, reason codes, field maps, ZIP lists) are `TEXT` written by `serde_json`. Tables
+//! are `STRICT`.
+//!
+//! **Migrations.** The schema is a list of SQL files embedded with `include_str!`
+//! (`migrations/NNNN_name.sql`). Opening a database applies those newer than its
+//! `PRAGMA user_version` in order, in one immediate transaction, and sets `user_version` to
+//! the last one applied; opening an up-to-date file writes nothing; a file whose version is
+//! newer than this build knows is refused rather than misread.
+#![deny(missing_docs)]
+
+mod codec;
+mod tx;
+
+use leadroute_core::storage::{StorageError, Store, Tx};
+use leadroute_core::Error;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use codec::Db;
+
+/// The embedded migrations: `(version, SQL)`, in order. Version `n` is the `n`-th file.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// Connection settings for [`SqliteStore::open_with`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use leadroute_sqlite::SqliteOptions;
+///
+/// let options = SqliteOptions::default().busy_timeout(Duration::from_secs(30));
+/// assert_eq!(options.get_busy_timeout(), Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    busy_timeout: Duration,
+    statement_cache_capacity: usize,
+}
+
+impl Default for SqliteOptions {
+    /// A 10-second busy timeout and a 128-statement cache.
+    fn default() -> Self {
+        SqliteOptions {
+            busy_timeout: Duration::from_secs(10),
+            statement_cache_capacity: 128,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// How long a transaction waits for another connection's write lock before failing with
+    /// [`StorageError::Busy`] (SQLite's `busy_timeout`). Default 10 s.
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The configured busy timeout.
+    pub fn get_busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    /// How many prepared statements the connection keeps cached. Default 128, more than the
+    /// adapter uses, so that no statement is ever re-parsed.
+    pub fn statement_cache_capacity(mut self, capacity: usize) -> Self {
+        self.statement_cache_capacity = capacity;
+        self
+    }
+}
+
+/// A [`Store`] on an SQLite database (see the crate docs for the design).
+///
+/// `Send + Sync`: share it between threads behind an `Arc`; its transactions run one at a
+/// time. Several stores (or processes) may open the same file; SQLite's locks serialize their
+/// writes and the schema's constraints keep the invariants.
+///
+/// Transactions do not nest: calling [`Store::transaction`] on the same store from inside a
+/// transaction's closure blocks forever (as with every `Mutex`-serialized store).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// The schema version this build creates and understands (`PRAGMA user_version`).
+    pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+    /// Opens (creating if needed) the database file at `path` with default
+    /// [`SqliteOptions`], switches it to WAL and migrates it to [`Self::SCHEMA_VERSION`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`]: [`StorageError::Backend`] when the file cannot be opened, WAL cannot
+    /// be enabled, a migration fails, or the file's schema is newer than this build;
+    /// [`StorageError::Busy`] when another connection holds the write lock for longer than the
+    /// busy timeout while this one needs to migrate.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, Error> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with explicit options.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore, Error> {
+        let path = path.as_ref();
+        let conn = Connection::open(path)
+            .map_err(|e| codec::prefix(&format!("opening {}", path.display()), codec::db(e)))?;
+        SqliteStore::setup(conn, &options, true)
+    }
+
+    /// A fresh, private in-memory database (no WAL: there is no file), migrated.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::open`].
+    pub fn open_in_memory() -> Result<SqliteStore, Error> {
+        let conn = Connection::open_in_memory().map_err(codec::db)?;
+        SqliteStore::setup(conn, &SqliteOptions::default(), false)
+    }
+
+    fn setup(
+        mut conn: Connection,
+        options: &SqliteOptions,
+        wal: bool,
+    ) -> Result<SqliteStore, Error> {
+        conn.busy_timeout(options.busy_timeout).db()?;
+        conn.set_prepared_statement_cache_capacity(options.statement_cache_capacity);
+        if wal {
+            enable_wal(&conn, options.busy_timeout)?;
+        }
+        conn.pragma_update(None, "foreign_keys", true).db()?;
+        conn.pragma_update(None, "synchronous", "NORMAL").db()?;
+        let fk: bool = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .db()?;
+        if !fk {
+            return Err(StorageError::Backend("SQLite refused foreign_keys=ON".into()).into());
+        }
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database's schema version (`PRAGMA user_version`); after a successful open it is
+    /// [`Self::SCHEMA_VERSION`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the pragma cannot be read.
+    pub fn schema_version(&self) -> Result<u32, Error> {
+        let conn = self.lock();
+        Ok(user_version(&conn)?)
+    }
+
+    /// The connection. A panic inside a transaction closure poisons the mutex, but the
+    /// unwinding dropped the rusqlite `Transaction`, which rolled back, so the connection is
+    /// sound and the poison is ignored.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Store for SqliteStore {
+    fn transaction(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<(), Error>) -> Result<(), Error> {
+        let mut conn = self.lock();
+        if !conn.is_autocommit() {
+            // Only reachable if an earlier rollback failed; never run inside a stale transaction.
+            conn.execute_batch("ROLLBACK").db()?;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| codec::prefix("BEGIN IMMEDIATE", codec::db(e)))?;
+        let result = f(&tx::SqlTx { conn: &tx });
+        match result {
+            Ok(()) => tx
+                .commit()
+                .map_err(|e| codec::prefix("COMMIT", codec::db(e)).into()),
+            Err(e) => {
+                // A failed ROLLBACK still leaves nothing committed; the caller gets its error.
+                let _ = tx.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+fn user_version(conn: &Connection) -> Result<u32, StorageError> {
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .db()?;
+    u32::try_from(v).map_err(|_| StorageError::Corrupt(format!("bad schema version {v}")))
+}
+
+/// Switches a file database to WAL. Changing the journal mode needs a moment of exclusive
+/// access; when several connections open a new file at once it can report busy, so it is
+/// retried until the busy timeout has passed.
+fn enable_wal(conn: &Connection, timeout: Duration) -> Result<(), StorageError> {
+    let start = Instant::now();
+    loop {
+        let mode = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+            .db();
+        match mode {
+            Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(m) => {
+                return Err(StorageError::Backend(format!(
+                    "cannot enable WAL: journal_mode stays {m:?}"
+                )))
+            }
+            Err(StorageError::Busy(_)) if start.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(codec::prefix("enabling WAL", e)),
+        }
+    }
+}
+
+/// Applies the migrations newer than the file's `user_version`, in one immediate transaction.
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let latest = SqliteStore::SCHEMA_VERSION;
+    let check = |v: u32| {
+        if v > latest {
+            Err(StorageError::Backend(format!(
+                "database schema version {v} is newer than this leadroute-sqlite knows \
+                 ({latest}); upgrade leadroute"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    let current = user_version(conn)?;
+    check(current)?;
+    if current == latest {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    // Another connection may have migrated while this one waited for the lock.
+    let current = user_version(&tx)?;
+    check(current)?;
+    for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(sql)
+            .map_err(|e| codec::prefix(&format!("migration {version}"), codec::db(e)))?;
+        tx.pragma_update(None, "user_version", version).db()?;
+    }
+    tx.commit().db()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for (i, (v, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*v as usize, i + 1);
+        }
+    }
+
+    #[test]
+    fn in_memory_store_is_migrated() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        assert_eq!(
+            store.schema_version().expect("version"),
+            SqliteStore::SCHEMA_VERSION
+        );
+    }
+}

@@ -198,7 +198,8 @@ impl RecordRepo for MemTx {
             }
             let id = next_id(s.rejections.len());
             s.rejections.push(rejection.clone());
-            s.record_keys.insert(key.clone(), StoredRecord::Rejection(id));
+            s.record_keys
+                .insert(key.clone(), StoredRecord::Rejection(id));
             Ok((
                 id,
                 Box::new(move |s: &mut State| {
@@ -279,7 +280,10 @@ impl LeadRepo for MemTx {
                 return Err(conflict(format!("record {key:?} already stored")));
             }
             if lead.contact_id < 1 || lead.contact_id as usize > s.contacts.len() {
-                return Err(conflict(format!("contact {} does not exist", lead.contact_id)));
+                return Err(conflict(format!(
+                    "contact {} does not exist",
+                    lead.contact_id
+                )));
             }
             let id = next_id(s.leads.len());
             s.leads.push(Lead {
@@ -395,7 +399,8 @@ impl AppointmentRepo for MemTx {
                     *m.entry(workspace_id.as_str()).or_default() += 1;
                 }
             }
-            let mut v: Vec<(String, u64)> = m.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+            let mut v: Vec<(String, u64)> =
+                m.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
             v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             v
         })
@@ -489,12 +494,18 @@ impl OutboxRepo for MemTx {
             ))
         })
     }
-    fn record_attempt(&self, attempt: &Attempt, result: &AttemptResult) -> Result<(), StorageError> {
+    fn record_attempt(
+        &self,
+        attempt: &Attempt,
+        result: &AttemptResult,
+    ) -> Result<(), StorageError> {
         self.write(|s| {
             let i = usize::try_from(attempt.delivery_id - 1)
                 .ok()
                 .filter(|&i| i < s.deliveries.len())
-                .ok_or_else(|| conflict(format!("delivery {} does not exist", attempt.delivery_id)))?;
+                .ok_or_else(|| {
+                    conflict(format!("delivery {} does not exist", attempt.delivery_id))
+                })?;
             if s.attempts.iter().any(|a| {
                 a.delivery_id == attempt.delivery_id && a.attempt_number == attempt.attempt_number
             }) {
@@ -589,7 +600,11 @@ impl EventRepo for MemTx {
             ))
         })
     }
-    fn events(&self, subject: EventSubject, subject_id: i64) -> Result<Vec<NewEvent>, StorageError> {
+    fn events(
+        &self,
+        subject: EventSubject,
+        subject_id: i64,
+    ) -> Result<Vec<NewEvent>, StorageError> {
         self.read(|s| {
             s.events
                 .iter()

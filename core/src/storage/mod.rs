@@ -59,6 +59,9 @@ pub trait Store: Send + Sync {
     /// - The adapter may call `f` more than once if the backend reports a transient conflict
     ///   before anything was committed; `f` must therefore have no side effects outside the
     ///   transaction.
+    /// - Not reentrant: calling `transaction` on the same store from inside `f` blocks
+    ///   forever. Use the [`Tx`] you were given.
+    /// - Times are kept to the microsecond; finer precision may be truncated.
     ///
     /// # Errors
     ///
@@ -237,7 +240,9 @@ pub trait AppointmentRepo {
     ///
     /// # Behavior
     ///
-    /// [`StorageError::Conflict`] when the lead already has an appointment or does not exist.
+    /// [`StorageError::Conflict`] when the lead already has an appointment, or when the lead,
+    /// contact or routed workspace does not exist (an adapter with foreign keys checks all
+    /// three; the in-memory store checks the lead).
     fn insert_appointment(
         &self,
         appointment: &NewAppointment,
@@ -324,7 +329,8 @@ pub trait BillingRepo {
     /// # Behavior
     ///
     /// Returns `Some(id)` when written and `None` when `(appointment_id, kind)` already exists
-    /// (exactly-once billing; a `UNIQUE` constraint backs it).
+    /// (exactly-once billing; a `UNIQUE` constraint backs it). [`StorageError::Conflict`] when
+    /// the appointment does not exist.
     fn insert_billing_event(
         &self,
         event: &NewBillingEvent,
@@ -334,9 +340,15 @@ pub trait BillingRepo {
 /// Audit events (`contact_events`, `lead_events`, `appointment_events`).
 pub trait EventRepo {
     /// Appends one event to the table of its subject.
+    ///
+    /// # Behavior
+    ///
+    /// An adapter with foreign keys refuses an event whose subject row does not exist
+    /// ([`StorageError::Conflict`]).
     fn append_event(&self, event: &NewEvent) -> Result<(), StorageError>;
-    /// Events of one subject row, oldest first.
-    fn events(&self, subject: EventSubject, subject_id: i64) -> Result<Vec<NewEvent>, StorageError>;
+    /// Events of one subject row, in insertion order.
+    fn events(&self, subject: EventSubject, subject_id: i64)
+        -> Result<Vec<NewEvent>, StorageError>;
 }
 
 /// Whole-store counts.

@@ -1,0 +1,1647 @@
+//! The storage conformance suite: the behavior every [`Store`] adapter must have.
+//!
+//! Each check is a public function that builds a fresh, empty store with `make`, exercises one
+//! group of the contracts documented under `# Behavior` on the storage traits, and panics with
+//! a message naming the check and the broken contract on the first violation. [`run_all`] runs
+//! every check in [`CHECKS`]; an adapter's test suite calls it once:
+//!
+//! ```
+//! use leadroute_core::storage::{conformance, MemoryStore, Store};
+//!
+//! conformance::run_all(&|| Box::new(MemoryStore::new()) as Box<dyn Store>);
+//! ```
+//!
+//! The checks go through [`with_tx`] only, so they are black-box: they do not look at ids
+//! beyond "distinct" and "returned by the insert", and they compare times that carry
+//! microsecond precision (an adapter must keep at least microseconds; PostgreSQL's
+//! `timestamptz` keeps exactly that).
+//!
+//! Fixtures are realistic: E.164 phones such as `+13178638426`, dedup scopes such as
+//! `provider:provider-a`, workspaces such as `solar_ca_001` paid `Cents(20000)` per delivered
+//! appointment, reason codes from the validator and the router.
+
+use super::*;
+use crate::routing::RoutingRule;
+use serde_json::json;
+use std::fmt::Debug;
+use time::macros::datetime;
+use time::Duration;
+
+/// Builds a fresh, empty store.
+pub type MakeStore<'a> = &'a dyn Fn() -> Box<dyn Store>;
+
+/// One check: a name for messages and the function that runs it.
+pub type Check = (&'static str, fn(MakeStore<'_>));
+
+/// Every check, in the order [`run_all`] runs them.
+pub const CHECKS: &[Check] = &[
+    ("providers_upsert_and_missing", providers_upsert_and_missing),
+    (
+        "workspaces_upsert_and_missing",
+        workspaces_upsert_and_missing,
+    ),
+    (
+        "rules_upsert_order_and_workspace",
+        rules_upsert_order_and_workspace,
+    ),
+    ("contacts_unique_dedup_key", contacts_unique_dedup_key),
+    (
+        "conflict_leaves_transaction_usable",
+        conflict_leaves_transaction_usable,
+    ),
+    ("leads_round_trip", leads_round_trip),
+    (
+        "record_keys_unique_across_leads_and_rejections",
+        record_keys_unique_across_leads_and_rejections,
+    ),
+    (
+        "failed_insert_leaves_no_outcome",
+        failed_insert_leaves_no_outcome,
+    ),
+    ("appointments_one_per_lead", appointments_one_per_lead),
+    (
+        "update_forward_replaces_state",
+        update_forward_replaces_state,
+    ),
+    ("deliveries_unique", deliveries_unique),
+    (
+        "claim_due_deliveries_selection",
+        claim_due_deliveries_selection,
+    ),
+    ("claim_lease_expiry", claim_lease_expiry),
+    ("record_attempt_transitions", record_attempt_transitions),
+    ("billing_exactly_once", billing_exactly_once),
+    ("events_per_subject", events_per_subject),
+    ("rollback_discards_everything", rollback_discards_everything),
+    (
+        "transactions_are_serializable",
+        transactions_are_serializable,
+    ),
+    ("counts_and_breakdowns", counts_and_breakdowns),
+];
+
+/// Runs every check in [`CHECKS`], each on a fresh store from `make`.
+///
+/// # Panics
+///
+/// On the first violation, with a message naming the check and the contract it broke.
+pub fn run_all(make: MakeStore<'_>) {
+    for (name, check) in CHECKS {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(make)));
+        if let Err(payload) = result {
+            let msg = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("(non-string panic)");
+            panic!("storage conformance check `{name}` failed: {msg}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers and fixtures
+
+/// The suite's reference time, with microsecond precision.
+const T0: OffsetDateTime = datetime!(2025-03-14 15:09:26.535897 UTC);
+
+fn at(seconds: i64) -> OffsetDateTime {
+    T0 + Duration::seconds(seconds)
+}
+
+/// Runs `f` in a transaction that must commit.
+#[track_caller]
+fn tx<T>(store: &dyn Store, what: &str, f: impl FnMut(&dyn Tx) -> Result<T, Error>) -> T {
+    match with_tx(store, f) {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: unexpected error: {e} ({:?})", e.kind()),
+    }
+}
+
+/// Asserts that `r` is a [`StorageError::Conflict`].
+#[track_caller]
+fn expect_conflict<T: Debug>(what: &str, r: Result<T, StorageError>) {
+    match r {
+        Err(StorageError::Conflict(_)) => {}
+        other => panic!("{what}: expected StorageError::Conflict, got {other:?}"),
+    }
+}
+
+fn provider(id: &str) -> Provider {
+    Provider {
+        id: id.into(),
+        name: "SunPower Leads Network".into(),
+        lead_types: vec!["solar".into(), "roofing".into()],
+        format: RecordFormat::Json,
+        field_map: [
+            ("phone", "phone_number"),
+            ("zip_code", "postal"),
+            ("first_name", "fname"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect(),
+        rate_limit_per_hour: Some(3600),
+        is_active: true,
+    }
+}
+
+fn workspace(id: &str, rate: Cents) -> Workspace {
+    Workspace {
+        id: id.into(),
+        name: format!("Client {id}"),
+        outbound_webhook_url: format!("https://hooks.example.com/leadroute/{id}"),
+        webhook_active: true,
+        business_type: Some("Solar".into()),
+        payment_rate: rate,
+        timezone: Some("America/Los_Angeles".into()),
+        webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+    }
+}
+
+fn rule(id: i64, workspace_id: &str, priority: i32) -> RoutingRule {
+    RoutingRule {
+        id,
+        workspace_id: workspace_id.into(),
+        product_types: vec!["Solar".into(), "Roofing".into()],
+        zip_codes: vec!["90210".into(), "94103".into(), "92101".into()],
+        priority,
+        is_active: true,
+        notes: Some("LA, SF and San Diego".into()),
+    }
+}
+
+fn phone(n: u32) -> String {
+    format!("+1317863{:04}", 8426 + n)
+}
+
+fn new_contact(scope: &str, phone_e164: &str) -> NewContact {
+    NewContact {
+        dedup_scope: scope.into(),
+        phone_e164: phone_e164.into(),
+        phone_extension: Some("204".into()),
+        email: Some("stephanie.ortiz@example.com".into()),
+        first_name: Some("Stephanie".into()),
+        last_name: Some("Ortiz".into()),
+        zip_code: Some("46204".into()),
+        created_at: T0,
+    }
+}
+
+fn new_lead(contact_id: ContactId, provider_id: &str, record_key: &str) -> NewLead {
+    NewLead {
+        contact_id,
+        provider_id: provider_id.into(),
+        record_key: record_key.into(),
+        external_id: Some(record_key.into()),
+        product_type: "Solar".into(),
+        zip_code: "90210".into(),
+        appointment_date: Some(datetime!(2025-03-18 17:30:00 UTC)),
+        estimated_value: Some(18_500.75),
+        tcpa_consent: Some(true),
+        fields: json!({
+            "first_name": "Stephanie",
+            "roof_age_years": 12,
+            "monthly_bill": 212.4,
+            "utm": {"source": "facebook", "campaign": "spring-solar"},
+            "homeowner": true,
+            "notes": null
+        }),
+        warnings: vec!["invalid_email".into()],
+        raw_payload: format!(
+            r#"{{"lead_id":"{record_key}","phone_number":"(317) 863-8426","postal":"90210"}}"#
+        ),
+        received_at: at(1),
+    }
+}
+
+fn new_rejection(provider_id: &str, record_key: &str, codes: &[&str]) -> NewRejection {
+    NewRejection {
+        provider_id: provider_id.into(),
+        record_key: record_key.into(),
+        reason_codes: codes.iter().map(|c| c.to_string()).collect(),
+        details: codes.iter().map(|c| format!("detail for {c}")).collect(),
+        raw_payload: "phone,zip\n555-0100,00000".into(),
+        received_at: at(2),
+    }
+}
+
+fn routed(
+    lead_id: LeadId,
+    contact_id: ContactId,
+    workspace_id: &str,
+    rate: Cents,
+) -> NewAppointment {
+    NewAppointment {
+        lead_id,
+        contact_id,
+        service_type: "Solar".into(),
+        zip_code: "90210".into(),
+        appointment_date: datetime!(2025-03-18 17:30:00 UTC),
+        estimated_value: Some(18_500.75),
+        notes: Some("Prefers afternoon; south-facing roof".into()),
+        assignment: Assignment::Routed {
+            workspace_id: workspace_id.into(),
+            rule_id: Some(1),
+            method: RoutingMethod::Auto,
+            matched_at: at(3),
+            payment_rate: rate,
+        },
+        created_at: at(3),
+    }
+}
+
+fn unrouted(lead_id: LeadId, contact_id: ContactId, reason: &str) -> NewAppointment {
+    NewAppointment {
+        lead_id,
+        contact_id,
+        service_type: "Solar".into(),
+        zip_code: "99501".into(),
+        appointment_date: datetime!(2025-03-19 09:00:00 UTC),
+        estimated_value: None,
+        notes: None,
+        assignment: Assignment::Unrouted {
+            reason: reason.into(),
+        },
+        created_at: at(3),
+    }
+}
+
+fn new_delivery(
+    appointment_id: AppointmentId,
+    workspace_id: &str,
+    due: OffsetDateTime,
+) -> NewDelivery {
+    NewDelivery {
+        appointment_id,
+        workspace_id: workspace_id.into(),
+        webhook_id: format!("msg_appt{appointment_id}_p5jXN8AQM9LWM0D4loKWxJek"),
+        url: format!("https://hooks.example.com/leadroute/{workspace_id}"),
+        payload: format!(r#"{{"appointment_id":{appointment_id},"service_type":"Solar"}}"#),
+        next_attempt_at: due,
+        created_at: at(3),
+    }
+}
+
+fn attempt(delivery_id: DeliveryId, n: u32, status_code: Option<u16>) -> Attempt {
+    Attempt {
+        delivery_id,
+        attempt_number: n,
+        requested_at: at(10 * i64::from(n)),
+        duration_ms: 183,
+        status_code,
+        error: if status_code.is_none() {
+            Some("connection refused".into())
+        } else {
+            None
+        },
+        response_excerpt: status_code.map(|c| format!(r#"{{"status":{c}}}"#)),
+    }
+}
+
+fn charge(appointment_id: AppointmentId, workspace_id: &str, amount: Cents) -> NewBillingEvent {
+    NewBillingEvent {
+        appointment_id,
+        workspace_id: workspace_id.into(),
+        kind: BillingKind::Charge,
+        amount,
+        created_at: at(20),
+    }
+}
+
+/// A contact, a lead and a routed appointment for record `n` of `provider-a`, and the
+/// workspace if missing. Returns `(contact, lead, appointment)`.
+fn seed_routed(
+    tx: &dyn Tx,
+    n: u32,
+    workspace_id: &str,
+    rate: Cents,
+) -> Result<(ContactId, LeadId, AppointmentId), Error> {
+    if tx.workspace(workspace_id)?.is_none() {
+        tx.put_workspace(&workspace(workspace_id, rate))?;
+    }
+    let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(n)))?;
+    let l = tx.insert_lead(&new_lead(c, "provider-a", &format!("PA-{n:05}")))?;
+    let a = tx.insert_appointment(&routed(l, c, workspace_id, rate))?;
+    Ok((c, l, a))
+}
+
+/// [`seed_routed`] plus a delivery due at `due`. Returns the delivery id.
+fn seed_delivery(tx: &dyn Tx, n: u32, due: OffsetDateTime) -> Result<DeliveryId, Error> {
+    let (_, _, a) = seed_routed(tx, n, "solar_ca_001", Cents(20000))?;
+    Ok(tx.enqueue_delivery(&new_delivery(a, "solar_ca_001", due))?)
+}
+
+fn ids(ds: &[Delivery]) -> Vec<DeliveryId> {
+    ds.iter().map(|d| d.id).collect()
+}
+
+fn claim(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    limit: usize,
+    lease: OffsetDateTime,
+) -> Vec<Delivery> {
+    tx(store, "claim_due_deliveries", |tx| {
+        Ok(tx.claim_due_deliveries(now, limit, lease)?)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+/// `put_provider` upserts by id replacing every field; `provider` of a missing id is `None`;
+/// `providers` is ordered by id.
+pub fn providers_upsert_and_missing(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let missing = tx(s, "provider", |tx| Ok(tx.provider("provider-a")?));
+    assert_eq!(missing, None, "provider() of a missing id must be Ok(None)");
+    assert!(tx(s, "providers", |tx| Ok(tx.providers()?)).is_empty());
+
+    let b = provider("provider-b");
+    let mut a = provider("provider-a");
+    tx(s, "put_provider", |tx| {
+        tx.put_provider(&b)?;
+        tx.put_provider(&a)?;
+        Ok(())
+    });
+    assert_eq!(
+        tx(s, "provider", |tx| Ok(tx.provider("provider-a")?)),
+        Some(a.clone())
+    );
+    assert_eq!(
+        tx(s, "providers", |tx| Ok(tx.providers()?)),
+        vec![a.clone(), b.clone()],
+        "providers() must return every provider ordered by id"
+    );
+
+    a.name = "Renamed Lead Co".into();
+    a.lead_types = vec!["hvac".into()];
+    a.format = RecordFormat::Csv;
+    a.field_map.clear();
+    a.rate_limit_per_hour = None;
+    a.is_active = false;
+    tx(s, "put_provider (update)", |tx| Ok(tx.put_provider(&a)?));
+    assert_eq!(
+        tx(s, "provider", |tx| Ok(tx.provider("provider-a")?)),
+        Some(a.clone()),
+        "put_provider must replace every field of an existing provider"
+    );
+    assert_eq!(tx(s, "providers", |tx| Ok(tx.providers()?)), vec![a, b]);
+}
+
+/// `put_workspace` upserts by id replacing every field; missing ids are `None`; `workspaces`
+/// is ordered by id.
+pub fn workspaces_upsert_and_missing(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    assert_eq!(
+        tx(s, "workspace", |tx| Ok(tx.workspace("solar_ca_001")?)),
+        None
+    );
+    let mut solar = workspace("solar_ca_001", Cents(20000));
+    let hvac = workspace("hvac_tx_002", Cents(7550));
+    tx(s, "put_workspace", |tx| {
+        tx.put_workspace(&solar)?;
+        tx.put_workspace(&hvac)?;
+        Ok(())
+    });
+    assert_eq!(
+        tx(s, "workspace", |tx| Ok(tx.workspace("solar_ca_001")?)),
+        Some(solar.clone()),
+        "a stored workspace must read back unchanged (payment rate in cents)"
+    );
+    assert_eq!(
+        tx(s, "workspaces", |tx| Ok(tx.workspaces()?)),
+        vec![hvac.clone(), solar.clone()],
+        "workspaces() must be ordered by id"
+    );
+    solar.name = "Golden State Solar".into();
+    solar.outbound_webhook_url = "https://crm.goldenstate.example/hooks/appointments".into();
+    solar.webhook_active = false;
+    solar.business_type = None;
+    solar.payment_rate = Cents(22550);
+    solar.timezone = None;
+    solar.webhook_secret = None;
+    tx(s, "put_workspace (update)", |tx| {
+        Ok(tx.put_workspace(&solar)?)
+    });
+    assert_eq!(
+        tx(s, "workspace", |tx| Ok(tx.workspace("solar_ca_001")?)),
+        Some(solar.clone()),
+        "put_workspace must replace every field, including clearing optional ones"
+    );
+    assert_eq!(tx(s, "workspaces", |tx| Ok(tx.workspaces()?)).len(), 2);
+}
+
+/// `put_rule` upserts by id, needs its workspace (`Conflict` otherwise); `rules` returns
+/// active and inactive rules ordered by id.
+pub fn rules_upsert_order_and_workspace(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let orphan = rule(1, "solar_ca_001", 10);
+    let r = tx(s, "put_rule", |tx| Ok(tx.put_rule(&orphan)));
+    expect_conflict("put_rule with a missing workspace", r);
+    assert!(tx(s, "rules", |tx| Ok(tx.rules()?)).is_empty());
+
+    let r7 = rule(7, "solar_ca_001", 10);
+    let r3 = rule(3, "solar_ca_001", 5);
+    let mut r5 = rule(5, "solar_ca_001", 1);
+    r5.is_active = false;
+    r5.notes = None;
+    tx(s, "put rules", |tx| {
+        tx.put_workspace(&workspace("solar_ca_001", Cents(20000)))?;
+        tx.put_workspace(&workspace("hvac_tx_002", Cents(7550)))?;
+        tx.put_rule(&r7)?;
+        tx.put_rule(&r3)?;
+        tx.put_rule(&r5)?;
+        Ok(())
+    });
+    assert_eq!(
+        tx(s, "rules", |tx| Ok(tx.rules()?)),
+        vec![r3.clone(), r5.clone(), r7.clone()],
+        "rules() must return all rules, inactive ones too, ordered by id"
+    );
+    let mut r7b = r7.clone();
+    r7b.workspace_id = "hvac_tx_002".into();
+    r7b.priority = 2;
+    r7b.zip_codes = vec!["73301".into()];
+    r7b.product_types = vec!["HVAC".into()];
+    tx(s, "put_rule (update)", |tx| Ok(tx.put_rule(&r7b)?));
+    assert_eq!(
+        tx(s, "rules", |tx| Ok(tx.rules()?)),
+        vec![r3.clone(), r5.clone(), r7b.clone()],
+        "put_rule must replace the rule with the same id"
+    );
+    let mut bad = r7b.clone();
+    bad.workspace_id = "kitchen_va_000".into();
+    let r = tx(s, "put_rule", |tx| Ok(tx.put_rule(&bad)));
+    expect_conflict("put_rule moving a rule to a missing workspace", r);
+    assert_eq!(
+        tx(s, "rules", |tx| Ok(tx.rules()?)),
+        vec![r3, r5, r7b],
+        "a refused put_rule must leave the stored rule unchanged"
+    );
+}
+
+/// One contact per `(dedup_scope, phone_e164)`; lookups by key and id; missing → `None`.
+pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let none = tx(s, "contact_by_key", |tx| {
+        Ok((
+            tx.contact_by_key("provider:provider-a", "+13178638426")?,
+            tx.contact(1)?,
+            tx.contact(0)?,
+            tx.contact(-5)?,
+        ))
+    });
+    assert_eq!(
+        none,
+        (None, None, None, None),
+        "lookups on an empty store must be Ok(None)"
+    );
+
+    let c = new_contact("provider:provider-a", "+13178638426");
+    let id = tx(s, "insert_contact", |tx| Ok(tx.insert_contact(&c)?));
+    let expected = Contact {
+        id,
+        dedup_scope: c.dedup_scope.clone(),
+        phone_e164: c.phone_e164.clone(),
+        phone_extension: c.phone_extension.clone(),
+        email: c.email.clone(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        zip_code: c.zip_code.clone(),
+        created_at: c.created_at,
+    };
+    let (by_key, by_id) = tx(s, "contact lookups", |tx| {
+        Ok((
+            tx.contact_by_key("provider:provider-a", "+13178638426")?,
+            tx.contact(id)?,
+        ))
+    });
+    assert_eq!(
+        by_key,
+        Some(expected.clone()),
+        "contact_by_key must return the stored contact"
+    );
+    assert_eq!(
+        by_id,
+        Some(expected.clone()),
+        "contact(id) must return the stored contact"
+    );
+
+    let mut dup = c.clone();
+    dup.first_name = Some("Steph".into());
+    dup.email = None;
+    let r = tx(s, "insert duplicate contact", |tx| {
+        Ok(tx.insert_contact(&dup))
+    });
+    expect_conflict(
+        "insert_contact with an existing (dedup_scope, phone_e164)",
+        r,
+    );
+    let r = tx(
+        s,
+        "insert duplicate contact in the same transaction",
+        |tx| {
+            let other = tx.insert_contact(&new_contact("provider:provider-b", "+12125550123"))?;
+            let again = tx.insert_contact(&new_contact("provider:provider-b", "+12125550123"));
+            Ok((other, again))
+        },
+    );
+    expect_conflict("insert_contact twice with one key in one transaction", r.1);
+
+    let (global, other_phone) = tx(s, "insert contacts with other keys", |tx| {
+        Ok((
+            tx.insert_contact(&new_contact("global", "+13178638426"))?,
+            tx.insert_contact(&new_contact("provider:provider-a", "+13178638427"))?,
+        ))
+    });
+    let all = [id, r.0, global, other_phone];
+    for (i, a) in all.iter().enumerate() {
+        for b in &all[i + 1..] {
+            assert_ne!(a, b, "contact ids must be distinct");
+        }
+    }
+    let again = tx(s, "contact_by_key", |tx| {
+        Ok(tx.contact_by_key("provider:provider-a", "+13178638426")?)
+    });
+    assert_eq!(
+        again,
+        Some(expected),
+        "a refused duplicate must not change the stored contact"
+    );
+    let g = tx(s, "contact_by_key", |tx| {
+        Ok(tx.contact_by_key("global", "+13178638426")?)
+    });
+    assert_eq!(
+        g.map(|c| c.id),
+        Some(global),
+        "the same phone in another scope is another contact"
+    );
+}
+
+/// A `Conflict` inside a transaction does not poison it: later writes in the same
+/// transaction still commit (the engine resolves contact races this way).
+pub fn conflict_leaves_transaction_usable(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let c = new_contact("provider:provider-a", "+13178638426");
+    tx(s, "insert_contact", |tx| Ok(tx.insert_contact(&c)?));
+    let later = tx(s, "conflict then write", |tx| {
+        let dup = tx.insert_contact(&c);
+        let found = tx.contact_by_key(&c.dedup_scope, &c.phone_e164)?;
+        let other = tx.insert_contact(&new_contact("provider:provider-a", "+14155550132"))?;
+        Ok((dup, found, other))
+    });
+    expect_conflict("duplicate insert_contact", later.0);
+    assert!(
+        later.1.is_some(),
+        "the existing contact must be readable after the Conflict"
+    );
+    let seen = tx(s, "contact", |tx| Ok(tx.contact(later.2)?));
+    assert_eq!(
+        seen.map(|c| c.phone_e164),
+        Some("+14155550132".to_string()),
+        "writes made after a Conflict in the same transaction must commit"
+    );
+    let n = tx(s, "counts", |tx| Ok(tx.counts()?)).contacts;
+    assert_eq!(n, 2, "exactly the two distinct contacts must be stored");
+}
+
+/// A lead reads back exactly as stored; `stored_record` finds it; a missing contact is a
+/// `Conflict`; a missing lead is `None`.
+pub fn leads_round_trip(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let c = tx(s, "insert_contact", |tx| {
+        Ok(tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?)
+    });
+    let full = new_lead(c, "provider-a", "PA-000123");
+    let bare = NewLead {
+        external_id: None,
+        appointment_date: None,
+        estimated_value: None,
+        tcpa_consent: None,
+        fields: json!({}),
+        warnings: vec![],
+        record_key: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            .into(),
+        ..new_lead(c, "provider-a", "unused")
+    };
+    let (l1, l2) = tx(s, "insert_lead", |tx| {
+        Ok((tx.insert_lead(&full)?, tx.insert_lead(&bare)?))
+    });
+    assert_ne!(l1, l2, "lead ids must be distinct");
+    let (r1, r2, missing) = tx(s, "lead", |tx| {
+        Ok((tx.lead(l1)?, tx.lead(l2)?, tx.lead(l2 + 1000)?))
+    });
+    assert_eq!(
+        r1,
+        Some(Lead {
+            id: l1,
+            lead: full.clone()
+        }),
+        "a lead must read back unchanged"
+    );
+    assert_eq!(
+        r2,
+        Some(Lead {
+            id: l2,
+            lead: bare.clone()
+        }),
+        "a lead with every optional field empty must read back unchanged"
+    );
+    assert_eq!(missing, None, "lead() of a missing id must be Ok(None)");
+    let stored = tx(s, "stored_record", |tx| {
+        Ok((
+            tx.stored_record("provider-a", "PA-000123")?,
+            tx.stored_record("provider-a", "PA-999999")?,
+            tx.stored_record("provider-b", "PA-000123")?,
+        ))
+    });
+    assert_eq!(
+        stored,
+        (Some(StoredRecord::Lead(l1)), None, None),
+        "stored_record must find the lead by (provider_id, record_key) and nothing else"
+    );
+    let r = tx(s, "insert_lead", |tx| {
+        Ok(tx.insert_lead(&new_lead(c + 1000, "provider-a", "PA-000124")))
+    });
+    expect_conflict("insert_lead for a contact that does not exist", r);
+}
+
+/// One stored outcome per `(provider_id, record_key)` across leads and rejections.
+pub fn record_keys_unique_across_leads_and_rejections(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let c = tx(s, "insert_contact", |tx| {
+        Ok(tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?)
+    });
+    let (rej, lead) = tx(s, "insert outcomes", |tx| {
+        Ok((
+            tx.insert_rejection(&new_rejection(
+                "provider-a",
+                "PA-000001",
+                &["invalid_phone"],
+            ))?,
+            tx.insert_lead(&new_lead(c, "provider-a", "PA-000002"))?,
+        ))
+    });
+    let found = tx(s, "stored_record", |tx| {
+        Ok((
+            tx.stored_record("provider-a", "PA-000001")?,
+            tx.stored_record("provider-a", "PA-000002")?,
+            tx.stored_record("provider-a", "PA-000003")?,
+        ))
+    });
+    assert_eq!(
+        found,
+        (
+            Some(StoredRecord::Rejection(rej)),
+            Some(StoredRecord::Lead(lead)),
+            None
+        ),
+        "stored_record must report the rejection and the lead, and None for a new key"
+    );
+    let r = tx(s, "lead over rejection", |tx| {
+        Ok(tx.insert_lead(&new_lead(c, "provider-a", "PA-000001")))
+    });
+    expect_conflict("insert_lead with the record key of a stored rejection", r);
+    let r = tx(s, "rejection over lead", |tx| {
+        Ok(tx.insert_rejection(&new_rejection("provider-a", "PA-000002", &["unknown_zip"])))
+    });
+    expect_conflict("insert_rejection with the record key of a stored lead", r);
+    let r = tx(s, "rejection twice", |tx| {
+        Ok(tx.insert_rejection(&new_rejection("provider-a", "PA-000001", &["unknown_zip"])))
+    });
+    expect_conflict(
+        "insert_rejection with the record key of a stored rejection",
+        r,
+    );
+    let r = tx(s, "lead twice", |tx| {
+        Ok(tx.insert_lead(&new_lead(c, "provider-a", "PA-000002")))
+    });
+    expect_conflict("insert_lead with the record key of a stored lead", r);
+
+    // The key is per provider: the same key from another provider is a new record.
+    let (l2, r2) = tx(s, "other provider", |tx| {
+        Ok((
+            tx.insert_lead(&new_lead(c, "provider-b", "PA-000001"))?,
+            tx.insert_rejection(&new_rejection("provider-c", "PA-000002", &["wrong_type"]))?,
+        ))
+    });
+    let found = tx(s, "stored_record", |tx| {
+        Ok((
+            tx.stored_record("provider-a", "PA-000001")?,
+            tx.stored_record("provider-b", "PA-000001")?,
+            tx.stored_record("provider-c", "PA-000002")?,
+        ))
+    });
+    assert_eq!(
+        found,
+        (
+            Some(StoredRecord::Rejection(rej)),
+            Some(StoredRecord::Lead(l2)),
+            Some(StoredRecord::Rejection(r2))
+        ),
+        "record keys are scoped by provider, and refused inserts change nothing"
+    );
+    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    assert_eq!(
+        (n.leads, n.rejections),
+        (2, 2),
+        "refused inserts must store no row"
+    );
+}
+
+/// A refused `insert_lead` (missing contact) or `insert_rejection` leaves no trace: the key is
+/// still free and no row was added, even when the transaction commits afterwards.
+pub fn failed_insert_leaves_no_outcome(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (r, after) = tx(s, "insert_lead with a missing contact", |tx| {
+        let r = tx.insert_lead(&new_lead(4242, "provider-a", "PA-000777"));
+        Ok((r, tx.stored_record("provider-a", "PA-000777")?))
+    });
+    expect_conflict("insert_lead for a contact that does not exist", r);
+    assert_eq!(
+        after, None,
+        "a refused insert_lead must not claim its record key"
+    );
+    let rej = tx(s, "insert_rejection after the refused lead", |tx| {
+        Ok(tx.insert_rejection(&new_rejection(
+            "provider-a",
+            "PA-000777",
+            &["missing_phone"],
+        ))?)
+    });
+    let found = tx(s, "stored_record", |tx| {
+        Ok(tx.stored_record("provider-a", "PA-000777")?)
+    });
+    assert_eq!(found, Some(StoredRecord::Rejection(rej)));
+    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    assert_eq!(
+        (n.leads, n.rejections),
+        (0, 1),
+        "the refused lead must not be stored"
+    );
+}
+
+/// One appointment per lead; it starts pending with no attempts; missing → `None`.
+pub fn appointments_one_per_lead(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (c, l1, l2, l3) = tx(s, "seed leads", |tx| {
+        tx.put_workspace(&workspace("solar_ca_001", Cents(20000)))?;
+        let c = tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?;
+        Ok((
+            c,
+            tx.insert_lead(&new_lead(c, "provider-a", "PA-000001"))?,
+            tx.insert_lead(&new_lead(c, "provider-a", "PA-000002"))?,
+            tx.insert_lead(&new_lead(c, "provider-a", "PA-000003"))?,
+        ))
+    });
+    let a_routed = routed(l1, c, "solar_ca_001", Cents(20000));
+    let a_unrouted = unrouted(l2, c, "no_rule_for_zip");
+    let mut a_manual = routed(l3, c, "solar_ca_001", Cents(19999));
+    a_manual.assignment = Assignment::Routed {
+        workspace_id: "solar_ca_001".into(),
+        rule_id: None,
+        method: RoutingMethod::Manual,
+        matched_at: at(30),
+        payment_rate: Cents(19999),
+    };
+    let (id1, id2, id3) = tx(s, "insert_appointment", |tx| {
+        Ok((
+            tx.insert_appointment(&a_routed)?,
+            tx.insert_appointment(&a_unrouted)?,
+            tx.insert_appointment(&a_manual)?,
+        ))
+    });
+    let fresh = |id, a: &NewAppointment| Appointment {
+        id,
+        appointment: a.clone(),
+        forward_status: ForwardStatus::Pending,
+        forward_attempts: 0,
+        forwarded_at: None,
+        forward_response: None,
+    };
+    let got = tx(s, "appointment", |tx| {
+        Ok((
+            tx.appointment(id1)?,
+            tx.appointment(id2)?,
+            tx.appointment(id3)?,
+        ))
+    });
+    assert_eq!(
+        got,
+        (
+            Some(fresh(id1, &a_routed)),
+            Some(fresh(id2, &a_unrouted)),
+            Some(fresh(id3, &a_manual))
+        ),
+        "appointments must read back unchanged, pending with no attempts"
+    );
+    let by_lead = tx(s, "appointment_for_lead", |tx| {
+        Ok((
+            tx.appointment_for_lead(l2)?,
+            tx.appointment_for_lead(l3 + 100)?,
+        ))
+    });
+    assert_eq!(by_lead, (Some(fresh(id2, &a_unrouted)), None));
+    let missing = tx(s, "appointment", |tx| Ok(tx.appointment(id3 + 100)?));
+    assert_eq!(
+        missing, None,
+        "appointment() of a missing id must be Ok(None)"
+    );
+
+    let r = tx(s, "second appointment", |tx| {
+        Ok(tx.insert_appointment(&unrouted(l1, c, "no_rule_for_product")))
+    });
+    expect_conflict("insert_appointment for a lead that has one", r);
+    let r = tx(s, "appointment for a missing lead", |tx| {
+        Ok(tx.insert_appointment(&routed(l3 + 100, c, "solar_ca_001", Cents(20000))))
+    });
+    expect_conflict("insert_appointment for a lead that does not exist", r);
+    let still = tx(s, "appointment_for_lead", |tx| {
+        Ok(tx.appointment_for_lead(l1)?)
+    });
+    assert_eq!(
+        still,
+        Some(fresh(id1, &a_routed)),
+        "a refused insert must not change the lead's appointment"
+    );
+    assert_eq!(tx(s, "counts", |tx| Ok(tx.counts()?)).appointments, 3);
+}
+
+/// `update_forward` replaces the four delivery-state fields; a missing appointment is a
+/// `Conflict`.
+pub fn update_forward_replaces_state(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (_, _, a) = tx(s, "seed", |tx| {
+        seed_routed(tx, 1, "solar_ca_001", Cents(20000))
+    });
+    tx(s, "update_forward", |tx| {
+        Ok(tx.update_forward(
+            a,
+            ForwardStatus::Success,
+            2,
+            Some(at(60)),
+            Some(r#"{"ok":true}"#),
+        )?)
+    });
+    let got = tx(s, "appointment", |tx| Ok(tx.appointment(a)?))
+        .unwrap_or_else(|| panic!("appointment {a} vanished"));
+    assert_eq!(
+        (
+            got.forward_status,
+            got.forward_attempts,
+            got.forwarded_at,
+            got.forward_response.as_deref()
+        ),
+        (
+            ForwardStatus::Success,
+            2,
+            Some(at(60)),
+            Some(r#"{"ok":true}"#)
+        ),
+        "update_forward must set status, attempts, forwarded_at and response"
+    );
+    tx(s, "update_forward again", |tx| {
+        Ok(tx.update_forward(a, ForwardStatus::Failed, 8, None, None)?)
+    });
+    let got = tx(s, "appointment", |tx| Ok(tx.appointment(a)?))
+        .unwrap_or_else(|| panic!("appointment {a} vanished"));
+    assert_eq!(
+        (
+            got.forward_status,
+            got.forward_attempts,
+            got.forwarded_at,
+            got.forward_response
+        ),
+        (ForwardStatus::Failed, 8, None, None),
+        "update_forward must replace (and clear) every delivery-state field"
+    );
+    let r = tx(s, "update_forward missing", |tx| {
+        Ok(tx.update_forward(a + 100, ForwardStatus::Success, 1, Some(at(60)), None))
+    });
+    expect_conflict("update_forward of an appointment that does not exist", r);
+}
+
+/// One delivery per appointment, unique `webhook_id`; it starts pending, unleased, with no
+/// attempts; missing → `None`.
+pub fn deliveries_unique(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a1, a2) = tx(s, "seed", |tx| {
+        Ok((
+            seed_routed(tx, 1, "solar_ca_001", Cents(20000))?.2,
+            seed_routed(tx, 2, "solar_ca_001", Cents(20000))?.2,
+        ))
+    });
+    let nd = new_delivery(a1, "solar_ca_001", at(5));
+    let d = tx(s, "enqueue_delivery", |tx| Ok(tx.enqueue_delivery(&nd)?));
+    let got = tx(s, "delivery", |tx| Ok(tx.delivery(d)?));
+    assert_eq!(
+        got,
+        Some(Delivery {
+            id: d,
+            delivery: nd.clone(),
+            status: ForwardStatus::Pending,
+            attempts: 0,
+            locked_until: None,
+        }),
+        "a delivery must read back as enqueued: pending, no attempts, no lease"
+    );
+    let mut again = new_delivery(a1, "solar_ca_001", at(5));
+    again.webhook_id = "msg_2mL4Hq0bXAtwbE0nBDUWxVZXYr1".into();
+    let r = tx(s, "second delivery", |tx| Ok(tx.enqueue_delivery(&again)));
+    expect_conflict("enqueue_delivery for an appointment that has one", r);
+    let mut same_id = new_delivery(a2, "solar_ca_001", at(5));
+    same_id.webhook_id = nd.webhook_id.clone();
+    let r = tx(
+        s,
+        "webhook id taken",
+        |tx| Ok(tx.enqueue_delivery(&same_id)),
+    );
+    expect_conflict("enqueue_delivery with a webhook_id that is taken", r);
+    let r = tx(s, "missing appointment", |tx| {
+        Ok(tx.enqueue_delivery(&new_delivery(a2 + 100, "solar_ca_001", at(5))))
+    });
+    expect_conflict("enqueue_delivery for an appointment that does not exist", r);
+    let (missing, no_attempts) = tx(s, "delivery", |tx| {
+        Ok((tx.delivery(d + 100)?, tx.attempts(d)?))
+    });
+    assert_eq!(missing, None, "delivery() of a missing id must be Ok(None)");
+    assert!(no_attempts.is_empty(), "a new delivery has no attempts");
+    let d2 = tx(s, "enqueue for a2", |tx| {
+        Ok(tx.enqueue_delivery(&new_delivery(a2, "solar_ca_001", at(5)))?)
+    });
+    assert_ne!(d, d2);
+    assert_eq!(tx(s, "counts", |tx| Ok(tx.counts()?)).deliveries, 2);
+}
+
+/// `claim_due_deliveries` returns only pending, due, unleased rows, oldest due first then
+/// lowest id, at most `limit`, and leases them until `lease_until`.
+pub fn claim_due_deliveries_selection(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (da, db, dc, dd, de, df) = tx(s, "seed deliveries", |tx| {
+        Ok((
+            seed_delivery(tx, 1, at(10))?,
+            seed_delivery(tx, 2, at(0))?,
+            seed_delivery(tx, 3, at(0))?,
+            seed_delivery(tx, 4, at(3600))?,
+            seed_delivery(tx, 5, at(-60))?,
+            seed_delivery(tx, 6, at(-30))?,
+        ))
+    });
+    tx(s, "finish two deliveries", |tx| {
+        tx.record_attempt(&attempt(de, 1, Some(410)), &AttemptResult::Failed)?;
+        tx.record_attempt(
+            &attempt(df, 1, Some(200)),
+            &AttemptResult::Delivered {
+                billing: charge(1, "solar_ca_001", Cents(20000)),
+            },
+        )?;
+        Ok(())
+    });
+    assert!(
+        claim(s, at(20), 0, at(300)).is_empty(),
+        "a claim with limit 0 must return nothing"
+    );
+    let lease = at(300);
+    let first = claim(s, at(20), 2, lease);
+    assert_eq!(
+        ids(&first),
+        vec![db, dc],
+        "claim must return the oldest due rows first, then the lowest id, at most `limit` \
+         (failed, delivered and future rows are never due)"
+    );
+    for d in &first {
+        assert_eq!(
+            d.locked_until,
+            Some(lease),
+            "claimed rows must carry the lease"
+        );
+        assert_eq!(d.status, ForwardStatus::Pending);
+    }
+    let stored = tx(s, "delivery", |tx| Ok(tx.delivery(db)?));
+    assert_eq!(
+        stored.and_then(|d| d.locked_until),
+        Some(lease),
+        "the lease must be stored on the claimed row"
+    );
+    let second = claim(s, at(20), 10, lease);
+    assert_eq!(
+        ids(&second),
+        vec![da],
+        "leased rows must not be claimed again while the lease holds"
+    );
+    assert!(
+        claim(s, at(20), 10, lease).is_empty(),
+        "every due row is leased now"
+    );
+    let unclaimed = tx(s, "delivery", |tx| Ok(tx.delivery(dd)?));
+    assert_eq!(
+        unclaimed.and_then(|d| d.locked_until),
+        None,
+        "rows not yet due stay unleased"
+    );
+
+    let later = claim(s, at(7200), 10, at(7500));
+    assert_eq!(
+        ids(&later),
+        vec![db, dc, da, dd],
+        "after the leases expire every pending due row is claimable again, in due order"
+    );
+}
+
+/// A lease blocks claims strictly before `locked_until` and expires at it; a row is due at
+/// exactly `next_attempt_at`.
+pub fn claim_lease_expiry(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let d = tx(s, "seed", |tx| seed_delivery(tx, 1, at(0)));
+    assert!(
+        claim(s, at(-1), 5, at(60)).is_empty(),
+        "a row is not due before next_attempt_at"
+    );
+    assert_eq!(
+        ids(&claim(s, at(0), 5, at(60))),
+        vec![d],
+        "a row is due at next_attempt_at"
+    );
+    assert!(
+        claim(s, at(59), 5, at(120)).is_empty(),
+        "the lease holds until locked_until"
+    );
+    let again = claim(s, at(60), 5, at(120));
+    assert_eq!(
+        ids(&again),
+        vec![d],
+        "a lease expires at locked_until (the worker died)"
+    );
+    assert_eq!(
+        again[0].locked_until,
+        Some(at(120)),
+        "the new claim carries the new lease"
+    );
+}
+
+/// `record_attempt` writes the attempt row, sets `attempts`, clears the lease and moves the
+/// delivery to success, pending at a new time, or failed; duplicates and missing deliveries
+/// are `Conflict`s; it does not write billing.
+pub fn record_attempt_transitions(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (d1, d2) = tx(s, "seed", |tx| {
+        Ok((seed_delivery(tx, 1, at(0))?, seed_delivery(tx, 2, at(0))?))
+    });
+    assert_eq!(ids(&claim(s, at(0), 10, at(300))), vec![d1, d2]);
+
+    let a1 = attempt(d1, 1, Some(503));
+    tx(s, "retry", |tx| {
+        Ok(tx.record_attempt(
+            &a1,
+            &AttemptResult::Retry {
+                next_attempt_at: at(5),
+            },
+        )?)
+    });
+    let got =
+        tx(s, "delivery", |tx| Ok(tx.delivery(d1)?)).unwrap_or_else(|| panic!("delivery vanished"));
+    assert_eq!(
+        (got.status, got.attempts, got.locked_until, got.delivery.next_attempt_at),
+        (ForwardStatus::Pending, 1, None, at(5)),
+        "Retry must leave the delivery pending at the new time, count the attempt and clear the lease"
+    );
+    assert!(
+        claim(s, at(4), 10, at(400)).is_empty(),
+        "a retried delivery is not due before its new time"
+    );
+    assert_eq!(
+        ids(&claim(s, at(5), 10, at(400))),
+        vec![d1],
+        "a retried delivery is due at its new time"
+    );
+
+    let dup = attempt(d1, 1, Some(200));
+    let r = tx(s, "duplicate attempt", |tx| {
+        Ok(tx.record_attempt(
+            &dup,
+            &AttemptResult::Delivered {
+                billing: charge(1, "solar_ca_001", Cents(20000)),
+            },
+        ))
+    });
+    expect_conflict("record_attempt with an attempt number already recorded", r);
+    let unchanged =
+        tx(s, "delivery", |tx| Ok(tx.delivery(d1)?)).unwrap_or_else(|| panic!("delivery vanished"));
+    assert_eq!(
+        (unchanged.status, unchanged.attempts, unchanged.locked_until),
+        (ForwardStatus::Pending, 1, Some(at(400))),
+        "a refused record_attempt must not change the delivery"
+    );
+
+    let a2 = Attempt {
+        error: None,
+        response_excerpt: Some(r#"{"received":true,"id":"apt_88213"}"#.into()),
+        ..attempt(d1, 2, Some(200))
+    };
+    tx(s, "delivered", |tx| {
+        Ok(tx.record_attempt(
+            &a2,
+            &AttemptResult::Delivered {
+                billing: charge(1, "solar_ca_001", Cents(20000)),
+            },
+        )?)
+    });
+    let got =
+        tx(s, "delivery", |tx| Ok(tx.delivery(d1)?)).unwrap_or_else(|| panic!("delivery vanished"));
+    assert_eq!(
+        (got.status, got.attempts, got.locked_until),
+        (ForwardStatus::Success, 2, None),
+        "Delivered must mark the delivery success and clear the lease"
+    );
+    let listed = tx(s, "attempts", |tx| Ok(tx.attempts(d1)?));
+    assert_eq!(
+        listed,
+        vec![a1, a2],
+        "attempts() must return every attempt by number, unchanged"
+    );
+    assert_eq!(
+        tx(s, "counts", |tx| Ok(tx.counts()?)).billing_events,
+        0,
+        "record_attempt must not write billing (the caller does, through BillingRepo)"
+    );
+
+    let timeout = Attempt {
+        duration_ms: 30_000,
+        ..attempt(d2, 1, None)
+    };
+    tx(s, "failed", |tx| {
+        Ok(tx.record_attempt(&timeout, &AttemptResult::Failed)?)
+    });
+    let got =
+        tx(s, "delivery", |tx| Ok(tx.delivery(d2)?)).unwrap_or_else(|| panic!("delivery vanished"));
+    assert_eq!(
+        (got.status, got.attempts, got.locked_until),
+        (ForwardStatus::Failed, 1, None),
+        "Failed must mark the delivery failed and clear the lease"
+    );
+    assert_eq!(tx(s, "attempts", |tx| Ok(tx.attempts(d2)?)), vec![timeout]);
+    assert!(
+        claim(s, at(100_000), 10, at(100_300)).is_empty(),
+        "delivered and failed deliveries are never claimed"
+    );
+    let r = tx(s, "missing delivery", |tx| {
+        Ok(tx.record_attempt(&attempt(d2 + 100, 1, Some(200)), &AttemptResult::Failed))
+    });
+    expect_conflict("record_attempt for a delivery that does not exist", r);
+    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    assert_eq!(
+        (n.attempts, n.deliveries_succeeded, n.deliveries_failed),
+        (3, 1, 1),
+        "refused attempts must not be stored"
+    );
+}
+
+/// `insert_billing_event` writes once per `(appointment_id, kind)` and returns `None` after.
+pub fn billing_exactly_once(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a1, a2) = tx(s, "seed", |tx| {
+        Ok((
+            seed_routed(tx, 1, "solar_ca_001", Cents(20000))?.2,
+            seed_routed(tx, 2, "hvac_tx_002", Cents(7550))?.2,
+        ))
+    });
+    let (first, second) = tx(s, "charge twice in one transaction", |tx| {
+        Ok((
+            tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?,
+            tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?,
+        ))
+    });
+    assert!(
+        first.is_some(),
+        "the first charge of an appointment must be written"
+    );
+    assert_eq!(
+        second, None,
+        "a second charge in the same transaction must return None"
+    );
+    let third = tx(s, "charge again later", |tx| {
+        Ok(tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(99999)))?)
+    });
+    assert_eq!(
+        third, None,
+        "a charge for an already charged appointment must return None"
+    );
+    let other = tx(s, "charge another appointment", |tx| {
+        Ok(tx.insert_billing_event(&charge(a2, "hvac_tx_002", Cents(7550)))?)
+    });
+    assert!(
+        other.is_some() && other != first,
+        "another appointment gets its own charge"
+    );
+    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    assert_eq!(
+        (n.billing_events, n.billed),
+        (2, Cents(27550)),
+        "exactly one charge per appointment, at the first amount"
+    );
+}
+
+/// Events are kept per subject table and returned oldest first.
+pub fn events_per_subject(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (c, l, a) = tx(s, "seed", |tx| {
+        seed_routed(tx, 1, "solar_ca_001", Cents(20000))
+    });
+    let ev = |subject, subject_id, event_type: &str, secs, detail| NewEvent {
+        subject,
+        subject_id,
+        event_type: event_type.into(),
+        detail,
+        created_at: at(secs),
+    };
+    let c1 = ev(
+        EventSubject::Contact,
+        c,
+        "created",
+        1,
+        json!({"provider_id": "provider-a"}),
+    );
+    let c2 = ev(
+        EventSubject::Contact,
+        c,
+        "merged",
+        2,
+        json!({"duplicate_of": null, "phones": ["+13178638426"]}),
+    );
+    let l1 = ev(
+        EventSubject::Lead,
+        l,
+        "received",
+        1,
+        json!({"record_key": "PA-00001", "warnings": ["invalid_email"]}),
+    );
+    let a1 = ev(
+        EventSubject::Appointment,
+        a,
+        "routed",
+        3,
+        json!({"rule_id": 1, "skipped": []}),
+    );
+    let a2 = ev(
+        EventSubject::Appointment,
+        a,
+        "delivered",
+        4,
+        json!({"status": 200, "attempt": 1}),
+    );
+    let empty = tx(s, "events", |tx| Ok(tx.events(EventSubject::Contact, c)?));
+    assert!(empty.is_empty(), "a subject without events has none");
+    tx(s, "append_event", |tx| {
+        for e in [&c1, &l1, &a1, &c2, &a2] {
+            tx.append_event(e)?;
+        }
+        Ok(())
+    });
+    let got = tx(s, "events", |tx| {
+        Ok((
+            tx.events(EventSubject::Contact, c)?,
+            tx.events(EventSubject::Lead, l)?,
+            tx.events(EventSubject::Appointment, a)?,
+            tx.events(EventSubject::Lead, l + 100)?,
+        ))
+    });
+    assert_eq!(
+        got,
+        (vec![c1, c2], vec![l1], vec![a1, a2], vec![]),
+        "events() must return one subject's events, oldest first, unchanged"
+    );
+}
+
+/// A transaction whose closure returns `Err` leaves nothing visible and returns the error
+/// unchanged.
+pub fn rollback_discards_everything(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let p1 = provider("provider-a");
+    let w1 = workspace("solar_ca_001", Cents(20000));
+    let r1 = rule(1, "solar_ca_001", 10);
+    let (c1, _, a1) = tx(s, "seed", |tx| {
+        tx.put_provider(&p1)?;
+        tx.put_workspace(&w1)?;
+        tx.put_rule(&r1)?;
+        seed_routed(tx, 1, "solar_ca_001", Cents(20000))
+    });
+    let d1 = tx(s, "enqueue", |tx| {
+        Ok(tx.enqueue_delivery(&new_delivery(a1, "solar_ca_001", at(0)))?)
+    });
+    let before = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let appt_before = tx(s, "appointment", |tx| Ok(tx.appointment(a1)?));
+    let delivery_before = tx(s, "delivery", |tx| Ok(tx.delivery(d1)?));
+
+    let result = with_tx(s, |tx| {
+        let mut p2 = p1.clone();
+        p2.is_active = false;
+        tx.put_provider(&p2)?;
+        tx.put_provider(&provider("provider-z"))?;
+        let mut w2 = w1.clone();
+        w2.payment_rate = Cents(1);
+        tx.put_workspace(&w2)?;
+        tx.put_rule(&rule(2, "solar_ca_001", 1))?;
+        let (c2, l2, a2) = seed_routed(tx, 2, "solar_ca_001", Cents(20000))?;
+        tx.insert_rejection(&new_rejection("provider-a", "PA-REJECT", &["invalid_zip"]))?;
+        tx.enqueue_delivery(&new_delivery(a2, "solar_ca_001", at(0)))?;
+        let claimed = tx.claim_due_deliveries(at(1), 10, at(300))?;
+        if claimed.is_empty() {
+            return Err(Error::Internal("conformance: nothing to claim".into()));
+        }
+        tx.record_attempt(
+            &attempt(d1, 1, Some(200)),
+            &AttemptResult::Delivered {
+                billing: charge(a1, "solar_ca_001", Cents(20000)),
+            },
+        )?;
+        tx.update_forward(a1, ForwardStatus::Success, 1, Some(at(11)), Some("ok"))?;
+        tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?;
+        tx.append_event(&NewEvent {
+            subject: EventSubject::Contact,
+            subject_id: c2,
+            event_type: "created".into(),
+            detail: json!({}),
+            created_at: at(1),
+        })?;
+        tx.append_event(&NewEvent {
+            subject: EventSubject::Lead,
+            subject_id: l2,
+            event_type: "received".into(),
+            detail: json!({}),
+            created_at: at(1),
+        })?;
+        tx.append_event(&NewEvent {
+            subject: EventSubject::Appointment,
+            subject_id: a1,
+            event_type: "delivered".into(),
+            detail: json!({}),
+            created_at: at(1),
+        })?;
+        Err::<(), _>(Error::Internal("conformance: deliberate failure".into()))
+    });
+    match result {
+        Err(Error::Internal(m)) if m == "conformance: deliberate failure" => {}
+        other => panic!("transaction must return the closure's error unchanged, got {other:?}"),
+    }
+
+    let after = tx(s, "counts", |tx| Ok(tx.counts()?));
+    assert_eq!(
+        after, before,
+        "a failed transaction must leave every count unchanged"
+    );
+    let seen = tx(s, "read back", |tx| {
+        Ok((
+            tx.providers()?,
+            tx.workspaces()?,
+            tx.rules()?,
+            tx.contact_by_key("provider:provider-a", &phone(2))?,
+            tx.stored_record("provider-a", "PA-00002")?,
+            tx.stored_record("provider-a", "PA-REJECT")?,
+        ))
+    });
+    assert_eq!(
+        seen,
+        (vec![p1], vec![w1], vec![r1], None, None, None),
+        "a failed transaction must leave providers, workspaces, rules, contacts and record keys unchanged"
+    );
+    let (appt, delivery, attempts) = tx(s, "read back", |tx| {
+        Ok((tx.appointment(a1)?, tx.delivery(d1)?, tx.attempts(d1)?))
+    });
+    assert_eq!(
+        appt, appt_before,
+        "a failed transaction must not change an appointment"
+    );
+    assert_eq!(
+        delivery, delivery_before,
+        "a failed transaction must not lease or move a delivery"
+    );
+    assert!(
+        attempts.is_empty(),
+        "a failed transaction must not store attempts"
+    );
+    let events = tx(s, "events", |tx| {
+        Ok((
+            tx.events(EventSubject::Contact, c1 + 1)?,
+            tx.events(EventSubject::Appointment, a1)?,
+        ))
+    });
+    assert_eq!(
+        events,
+        (vec![], vec![]),
+        "a failed transaction must not store events"
+    );
+    let billed = tx(s, "charge", |tx| {
+        Ok(tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?)
+    });
+    assert!(
+        billed.is_some(),
+        "a rolled-back charge must not block the real one"
+    );
+    assert_eq!(
+        ids(&claim(s, at(1), 10, at(300))),
+        vec![d1],
+        "the rolled-back lease must not hold"
+    );
+}
+
+/// Transactions do not lose each other's updates: concurrent read-modify-write transactions
+/// on one store from several threads behave as if run one after another.
+pub fn transactions_are_serializable(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let mut p = provider("provider-a");
+    p.rate_limit_per_hour = Some(0);
+    tx(s, "seed", |tx| Ok(tx.put_provider(&p)?));
+    const THREADS: u32 = 4;
+    const ROUNDS: u32 = 25;
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            scope.spawn(move || {
+                for r in 0..ROUNDS {
+                    tx(s, "read-modify-write", |tx| {
+                        let mut p = tx
+                            .provider("provider-a")?
+                            .ok_or_else(|| Error::Internal("provider vanished".into()))?;
+                        p.rate_limit_per_hour = p.rate_limit_per_hour.map(|n| n + 1);
+                        tx.put_provider(&p)?;
+                        // Every thread races to create the same contact, the engine's way.
+                        let c = new_contact("provider:provider-a", "+13178638426");
+                        if tx.contact_by_key(&c.dedup_scope, &c.phone_e164)?.is_none() {
+                            tx.insert_contact(&c)?;
+                        }
+                        let own = new_contact("provider:provider-a", &phone(1 + t * ROUNDS + r));
+                        tx.insert_contact(&own)?;
+                        Ok(())
+                    });
+                }
+            });
+        }
+    });
+    let got =
+        tx(s, "provider", |tx| Ok(tx.provider("provider-a")?)).and_then(|p| p.rate_limit_per_hour);
+    assert_eq!(
+        got,
+        Some(THREADS * ROUNDS),
+        "concurrent read-modify-write transactions must not lose updates"
+    );
+    assert_eq!(
+        tx(s, "counts", |tx| Ok(tx.counts()?)).contacts,
+        u64::from(1 + THREADS * ROUNDS),
+        "exactly one shared contact plus one per transaction"
+    );
+}
+
+/// `counts`, `rejection_counts`, `routed_counts` and `unrouted_counts` over a known store.
+pub fn counts_and_breakdowns(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let empty = tx(s, "counts", |tx| {
+        Ok((
+            tx.counts()?,
+            tx.rejection_counts()?,
+            tx.routed_counts()?,
+            tx.unrouted_counts()?,
+        ))
+    });
+    assert_eq!(
+        empty,
+        (StoreCounts::default(), vec![], vec![], vec![]),
+        "an empty store counts zero"
+    );
+
+    tx(s, "seed", |tx| {
+        tx.put_workspace(&workspace("solar_ca_001", Cents(20000)))?;
+        tx.put_workspace(&workspace("hvac_tx_002", Cents(7550)))?;
+        tx.put_workspace(&workspace("roof_fl_003", Cents(15000)))?;
+        let mut contacts = Vec::new();
+        for n in 0..3 {
+            contacts.push(tx.insert_contact(&new_contact("provider:provider-a", &phone(n)))?);
+        }
+        let plan: [(&str, Option<(&str, Cents)>); 7] = [
+            ("solar", Some(("solar_ca_001", Cents(20000)))),
+            ("hvac", Some(("hvac_tx_002", Cents(7550)))),
+            ("solar", Some(("solar_ca_001", Cents(20000)))),
+            ("roof", Some(("roof_fl_003", Cents(15000)))),
+            ("hvac", Some(("hvac_tx_002", Cents(7550)))),
+            ("no_rule_for_zip", None),
+            ("no_eligible_workspace", None),
+        ];
+        let mut deliveries = Vec::new();
+        for (i, (tag, target)) in plan.iter().enumerate() {
+            let c = contacts[i % contacts.len()];
+            let l = tx.insert_lead(&new_lead(c, "provider-a", &format!("PA-{i:05}")))?;
+            match target {
+                Some((ws, rate)) => {
+                    let a = tx.insert_appointment(&routed(l, c, ws, *rate))?;
+                    let d = tx.enqueue_delivery(&new_delivery(a, ws, at(0)))?;
+                    deliveries.push((d, a, *ws, *rate));
+                }
+                None => {
+                    tx.insert_appointment(&unrouted(l, c, tag))?;
+                }
+            }
+        }
+        tx.insert_rejection(&new_rejection("provider-a", "R1", &["invalid_phone"]))?;
+        tx.insert_rejection(&new_rejection(
+            "provider-a",
+            "R2",
+            &["unknown_zip", "invalid_phone"],
+        ))?;
+        tx.insert_rejection(&new_rejection(
+            "provider-b",
+            "R1",
+            &["lead_type_not_allowed"],
+        ))?;
+        // Two delivered and charged, one failed, one retrying, one untouched.
+        for &(d, a, ws, rate) in &deliveries[..2] {
+            let billing = charge(a, ws, rate);
+            tx.record_attempt(
+                &attempt(d, 1, Some(200)),
+                &AttemptResult::Delivered {
+                    billing: billing.clone(),
+                },
+            )?;
+            tx.insert_billing_event(&billing)?;
+        }
+        tx.record_attempt(
+            &attempt(deliveries[2].0, 1, Some(410)),
+            &AttemptResult::Failed,
+        )?;
+        tx.record_attempt(
+            &attempt(deliveries[3].0, 1, None),
+            &AttemptResult::Retry {
+                next_attempt_at: at(600),
+            },
+        )?;
+        Ok(())
+    });
+    let got = tx(s, "counts", |tx| {
+        Ok((
+            tx.counts()?,
+            tx.rejection_counts()?,
+            tx.routed_counts()?,
+            tx.unrouted_counts()?,
+        ))
+    });
+    let expected_counts = StoreCounts {
+        contacts: 3,
+        leads: 7,
+        rejections: 3,
+        appointments: 7,
+        appointments_routed: 5,
+        appointments_unrouted: 2,
+        deliveries: 5,
+        deliveries_succeeded: 2,
+        deliveries_failed: 1,
+        attempts: 4,
+        billing_events: 2,
+        billed: Cents(27550),
+    };
+    assert_eq!(
+        got.0, expected_counts,
+        "counts() must match the rows stored"
+    );
+    let owned = |v: &[(&str, u64)]| {
+        v.iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        got.1,
+        owned(&[
+            ("invalid_phone", 2),
+            ("lead_type_not_allowed", 1),
+            ("unknown_zip", 1)
+        ]),
+        "rejection_counts() counts each reason of each rejection, ordered by code"
+    );
+    assert_eq!(
+        got.2,
+        owned(&[("hvac_tx_002", 2), ("solar_ca_001", 2), ("roof_fl_003", 1)]),
+        "routed_counts() is ordered by count descending, then workspace id"
+    );
+    assert_eq!(
+        got.3,
+        owned(&[("no_eligible_workspace", 1), ("no_rule_for_zip", 1)]),
+        "unrouted_counts() is ordered by reason code"
+    );
+}

@@ -1,0 +1,989 @@
+//! The repository traits over one open SQLite transaction.
+
+use crate::codec::{corrupt, in_op, int, json, prefix, ts, ts_opt, Cols, Db};
+use leadroute_core::model::*;
+use leadroute_core::routing::RoutingRule;
+use leadroute_core::storage::*;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use time::OffsetDateTime;
+
+/// One open transaction (`BEGIN IMMEDIATE` was issued by [`crate::SqliteStore`]); implements
+/// every repository trait, so it is a [`Tx`].
+pub(crate) struct SqlTx<'c> {
+    pub(crate) conn: &'c Connection,
+}
+
+/// Wall-clock time for bookkeeping columns (`created_at`/`updated_at` of mutable rows).
+fn now() -> Result<String, StorageError> {
+    ts(OffsetDateTime::now_utc())
+}
+
+impl SqlTx<'_> {
+    /// Executes one cached statement.
+    fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<usize, StorageError> {
+        self.conn.prepare_cached(sql).db()?.execute(p).db()
+    }
+
+    /// Runs `f` inside a savepoint: a method that writes several rows writes all or none, so
+    /// a caller that handles its `Conflict` and commits leaves no half-written outcome behind.
+    fn atomic<T>(&self, f: impl FnOnce() -> Result<T, StorageError>) -> Result<T, StorageError> {
+        self.exec("SAVEPOINT leadroute_call", [])?;
+        match f() {
+            Ok(v) => {
+                self.exec("RELEASE leadroute_call", [])?;
+                Ok(v)
+            }
+            Err(e) => {
+                let undo = self
+                    .exec("ROLLBACK TO leadroute_call", [])
+                    .and_then(|_| self.exec("RELEASE leadroute_call", []));
+                match undo {
+                    Ok(_) => Err(e),
+                    Err(u) => Err(StorageError::Backend(format!(
+                        "{e}; then rolling back to the savepoint failed: {u}"
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Collects all rows of a cached query, decoding each with `f`.
+    fn all<T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        f: impl Fn(&Row<'_>) -> Result<T, StorageError>,
+    ) -> Result<Vec<T>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(sql).db()?;
+        let mut rows = stmt.query(p).db()?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().db()? {
+            out.push(f(row)?);
+        }
+        Ok(out)
+    }
+
+    /// The first row of a cached query, if any, decoded with `f`.
+    fn one<T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        f: impl Fn(&Row<'_>) -> Result<T, StorageError>,
+    ) -> Result<Option<T>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(sql).db()?;
+        // The inner result carries decoding errors out of rusqlite's closure untouched.
+        stmt.query_row(p, |row| Ok(f(row)))
+            .optional()
+            .db()?
+            .transpose()
+    }
+
+    /// `(text, count)` pairs from a two-column grouped query.
+    fn counted(&self, sql: &str, table: &'static str) -> Result<Vec<(String, u64)>, StorageError> {
+        self.all(sql, [], |r| {
+            let c = Cols::new(r, table);
+            Ok((c.get(0)?, c.count(1)?))
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Providers, workspaces, rules
+
+const PROVIDER_COLS: &str =
+    "id, name, lead_types, format, field_map, rate_limit_per_hour, is_active";
+
+fn provider_row(r: &Row<'_>) -> Result<Provider, StorageError> {
+    let c = Cols::new(r, "lead_source_providers");
+    let format: String = c.get(3)?;
+    let format = match format.as_str() {
+        "json" => RecordFormat::Json,
+        "csv" => RecordFormat::Csv,
+        other => {
+            return Err(corrupt(format!(
+                "lead_source_providers: unknown format {other:?}"
+            )))
+        }
+    };
+    Ok(Provider {
+        id: c.get(0)?,
+        name: c.get(1)?,
+        lead_types: c.json(2)?,
+        format,
+        field_map: c.json(4)?,
+        rate_limit_per_hour: c.get(5)?,
+        is_active: c.get(6)?,
+    })
+}
+
+impl ProviderRepo for SqlTx<'_> {
+    fn put_provider(&self, p: &Provider) -> Result<(), StorageError> {
+        let r = (|| {
+            self.exec(
+                "INSERT INTO lead_source_providers (id, name, lead_types, format, field_map, \
+                 rate_limit_per_hour, is_active, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                 lead_types = excluded.lead_types, format = excluded.format, \
+                 field_map = excluded.field_map, \
+                 rate_limit_per_hour = excluded.rate_limit_per_hour, \
+                 is_active = excluded.is_active, updated_at = excluded.updated_at",
+                params![
+                    p.id,
+                    p.name,
+                    json(&p.lead_types)?,
+                    p.format.as_str(),
+                    json(&p.field_map)?,
+                    p.rate_limit_per_hour,
+                    p.is_active,
+                    now()?
+                ],
+            )?;
+            Ok(())
+        })();
+        in_op("put_provider", r)
+    }
+
+    fn provider(&self, id: &str) -> Result<Option<Provider>, StorageError> {
+        self.one(
+            &format!("SELECT {PROVIDER_COLS} FROM lead_source_providers WHERE id = ?1"),
+            [id],
+            provider_row,
+        )
+    }
+
+    fn providers(&self) -> Result<Vec<Provider>, StorageError> {
+        self.all(
+            &format!("SELECT {PROVIDER_COLS} FROM lead_source_providers ORDER BY id"),
+            [],
+            provider_row,
+        )
+    }
+}
+
+const WORKSPACE_COLS: &str = "id, name, outbound_webhook_url, webhook_active, business_type, \
+                              payment_rate_cents, timezone, webhook_secret";
+
+fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
+    let c = Cols::new(r, "workspaces");
+    Ok(Workspace {
+        id: c.get(0)?,
+        name: c.get(1)?,
+        outbound_webhook_url: c.get(2)?,
+        webhook_active: c.get(3)?,
+        business_type: c.get(4)?,
+        payment_rate: Cents(c.get(5)?),
+        timezone: c.get(6)?,
+        webhook_secret: c.get(7)?,
+    })
+}
+
+impl WorkspaceRepo for SqlTx<'_> {
+    fn put_workspace(&self, w: &Workspace) -> Result<(), StorageError> {
+        let r = (|| {
+            self.exec(
+                "INSERT INTO workspaces (id, name, outbound_webhook_url, webhook_active, \
+                 business_type, payment_rate_cents, timezone, webhook_secret, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                 outbound_webhook_url = excluded.outbound_webhook_url, \
+                 webhook_active = excluded.webhook_active, \
+                 business_type = excluded.business_type, \
+                 payment_rate_cents = excluded.payment_rate_cents, \
+                 timezone = excluded.timezone, webhook_secret = excluded.webhook_secret, \
+                 updated_at = excluded.updated_at",
+                params![
+                    w.id,
+                    w.name,
+                    w.outbound_webhook_url,
+                    w.webhook_active,
+                    w.business_type,
+                    w.payment_rate.0,
+                    w.timezone,
+                    w.webhook_secret,
+                    now()?
+                ],
+            )?;
+            Ok(())
+        })();
+        in_op("put_workspace", r)
+    }
+
+    fn workspace(&self, id: &str) -> Result<Option<Workspace>, StorageError> {
+        self.one(
+            &format!("SELECT {WORKSPACE_COLS} FROM workspaces WHERE id = ?1"),
+            [id],
+            workspace_row,
+        )
+    }
+
+    fn workspaces(&self) -> Result<Vec<Workspace>, StorageError> {
+        self.all(
+            &format!("SELECT {WORKSPACE_COLS} FROM workspaces ORDER BY id"),
+            [],
+            workspace_row,
+        )
+    }
+}
+
+impl RuleRepo for SqlTx<'_> {
+    fn put_rule(&self, rule: &RoutingRule) -> Result<(), StorageError> {
+        let r = (|| {
+            self.exec(
+                "INSERT INTO appointment_routing_rules (id, workspace_id, product_types, \
+                 zip_codes, priority, is_active, notes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
+                 product_types = excluded.product_types, zip_codes = excluded.zip_codes, \
+                 priority = excluded.priority, is_active = excluded.is_active, \
+                 notes = excluded.notes",
+                params![
+                    rule.id,
+                    rule.workspace_id,
+                    json(&rule.product_types)?,
+                    json(&rule.zip_codes)?,
+                    rule.priority,
+                    rule.is_active,
+                    rule.notes
+                ],
+            )?;
+            Ok(())
+        })();
+        in_op(&format!("put_rule {}", rule.id), r)
+    }
+
+    fn rules(&self) -> Result<Vec<RoutingRule>, StorageError> {
+        self.all(
+            "SELECT id, workspace_id, product_types, zip_codes, priority, is_active, notes \
+             FROM appointment_routing_rules ORDER BY id",
+            [],
+            |r| {
+                let c = Cols::new(r, "appointment_routing_rules");
+                Ok(RoutingRule {
+                    id: c.get(0)?,
+                    workspace_id: c.get(1)?,
+                    product_types: c.json(2)?,
+                    zip_codes: c.json(3)?,
+                    priority: c.get(4)?,
+                    is_active: c.get(5)?,
+                    notes: c.get(6)?,
+                })
+            },
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source records, rejections, contacts, leads
+
+impl SqlTx<'_> {
+    /// Claims `(provider_id, record_key)` in `source_records`; `Conflict` when it is taken.
+    fn claim_record_key(&self, provider_id: &str, record_key: &str) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO source_records (provider_id, record_key) VALUES (?1, ?2)",
+            params![provider_id, record_key],
+        )
+        .map(|_| ())
+        .map_err(|e| match e {
+            StorageError::Conflict(m) => StorageError::Conflict(format!(
+                "record ({provider_id:?}, {record_key:?}) is already stored: {m}"
+            )),
+            other => other,
+        })
+    }
+}
+
+impl RecordRepo for SqlTx<'_> {
+    fn stored_record(
+        &self,
+        provider_id: &str,
+        record_key: &str,
+    ) -> Result<Option<StoredRecord>, StorageError> {
+        self.one(
+            "SELECT lead_id, rejection_id FROM source_records \
+             WHERE provider_id = ?1 AND record_key = ?2",
+            [provider_id, record_key],
+            |r| {
+                let c = Cols::new(r, "source_records");
+                match (c.get::<Option<i64>>(0)?, c.get::<Option<i64>>(1)?) {
+                    (Some(id), None) => Ok(StoredRecord::Lead(id)),
+                    (None, Some(id)) => Ok(StoredRecord::Rejection(id)),
+                    _ => Err(corrupt(format!(
+                        "source_records: ({provider_id:?}, {record_key:?}) points to neither \
+                         exactly one lead nor one rejection"
+                    ))),
+                }
+            },
+        )
+    }
+
+    fn insert_rejection(&self, rj: &NewRejection) -> Result<RejectionId, StorageError> {
+        let r = self.atomic(|| {
+            self.claim_record_key(&rj.provider_id, &rj.record_key)?;
+            let id = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO lead_rejections (provider_id, record_key, reason_codes, \
+                     details, raw_payload, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .db()?
+                .insert(params![
+                    rj.provider_id,
+                    rj.record_key,
+                    json(&rj.reason_codes)?,
+                    json(&rj.details)?,
+                    rj.raw_payload,
+                    ts(rj.received_at)?
+                ])
+                .db()?;
+            self.exec(
+                "UPDATE source_records SET rejection_id = ?3 \
+                 WHERE provider_id = ?1 AND record_key = ?2",
+                params![rj.provider_id, rj.record_key, id],
+            )?;
+            Ok(id)
+        });
+        in_op("insert_rejection", r)
+    }
+
+    fn rejection_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        self.counted(
+            "SELECT code.value, COUNT(*) FROM lead_rejections AS r, \
+             json_each(r.reason_codes) AS code GROUP BY code.value ORDER BY code.value",
+            "lead_rejections",
+        )
+    }
+}
+
+const CONTACT_COLS: &str = "id, dedup_scope, phone_e164, phone_extension, email, first_name, \
+                            last_name, zip_code, created_at";
+
+fn contact_row(r: &Row<'_>) -> Result<Contact, StorageError> {
+    let c = Cols::new(r, "contacts");
+    Ok(Contact {
+        id: c.get(0)?,
+        dedup_scope: c.get(1)?,
+        phone_e164: c.get(2)?,
+        phone_extension: c.get(3)?,
+        email: c.get(4)?,
+        first_name: c.get(5)?,
+        last_name: c.get(6)?,
+        zip_code: c.get(7)?,
+        created_at: c.time(8)?,
+    })
+}
+
+impl ContactRepo for SqlTx<'_> {
+    fn contact_by_key(
+        &self,
+        dedup_scope: &str,
+        phone_e164: &str,
+    ) -> Result<Option<Contact>, StorageError> {
+        self.one(
+            &format!(
+                "SELECT {CONTACT_COLS} FROM contacts WHERE dedup_scope = ?1 AND phone_e164 = ?2"
+            ),
+            [dedup_scope, phone_e164],
+            contact_row,
+        )
+    }
+
+    fn contact(&self, id: ContactId) -> Result<Option<Contact>, StorageError> {
+        self.one(
+            &format!("SELECT {CONTACT_COLS} FROM contacts WHERE id = ?1"),
+            [id],
+            contact_row,
+        )
+    }
+
+    fn insert_contact(&self, c: &NewContact) -> Result<ContactId, StorageError> {
+        let r = (|| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO contacts (dedup_scope, phone_e164, phone_extension, email, \
+                     first_name, last_name, zip_code, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .db()?
+                .insert(params![
+                    c.dedup_scope,
+                    c.phone_e164,
+                    c.phone_extension,
+                    c.email,
+                    c.first_name,
+                    c.last_name,
+                    c.zip_code,
+                    ts(c.created_at)?
+                ])
+                .db()
+        })();
+        in_op("insert_contact", r)
+    }
+}
+
+impl LeadRepo for SqlTx<'_> {
+    fn insert_lead(&self, l: &NewLead) -> Result<LeadId, StorageError> {
+        let r = self.atomic(|| {
+            self.claim_record_key(&l.provider_id, &l.record_key)?;
+            let id = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO leads (contact_id, provider_id, record_key, external_id, \
+                     product_type, zip_code, appointment_date, estimated_value, tcpa_consent, \
+                     fields, warnings, raw_payload, received_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )
+                .db()?
+                .insert(params![
+                    l.contact_id,
+                    l.provider_id,
+                    l.record_key,
+                    l.external_id,
+                    l.product_type,
+                    l.zip_code,
+                    ts_opt(l.appointment_date)?,
+                    l.estimated_value,
+                    l.tcpa_consent,
+                    json(&l.fields)?,
+                    json(&l.warnings)?,
+                    l.raw_payload,
+                    ts(l.received_at)?
+                ])
+                .map_err(|e| match crate::codec::db(e) {
+                    StorageError::Conflict(m) => StorageError::Conflict(format!(
+                        "contact {} does not exist or the record is stored: {m}",
+                        l.contact_id
+                    )),
+                    other => other,
+                })?;
+            self.exec(
+                "UPDATE source_records SET lead_id = ?3 WHERE provider_id = ?1 AND record_key = ?2",
+                params![l.provider_id, l.record_key, id],
+            )?;
+            Ok(id)
+        });
+        in_op("insert_lead", r)
+    }
+
+    fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError> {
+        self.one(
+            "SELECT id, contact_id, provider_id, record_key, external_id, product_type, \
+             zip_code, appointment_date, estimated_value, tcpa_consent, fields, warnings, \
+             raw_payload, received_at FROM leads WHERE id = ?1",
+            [id],
+            |r| {
+                let c = Cols::new(r, "leads");
+                Ok(Lead {
+                    id: c.get(0)?,
+                    lead: NewLead {
+                        contact_id: c.get(1)?,
+                        provider_id: c.get(2)?,
+                        record_key: c.get(3)?,
+                        external_id: c.get(4)?,
+                        product_type: c.get(5)?,
+                        zip_code: c.get(6)?,
+                        appointment_date: c.time_opt(7)?,
+                        estimated_value: c.get(8)?,
+                        tcpa_consent: c.get(9)?,
+                        fields: c.json(10)?,
+                        warnings: c.json(11)?,
+                        raw_payload: c.get(12)?,
+                        received_at: c.time(13)?,
+                    },
+                })
+            },
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appointments
+
+const APPOINTMENT_COLS: &str = "id, lead_id, contact_id, service_type, zip_code, \
+    appointment_date, estimated_value, notes, workspace_id, routing_rule_id, routing_method, \
+    matched_at, payment_rate_cents, unrouted_reason, status, forward_status, forward_attempts, \
+    forwarded_at, forward_response, created_at";
+
+fn forward_status(s: &str, table: &str) -> Result<ForwardStatus, StorageError> {
+    ForwardStatus::parse(s).ok_or_else(|| corrupt(format!("{table}: unknown status {s:?}")))
+}
+
+fn appointment_row(r: &Row<'_>) -> Result<Appointment, StorageError> {
+    let c = Cols::new(r, "appointments");
+    let id: i64 = c.get(0)?;
+    let missing = |col: &str| corrupt(format!("appointments: routed row {id} has no {col}"));
+    let status: String = c.get(14)?;
+    let assignment = match status.as_str() {
+        "routed" => {
+            let method: Option<String> = c.get(10)?;
+            let method = match method.as_deref() {
+                Some("auto") => RoutingMethod::Auto,
+                Some("manual") => RoutingMethod::Manual,
+                Some(other) => {
+                    return Err(corrupt(format!(
+                        "appointments: row {id}: unknown routing_method {other:?}"
+                    )))
+                }
+                None => return Err(missing("routing_method")),
+            };
+            Assignment::Routed {
+                workspace_id: c
+                    .get::<Option<String>>(8)?
+                    .ok_or_else(|| missing("workspace_id"))?,
+                rule_id: c.get(9)?,
+                method,
+                matched_at: c.time_opt(11)?.ok_or_else(|| missing("matched_at"))?,
+                payment_rate: Cents(
+                    c.get::<Option<i64>>(12)?
+                        .ok_or_else(|| missing("payment_rate_cents"))?,
+                ),
+            }
+        }
+        "unrouted" => Assignment::Unrouted {
+            reason: c.get::<Option<String>>(13)?.ok_or_else(|| {
+                corrupt(format!(
+                    "appointments: unrouted row {id} has no unrouted_reason"
+                ))
+            })?,
+        },
+        other => {
+            return Err(corrupt(format!(
+                "appointments: row {id}: unknown status {other:?}"
+            )))
+        }
+    };
+    let fs: String = c.get(15)?;
+    Ok(Appointment {
+        id,
+        appointment: NewAppointment {
+            lead_id: c.get(1)?,
+            contact_id: c.get(2)?,
+            service_type: c.get(3)?,
+            zip_code: c.get(4)?,
+            appointment_date: c.time(5)?,
+            estimated_value: c.get(6)?,
+            notes: c.get(7)?,
+            assignment,
+            created_at: c.time(19)?,
+        },
+        forward_status: forward_status(&fs, "appointments")?,
+        forward_attempts: c.get(16)?,
+        forwarded_at: c.time_opt(17)?,
+        forward_response: c.get(18)?,
+    })
+}
+
+impl AppointmentRepo for SqlTx<'_> {
+    fn insert_appointment(&self, a: &NewAppointment) -> Result<AppointmentId, StorageError> {
+        let r = (|| {
+            let (ws, rule, method, matched, rate, reason, status) = match &a.assignment {
+                Assignment::Routed {
+                    workspace_id,
+                    rule_id,
+                    method,
+                    matched_at,
+                    payment_rate,
+                } => (
+                    Some(workspace_id.as_str()),
+                    *rule_id,
+                    Some(method.as_str()),
+                    Some(ts(*matched_at)?),
+                    Some(payment_rate.0),
+                    None,
+                    "routed",
+                ),
+                Assignment::Unrouted { reason } => (
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some(reason.as_str()),
+                    "unrouted",
+                ),
+            };
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO appointments (lead_id, contact_id, service_type, zip_code, \
+                     appointment_date, estimated_value, notes, workspace_id, routing_rule_id, \
+                     routing_method, matched_at, payment_rate_cents, unrouted_reason, status, \
+                     created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                )
+                .db()?
+                .insert(params![
+                    a.lead_id,
+                    a.contact_id,
+                    a.service_type,
+                    a.zip_code,
+                    ts(a.appointment_date)?,
+                    a.estimated_value,
+                    a.notes,
+                    ws,
+                    rule,
+                    method,
+                    matched,
+                    rate,
+                    reason,
+                    status,
+                    ts(a.created_at)?
+                ])
+                .db()
+        })();
+        in_op(&format!("insert_appointment for lead {}", a.lead_id), r)
+    }
+
+    fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
+        self.one(
+            &format!("SELECT {APPOINTMENT_COLS} FROM appointments WHERE id = ?1"),
+            [id],
+            appointment_row,
+        )
+    }
+
+    fn appointment_for_lead(&self, lead_id: LeadId) -> Result<Option<Appointment>, StorageError> {
+        self.one(
+            &format!("SELECT {APPOINTMENT_COLS} FROM appointments WHERE lead_id = ?1"),
+            [lead_id],
+            appointment_row,
+        )
+    }
+
+    fn update_forward(
+        &self,
+        id: AppointmentId,
+        status: ForwardStatus,
+        attempts: u32,
+        forwarded_at: Option<OffsetDateTime>,
+        response: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let r = (|| {
+            let n = self.exec(
+                "UPDATE appointments SET forward_status = ?2, forward_attempts = ?3, \
+                 forwarded_at = ?4, forward_response = ?5 WHERE id = ?1",
+                params![
+                    id,
+                    status.as_str(),
+                    attempts,
+                    ts_opt(forwarded_at)?,
+                    response
+                ],
+            )?;
+            if n == 0 {
+                return Err(StorageError::Conflict(format!(
+                    "appointment {id} does not exist"
+                )));
+            }
+            Ok(())
+        })();
+        in_op("update_forward", r)
+    }
+
+    fn routed_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        self.counted(
+            "SELECT workspace_id, COUNT(*) AS n FROM appointments WHERE status = 'routed' \
+             GROUP BY workspace_id ORDER BY n DESC, workspace_id",
+            "appointments",
+        )
+    }
+
+    fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        self.counted(
+            "SELECT unrouted_reason, COUNT(*) FROM appointments WHERE status = 'unrouted' \
+             GROUP BY unrouted_reason ORDER BY unrouted_reason",
+            "appointments",
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox
+
+const DELIVERY_COLS: &str = "id, appointment_id, workspace_id, webhook_id, url, payload, \
+                             next_attempt_at, created_at, status, attempts, locked_until";
+
+fn delivery_row(r: &Row<'_>) -> Result<Delivery, StorageError> {
+    let c = Cols::new(r, "deliveries");
+    let status: String = c.get(8)?;
+    Ok(Delivery {
+        id: c.get(0)?,
+        delivery: NewDelivery {
+            appointment_id: c.get(1)?,
+            workspace_id: c.get(2)?,
+            webhook_id: c.get(3)?,
+            url: c.get(4)?,
+            payload: c.get(5)?,
+            next_attempt_at: c.time(6)?,
+            created_at: c.time(7)?,
+        },
+        status: forward_status(&status, "deliveries")?,
+        attempts: c.get(9)?,
+        locked_until: c.time_opt(10)?,
+    })
+}
+
+impl OutboxRepo for SqlTx<'_> {
+    fn enqueue_delivery(&self, d: &NewDelivery) -> Result<DeliveryId, StorageError> {
+        let r = (|| {
+            let created = ts(d.created_at)?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO deliveries (appointment_id, workspace_id, webhook_id, url, \
+                     payload, next_attempt_at, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                )
+                .db()?
+                .insert(params![
+                    d.appointment_id,
+                    d.workspace_id,
+                    d.webhook_id,
+                    d.url,
+                    d.payload,
+                    ts(d.next_attempt_at)?,
+                    created
+                ])
+                .db()
+        })();
+        in_op(
+            &format!("enqueue_delivery for appointment {}", d.appointment_id),
+            r,
+        )
+    }
+
+    fn claim_due_deliveries(
+        &self,
+        now_at: OffsetDateTime,
+        limit: usize,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let r = (|| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            // One statement: pick the due rows and lease them. Inside `BEGIN IMMEDIATE` no
+            // other connection can write between the pick and the lease.
+            let mut out = self.all(
+                &format!(
+                    "UPDATE deliveries SET locked_until = ?1, updated_at = ?4 \
+                     WHERE id IN (SELECT id FROM deliveries \
+                                  WHERE status = 'pending' AND next_attempt_at <= ?2 \
+                                    AND (locked_until IS NULL OR locked_until <= ?2) \
+                                  ORDER BY next_attempt_at, id LIMIT ?3) \
+                     RETURNING {DELIVERY_COLS}"
+                ),
+                params![ts(lease_until)?, ts(now_at)?, limit, now()?],
+                delivery_row,
+            )?;
+            // RETURNING order is unspecified.
+            out.sort_by(|a, b| {
+                (a.delivery.next_attempt_at, a.id).cmp(&(b.delivery.next_attempt_at, b.id))
+            });
+            Ok(out)
+        })();
+        in_op("claim_due_deliveries", r)
+    }
+
+    fn record_attempt(&self, a: &Attempt, result: &AttemptResult) -> Result<(), StorageError> {
+        let r = self.atomic(|| {
+            self.exec(
+                "INSERT INTO delivery_attempts (delivery_id, attempt_number, requested_at, \
+                 duration_ms, status_code, error, response_excerpt) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    a.delivery_id,
+                    a.attempt_number,
+                    ts(a.requested_at)?,
+                    int(a.duration_ms, "duration_ms")?,
+                    a.status_code,
+                    a.error,
+                    a.response_excerpt
+                ],
+            )
+            .map_err(|e| match e {
+                StorageError::Conflict(m) => StorageError::Conflict(format!(
+                    "delivery {} does not exist or attempt {} is recorded: {m}",
+                    a.delivery_id, a.attempt_number
+                )),
+                other => other,
+            })?;
+            let (status, next) = match result {
+                AttemptResult::Delivered { .. } => (ForwardStatus::Success, None),
+                AttemptResult::Retry { next_attempt_at } => {
+                    (ForwardStatus::Pending, Some(ts(*next_attempt_at)?))
+                }
+                AttemptResult::Failed => (ForwardStatus::Failed, None),
+            };
+            let n = self.exec(
+                "UPDATE deliveries SET attempts = ?2, locked_until = NULL, status = ?3, \
+                 next_attempt_at = COALESCE(?4, next_attempt_at), updated_at = ?5 \
+                 WHERE id = ?1",
+                params![
+                    a.delivery_id,
+                    a.attempt_number,
+                    status.as_str(),
+                    next,
+                    now()?
+                ],
+            )?;
+            if n == 0 {
+                return Err(StorageError::Conflict(format!(
+                    "delivery {} does not exist",
+                    a.delivery_id
+                )));
+            }
+            Ok(())
+        });
+        in_op("record_attempt", r)
+    }
+
+    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError> {
+        self.one(
+            &format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE id = ?1"),
+            [id],
+            delivery_row,
+        )
+    }
+
+    fn attempts(&self, delivery_id: DeliveryId) -> Result<Vec<Attempt>, StorageError> {
+        self.all(
+            "SELECT delivery_id, attempt_number, requested_at, duration_ms, status_code, error, \
+             response_excerpt FROM delivery_attempts WHERE delivery_id = ?1 \
+             ORDER BY attempt_number",
+            [delivery_id],
+            |r| {
+                let c = Cols::new(r, "delivery_attempts");
+                Ok(Attempt {
+                    delivery_id: c.get(0)?,
+                    attempt_number: c.get(1)?,
+                    requested_at: c.time(2)?,
+                    duration_ms: c.count(3)?,
+                    status_code: c.get(4)?,
+                    error: c.get(5)?,
+                    response_excerpt: c.get(6)?,
+                })
+            },
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Billing, events, counts
+
+impl BillingRepo for SqlTx<'_> {
+    fn insert_billing_event(
+        &self,
+        e: &NewBillingEvent,
+    ) -> Result<Option<BillingEventId>, StorageError> {
+        let r = (|| {
+            self.one(
+                "INSERT INTO billing_events (appointment_id, workspace_id, kind, amount_cents, \
+                 created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (appointment_id, kind) DO NOTHING RETURNING id",
+                params![
+                    e.appointment_id,
+                    e.workspace_id,
+                    e.kind.as_str(),
+                    e.amount.0,
+                    ts(e.created_at)?
+                ],
+                |r| Cols::new(r, "billing_events").get::<i64>(0),
+            )
+        })();
+        in_op(
+            &format!("insert_billing_event for appointment {}", e.appointment_id),
+            r,
+        )
+    }
+}
+
+fn event_table(subject: EventSubject) -> (&'static str, &'static str) {
+    match subject {
+        EventSubject::Contact => ("contact_events", "contact_id"),
+        EventSubject::Lead => ("lead_events", "lead_id"),
+        EventSubject::Appointment => ("appointment_events", "appointment_id"),
+    }
+}
+
+impl EventRepo for SqlTx<'_> {
+    fn append_event(&self, ev: &NewEvent) -> Result<(), StorageError> {
+        let (table, col) = event_table(ev.subject);
+        let r = (|| {
+            self.exec(
+                &format!(
+                    "INSERT INTO {table} ({col}, event_type, detail, created_at) \
+                     VALUES (?1, ?2, ?3, ?4)"
+                ),
+                params![
+                    ev.subject_id,
+                    ev.event_type,
+                    json(&ev.detail)?,
+                    ts(ev.created_at)?
+                ],
+            )?;
+            Ok(())
+        })();
+        r.map_err(|e| prefix(&format!("append_event to {table} {}", ev.subject_id), e))
+    }
+
+    fn events(
+        &self,
+        subject: EventSubject,
+        subject_id: i64,
+    ) -> Result<Vec<NewEvent>, StorageError> {
+        let (table, col) = event_table(subject);
+        self.all(
+            &format!(
+                "SELECT event_type, detail, created_at FROM {table} WHERE {col} = ?1 ORDER BY id"
+            ),
+            [subject_id],
+            |r| {
+                let c = Cols::new(r, table);
+                Ok(NewEvent {
+                    subject,
+                    subject_id,
+                    event_type: c.get(0)?,
+                    detail: c.json(1)?,
+                    created_at: c.time(2)?,
+                })
+            },
+        )
+    }
+}
+
+impl StatsRepo for SqlTx<'_> {
+    fn counts(&self) -> Result<StoreCounts, StorageError> {
+        let counts = self.one(
+            "SELECT (SELECT COUNT(*) FROM contacts), \
+                    (SELECT COUNT(*) FROM leads), \
+                    (SELECT COUNT(*) FROM lead_rejections), \
+                    (SELECT COUNT(*) FROM appointments), \
+                    (SELECT COUNT(*) FROM appointments WHERE status = 'routed'), \
+                    (SELECT COUNT(*) FROM appointments WHERE status = 'unrouted'), \
+                    (SELECT COUNT(*) FROM deliveries), \
+                    (SELECT COUNT(*) FROM deliveries WHERE status = 'success'), \
+                    (SELECT COUNT(*) FROM deliveries WHERE status = 'failed'), \
+                    (SELECT COUNT(*) FROM delivery_attempts), \
+                    (SELECT COUNT(*) FROM billing_events), \
+                    (SELECT COALESCE(SUM(amount_cents), 0) FROM billing_events)",
+            [],
+            |r| {
+                let c = Cols::new(r, "counts");
+                Ok(StoreCounts {
+                    contacts: c.count(0)?,
+                    leads: c.count(1)?,
+                    rejections: c.count(2)?,
+                    appointments: c.count(3)?,
+                    appointments_routed: c.count(4)?,
+                    appointments_unrouted: c.count(5)?,
+                    deliveries: c.count(6)?,
+                    deliveries_succeeded: c.count(7)?,
+                    deliveries_failed: c.count(8)?,
+                    attempts: c.count(9)?,
+                    billing_events: c.count(10)?,
+                    billed: Cents(c.get(11)?),
+                })
+            },
+        )?;
+        counts.ok_or_else(|| StorageError::Backend("counts: the query returned no row".into()))
+    }
+}
