@@ -18,7 +18,6 @@ use crate::sqlite::SqliteStore;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -434,7 +433,7 @@ impl LoopbackReceiver {
 
 fn verify_request(req: &mut tiny_http::Request, secrets: &HashMap<String, String>) -> bool {
     let workspace = req.url().strip_prefix("/hooks/").unwrap_or("").to_string();
-    let header = |name: &str| {
+    let header = |name: &'static str| {
         req.headers()
             .iter()
             .find(|h| h.field.equiv(name))
