@@ -120,11 +120,9 @@ pub struct Workspace {
     pub webhook_secret: Option<String>,
 }
 
-/// A contact: one person, unique per (dedup scope, E.164 phone) (`contacts`).
+/// A contact to store: one person, unique per (dedup scope, E.164 phone) (`contacts`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Contact {
-    /// Row id.
-    pub id: ContactId,
+pub struct NewContact {
     /// Dedup scope, e.g. `provider:provider-a` (see [`crate::contact::DedupScope`]).
     pub dedup_scope: String,
     /// E.164 phone, the dedup key within the scope.
@@ -143,25 +141,13 @@ pub struct Contact {
     pub created_at: OffsetDateTime,
 }
 
-/// A contact to store, before it has an id.
+/// A stored contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewContact {
-    /// Dedup scope (see [`Contact::dedup_scope`]).
-    pub dedup_scope: String,
-    /// E.164 phone.
-    pub phone_e164: String,
-    /// Phone extension.
-    pub phone_extension: Option<String>,
-    /// Normalized email.
-    pub email: Option<String>,
-    /// Given name.
-    pub first_name: Option<String>,
-    /// Family name.
-    pub last_name: Option<String>,
-    /// ZIP5.
-    pub zip_code: Option<String>,
-    /// Creation time (UTC).
-    pub created_at: OffsetDateTime,
+pub struct Contact {
+    /// Row id.
+    pub id: ContactId,
+    /// Everything that was stored.
+    pub contact: NewContact,
 }
 
 /// A lead to store: one campaign interest of a contact (`leads`).

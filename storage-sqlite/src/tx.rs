@@ -361,14 +361,16 @@ fn contact_row(r: &Row<'_>) -> Result<Contact, StorageError> {
     let c = Cols::new(r, "contacts");
     Ok(Contact {
         id: c.get(0)?,
-        dedup_scope: c.get(1)?,
-        phone_e164: c.get(2)?,
-        phone_extension: c.get(3)?,
-        email: c.get(4)?,
-        first_name: c.get(5)?,
-        last_name: c.get(6)?,
-        zip_code: c.get(7)?,
-        created_at: c.time(8)?,
+        contact: NewContact {
+            dedup_scope: c.get(1)?,
+            phone_e164: c.get(2)?,
+            phone_extension: c.get(3)?,
+            email: c.get(4)?,
+            first_name: c.get(5)?,
+            last_name: c.get(6)?,
+            zip_code: c.get(7)?,
+            created_at: c.time(8)?,
+        },
     })
 }
 

@@ -507,14 +507,7 @@ pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
     let id = tx(s, "insert_contact", |tx| Ok(tx.insert_contact(&c)?));
     let expected = Contact {
         id,
-        dedup_scope: c.dedup_scope.clone(),
-        phone_e164: c.phone_e164.clone(),
-        phone_extension: c.phone_extension.clone(),
-        email: c.email.clone(),
-        first_name: c.first_name.clone(),
-        last_name: c.last_name.clone(),
-        zip_code: c.zip_code.clone(),
-        created_at: c.created_at,
+        contact: c.clone(),
     };
     let (by_key, by_id) = tx(s, "contact lookups", |tx| {
         Ok((
@@ -604,7 +597,7 @@ pub fn conflict_leaves_transaction_usable(make: MakeStore<'_>) {
     );
     let seen = tx(s, "contact", |tx| Ok(tx.contact(later.2)?));
     assert_eq!(
-        seen.map(|c| c.phone_e164),
+        seen.map(|c| c.contact.phone_e164),
         Some("+14155550132".to_string()),
         "writes made after a Conflict in the same transaction must commit"
     );

@@ -251,14 +251,7 @@ impl ContactRepo for MemTx {
             let id = next_id(s.contacts.len());
             s.contacts.push(Contact {
                 id,
-                dedup_scope: c.dedup_scope.clone(),
-                phone_e164: c.phone_e164.clone(),
-                phone_extension: c.phone_extension.clone(),
-                email: c.email.clone(),
-                first_name: c.first_name.clone(),
-                last_name: c.last_name.clone(),
-                zip_code: c.zip_code.clone(),
-                created_at: c.created_at,
+                contact: c.clone(),
             });
             s.contact_keys.insert(key.clone(), id);
             Ok((
