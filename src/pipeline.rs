@@ -101,6 +101,9 @@ pub struct Summary {
     pub returning_contacts: u64,
     /// Accepted records without an appointment time (leads waiting to be scheduled).
     pub leads_without_appointment: u64,
+    /// Accepted records that are lead-level duplicates (same contact and product within the
+    /// window): stored, linked to the original, not routed or billed.
+    pub duplicate_leads: u64,
     /// Appointments created by this run.
     pub appointments: u64,
     /// Of those, routed, per workspace, most first.
@@ -223,6 +226,7 @@ pub fn run(opts: &PipelineOptions) -> Result<Summary> {
                             summary.returning_contacts += 1;
                         }
                         match a.appointment {
+                            None if a.duplicate_of.is_some() => summary.duplicate_leads += 1,
                             None => summary.leads_without_appointment += 1,
                             Some((_, r)) => {
                                 summary.appointments += 1;
@@ -306,6 +310,7 @@ impl fmt::Display for Summary {
             "leads, no appt time    {:>8}",
             self.leads_without_appointment
         )?;
+        writeln!(f, "leads, duplicate       {:>8}", self.duplicate_leads)?;
         writeln!(f, "appointments           {:>8}", self.appointments)?;
         writeln!(
             f,

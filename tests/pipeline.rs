@@ -30,9 +30,9 @@ fn assert_identities(s: &Summary) {
         "every lead has a new or returning contact"
     );
     assert_eq!(
-        s.appointments + s.leads_without_appointment,
+        s.appointments + s.leads_without_appointment + s.duplicate_leads,
         s.accepted(),
-        "every lead has an appointment or no appointment time"
+        "every lead has an appointment, no appointment time, or is a duplicate"
     );
     let st = &s.store;
     assert_eq!(

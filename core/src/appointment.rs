@@ -38,7 +38,7 @@ mod tests {
 
     fn lead(at: Option<OffsetDateTime>) -> ValidLead {
         ValidLead {
-            phone: normalize("317 863 8426", "US").unwrap(),
+            phone: Some(normalize("317 863 8426", "US").unwrap()),
             email: None,
             zip: Zip5::parse("46262").unwrap(),
             product: ProductId(0),

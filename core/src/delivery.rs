@@ -424,6 +424,7 @@ mod tests {
             payment_rate: Cents(100),
             timezone: None,
             webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+            duplicate_window_days: None,
         };
         let r = build_request(&d, &w, now).unwrap();
         let h = |k: &str| {

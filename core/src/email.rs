@@ -52,6 +52,44 @@ pub fn normalize(raw: &str) -> Result<String, EmailError> {
     }
 }
 
+/// How [`dedup_key`] derives the key that finds a contact by email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmailKeyRules {
+    /// Apply mailbox-provider rules (opt-in): for Gmail (`gmail.com`, `googlemail.com`),
+    /// dots in the local part are ignored, a `+tag` is dropped, and `googlemail.com` is
+    /// `gmail.com`. Off, the key is the normalized address.
+    pub provider_rules: bool,
+}
+
+/// The dedup key of an already [`normalize`]d address.
+///
+/// The key is a plain `String` compared byte for byte: `email_address::EmailAddress`'s `Hash`
+/// disagrees with its `==` on domain case, so it is never used as a key.
+///
+/// # Examples
+///
+/// ```
+/// use leadroute_core::email::{dedup_key, EmailKeyRules};
+/// let gmail = EmailKeyRules { provider_rules: true };
+/// assert_eq!(dedup_key("jo.ann+ads@googlemail.com", gmail), "joann@gmail.com");
+/// assert_eq!(dedup_key("jo.ann+ads@googlemail.com", EmailKeyRules::default()),
+///            "jo.ann+ads@googlemail.com");
+/// assert_eq!(dedup_key("jo.ann+ads@example.com", gmail), "jo.ann+ads@example.com");
+/// ```
+pub fn dedup_key(normalized: &str, rules: EmailKeyRules) -> String {
+    let Some((local, domain)) = normalized.rsplit_once('@') else {
+        return normalized.to_string();
+    };
+    if rules.provider_rules && (domain == "gmail.com" || domain == "googlemail.com") {
+        let base = local.split('+').next().unwrap_or(local);
+        let stripped: String = base.chars().filter(|c| *c != '.').collect();
+        if !stripped.is_empty() {
+            return format!("{stripped}@gmail.com");
+        }
+    }
+    normalized.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,8 +17,9 @@
 use crate::appointment;
 use crate::billing;
 use crate::catalog::Catalog;
-use crate::contact::{self, DedupScope};
+use crate::contact::{self, ContactChange, DedupScope};
 use crate::delivery::{self, RetryPolicy, Transport, Verdict};
+use crate::email::{self, EmailKeyRules};
 use crate::intake::{self, FieldMap, IntakeError, RawRecord};
 use crate::model::*;
 use crate::payload::{self, Customer};
@@ -40,6 +41,15 @@ pub struct EngineConfig {
     pub default_region: String,
     /// Which records share contacts. Default per provider, as in the seed.
     pub dedup_scope: DedupScope,
+    /// How email dedup keys are derived (Gmail rules are opt-in). Default: off.
+    pub email_rules: EmailKeyRules,
+    /// Whether a lead needs a valid phone (the seed's rule, default `true`). When `false`, a
+    /// valid email is enough and contacts without a phone dedup on their email key.
+    pub require_phone: bool,
+    /// Lead-level duplicate window: the same contact and product again within it is a
+    /// duplicate lead. Default 30 days; a workspace's `duplicate_window_days` overrides it
+    /// for leads routed there; zero turns it off.
+    pub duplicate_window: time::Duration,
     /// Retry schedule of deliveries. Default Svix's.
     pub retry: RetryPolicy,
     /// Timeout of one webhook request. Default 15 s.
@@ -57,6 +67,9 @@ impl Default for EngineConfig {
         EngineConfig {
             default_region: "US".into(),
             dedup_scope: DedupScope::Provider,
+            email_rules: EmailKeyRules::default(),
+            require_phone: true,
+            duplicate_window: time::Duration::days(30),
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(15),
             lease: Duration::from_secs(300),
@@ -136,6 +149,9 @@ pub struct Accepted {
     pub contact_id: ContactId,
     /// Whether the contact was created by this record (`false`: a returning person).
     pub new_contact: bool,
+    /// When the lead is a lead-level duplicate, the original lead; duplicates get no
+    /// appointment and are not billed.
+    pub duplicate_of: Option<LeadId>,
     /// The appointment, when the record carried an appointment time.
     pub appointment: Option<(AppointmentId, RoutingOutcome)>,
     /// Non-fatal findings.
@@ -357,6 +373,21 @@ impl Engine {
         provider_id: &str,
         records: &[RawRecord],
     ) -> Result<Vec<IngestOutcome>> {
+        self.ingest_batch_via(provider_id, None, records)
+    }
+
+    /// As [`Engine::ingest_batch`], for records that arrived through an inbound webhook
+    /// (`webhook_configs`): with [`DedupScope::Webhook`], contacts dedup per webhook.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::ingest`].
+    pub fn ingest_batch_via(
+        &self,
+        provider_id: &str,
+        webhook_id: Option<&str>,
+        records: &[RawRecord],
+    ) -> Result<Vec<IngestOutcome>> {
         let snap = self.snapshot();
         let (provider, map) = snap
             .providers
@@ -374,7 +405,7 @@ impl Engine {
             prepared
                 .iter()
                 .zip(records)
-                .map(|(p, raw)| self.write(tx, &snap, provider, p, raw, at))
+                .map(|(p, raw)| self.write(tx, &snap, provider, webhook_id, p, raw, at))
                 .collect()
         })
     }
@@ -410,6 +441,7 @@ impl Engine {
             catalog: snap.routing.catalog(),
             allowed_lead_types: &provider.lead_types,
             default_region: &self.config.default_region,
+            require_phone: self.config.require_phone,
         };
         let lead = match validate::validate(&input, &ctx) {
             Ok(l) => l,
@@ -424,8 +456,8 @@ impl Engine {
         let fields = json!({
             "first_name": lead.first_name,
             "last_name": lead.last_name,
-            "phone": lead.phone.number.as_str(),
-            "phone_extension": lead.phone.extension,
+            "phone": lead.phone.as_ref().map(|p| p.number.as_str()),
+            "phone_extension": lead.phone.as_ref().and_then(|p| p.extension.as_deref()),
             "email": lead.email,
             "zip_code": lead.zip.to_string(),
             "product_type": lead.product_name,
@@ -481,11 +513,13 @@ impl Engine {
     }
 
     /// The transactional step: writes one prepared record.
+    #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
         tx: &dyn Tx,
         snap: &Snapshot,
         provider: &Provider,
+        webhook_id: Option<&str>,
         prepared: &Prepared,
         raw: &RawRecord,
         at: OffsetDateTime,
@@ -526,6 +560,7 @@ impl Engine {
                 tx,
                 snap,
                 provider,
+                webhook_id,
                 record_key,
                 lead,
                 fields,
@@ -546,6 +581,7 @@ impl Engine {
         tx: &dyn Tx,
         snap: &Snapshot,
         provider: &Provider,
+        webhook_id: Option<&str>,
         record_key: &str,
         lead: &ValidLead,
         fields: &serde_json::Value,
@@ -553,31 +589,43 @@ impl Engine {
         raw: &RawRecord,
         at: OffsetDateTime,
     ) -> Result<Accepted> {
-        let (contact_id, new_contact) = contact::resolve_contact(
+        let (contact_id, change) = contact::resolve_contact(
             tx,
             &NewContact {
-                dedup_scope: self.config.dedup_scope.key(&provider.id),
-                phone_e164: lead.phone.number.as_str().to_string(),
-                phone_extension: lead.phone.extension.clone(),
+                dedup_scope: self.config.dedup_scope.key(&provider.id, webhook_id),
+                phone_e164: lead.phone.as_ref().map(|p| p.number.as_str().to_string()),
+                phone_extension: lead.phone.as_ref().and_then(|p| p.extension.clone()),
                 email: lead.email.clone(),
+                email_key: lead
+                    .email
+                    .as_deref()
+                    .map(|e| email::dedup_key(e, self.config.email_rules)),
                 first_name: lead.first_name.clone(),
                 last_name: lead.last_name.clone(),
                 zip_code: Some(lead.zip.to_string()),
                 created_at: at,
             },
         )?;
-        if new_contact {
+        let new_contact = change == ContactChange::Created;
+        if let Some(kind) = change.event_type() {
+            let changes = match &change {
+                ContactChange::Updated(c) | ContactChange::Merged(c) => json!(c),
+                ContactChange::Created | ContactChange::Unchanged => json!([]),
+            };
             event(
                 tx,
                 EventSubject::Contact,
                 contact_id,
-                "created",
-                json!({"provider_id": provider.id}),
+                kind,
+                json!({"provider_id": provider.id, "webhook_id": webhook_id,
+                       "record_key": record_key, "changes": changes}),
                 at,
             )?;
         }
+        let duplicate_of = self.original_lead(tx, snap, contact_id, lead, routing, at)?;
         let lead_id = tx.insert_lead(&NewLead {
             contact_id,
+            duplicate_of,
             provider_id: provider.id.clone(),
             record_key: record_key.to_string(),
             external_id: lead.external_id.clone(),
@@ -601,6 +649,24 @@ impl Engine {
                    "warnings": lead.warnings}),
             at,
         )?;
+        if let Some(original) = duplicate_of {
+            event(
+                tx,
+                EventSubject::Lead,
+                lead_id,
+                "duplicate",
+                json!({"original_lead_id": original, "product_type": lead.product_name}),
+                at,
+            )?;
+            return Ok(Accepted {
+                lead_id,
+                contact_id,
+                new_contact,
+                duplicate_of,
+                appointment: None,
+                warnings: lead.warnings.clone(),
+            });
+        }
         let mut appointment_out = None;
         if let Some(routed) = routing {
             if let Some(new_appt) =
@@ -629,9 +695,35 @@ impl Engine {
             lead_id,
             contact_id,
             new_contact,
+            duplicate_of: None,
             appointment: appointment_out,
             warnings: lead.warnings.clone(),
         })
+    }
+
+    /// The original lead this one duplicates: the contact's latest original lead for the
+    /// product, if received within the window (the routed workspace's, else the global one).
+    fn original_lead(
+        &self,
+        tx: &dyn Tx,
+        snap: &Snapshot,
+        contact_id: ContactId,
+        lead: &ValidLead,
+        routing: Option<&Routed>,
+        at: OffsetDateTime,
+    ) -> Result<Option<LeadId>> {
+        let Some(previous) = tx.latest_original_lead(contact_id, &lead.product_name)? else {
+            return Ok(None);
+        };
+        let workspace_window = routing
+            .and_then(|r| match &r.outcome {
+                RoutingOutcome::Routed { workspace_id, .. } => snap.workspaces.get(workspace_id),
+                RoutingOutcome::Unrouted(_) => None,
+            })
+            .and_then(|w| w.duplicate_window_days)
+            .map(|d| time::Duration::days(i64::from(d)));
+        let window = workspace_window.unwrap_or(self.config.duplicate_window);
+        Ok(contact::is_duplicate(previous.lead.received_at, at, window).then_some(previous.id))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -648,7 +740,7 @@ impl Engine {
         let customer = Customer {
             first_name: lead.first_name.clone(),
             last_name: lead.last_name.clone(),
-            phone_e164: lead.phone.number.as_str().to_string(),
+            phone_e164: lead.phone.as_ref().map(|p| p.number.as_str().to_string()),
             email: lead.email.clone(),
         };
         let body = payload::build(appointment_id, appt, &customer)

@@ -118,19 +118,29 @@ pub struct Workspace {
     pub timezone: Option<String>,
     /// Standard Webhooks signing secret (`whsec_<base64>`), if the workspace wants signatures.
     pub webhook_secret: Option<String>,
+    /// Lead-level duplicate window in days for leads routed here; `None` uses the engine's
+    /// global window (see [`crate::contact::is_duplicate`]).
+    #[serde(default)]
+    pub duplicate_window_days: Option<u32>,
 }
 
-/// A contact to store: one person, unique per (dedup scope, E.164 phone) (`contacts`).
+/// A contact to store: one person (`contacts`).
+///
+/// Within a dedup scope a contact is unique by its E.164 phone; a contact without a phone is
+/// unique by its email key (see [`crate::contact`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewContact {
     /// Dedup scope, e.g. `provider:provider-a` (see [`crate::contact::DedupScope`]).
     pub dedup_scope: String,
-    /// E.164 phone, the dedup key within the scope.
-    pub phone_e164: String,
+    /// E.164 phone, the dedup key within the scope; `None` for a contact known by email only.
+    pub phone_e164: Option<String>,
     /// Phone extension, kept apart from the number.
     pub phone_extension: Option<String>,
     /// Normalized (trimmed, lowercased) email.
     pub email: Option<String>,
+    /// The email's dedup key ([`crate::email::dedup_key`]): how a record without a valid phone
+    /// finds this contact.
+    pub email_key: Option<String>,
     /// Given name.
     pub first_name: Option<String>,
     /// Family name.
@@ -155,6 +165,9 @@ pub struct Contact {
 pub struct NewLead {
     /// The contact this lead belongs to.
     pub contact_id: ContactId,
+    /// When this lead is a lead-level duplicate (same contact and product within the
+    /// window): the original lead. Duplicates are not routed or billed.
+    pub duplicate_of: Option<LeadId>,
     /// The provider that sent it.
     pub provider_id: String,
     /// Idempotency key of the source record within the provider: the provider's own lead id

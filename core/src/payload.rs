@@ -17,8 +17,8 @@ pub struct AppointmentPayload {
     pub appointment_id: AppointmentId,
     /// First and last name, space-separated (empty when the lead had no name).
     pub customer_name: String,
-    /// E.164 phone.
-    pub customer_phone: String,
+    /// E.164 phone (`null` only for a lead accepted on its email alone).
+    pub customer_phone: Option<String>,
     /// Normalized email.
     pub customer_email: Option<String>,
     /// Canonical product, e.g. `Solar`.
@@ -54,7 +54,7 @@ pub struct Customer {
     /// Family name.
     pub last_name: Option<String>,
     /// E.164 phone.
-    pub phone_e164: String,
+    pub phone_e164: Option<String>,
     /// Normalized email.
     pub email: Option<String>,
 }
@@ -121,7 +121,7 @@ mod tests {
             created_at: datetime!(2026-11-21 04:00 UTC),
         };
         let contact = Customer {
-            phone_e164: "+13178638426".into(),
+            phone_e164: Some("+13178638426".into()),
             email: Some("jmonroe@example.net".into()),
             first_name: Some("Stephanie".into()),
             last_name: Some("House".into()),

@@ -382,6 +382,7 @@ mod tests {
             payment_rate: Cents(100),
             timezone: None,
             webhook_secret: None,
+            duplicate_window_days: None,
         }
     }
 

@@ -53,6 +53,7 @@ struct WorkspaceJson {
     payment_rate: f64,
     timezone: Option<String>,
     webhook_secret: Option<String>,
+    duplicate_window_days: Option<u32>,
 }
 
 fn shape(file: &'static str) -> impl Fn(serde_json::Error) -> SeedError {
@@ -118,6 +119,7 @@ pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>,
                 payment_rate,
                 timezone: w.timezone,
                 webhook_secret: w.webhook_secret.filter(|s| !s.is_empty()),
+                duplicate_window_days: w.duplicate_window_days,
             })
         })
         .collect()

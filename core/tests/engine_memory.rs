@@ -62,6 +62,7 @@ fn workspace(id: &str, active: bool, rate: i64) -> Workspace {
         payment_rate: Cents(rate),
         timezone: Some("America/Indiana/Indianapolis".into()),
         webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        duplicate_window_days: None,
     }
 }
 
@@ -393,4 +394,207 @@ fn a_bad_rule_set_changes_nothing() {
         with_tx(&*store as &dyn Store, |tx| Ok(tx.rules()?.len())).unwrap(),
         4
     );
+}
+
+fn accepted(o: &leadroute_core::engine::IngestOutcome) -> leadroute_core::engine::Accepted {
+    match &o.outcome {
+        Outcome::Accepted(a) => a.clone(),
+        other => panic!("expected accepted, got {other:?}"),
+    }
+}
+
+fn engine_with(config: EngineConfig) -> (Engine, Arc<MemoryStore>) {
+    let (reference, store) = engine();
+    drop(reference);
+    (Engine::new(store.clone(), config).unwrap(), store)
+}
+
+const SOLAR_AGAIN: &str = r#"{"first_name": "Steph", "phone": "+1 (317) 863-8426", "email": "steph@example.net", "zip": "46262", "product": "Solar", "appointment_date": "2026-11-25T13:00:00Z", "lead_id": "a0000002"}"#;
+
+#[test]
+fn same_contact_and_product_within_the_window_is_a_duplicate_lead() {
+    let (engine, store) = engine();
+    let first = accepted(&engine.ingest("provider-a", &json(STEPHANIE)).unwrap());
+    let again = accepted(&engine.ingest("provider-a", &json(SOLAR_AGAIN)).unwrap());
+    assert_eq!(again.contact_id, first.contact_id);
+    assert_eq!(again.duplicate_of, Some(first.lead_id));
+    assert!(again.appointment.is_none(), "duplicates are not routed");
+    // Another product for the same person is a new lead with its own appointment.
+    let battery = SOLAR_AGAIN
+        .replace("\"Solar\"", "\"Battery\"")
+        .replace("a0000002", "a0000003");
+    let b = accepted(&engine.ingest("provider-a", &json(&battery)).unwrap());
+    assert_eq!(b.duplicate_of, None);
+    assert!(b.appointment.is_some());
+    let c = engine.counts().unwrap();
+    assert_eq!((c.leads, c.appointments, c.deliveries), (3, 2, 2));
+    let events = with_tx(&*store, |tx| {
+        Ok(tx.events(EventSubject::Lead, again.lead_id)?)
+    })
+    .unwrap();
+    assert_eq!(events[1].event_type, "duplicate");
+    assert_eq!(events[1].detail["original_lead_id"], first.lead_id);
+    let stored = with_tx(&*store, |tx| Ok(tx.lead(again.lead_id)?.unwrap())).unwrap();
+    assert_eq!(stored.lead.duplicate_of, Some(first.lead_id));
+    // Delivering bills the two appointments once each; the duplicate bills nothing.
+    let r = engine.deliver_due(&Scripted::default(), 10).unwrap();
+    assert_eq!(r.delivered, 2);
+    assert_eq!(engine.counts().unwrap().billing_events, 2);
+}
+
+#[test]
+fn the_duplicate_window_is_configurable_globally_and_per_workspace() {
+    let off = EngineConfig {
+        duplicate_window: time::Duration::ZERO,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(off);
+    engine.ingest("provider-a", &json(STEPHANIE)).unwrap();
+    let again = accepted(&engine.ingest("provider-a", &json(SOLAR_AGAIN)).unwrap());
+    assert_eq!(again.duplicate_of, None);
+
+    // A workspace window of 0 days turns it off for leads routed there.
+    let (engine, _) = self::engine();
+    let mut ws = workspace("solar_in", true, 20_000);
+    ws.duplicate_window_days = Some(0);
+    engine.configure(&[], &[ws], &[]).unwrap();
+    engine.ingest("provider-a", &json(STEPHANIE)).unwrap();
+    let again = accepted(&engine.ingest("provider-a", &json(SOLAR_AGAIN)).unwrap());
+    assert_eq!(again.duplicate_of, None);
+    assert!(again.appointment.is_some());
+}
+
+#[test]
+fn a_returning_person_updates_their_contact_with_events() {
+    let (engine, store) = engine();
+    let first = accepted(&engine.ingest("provider-a", &json(STEPHANIE)).unwrap());
+    let again = accepted(&engine.ingest("provider-a", &json(SOLAR_AGAIN)).unwrap());
+    assert!(first.new_contact && !again.new_contact);
+    let contact = with_tx(&*store, |tx| Ok(tx.contact(first.contact_id)?.unwrap())).unwrap();
+    assert_eq!(contact.contact.email.as_deref(), Some("steph@example.net"));
+    assert_eq!(contact.contact.first_name.as_deref(), Some("Steph"));
+    assert_eq!(
+        contact.contact.last_name.as_deref(),
+        Some("House"),
+        "empty never overwrites"
+    );
+    let events = with_tx(&*store, |tx| {
+        Ok(tx.events(EventSubject::Contact, first.contact_id)?)
+    })
+    .unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, vec!["created", "updated"]);
+    let changes = &events[1].detail["changes"];
+    assert_eq!(changes[0]["field"], "email");
+    assert_eq!(changes[0]["old"], "jmonroe@example.net");
+    assert_eq!(changes[0]["new"], "steph@example.net");
+    assert_eq!(changes[1]["field"], "first_name");
+}
+
+#[test]
+fn without_a_required_phone_email_dedups_and_merges() {
+    let lenient = EngineConfig {
+        require_phone: false,
+        email_rules: leadroute_core::email::EmailKeyRules {
+            provider_rules: true,
+        },
+        ..EngineConfig::default()
+    };
+    let (engine, store) = engine_with(lenient);
+    let no_phone = json(
+        r#"{"phone": "555", "email": "Jo.Ann+ads@gmail.com", "zip": "46262", "product": "Solar", "lead_id": "e1"}"#,
+    );
+    let a = accepted(&engine.ingest("provider-a", &no_phone).unwrap());
+    assert!(a.new_contact);
+    assert_eq!(a.warnings, vec!["invalid_phone"]);
+    // The same mailbox under Gmail rules, still without a phone: the same contact.
+    let b = json(
+        r#"{"email": "joann@googlemail.com", "zip": "46262", "product": "Battery", "lead_id": "e2"}"#,
+    );
+    assert_eq!(
+        accepted(&engine.ingest("provider-a", &b).unwrap()).contact_id,
+        a.contact_id
+    );
+    // Now with a phone: the email-only contact takes the phone (a merge).
+    let c = json(
+        r#"{"phone": "317 863 8426", "email": "joann@gmail.com", "zip": "46262", "product": "Solar", "appointment_date": "2026-11-24T13:00:00Z", "lead_id": "e3"}"#,
+    );
+    let c = accepted(&engine.ingest("provider-a", &c).unwrap());
+    assert_eq!(c.contact_id, a.contact_id);
+    assert_eq!(
+        c.duplicate_of,
+        Some(a.lead_id),
+        "same contact, same product, within 30 days"
+    );
+    let events = with_tx(&*store, |tx| {
+        Ok(tx.events(EventSubject::Contact, a.contact_id)?)
+    })
+    .unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
+    // The second record's spelling of the same mailbox replaced the stored email.
+    assert_eq!(kinds, vec!["created", "updated", "merged"]);
+    assert_eq!(
+        events[1].detail["changes"][0]["new"],
+        "joann@googlemail.com"
+    );
+    assert_eq!(events[2].detail["changes"][0]["field"], "phone_e164");
+    assert_eq!(events[2].detail["changes"][0]["new"], "+13178638426");
+    // Neither phone nor email: rejected with both reasons.
+    let none = json(r#"{"phone": "555", "zip": "46262", "product": "Solar", "lead_id": "e4"}"#);
+    match engine.ingest("provider-a", &none).unwrap().outcome {
+        Outcome::Rejected { reasons, .. } => {
+            let codes: Vec<_> = reasons.iter().map(|r| r.code.as_str()).collect();
+            assert_eq!(codes, vec!["invalid_phone", "missing_email"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(engine.counts().unwrap().contacts, 1);
+}
+
+#[test]
+fn dedup_scopes_global_and_per_webhook() {
+    use leadroute_core::contact::DedupScope;
+    let record = |key: &str| {
+        json(&format!(
+            r#"{{"phone": "3178638426", "zip": "46262", "product": "Solar", "lead_id": "{key}"}}"#
+        ))
+    };
+    let global = EngineConfig {
+        dedup_scope: DedupScope::Global,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(global);
+    engine
+        .configure(
+            &[provider(
+                "provider-b",
+                &["solar"],
+                RecordFormat::Json,
+                &[("zip_code", "zip"), ("product_type", "product")],
+            )],
+            &[],
+            &[],
+        )
+        .unwrap();
+    let a = accepted(&engine.ingest("provider-a", &record("g1")).unwrap());
+    let b = accepted(&engine.ingest("provider-b", &record("g2")).unwrap());
+    assert_eq!(a.contact_id, b.contact_id, "one contact across providers");
+
+    let per_webhook = EngineConfig {
+        dedup_scope: DedupScope::Webhook,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(per_webhook);
+    let via = |wh: &str, key: &str| {
+        accepted(
+            &engine
+                .ingest_batch_via("provider-a", Some(wh), &[record(key)])
+                .unwrap()[0],
+        )
+    };
+    let w1 = via("wh-1", "w1");
+    let w1_again = via("wh-1", "w2");
+    let w2 = via("wh-2", "w3");
+    assert_eq!(w1.contact_id, w1_again.contact_id);
+    assert_ne!(w1.contact_id, w2.contact_id);
 }

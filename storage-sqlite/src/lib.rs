@@ -21,6 +21,7 @@
 //!     payment_rate: Cents(20000),
 //!     timezone: Some("America/Los_Angeles".into()),
 //!     webhook_secret: None,
+//!     duplicate_window_days: None,
 //! };
 //! with_tx(&store, |tx| Ok(tx.put_workspace(&ws)?))?;
 //! let back = with_tx(&store, |tx| Ok(tx.workspace("solar_ca_001")?))?;
@@ -58,6 +59,9 @@
 //! | invariant | constraint |
 //! | --- | --- |
 //! | one contact per (dedup scope, phone) | `contacts UNIQUE (dedup_scope, phone_e164)` |
+//! | one phone-less contact per (dedup scope, email key) | `contacts_email_only`: a partial `UNIQUE` index on `contacts (dedup_scope, email_key) WHERE phone_e164 IS NULL` |
+//! | a contact has a phone or an email key | `CHECK` on `contacts` |
+//! | a duplicate lead names an existing original | `leads.duplicate_of REFERENCES leads (id)` |
 //! | one stored outcome per (provider, record key), lead or rejection | `source_records PRIMARY KEY (provider_id, record_key)`, plus `UNIQUE (provider_id, record_key)` on `leads` and on `lead_rejections` |
 //! | one appointment per lead | `appointments UNIQUE (lead_id)` |
 //! | one delivery per appointment; one `webhook-id` per delivery | `deliveries UNIQUE (appointment_id)`, `UNIQUE (webhook_id)` |
@@ -105,7 +109,11 @@
 //! (`migrations/NNNN_name.sql`). Opening a database applies those newer than its
 //! `PRAGMA user_version` in order, in one immediate transaction, and sets `user_version` to
 //! the last one applied; opening an up-to-date file writes nothing; a file whose version is
-//! newer than this build knows is refused rather than misread.
+//! newer than this build knows is refused rather than misread. A migration may rebuild a
+//! table that others reference (SQLite's 12-step `ALTER TABLE` procedure; version 2 rebuilds
+//! `contacts` to make the phone optional), so `foreign_keys` is turned off for the migration
+//! transaction, `PRAGMA foreign_key_check` must find nothing before it commits (otherwise it
+//! rolls back and the open fails), and `foreign_keys` is back on afterwards in every case.
 #![deny(missing_docs)]
 
 mod codec;
@@ -121,7 +129,10 @@ use std::time::{Duration, Instant};
 use codec::Db;
 
 /// The embedded migrations: `(version, SQL)`, in order. Version `n` is the `n`-th file.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_contact_dedup.sql")),
+];
 
 /// Connection settings for [`SqliteStore::open_with`].
 ///
@@ -330,7 +341,18 @@ fn enable_wal(conn: &Connection, timeout: Duration) -> Result<(), StorageError> 
 }
 
 /// Applies the migrations newer than the file's `user_version`, in one immediate transaction.
+///
+/// Some migrations rebuild a table that others reference (SQLite's 12-step `ALTER TABLE`
+/// procedure), which needs `foreign_keys` OFF; that pragma is a no-op inside a transaction, so
+/// it is turned off before the transaction begins, `PRAGMA foreign_key_check` runs inside it
+/// before the commit (any violation fails the migration and rolls it back), and it is turned
+/// back on afterwards, whatever happened.
 fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    migrate_to(conn, SqliteStore::SCHEMA_VERSION)
+}
+
+/// [`migrate`], stopping at version `target` (tests build old databases with it).
+fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), StorageError> {
     let latest = SqliteStore::SCHEMA_VERSION;
     let check = |v: u32| {
         if v > latest {
@@ -344,21 +366,89 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     };
     let current = user_version(conn)?;
     check(current)?;
-    if current == latest {
+    if current >= target {
         return Ok(());
     }
+    conn.pragma_update(None, "foreign_keys", false).db()?;
+    let result = apply_migrations(conn, target, &check);
+    let restored = restore_foreign_keys(conn);
+    match (result, restored) {
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(r)) => Err(StorageError::Backend(format!("{e}; then {r}"))),
+        (Ok(()), r) => r,
+    }
+}
+
+/// The migration transaction proper (foreign keys are off while it runs).
+fn apply_migrations(
+    conn: &mut Connection,
+    target: u32,
+    check: &dyn Fn(u32) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .db()?;
     // Another connection may have migrated while this one waited for the lock.
     let current = user_version(&tx)?;
     check(current)?;
-    for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    for &(version, sql) in MIGRATIONS
+        .iter()
+        .filter(|(v, _)| *v > current && *v <= target)
+    {
         tx.execute_batch(sql)
             .map_err(|e| codec::prefix(&format!("migration {version}"), codec::db(e)))?;
         tx.pragma_update(None, "user_version", version).db()?;
     }
+    foreign_key_check(&tx)?;
+    // Dropping `tx` on an error above rolls everything back.
     tx.commit().db()
+}
+
+/// `PRAGMA foreign_key_check` over the whole database: an error naming the first violations.
+fn foreign_key_check(conn: &Connection) -> Result<(), StorageError> {
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check").db()?;
+    let mut rows = stmt.query([]).db()?;
+    let mut found = Vec::new();
+    let mut total = 0usize;
+    while let Some(row) = rows.next().db()? {
+        total += 1;
+        if found.len() < 5 {
+            let table: String = row.get(0).db()?;
+            let rowid: Option<i64> = row.get(1).db()?;
+            let parent: String = row.get(2).db()?;
+            found.push(format!(
+                "{table} row {} -> {parent}",
+                rowid.map_or_else(|| "?".to_string(), |r| r.to_string())
+            ));
+        }
+    }
+    if total == 0 {
+        Ok(())
+    } else {
+        Err(StorageError::Backend(format!(
+            "migration left {total} foreign key violation(s), rolled back: {}",
+            found.join(", ")
+        )))
+    }
+}
+
+/// Turns `foreign_keys` back on after a migration and checks that it took effect.
+fn restore_foreign_keys(conn: &Connection) -> Result<(), StorageError> {
+    if !conn.is_autocommit() {
+        // Only if a rollback failed: the pragma would be a no-op inside a transaction.
+        conn.execute_batch("ROLLBACK").db()?;
+    }
+    conn.pragma_update(None, "foreign_keys", true).db()?;
+    let on: bool = conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .db()?;
+    if on {
+        Ok(())
+    } else {
+        Err(StorageError::Backend(
+            "SQLite refused foreign_keys=ON after migrating".into(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -370,6 +460,44 @@ mod tests {
         for (i, (v, _)) in MIGRATIONS.iter().enumerate() {
             assert_eq!(*v as usize, i + 1);
         }
+    }
+
+    #[test]
+    fn foreign_keys_are_back_on_after_a_migration_whatever_happens() {
+        let fk = |c: &Connection| -> bool {
+            c.pragma_query_value(None, "foreign_keys", |r| r.get(0))
+                .expect("pragma")
+        };
+        // Success: version 1, then version 2 on the same connection.
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "foreign_keys", true).expect("fk");
+        migrate_to(&mut conn, 1).expect("migrate to 1");
+        assert_eq!(user_version(&conn).expect("version"), 1);
+        assert!(fk(&conn));
+        migrate(&mut conn).expect("migrate to 2");
+        assert_eq!(
+            user_version(&conn).expect("version"),
+            SqliteStore::SCHEMA_VERSION
+        );
+        assert!(fk(&conn), "foreign_keys must be on after a migration");
+
+        // Failure: a dangling reference makes foreign_key_check fail the migration.
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate_to(&mut conn, 1).expect("migrate to 1");
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF; \
+             INSERT INTO lead_events (lead_id, event_type, created_at) VALUES (7, 'x', 'now');",
+        )
+        .expect("dangling row");
+        conn.pragma_update(None, "foreign_keys", true).expect("fk");
+        let err = migrate(&mut conn).expect_err("violations fail the migration");
+        assert!(err.to_string().contains("lead_events"), "{err}");
+        assert_eq!(user_version(&conn).expect("version"), 1, "rolled back");
+        assert!(conn.is_autocommit());
+        assert!(
+            fk(&conn),
+            "foreign_keys must be on after a failed migration"
+        );
     }
 
     #[test]

@@ -162,7 +162,7 @@ impl ProviderRepo for SqlTx<'_> {
 }
 
 const WORKSPACE_COLS: &str = "id, name, outbound_webhook_url, webhook_active, business_type, \
-                              payment_rate_cents, timezone, webhook_secret";
+                              payment_rate_cents, timezone, webhook_secret, duplicate_window_days";
 
 fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
     let c = Cols::new(r, "workspaces");
@@ -175,6 +175,7 @@ fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
         payment_rate: Cents(c.get(5)?),
         timezone: c.get(6)?,
         webhook_secret: c.get(7)?,
+        duplicate_window_days: c.get(8)?,
     })
 }
 
@@ -183,14 +184,16 @@ impl WorkspaceRepo for SqlTx<'_> {
         let r = (|| {
             self.exec(
                 "INSERT INTO workspaces (id, name, outbound_webhook_url, webhook_active, \
-                 business_type, payment_rate_cents, timezone, webhook_secret, created_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
+                 business_type, payment_rate_cents, timezone, webhook_secret, \
+                 duplicate_window_days, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  outbound_webhook_url = excluded.outbound_webhook_url, \
                  webhook_active = excluded.webhook_active, \
                  business_type = excluded.business_type, \
                  payment_rate_cents = excluded.payment_rate_cents, \
                  timezone = excluded.timezone, webhook_secret = excluded.webhook_secret, \
+                 duplicate_window_days = excluded.duplicate_window_days, \
                  updated_at = excluded.updated_at",
                 params![
                     w.id,
@@ -201,6 +204,7 @@ impl WorkspaceRepo for SqlTx<'_> {
                     w.payment_rate.0,
                     w.timezone,
                     w.webhook_secret,
+                    w.duplicate_window_days,
                     now()?
                 ],
             )?;
@@ -354,8 +358,8 @@ impl RecordRepo for SqlTx<'_> {
     }
 }
 
-const CONTACT_COLS: &str = "id, dedup_scope, phone_e164, phone_extension, email, first_name, \
-                            last_name, zip_code, created_at";
+const CONTACT_COLS: &str = "id, dedup_scope, phone_e164, phone_extension, email, email_key, \
+                            first_name, last_name, zip_code, created_at";
 
 fn contact_row(r: &Row<'_>) -> Result<Contact, StorageError> {
     let c = Cols::new(r, "contacts");
@@ -366,16 +370,28 @@ fn contact_row(r: &Row<'_>) -> Result<Contact, StorageError> {
             phone_e164: c.get(2)?,
             phone_extension: c.get(3)?,
             email: c.get(4)?,
-            first_name: c.get(5)?,
-            last_name: c.get(6)?,
-            zip_code: c.get(7)?,
-            created_at: c.time(8)?,
+            email_key: c.get(5)?,
+            first_name: c.get(6)?,
+            last_name: c.get(7)?,
+            zip_code: c.get(8)?,
+            created_at: c.time(9)?,
         },
     })
 }
 
+/// A contact needs a key: its phone, or its email key. The schema's `CHECK` refuses the row
+/// too; this gives the `Conflict` a clearer message.
+fn require_contact_key(c: &NewContact) -> Result<(), StorageError> {
+    if c.phone_e164.is_none() && c.email_key.is_none() {
+        return Err(StorageError::Conflict(
+            "a contact needs a phone or an email key".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl ContactRepo for SqlTx<'_> {
-    fn contact_by_key(
+    fn contact_by_phone(
         &self,
         dedup_scope: &str,
         phone_e164: &str,
@@ -385,6 +401,22 @@ impl ContactRepo for SqlTx<'_> {
                 "SELECT {CONTACT_COLS} FROM contacts WHERE dedup_scope = ?1 AND phone_e164 = ?2"
             ),
             [dedup_scope, phone_e164],
+            contact_row,
+        )
+    }
+
+    fn contact_by_email_key(
+        &self,
+        dedup_scope: &str,
+        email_key: &str,
+    ) -> Result<Option<Contact>, StorageError> {
+        // Index contacts_email_key (dedup_scope, email_key) ends in the rowid: no sort.
+        self.one(
+            &format!(
+                "SELECT {CONTACT_COLS} FROM contacts WHERE dedup_scope = ?1 AND email_key = ?2 \
+                 ORDER BY id LIMIT 1"
+            ),
+            [dedup_scope, email_key],
             contact_row,
         )
     }
@@ -399,11 +431,12 @@ impl ContactRepo for SqlTx<'_> {
 
     fn insert_contact(&self, c: &NewContact) -> Result<ContactId, StorageError> {
         let r = (|| {
+            require_contact_key(c)?;
             self.conn
                 .prepare_cached(
                     "INSERT INTO contacts (dedup_scope, phone_e164, phone_extension, email, \
-                     first_name, last_name, zip_code, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     email_key, first_name, last_name, zip_code, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .db()?
                 .insert(params![
@@ -411,6 +444,7 @@ impl ContactRepo for SqlTx<'_> {
                     c.phone_e164,
                     c.phone_extension,
                     c.email,
+                    c.email_key,
                     c.first_name,
                     c.last_name,
                     c.zip_code,
@@ -420,23 +454,84 @@ impl ContactRepo for SqlTx<'_> {
         })();
         in_op("insert_contact", r)
     }
+
+    fn update_contact(&self, id: ContactId, c: &NewContact) -> Result<(), StorageError> {
+        let r = (|| {
+            require_contact_key(c)?;
+            // One statement: a UNIQUE or CHECK failure undoes it entirely.
+            let n = self.exec(
+                "UPDATE contacts SET phone_e164 = ?2, phone_extension = ?3, email = ?4, \
+                 email_key = ?5, first_name = ?6, last_name = ?7, zip_code = ?8 WHERE id = ?1",
+                params![
+                    id,
+                    c.phone_e164,
+                    c.phone_extension,
+                    c.email,
+                    c.email_key,
+                    c.first_name,
+                    c.last_name,
+                    c.zip_code
+                ],
+            )?;
+            if n == 0 {
+                return Err(StorageError::Conflict(format!(
+                    "contact {id} does not exist"
+                )));
+            }
+            Ok(())
+        })();
+        in_op(&format!("update_contact {id}"), r)
+    }
+}
+
+const LEAD_COLS: &str = "id, contact_id, duplicate_of, provider_id, record_key, external_id, \
+                         product_type, zip_code, appointment_date, estimated_value, \
+                         tcpa_consent, fields, warnings, raw_payload, received_at";
+
+fn lead_row(r: &Row<'_>) -> Result<Lead, StorageError> {
+    let c = Cols::new(r, "leads");
+    Ok(Lead {
+        id: c.get(0)?,
+        lead: NewLead {
+            contact_id: c.get(1)?,
+            duplicate_of: c.get(2)?,
+            provider_id: c.get(3)?,
+            record_key: c.get(4)?,
+            external_id: c.get(5)?,
+            product_type: c.get(6)?,
+            zip_code: c.get(7)?,
+            appointment_date: c.time_opt(8)?,
+            estimated_value: c.get(9)?,
+            tcpa_consent: c.get(10)?,
+            fields: c.json(11)?,
+            warnings: c.json(12)?,
+            raw_payload: c.get(13)?,
+            received_at: c.time(14)?,
+        },
+    })
 }
 
 impl LeadRepo for SqlTx<'_> {
     fn insert_lead(&self, l: &NewLead) -> Result<LeadId, StorageError> {
         let r = self.atomic(|| {
             self.claim_record_key(&l.provider_id, &l.record_key)?;
+            let status = if l.duplicate_of.is_some() {
+                "duplicate"
+            } else {
+                "new"
+            };
             let id = self
                 .conn
                 .prepare_cached(
-                    "INSERT INTO leads (contact_id, provider_id, record_key, external_id, \
-                     product_type, zip_code, appointment_date, estimated_value, tcpa_consent, \
-                     fields, warnings, raw_payload, received_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    "INSERT INTO leads (contact_id, duplicate_of, provider_id, record_key, \
+                     external_id, product_type, zip_code, appointment_date, estimated_value, \
+                     tcpa_consent, fields, warnings, raw_payload, received_at, status) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .db()?
                 .insert(params![
                     l.contact_id,
+                    l.duplicate_of,
                     l.provider_id,
                     l.record_key,
                     l.external_id,
@@ -448,15 +543,24 @@ impl LeadRepo for SqlTx<'_> {
                     json(&l.fields)?,
                     json(&l.warnings)?,
                     l.raw_payload,
-                    ts(l.received_at)?
+                    ts(l.received_at)?,
+                    status
                 ])
                 .map_err(|e| match crate::codec::db(e) {
                     StorageError::Conflict(m) => StorageError::Conflict(format!(
-                        "contact {} does not exist or the record is stored: {m}",
-                        l.contact_id
+                        "contact {} or original lead {:?} does not exist, or the record is \
+                         stored: {m}",
+                        l.contact_id, l.duplicate_of
                     )),
                     other => other,
                 })?;
+            // The foreign key accepts a row that references itself; an original must be an
+            // earlier lead.
+            if l.duplicate_of == Some(id) {
+                return Err(StorageError::Conflict(format!(
+                    "original lead {id} does not exist"
+                )));
+            }
             self.exec(
                 "UPDATE source_records SET lead_id = ?3 WHERE provider_id = ?1 AND record_key = ?2",
                 params![l.provider_id, l.record_key, id],
@@ -468,31 +572,27 @@ impl LeadRepo for SqlTx<'_> {
 
     fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError> {
         self.one(
-            "SELECT id, contact_id, provider_id, record_key, external_id, product_type, \
-             zip_code, appointment_date, estimated_value, tcpa_consent, fields, warnings, \
-             raw_payload, received_at FROM leads WHERE id = ?1",
+            &format!("SELECT {LEAD_COLS} FROM leads WHERE id = ?1"),
             [id],
-            |r| {
-                let c = Cols::new(r, "leads");
-                Ok(Lead {
-                    id: c.get(0)?,
-                    lead: NewLead {
-                        contact_id: c.get(1)?,
-                        provider_id: c.get(2)?,
-                        record_key: c.get(3)?,
-                        external_id: c.get(4)?,
-                        product_type: c.get(5)?,
-                        zip_code: c.get(6)?,
-                        appointment_date: c.time_opt(7)?,
-                        estimated_value: c.get(8)?,
-                        tcpa_consent: c.get(9)?,
-                        fields: c.json(10)?,
-                        warnings: c.json(11)?,
-                        raw_payload: c.get(12)?,
-                        received_at: c.time(13)?,
-                    },
-                })
-            },
+            lead_row,
+        )
+    }
+
+    fn latest_original_lead(
+        &self,
+        contact_id: ContactId,
+        product_type: &str,
+    ) -> Result<Option<Lead>, StorageError> {
+        // Index leads_contact_product (contact_id, product_type, received_at) ends in the
+        // rowid, so this walks it backwards from the newest lead: no sort.
+        self.one(
+            &format!(
+                "SELECT {LEAD_COLS} FROM leads \
+                 WHERE contact_id = ?1 AND product_type = ?2 AND duplicate_of IS NULL \
+                 ORDER BY received_at DESC, id DESC LIMIT 1"
+            ),
+            params![contact_id, product_type],
+            lead_row,
         )
     }
 }

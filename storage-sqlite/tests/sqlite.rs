@@ -25,15 +25,17 @@ fn workspace() -> Workspace {
         payment_rate: Cents(20000),
         timezone: Some("America/Los_Angeles".into()),
         webhook_secret: None,
+        duplicate_window_days: None,
     }
 }
 
 fn contact(phone: &str) -> NewContact {
     NewContact {
         dedup_scope: "provider:provider-a".into(),
-        phone_e164: phone.into(),
+        phone_e164: Some(phone.into()),
         phone_extension: None,
         email: Some("stephanie.ortiz@example.com".into()),
+        email_key: Some("stephanie.ortiz@example.com".into()),
         first_name: Some("Stephanie".into()),
         last_name: Some("Ortiz".into()),
         zip_code: Some("90210".into()),
@@ -44,6 +46,7 @@ fn contact(phone: &str) -> NewContact {
 fn lead(contact_id: ContactId, key: &str) -> NewLead {
     NewLead {
         contact_id,
+        duplicate_of: None,
         provider_id: "provider-a".into(),
         record_key: key.into(),
         external_id: Some(key.into()),
@@ -463,4 +466,255 @@ fn concurrent_claims_never_share_a_delivery() {
     );
     let union: HashSet<_> = a.union(&b).copied().collect();
     assert_eq!(union, all, "every due delivery is claimed exactly once");
+}
+
+/// Builds a version-1 database at `path` the way version 1 of this crate did (the SQL of
+/// migration 1, then `user_version = 1`), with two contacts, leads, an appointment, a contact
+/// event and a rejection, written with raw SQL.
+fn version_1_database(path: &Path) {
+    let conn = raw(path);
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "foreign_keys", true).expect("fk");
+    conn.execute_batch(&format!(
+        "BEGIN; {} PRAGMA user_version = 1; COMMIT;",
+        include_str!("../migrations/0001_init.sql")
+    ))
+    .expect("migration 1");
+    conn.execute_batch(
+        "INSERT INTO workspaces (id, name, outbound_webhook_url, webhook_active, business_type, \
+           payment_rate_cents, timezone, webhook_secret, created_at, updated_at) \
+         VALUES ('solar_ca_001', 'Golden State Solar', 'https://hooks.goldenstate.example/leadroute', \
+           1, 'Solar', 20000, 'America/Los_Angeles', NULL, '2025-03-14T15:09:26.535897Z', \
+           '2025-03-14T15:09:26.535897Z');
+         INSERT INTO contacts (dedup_scope, phone_e164, phone_extension, email, first_name, \
+           last_name, zip_code, created_at) \
+         VALUES ('provider:provider-a', '+13178638426', NULL, 'stephanie.ortiz@example.com', \
+           'Stephanie', 'Ortiz', '90210', '2025-03-14T15:09:26.535897Z'), \
+                ('provider:provider-a', '+19198233590', '204', NULL, 'Matthew', NULL, NULL, \
+           '2025-03-14T15:09:26.535897Z'), \
+                ('provider:provider-a', '+14155550132', NULL, NULL, NULL, NULL, NULL, \
+           '2025-03-14T15:09:26.535897Z');
+         DELETE FROM contacts WHERE id = 3;
+         INSERT INTO source_records (provider_id, record_key) VALUES ('provider-a', 'PA-00001'), \
+           ('provider-a', 'PA-00002'), ('provider-a', 'PA-00003');
+         INSERT INTO leads (contact_id, provider_id, record_key, external_id, product_type, \
+           zip_code, appointment_date, estimated_value, tcpa_consent, fields, warnings, \
+           raw_payload, received_at) \
+         VALUES (1, 'provider-a', 'PA-00001', 'PA-00001', 'Solar', '90210', \
+           '2025-03-18T17:30:00.000000Z', 18500.0, 1, '{\"first_name\":\"Stephanie\"}', '[]', \
+           '{\"lead_id\":\"PA-00001\"}', '2025-03-14T15:09:26.535897Z'), \
+                (1, 'provider-a', 'PA-00002', 'PA-00002', 'Solar', '90210', NULL, NULL, NULL, \
+           '{}', '[\"invalid_email\"]', '{\"lead_id\":\"PA-00002\"}', '2025-03-14T16:00:00.000000Z');
+         UPDATE source_records SET lead_id = 1 WHERE record_key = 'PA-00001';
+         UPDATE source_records SET lead_id = 2 WHERE record_key = 'PA-00002';
+         INSERT INTO lead_rejections (provider_id, record_key, reason_codes, details, raw_payload, \
+           received_at) VALUES ('provider-a', 'PA-00003', '[\"unknown_zip\"]', '[\"ZIP 00000\"]', \
+           '{}', '2025-03-14T15:09:26.535897Z');
+         UPDATE source_records SET rejection_id = 1 WHERE record_key = 'PA-00003';
+         INSERT INTO appointments (lead_id, contact_id, service_type, zip_code, appointment_date, \
+           workspace_id, routing_rule_id, routing_method, matched_at, payment_rate_cents, status, \
+           created_at) VALUES (1, 1, 'Solar', '90210', '2025-03-18T17:30:00.000000Z', \
+           'solar_ca_001', 1, 'auto', '2025-03-14T15:09:26.535897Z', 20000, 'routed', \
+           '2025-03-14T15:09:26.535897Z');
+         INSERT INTO contact_events (contact_id, event_type, detail, created_at) \
+           VALUES (2, 'created', '{}', '2025-03-14T15:09:26.535897Z');",
+    )
+    .expect("version 1 data");
+}
+
+fn foreign_key_violations(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })
+    .expect("foreign_key_check")
+}
+
+#[test]
+fn version_1_database_migrates_keeping_its_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("leadroute.sqlite");
+    version_1_database(&path);
+    let store = SqliteStore::open(&path).expect("open migrates");
+    assert_eq!(store.schema_version().expect("version"), 2);
+    assert_eq!(SqliteStore::SCHEMA_VERSION, 2);
+
+    let (c1, c2, missing, by_key, l1, l2, appt, counts, ws) = with_tx(&store, |tx| {
+        Ok((
+            tx.contact(1)?,
+            tx.contact(2)?,
+            tx.contact(3)?,
+            tx.contact_by_email_key("provider:provider-a", "stephanie.ortiz@example.com")?,
+            tx.lead(1)?,
+            tx.lead(2)?,
+            tx.appointment_for_lead(1)?,
+            tx.counts()?,
+            tx.workspace("solar_ca_001")?,
+        ))
+    })
+    .expect("read migrated data");
+    let c1 = c1.expect("contact 1 survives");
+    assert_eq!(
+        c1.contact,
+        NewContact {
+            zip_code: Some("90210".into()),
+            ..contact("+13178638426")
+        },
+        "contacts keep every field; the email key is the stored email"
+    );
+    let c2 = c2.expect("contact 2 survives").contact;
+    assert_eq!(
+        (
+            c2.phone_e164.as_deref(),
+            c2.phone_extension.as_deref(),
+            c2.email_key
+        ),
+        (Some("+19198233590"), Some("204"), None)
+    );
+    assert_eq!(missing, None);
+    assert_eq!(by_key.map(|c| c.id), Some(1), "the email key is indexed");
+    let l1 = l1.expect("lead 1 survives").lead;
+    assert_eq!(
+        (
+            l1.contact_id,
+            l1.duplicate_of,
+            l1.record_key.as_str(),
+            l1.estimated_value
+        ),
+        (1, None, "PA-00001", Some(18_500.0))
+    );
+    assert_eq!(
+        l2.map(|l| l.lead.warnings),
+        Some(vec!["invalid_email".to_string()])
+    );
+    assert_eq!(appt.map(|a| a.appointment.contact_id), Some(1));
+    assert_eq!(
+        (
+            counts.contacts,
+            counts.leads,
+            counts.rejections,
+            counts.appointments
+        ),
+        (2, 2, 1, 1)
+    );
+    assert_eq!(ws.map(|w| w.duplicate_window_days), Some(None));
+    let events = with_tx(&store, |tx| Ok(tx.events(EventSubject::Contact, 2)?)).expect("events");
+    assert_eq!(
+        events.len(),
+        1,
+        "contact_events still point at their contact"
+    );
+
+    // Foreign keys are on again: a lead for a missing contact and an appointment for a missing
+    // lead are refused by the database.
+    let err = with_tx(&store, |tx| Ok(tx.insert_lead(&lead(3, "PA-00009"))?))
+        .expect_err("contact 3 does not exist");
+    assert!(
+        matches!(storage_error(&err), StorageError::Conflict(_)),
+        "{err:?}"
+    );
+    let mut dup = lead(1, "PA-00010");
+    dup.duplicate_of = Some(42);
+    let err = with_tx(&store, |tx| Ok(tx.insert_lead(&dup)?)).expect_err("lead 42 is missing");
+    assert!(
+        matches!(storage_error(&err), StorageError::Conflict(_)),
+        "{err:?}"
+    );
+
+    // AUTOINCREMENT's high-water mark survived the rebuild: the deleted id 3 is not reused.
+    let (id, l) = with_tx(&store, |tx| {
+        let id = tx.insert_contact(&contact("+12125550123"))?;
+        let l = tx.insert_lead(&NewLead {
+            duplicate_of: Some(1),
+            ..lead(1, "PA-00011")
+        })?;
+        Ok((id, l))
+    })
+    .expect("write after the migration");
+    assert_eq!(id, 4, "contact ids are never reused");
+    drop(store);
+
+    let conn = raw(&path);
+    assert_eq!(foreign_key_violations(&conn), 0);
+    let (status, version): (String, u32) = conn
+        .query_row(
+            "SELECT status, (SELECT user_version FROM pragma_user_version) FROM leads WHERE id = ?1",
+            [l],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("status");
+    assert_eq!((status.as_str(), version), ("duplicate", 2));
+    let indexes: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+        )
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("indexes");
+    for i in [
+        "contacts_email_key",
+        "contacts_email_only",
+        "leads_contact_product",
+    ] {
+        assert!(
+            indexes.iter().any(|x| x == i),
+            "missing index {i}: {indexes:?}"
+        );
+    }
+    // The partial unique index and the CHECK hold on the migrated table.
+    let email_only = "INSERT INTO contacts (dedup_scope, phone_e164, email_key, created_at) \
+                      VALUES ('global', NULL, 'a@example.com', '2025-03-14T15:09:26.535897Z')";
+    conn.execute(email_only, [])
+        .expect("first email-only contact");
+    assert!(
+        conn.execute(email_only, []).is_err(),
+        "second email-only contact with the key"
+    );
+    assert!(
+        conn.execute(
+            "INSERT INTO contacts (dedup_scope, created_at) VALUES ('global', 'x')",
+            []
+        )
+        .is_err(),
+        "a contact with neither key"
+    );
+}
+
+/// A migration that would leave a foreign key dangling is rolled back: the file stays at
+/// version 1 with its data, and the open fails.
+#[test]
+fn migration_with_foreign_key_violations_rolls_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("leadroute.sqlite");
+    version_1_database(&path);
+    {
+        let conn = raw(&path);
+        conn.pragma_update(None, "foreign_keys", false)
+            .expect("fk off");
+        conn.execute(
+            "INSERT INTO contact_events (contact_id, event_type, detail, created_at) \
+             VALUES (99, 'created', '{}', '2025-03-14T15:09:26.535897Z')",
+            [],
+        )
+        .expect("dangling event");
+    }
+    let err = SqliteStore::open(&path).expect_err("a dangling reference fails the migration");
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.to_string().contains("foreign key"), "{err}");
+    let conn = raw(&path);
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(version, 1, "the failed migration must not bump the version");
+    let notnull: i64 = conn
+        .query_row(
+            "SELECT \"notnull\" FROM pragma_table_info('contacts') WHERE name = 'phone_e164'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("table_info");
+    assert_eq!(notnull, 1, "contacts must still be version 1's table");
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM contacts", [], |r| r.get(0))
+        .expect("contacts");
+    assert_eq!(n, 2, "the contacts must still be there");
 }

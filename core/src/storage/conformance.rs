@@ -49,7 +49,26 @@ pub const CHECKS: &[Check] = &[
         "conflict_leaves_transaction_usable",
         conflict_leaves_transaction_usable,
     ),
+    ("contacts_email_only", contacts_email_only),
+    ("contacts_need_a_key", contacts_need_a_key),
+    (
+        "update_contact_replaces_fields",
+        update_contact_replaces_fields,
+    ),
+    (
+        "update_contact_keeps_uniqueness",
+        update_contact_keeps_uniqueness,
+    ),
+    (
+        "update_contact_rolls_back_with_the_transaction",
+        update_contact_rolls_back_with_the_transaction,
+    ),
     ("leads_round_trip", leads_round_trip),
+    ("leads_duplicate_of", leads_duplicate_of),
+    (
+        "latest_original_lead_selection",
+        latest_original_lead_selection,
+    ),
     (
         "record_keys_unique_across_leads_and_rejections",
         record_keys_unique_across_leads_and_rejections,
@@ -156,6 +175,7 @@ fn workspace(id: &str, rate: Cents) -> Workspace {
         payment_rate: rate,
         timezone: Some("America/Los_Angeles".into()),
         webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        duplicate_window_days: None,
     }
 }
 
@@ -178,9 +198,10 @@ fn phone(n: u32) -> String {
 fn new_contact(scope: &str, phone_e164: &str) -> NewContact {
     NewContact {
         dedup_scope: scope.into(),
-        phone_e164: phone_e164.into(),
+        phone_e164: Some(phone_e164.into()),
         phone_extension: Some("204".into()),
         email: Some("stephanie.ortiz@example.com".into()),
+        email_key: Some("stephanie.ortiz@example.com".into()),
         first_name: Some("Stephanie".into()),
         last_name: Some("Ortiz".into()),
         zip_code: Some("46204".into()),
@@ -188,9 +209,25 @@ fn new_contact(scope: &str, phone_e164: &str) -> NewContact {
     }
 }
 
+/// A contact known by email only: no phone, `email_key` set.
+fn email_contact(scope: &str, email_key: &str) -> NewContact {
+    NewContact {
+        dedup_scope: scope.into(),
+        phone_e164: None,
+        phone_extension: None,
+        email: Some(email_key.into()),
+        email_key: Some(email_key.into()),
+        first_name: Some("Jordan".into()),
+        last_name: None,
+        zip_code: Some("27332".into()),
+        created_at: T0,
+    }
+}
+
 fn new_lead(contact_id: ContactId, provider_id: &str, record_key: &str) -> NewLead {
     NewLead {
         contact_id,
+        duplicate_of: None,
         provider_id: provider_id.into(),
         record_key: record_key.into(),
         external_id: Some(record_key.into()),
@@ -400,8 +437,15 @@ pub fn workspaces_upsert_and_missing(make: MakeStore<'_>) {
         tx(s, "workspace", |tx| Ok(tx.workspace("solar_ca_001")?)),
         None
     );
-    let mut solar = workspace("solar_ca_001", Cents(20000));
-    let hvac = workspace("hvac_tx_002", Cents(7550));
+    let mut solar = Workspace {
+        duplicate_window_days: Some(45),
+        ..workspace("solar_ca_001", Cents(20000))
+    };
+    // Zero (lead-level dedup off) is a value, not the same as None (the global window).
+    let hvac = Workspace {
+        duplicate_window_days: Some(0),
+        ..workspace("hvac_tx_002", Cents(7550))
+    };
     tx(s, "put_workspace", |tx| {
         tx.put_workspace(&solar)?;
         tx.put_workspace(&hvac)?;
@@ -410,7 +454,7 @@ pub fn workspaces_upsert_and_missing(make: MakeStore<'_>) {
     assert_eq!(
         tx(s, "workspace", |tx| Ok(tx.workspace("solar_ca_001")?)),
         Some(solar.clone()),
-        "a stored workspace must read back unchanged (payment rate in cents)"
+        "a stored workspace must read back unchanged (payment rate in cents, duplicate window)"
     );
     assert_eq!(
         tx(s, "workspaces", |tx| Ok(tx.workspaces()?)),
@@ -424,6 +468,7 @@ pub fn workspaces_upsert_and_missing(make: MakeStore<'_>) {
     solar.payment_rate = Cents(22550);
     solar.timezone = None;
     solar.webhook_secret = None;
+    solar.duplicate_window_days = None;
     tx(s, "put_workspace (update)", |tx| {
         Ok(tx.put_workspace(&solar)?)
     });
@@ -432,7 +477,11 @@ pub fn workspaces_upsert_and_missing(make: MakeStore<'_>) {
         Some(solar.clone()),
         "put_workspace must replace every field, including clearing optional ones"
     );
-    assert_eq!(tx(s, "workspaces", |tx| Ok(tx.workspaces()?)).len(), 2);
+    assert_eq!(
+        tx(s, "workspaces", |tx| Ok(tx.workspaces()?)),
+        vec![hvac, solar],
+        "workspaces() must read back every field, duplicate_window_days Some(0) included"
+    );
 }
 
 /// `put_rule` upserts by id, needs its workspace (`Conflict` otherwise); `rules` returns
@@ -489,9 +538,9 @@ pub fn rules_upsert_order_and_workspace(make: MakeStore<'_>) {
 pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
-    let none = tx(s, "contact_by_key", |tx| {
+    let none = tx(s, "contact_by_phone", |tx| {
         Ok((
-            tx.contact_by_key("provider:provider-a", "+13178638426")?,
+            tx.contact_by_phone("provider:provider-a", "+13178638426")?,
             tx.contact(1)?,
             tx.contact(0)?,
             tx.contact(-5)?,
@@ -511,14 +560,14 @@ pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
     };
     let (by_key, by_id) = tx(s, "contact lookups", |tx| {
         Ok((
-            tx.contact_by_key("provider:provider-a", "+13178638426")?,
+            tx.contact_by_phone("provider:provider-a", "+13178638426")?,
             tx.contact(id)?,
         ))
     });
     assert_eq!(
         by_key,
         Some(expected.clone()),
-        "contact_by_key must return the stored contact"
+        "contact_by_phone must return the stored contact"
     );
     assert_eq!(
         by_id,
@@ -559,16 +608,16 @@ pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
             assert_ne!(a, b, "contact ids must be distinct");
         }
     }
-    let again = tx(s, "contact_by_key", |tx| {
-        Ok(tx.contact_by_key("provider:provider-a", "+13178638426")?)
+    let again = tx(s, "contact_by_phone", |tx| {
+        Ok(tx.contact_by_phone("provider:provider-a", "+13178638426")?)
     });
     assert_eq!(
         again,
         Some(expected),
         "a refused duplicate must not change the stored contact"
     );
-    let g = tx(s, "contact_by_key", |tx| {
-        Ok(tx.contact_by_key("global", "+13178638426")?)
+    let g = tx(s, "contact_by_phone", |tx| {
+        Ok(tx.contact_by_phone("global", "+13178638426")?)
     });
     assert_eq!(
         g.map(|c| c.id),
@@ -586,7 +635,7 @@ pub fn conflict_leaves_transaction_usable(make: MakeStore<'_>) {
     tx(s, "insert_contact", |tx| Ok(tx.insert_contact(&c)?));
     let later = tx(s, "conflict then write", |tx| {
         let dup = tx.insert_contact(&c);
-        let found = tx.contact_by_key(&c.dedup_scope, &c.phone_e164)?;
+        let found = tx.contact_by_phone(&c.dedup_scope, "+13178638426")?;
         let other = tx.insert_contact(&new_contact("provider:provider-a", "+14155550132"))?;
         Ok((dup, found, other))
     });
@@ -597,12 +646,431 @@ pub fn conflict_leaves_transaction_usable(make: MakeStore<'_>) {
     );
     let seen = tx(s, "contact", |tx| Ok(tx.contact(later.2)?));
     assert_eq!(
-        seen.map(|c| c.contact.phone_e164),
+        seen.and_then(|c| c.contact.phone_e164),
         Some("+14155550132".to_string()),
         "writes made after a Conflict in the same transaction must commit"
     );
     let n = tx(s, "counts", |tx| Ok(tx.counts()?)).contacts;
     assert_eq!(n, 2, "exactly the two distinct contacts must be stored");
+}
+
+/// A contact without a phone is unique by `(dedup_scope, email_key)` among contacts without a
+/// phone; contacts with a phone may share an email key with each other and with it;
+/// `contact_by_email_key` returns the lowest id with the key, with or without a phone.
+pub fn contacts_email_only(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let scope = "provider:provider-a";
+    let key = "jmonroe@example.net";
+    let missing = tx(s, "contact_by_email_key", |tx| {
+        Ok(tx.contact_by_email_key(scope, key)?)
+    });
+    assert_eq!(
+        missing, None,
+        "contact_by_email_key on an empty store is None"
+    );
+
+    let e = email_contact(scope, key);
+    let e_id = tx(s, "insert email-only contact", |tx| {
+        Ok(tx.insert_contact(&e)?)
+    });
+    let expected = Contact {
+        id: e_id,
+        contact: e.clone(),
+    };
+    let (by_key, by_id) = tx(s, "lookups", |tx| {
+        Ok((tx.contact_by_email_key(scope, key)?, tx.contact(e_id)?))
+    });
+    assert_eq!(
+        by_key,
+        Some(expected.clone()),
+        "contact_by_email_key must return the email-only contact"
+    );
+    assert_eq!(
+        by_id,
+        Some(expected.clone()),
+        "an email-only contact must read back with phone_e164 None"
+    );
+
+    let mut again = email_contact(scope, key);
+    again.first_name = Some("Jordan M.".into());
+    let r = tx(s, "second email-only contact with the key", |tx| {
+        Ok(tx.insert_contact(&again))
+    });
+    expect_conflict(
+        "insert_contact without a phone and with an existing (dedup_scope, email_key)",
+        r,
+    );
+
+    // Phone contacts may share the key, with each other and with the email-only contact.
+    let with_phone = |p: &str| NewContact {
+        email: Some(key.into()),
+        email_key: Some(key.into()),
+        ..new_contact(scope, p)
+    };
+    let (p1, p2, other_scope, other_key) = tx(s, "contacts sharing the key", |tx| {
+        Ok((
+            tx.insert_contact(&with_phone("+13178638426"))?,
+            tx.insert_contact(&with_phone("+19198233590"))?,
+            tx.insert_contact(&email_contact("global", key))?,
+            tx.insert_contact(&email_contact(scope, "sh@example.org"))?,
+        ))
+    });
+    let all = [e_id, p1, p2, other_scope, other_key];
+    for (i, a) in all.iter().enumerate() {
+        for b in &all[i + 1..] {
+            assert_ne!(a, b, "contact ids must be distinct");
+        }
+    }
+    let got = tx(s, "lookups", |tx| {
+        Ok((
+            tx.contact_by_email_key(scope, key)?.map(|c| c.id),
+            tx.contact_by_email_key("global", key)?.map(|c| c.id),
+            tx.contact_by_email_key(scope, "sh@example.org")?
+                .map(|c| c.id),
+            tx.contact_by_email_key(scope, "nobody@example.com")?,
+            tx.contact_by_phone(scope, "+19198233590")?.map(|c| c.id),
+        ))
+    });
+    assert_eq!(
+        got,
+        (
+            Some(e_id),
+            Some(other_scope),
+            Some(other_key),
+            None,
+            Some(p2)
+        ),
+        "contact_by_email_key is per scope and returns the oldest contact with the key"
+    );
+
+    // A phone contact first, then an email-only one with its key: allowed, and the lookup
+    // returns the older phone contact.
+    let k2 = "dana.lee@example.com";
+    let (first, second) = tx(s, "phone contact, then email-only with its key", |tx| {
+        let first = tx.insert_contact(&NewContact {
+            email: Some(k2.into()),
+            email_key: Some(k2.into()),
+            ..new_contact(scope, "+14155550132")
+        })?;
+        let second = tx.insert_contact(&email_contact(scope, k2))?;
+        Ok((first, second))
+    });
+    assert_ne!(first, second);
+    let found = tx(s, "contact_by_email_key", |tx| {
+        Ok(tx.contact_by_email_key(scope, k2)?)
+    });
+    assert_eq!(
+        found.map(|c| (c.id, c.contact.phone_e164)),
+        Some((first, Some("+14155550132".to_string()))),
+        "contact_by_email_key returns the lowest id, with or without a phone"
+    );
+    let again = tx(s, "contact", |tx| Ok(tx.contact(e_id)?));
+    assert_eq!(
+        again,
+        Some(expected),
+        "a refused duplicate must not change the stored contact"
+    );
+    assert_eq!(tx(s, "counts", |tx| Ok(tx.counts()?)).contacts, 7);
+}
+
+/// A contact needs a phone or an email key: neither is a `Conflict`, on insert and on update,
+/// and the transaction stays usable.
+pub fn contacts_need_a_key(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let keyless = NewContact {
+        phone_e164: None,
+        email_key: None,
+        email: Some("not an email".into()),
+        ..new_contact("provider:provider-a", "+13178638426")
+    };
+    let (r, later) = tx(s, "insert a contact with neither key", |tx| {
+        let r = tx.insert_contact(&keyless);
+        let later = tx.insert_contact(&email_contact("provider:provider-a", "a@example.com"))?;
+        Ok((r, later))
+    });
+    expect_conflict("insert_contact with neither a phone nor an email key", r);
+    let r = tx(s, "update a contact to neither key", |tx| {
+        Ok(tx.update_contact(later, &keyless))
+    });
+    expect_conflict("update_contact to neither a phone nor an email key", r);
+    let (n, stored) = tx(s, "read back", |tx| {
+        Ok((tx.counts()?.contacts, tx.contact(later)?))
+    });
+    assert_eq!(n, 1, "the keyless contact must not be stored");
+    assert_eq!(
+        stored.map(|c| c.contact),
+        Some(email_contact("provider:provider-a", "a@example.com")),
+        "a refused update must leave the contact unchanged"
+    );
+}
+
+/// `update_contact` replaces every stored field but `dedup_scope` and `created_at`, including
+/// setting a phone on an email-only contact (a merge) and clearing optional fields.
+pub fn update_contact_replaces_fields(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let scope = "provider:provider-a";
+    let key = "jmonroe@example.net";
+    let e = email_contact(scope, key);
+    let id = tx(s, "insert", |tx| Ok(tx.insert_contact(&e)?));
+    let merged = NewContact {
+        dedup_scope: "global".into(),
+        phone_e164: Some("+13178638426".into()),
+        phone_extension: Some("12".into()),
+        email: Some("J.Monroe@Example.net".into()),
+        email_key: Some(key.into()),
+        first_name: Some("Jordan".into()),
+        last_name: Some("Monroe".into()),
+        zip_code: Some("46262".into()),
+        created_at: at(500),
+    };
+    tx(s, "merge a phone into the email-only contact", |tx| {
+        Ok(tx.update_contact(id, &merged)?)
+    });
+    let expected = Contact {
+        id,
+        contact: NewContact {
+            dedup_scope: scope.into(),
+            created_at: T0,
+            ..merged.clone()
+        },
+    };
+    let got = tx(s, "lookups", |tx| {
+        Ok((
+            tx.contact(id)?,
+            tx.contact_by_phone(scope, "+13178638426")?,
+            tx.contact_by_email_key(scope, key)?,
+            tx.contact_by_phone("global", "+13178638426")?,
+        ))
+    });
+    assert_eq!(
+        got,
+        (
+            Some(expected.clone()),
+            Some(expected.clone()),
+            Some(expected.clone()),
+            None
+        ),
+        "update_contact must replace the fields, keep dedup_scope and created_at, and make \
+         the new phone find the contact"
+    );
+    // Now that it has a phone, the email key is free for a new email-only contact; the
+    // lookup by key still returns the older contact.
+    let newer = tx(
+        s,
+        "email-only contact with the merged contact's key",
+        |tx| Ok(tx.insert_contact(&email_contact(scope, key))?),
+    );
+    assert_ne!(newer, id);
+    let found = tx(s, "contact_by_email_key", |tx| {
+        Ok(tx.contact_by_email_key(scope, key)?.map(|c| c.id))
+    });
+    assert_eq!(
+        found,
+        Some(id),
+        "contact_by_email_key returns the lowest id"
+    );
+
+    // Clearing optional fields and changing the email key of a phone contact.
+    let cleared = NewContact {
+        phone_extension: None,
+        email: None,
+        email_key: None,
+        first_name: None,
+        last_name: None,
+        zip_code: None,
+        ..merged.clone()
+    };
+    tx(s, "clear optional fields", |tx| {
+        Ok(tx.update_contact(id, &cleared)?)
+    });
+    let got = tx(s, "contact", |tx| Ok(tx.contact(id)?));
+    assert_eq!(
+        got,
+        Some(Contact {
+            id,
+            contact: NewContact {
+                dedup_scope: scope.into(),
+                created_at: T0,
+                ..cleared
+            }
+        }),
+        "update_contact must clear fields set to None"
+    );
+    let found = tx(s, "contact_by_email_key", |tx| {
+        Ok(tx.contact_by_email_key(scope, key)?.map(|c| c.id))
+    });
+    assert_eq!(
+        found,
+        Some(newer),
+        "a contact whose email key was cleared is no longer found by it"
+    );
+    // An unchanged update is fine.
+    let same = tx(s, "contact", |tx| Ok(tx.contact(newer)?)).map(|c| c.contact);
+    let same = same.unwrap_or_else(|| panic!("contact {newer} vanished"));
+    tx(s, "update with the same fields", |tx| {
+        Ok(tx.update_contact(newer, &same)?)
+    });
+    assert_eq!(
+        tx(s, "contact", |tx| Ok(tx.contact(newer)?)).map(|c| c.contact),
+        Some(same)
+    );
+}
+
+/// `update_contact` keeps uniqueness: `Conflict` when the new phone is another contact's in
+/// the scope, when a phone-less contact's new email key is another phone-less contact's, or
+/// when the contact does not exist; a refused update changes nothing and the transaction
+/// stays usable.
+pub fn update_contact_keeps_uniqueness(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let scope = "provider:provider-a";
+    let (a, b, e1, e2, g) = tx(s, "seed", |tx| {
+        Ok((
+            tx.insert_contact(&new_contact(scope, "+13178638426"))?,
+            tx.insert_contact(&new_contact(scope, "+19198233590"))?,
+            tx.insert_contact(&email_contact(scope, "one@example.com"))?,
+            tx.insert_contact(&email_contact(scope, "two@example.com"))?,
+            tx.insert_contact(&new_contact("global", "+14155550132"))?,
+        ))
+    });
+    let before = tx(s, "read", |tx| {
+        Ok([a, b, e1, e2, g].map(|id| tx.contact(id)))
+    });
+    let before: Vec<_> = before
+        .into_iter()
+        .map(|c| c.unwrap_or_else(|e| panic!("read: {e}")))
+        .collect();
+
+    let (r1, r2, r3, r4, r5, ok) = tx(s, "refused updates, then a good one", |tx| {
+        // b takes a's phone.
+        let r1 = tx.update_contact(b, &new_contact(scope, "+13178638426"));
+        // An email-only contact takes a's phone (a merge onto a taken phone).
+        let r2 = tx.update_contact(
+            e1,
+            &NewContact {
+                phone_e164: Some("+13178638426".into()),
+                ..email_contact(scope, "one@example.com")
+            },
+        );
+        // An email-only contact takes another email-only contact's key.
+        let r3 = tx.update_contact(e2, &email_contact(scope, "one@example.com"));
+        // A phone contact drops its phone while an email-only contact holds its key.
+        let r4 = tx.update_contact(
+            a,
+            &NewContact {
+                phone_e164: None,
+                email_key: Some("one@example.com".into()),
+                ..new_contact(scope, "+13178638426")
+            },
+        );
+        // A missing contact.
+        let r5 = tx.update_contact(g + 1000, &new_contact(scope, "+12125550123"));
+        // The same phone in another scope is not a conflict: g is in "global", so this
+        // moves nothing, and the transaction is still usable after the refusals.
+        let ok = tx.update_contact(g, &new_contact("global", "+13178638426"));
+        Ok((r1, r2, r3, r4, r5, ok))
+    });
+    expect_conflict("update_contact to another contact's phone", r1);
+    expect_conflict(
+        "update_contact setting a phone that another contact in the scope has",
+        r2,
+    );
+    expect_conflict(
+        "update_contact giving a phone-less contact another phone-less contact's email key",
+        r3,
+    );
+    expect_conflict(
+        "update_contact removing the phone of a contact whose email key a phone-less contact holds",
+        r4,
+    );
+    expect_conflict("update_contact of a contact that does not exist", r5);
+    assert!(
+        ok.is_ok(),
+        "writes after refused updates in one transaction must still work: {ok:?}"
+    );
+    let after = tx(s, "read", |tx| Ok([a, b, e1, e2].map(|id| tx.contact(id))));
+    let after: Vec<_> = after
+        .into_iter()
+        .map(|c| c.unwrap_or_else(|e| panic!("read: {e}")))
+        .collect();
+    assert_eq!(
+        after,
+        before[..4].to_vec(),
+        "refused updates must leave every contact unchanged"
+    );
+    let got = tx(s, "lookups", |tx| {
+        Ok((
+            tx.contact_by_phone(scope, "+13178638426")?.map(|c| c.id),
+            tx.contact_by_phone("global", "+13178638426")?.map(|c| c.id),
+            tx.contact_by_phone("global", "+14155550132")?,
+            tx.counts()?.contacts,
+        ))
+    });
+    assert_eq!(
+        got,
+        (Some(a), Some(g), None, 5),
+        "the scope's phone stays with its contact; the other scope's update moved its phone"
+    );
+}
+
+/// An update inside a transaction that fails is rolled back with it: the contact reads back
+/// unchanged, its old key still holds and its new one is free.
+pub fn update_contact_rolls_back_with_the_transaction(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let scope = "provider:provider-a";
+    let key = "jmonroe@example.net";
+    let e = tx(s, "seed", |tx| {
+        Ok(tx.insert_contact(&email_contact(scope, key))?)
+    });
+    let before = tx(s, "read", |tx| Ok(tx.contact(e)?));
+    let result = with_tx(s, |tx| {
+        tx.update_contact(
+            e,
+            &NewContact {
+                phone_e164: Some("+13178638426".into()),
+                first_name: Some("Changed".into()),
+                ..email_contact(scope, key)
+            },
+        )?;
+        // Inside the transaction the update is visible.
+        let seen = tx.contact_by_phone(scope, "+13178638426")?.map(|c| c.id);
+        if seen != Some(e) {
+            return Err(Error::Internal(format!(
+                "update not visible inside its transaction: {seen:?}"
+            )));
+        }
+        Err::<(), _>(Error::Internal("conformance: deliberate failure".into()))
+    });
+    match result {
+        Err(Error::Internal(m)) if m == "conformance: deliberate failure" => {}
+        other => panic!("transaction must return the closure's error unchanged, got {other:?}"),
+    }
+    let (after, by_phone) = tx(s, "read back", |tx| {
+        Ok((tx.contact(e)?, tx.contact_by_phone(scope, "+13178638426")?))
+    });
+    assert_eq!(
+        after, before,
+        "a rolled-back update must not change the contact"
+    );
+    assert_eq!(
+        by_phone, None,
+        "a rolled-back update must not keep the new phone"
+    );
+    let (dup, free) = tx(s, "keys after the rollback", |tx| {
+        Ok((
+            tx.insert_contact(&email_contact(scope, key)),
+            tx.insert_contact(&new_contact(scope, "+13178638426"))?,
+        ))
+    });
+    expect_conflict(
+        "the email-only key of a contact whose merge was rolled back still holds",
+        dup,
+    );
+    assert_ne!(free, e, "the rolled-back phone is free for another contact");
 }
 
 /// A lead reads back exactly as stored; `stored_record` finds it; a missing contact is a
@@ -665,6 +1133,137 @@ pub fn leads_round_trip(make: MakeStore<'_>) {
         Ok(tx.insert_lead(&new_lead(c + 1000, "provider-a", "PA-000124")))
     });
     expect_conflict("insert_lead for a contact that does not exist", r);
+}
+
+/// A lead-level duplicate links an existing original lead: it reads back with `duplicate_of`;
+/// a missing original is a `Conflict` that stores nothing.
+pub fn leads_duplicate_of(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (c, original) = tx(s, "seed", |tx| {
+        let c = tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?;
+        Ok((c, tx.insert_lead(&new_lead(c, "provider-a", "PA-000001"))?))
+    });
+    let dup = NewLead {
+        duplicate_of: Some(original),
+        received_at: at(60),
+        ..new_lead(c, "provider-a", "PA-000002")
+    };
+    let d = tx(s, "insert duplicate", |tx| Ok(tx.insert_lead(&dup)?));
+    let got = tx(s, "lead", |tx| Ok((tx.lead(d)?, tx.lead(original)?)));
+    assert_eq!(
+        got.0,
+        Some(Lead { id: d, lead: dup }),
+        "a duplicate lead must read back with duplicate_of"
+    );
+    assert_eq!(
+        got.1.map(|l| l.lead.duplicate_of),
+        Some(None),
+        "an original lead reads back with duplicate_of None"
+    );
+    let orphan = NewLead {
+        duplicate_of: Some(d + 1000),
+        ..new_lead(c, "provider-a", "PA-000003")
+    };
+    let (r, stored) = tx(s, "duplicate of a missing lead", |tx| {
+        let r = tx.insert_lead(&orphan);
+        Ok((r, tx.stored_record("provider-a", "PA-000003")?))
+    });
+    expect_conflict("insert_lead with duplicate_of naming a missing lead", r);
+    assert_eq!(
+        stored, None,
+        "a refused duplicate must not claim its record key"
+    );
+    let fixed = tx(s, "the same record with an existing original", |tx| {
+        Ok(tx.insert_lead(&NewLead {
+            duplicate_of: Some(original),
+            ..orphan.clone()
+        })?)
+    });
+    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    assert_eq!(n.leads, 3, "exactly the three accepted leads are stored");
+    assert_eq!(
+        tx(s, "stored_record", |tx| Ok(
+            tx.stored_record("provider-a", "PA-000003")?
+        )),
+        Some(StoredRecord::Lead(fixed))
+    );
+}
+
+/// `latest_original_lead`: latest `received_at`, then highest id; duplicates, other
+/// products (matched exactly) and other contacts are ignored.
+pub fn latest_original_lead_selection(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (c, c2) = tx(s, "contacts", |tx| {
+        Ok((
+            tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?,
+            tx.insert_contact(&new_contact("provider:provider-a", "+19198233590"))?,
+        ))
+    });
+    let latest = |contact: ContactId, product: &str| {
+        let product = product.to_string();
+        tx(s, "latest_original_lead", move |tx| {
+            Ok(tx.latest_original_lead(contact, &product)?.map(|l| l.id))
+        })
+    };
+    assert_eq!(latest(c, "Solar"), None, "no leads: None");
+    let mut n = 0;
+    let mut add = |contact: ContactId, product: &str, secs: i64, duplicate_of: Option<LeadId>| {
+        n += 1;
+        let lead = NewLead {
+            product_type: product.into(),
+            received_at: at(secs),
+            duplicate_of,
+            ..new_lead(contact, "provider-a", &format!("PA-{n:06}"))
+        };
+        tx(s, "insert_lead", |tx| Ok(tx.insert_lead(&lead)?))
+    };
+    let l1 = add(c, "Solar", 10, None);
+    assert_eq!(latest(c, "Solar"), Some(l1), "the only lead");
+    let l2 = add(c, "Solar", 30, None);
+    let _l3 = add(c, "Solar", 20, None);
+    assert_eq!(
+        latest(c, "Solar"),
+        Some(l2),
+        "the latest received_at wins, not the latest inserted"
+    );
+    let l4 = add(c, "Solar", 30, None);
+    assert_eq!(
+        latest(c, "Solar"),
+        Some(l4),
+        "on equal received_at the highest id wins"
+    );
+    let _d = add(c, "Solar", 100, Some(l4));
+    assert_eq!(
+        latest(c, "Solar"),
+        Some(l4),
+        "duplicates are ignored, however recent"
+    );
+    let r = add(c, "Roofing", 200, None);
+    let _other = add(c2, "Solar", 500, None);
+    assert_eq!(
+        (
+            latest(c, "Solar"),
+            latest(c, "Roofing"),
+            latest(c, "solar"),
+            latest(c, "Battery"),
+            latest(c + c2 + 1000, "Solar"),
+        ),
+        (Some(l4), Some(r), None, None, None),
+        "other products (matched exactly), other contacts and missing contacts are ignored"
+    );
+    // Times are compared as times, to the microsecond.
+    let fine = NewLead {
+        received_at: at(30) + Duration::microseconds(1),
+        ..new_lead(c, "provider-a", "PA-FINE")
+    };
+    let f = tx(s, "insert_lead", |tx| Ok(tx.insert_lead(&fine)?));
+    assert_eq!(
+        latest(c, "Solar"),
+        Some(f),
+        "one microsecond later is later"
+    );
 }
 
 /// One stored outcome per `(provider_id, record_key)` across leads and rejections.
@@ -1331,7 +1930,7 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
     let p1 = provider("provider-a");
     let w1 = workspace("solar_ca_001", Cents(20000));
     let r1 = rule(1, "solar_ca_001", 10);
-    let (c1, _, a1) = tx(s, "seed", |tx| {
+    let (c1, l1, a1) = tx(s, "seed", |tx| {
         tx.put_provider(&p1)?;
         tx.put_workspace(&w1)?;
         tx.put_rule(&r1)?;
@@ -1343,6 +1942,7 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
     let before = tx(s, "counts", |tx| Ok(tx.counts()?));
     let appt_before = tx(s, "appointment", |tx| Ok(tx.appointment(a1)?));
     let delivery_before = tx(s, "delivery", |tx| Ok(tx.delivery(d1)?));
+    let contact_before = tx(s, "contact", |tx| Ok(tx.contact(c1)?));
 
     let result = with_tx(s, |tx| {
         let mut p2 = p1.clone();
@@ -1354,6 +1954,19 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
         tx.put_workspace(&w2)?;
         tx.put_rule(&rule(2, "solar_ca_001", 1))?;
         let (c2, l2, a2) = seed_routed(tx, 2, "solar_ca_001", Cents(20000))?;
+        tx.update_contact(
+            c1,
+            &NewContact {
+                first_name: Some("Changed".into()),
+                phone_e164: Some(phone(99)),
+                ..new_contact("provider:provider-a", &phone(1))
+            },
+        )?;
+        tx.insert_contact(&email_contact("provider:provider-a", "rolled@example.com"))?;
+        tx.insert_lead(&NewLead {
+            duplicate_of: Some(l1),
+            ..new_lead(c1, "provider-a", "PA-DUP")
+        })?;
         tx.insert_rejection(&new_rejection("provider-a", "PA-REJECT", &["invalid_zip"]))?;
         tx.enqueue_delivery(&new_delivery(a2, "solar_ca_001", at(0)))?;
         let claimed = tx.claim_due_deliveries(at(1), 10, at(300))?;
@@ -1406,7 +2019,7 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
             tx.providers()?,
             tx.workspaces()?,
             tx.rules()?,
-            tx.contact_by_key("provider:provider-a", &phone(2))?,
+            tx.contact_by_phone("provider:provider-a", &phone(2))?,
             tx.stored_record("provider-a", "PA-00002")?,
             tx.stored_record("provider-a", "PA-REJECT")?,
         ))
@@ -1419,6 +2032,20 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
     let (appt, delivery, attempts) = tx(s, "read back", |tx| {
         Ok((tx.appointment(a1)?, tx.delivery(d1)?, tx.attempts(d1)?))
     });
+    let contacts = tx(s, "read back", |tx| {
+        Ok((
+            tx.contact(c1)?,
+            tx.contact_by_phone("provider:provider-a", &phone(99))?,
+            tx.contact_by_email_key("provider:provider-a", "rolled@example.com")?,
+            tx.stored_record("provider-a", "PA-DUP")?,
+            tx.latest_original_lead(c1, "Solar")?.map(|l| l.id),
+        ))
+    });
+    assert_eq!(
+        contacts,
+        (contact_before, None, None, None, Some(l1)),
+        "a failed transaction must not keep contact updates, new contacts or duplicate leads"
+    );
     assert_eq!(
         appt, appt_before,
         "a failed transaction must not change an appointment"
@@ -1478,7 +2105,10 @@ pub fn transactions_are_serializable(make: MakeStore<'_>) {
                         tx.put_provider(&p)?;
                         // Every thread races to create the same contact, the engine's way.
                         let c = new_contact("provider:provider-a", "+13178638426");
-                        if tx.contact_by_key(&c.dedup_scope, &c.phone_e164)?.is_none() {
+                        if tx
+                            .contact_by_phone(&c.dedup_scope, "+13178638426")?
+                            .is_none()
+                        {
                             tx.insert_contact(&c)?;
                         }
                         let own = new_contact("provider:provider-a", &phone(1 + t * ROUNDS + r));

@@ -18,6 +18,8 @@ struct State {
     rules: BTreeMap<i64, RoutingRule>,
     contacts: Vec<Contact>,
     contact_keys: HashMap<(String, String), ContactId>,
+    /// (scope, email key) of contacts without a phone.
+    email_only_keys: HashMap<(String, String), ContactId>,
     leads: Vec<Lead>,
     rejections: Vec<NewRejection>,
     record_keys: HashMap<(String, String), StoredRecord>,
@@ -222,8 +224,27 @@ impl RecordRepo for MemTx {
     }
 }
 
+/// The unique key a contact occupies: its phone, or its email key when it has no phone.
+fn contact_key(c: &NewContact) -> Result<(bool, (String, String)), StorageError> {
+    match (&c.phone_e164, &c.email_key) {
+        (Some(p), _) => Ok((true, (c.dedup_scope.clone(), p.clone()))),
+        (None, Some(e)) => Ok((false, (c.dedup_scope.clone(), e.clone()))),
+        (None, None) => Err(conflict("a contact needs a phone or an email key")),
+    }
+}
+
+impl State {
+    fn key_map(&mut self, by_phone: bool) -> &mut HashMap<(String, String), ContactId> {
+        if by_phone {
+            &mut self.contact_keys
+        } else {
+            &mut self.email_only_keys
+        }
+    }
+}
+
 impl ContactRepo for MemTx {
-    fn contact_by_key(
+    fn contact_by_phone(
         &self,
         dedup_scope: &str,
         phone_e164: &str,
@@ -232,6 +253,21 @@ impl ContactRepo for MemTx {
             s.contact_keys
                 .get(&(dedup_scope.to_string(), phone_e164.to_string()))
                 .map(|&id| s.contacts[(id - 1) as usize].clone())
+        })
+    }
+    fn contact_by_email_key(
+        &self,
+        dedup_scope: &str,
+        email_key: &str,
+    ) -> Result<Option<Contact>, StorageError> {
+        self.read(|s| {
+            s.contacts
+                .iter()
+                .find(|c| {
+                    c.contact.dedup_scope == dedup_scope
+                        && c.contact.email_key.as_deref() == Some(email_key)
+                })
+                .cloned()
         })
     }
     fn contact(&self, id: ContactId) -> Result<Option<Contact>, StorageError> {
@@ -243,9 +279,9 @@ impl ContactRepo for MemTx {
         })
     }
     fn insert_contact(&self, c: &NewContact) -> Result<ContactId, StorageError> {
+        let (by_phone, key) = contact_key(c)?;
         self.write(|s| {
-            let key = (c.dedup_scope.clone(), c.phone_e164.clone());
-            if s.contact_keys.contains_key(&key) {
+            if s.key_map(by_phone).contains_key(&key) {
                 return Err(conflict(format!("contact {key:?} exists")));
             }
             let id = next_id(s.contacts.len());
@@ -253,12 +289,45 @@ impl ContactRepo for MemTx {
                 id,
                 contact: c.clone(),
             });
-            s.contact_keys.insert(key.clone(), id);
+            s.key_map(by_phone).insert(key.clone(), id);
             Ok((
                 id,
                 Box::new(move |s: &mut State| {
                     s.contacts.pop();
-                    s.contact_keys.remove(&key);
+                    s.key_map(by_phone).remove(&key);
+                }),
+            ))
+        })
+    }
+    fn update_contact(&self, id: ContactId, c: &NewContact) -> Result<(), StorageError> {
+        self.write(|s| {
+            let i = usize::try_from(id - 1)
+                .ok()
+                .filter(|&i| i < s.contacts.len())
+                .ok_or_else(|| conflict(format!("contact {id} does not exist")))?;
+            let old = s.contacts[i].clone();
+            let mut new = c.clone();
+            new.dedup_scope = old.contact.dedup_scope.clone();
+            new.created_at = old.contact.created_at;
+            let (old_phone, old_key) = contact_key(&old.contact)?;
+            let (new_phone, new_key) = contact_key(&new)?;
+            let moved = (old_phone, &old_key) != (new_phone, &new_key);
+            if moved {
+                if s.key_map(new_phone).contains_key(&new_key) {
+                    return Err(conflict(format!("contact {new_key:?} exists")));
+                }
+                s.key_map(old_phone).remove(&old_key);
+                s.key_map(new_phone).insert(new_key.clone(), id);
+            }
+            s.contacts[i].contact = new;
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    if moved {
+                        s.key_map(new_phone).remove(&new_key);
+                        s.key_map(old_phone).insert(old_key, id);
+                    }
+                    s.contacts[i] = old;
                 }),
             ))
         })
@@ -277,6 +346,11 @@ impl LeadRepo for MemTx {
                     "contact {} does not exist",
                     lead.contact_id
                 )));
+            }
+            if let Some(orig) = lead.duplicate_of {
+                if orig < 1 || orig as usize > s.leads.len() {
+                    return Err(conflict(format!("original lead {orig} does not exist")));
+                }
             }
             let id = next_id(s.leads.len());
             s.leads.push(Lead {
@@ -298,6 +372,23 @@ impl LeadRepo for MemTx {
             usize::try_from(id - 1)
                 .ok()
                 .and_then(|i| s.leads.get(i))
+                .cloned()
+        })
+    }
+    fn latest_original_lead(
+        &self,
+        contact_id: ContactId,
+        product_type: &str,
+    ) -> Result<Option<Lead>, StorageError> {
+        self.read(|s| {
+            s.leads
+                .iter()
+                .filter(|l| {
+                    l.lead.contact_id == contact_id
+                        && l.lead.duplicate_of.is_none()
+                        && l.lead.product_type == product_type
+                })
+                .max_by_key(|l| (l.lead.received_at, l.id))
                 .cloned()
         })
     }

@@ -192,15 +192,26 @@ pub trait RecordRepo {
 
 /// Contacts (`contacts`).
 pub trait ContactRepo {
-    /// The contact with this dedup key.
+    /// The contact with this phone in this scope.
     ///
     /// # Behavior
     ///
     /// `Ok(None)` when there is none.
-    fn contact_by_key(
+    fn contact_by_phone(
         &self,
         dedup_scope: &str,
         phone_e164: &str,
+    ) -> Result<Option<Contact>, StorageError>;
+    /// The oldest contact (lowest id) in this scope with this email key, with or without a
+    /// phone.
+    ///
+    /// # Behavior
+    ///
+    /// `Ok(None)` when there is none.
+    fn contact_by_email_key(
+        &self,
+        dedup_scope: &str,
+        email_key: &str,
     ) -> Result<Option<Contact>, StorageError>;
     /// The contact with this id.
     ///
@@ -213,8 +224,19 @@ pub trait ContactRepo {
     /// # Behavior
     ///
     /// [`StorageError::Conflict`] when a contact with the same `(dedup_scope, phone_e164)`
-    /// exists, even one committed by another process after this transaction began.
+    /// exists, or, for a contact without a phone, another contact without a phone with the
+    /// same `(dedup_scope, email_key)`; even one committed by another process after this
+    /// transaction began. A contact needs a phone or an email key (`Conflict` otherwise).
     fn insert_contact(&self, contact: &NewContact) -> Result<ContactId, StorageError>;
+    /// Replaces a contact's stored fields with `contact`'s (`dedup_scope` and `created_at`
+    /// are kept).
+    ///
+    /// # Behavior
+    ///
+    /// The same uniqueness as [`ContactRepo::insert_contact`] holds afterwards
+    /// ([`StorageError::Conflict`] otherwise, e.g. when the new phone is another contact's);
+    /// `Conflict` when the contact does not exist.
+    fn update_contact(&self, id: ContactId, contact: &NewContact) -> Result<(), StorageError>;
 }
 
 /// Leads (`leads`).
@@ -232,6 +254,17 @@ pub trait LeadRepo {
     ///
     /// `Ok(None)` when there is none.
     fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError>;
+    /// The most recently received original (non-duplicate) lead of a contact for a product.
+    ///
+    /// # Behavior
+    ///
+    /// Latest `received_at`, then highest id; leads with `duplicate_of` set are ignored;
+    /// `product_type` matches exactly. `Ok(None)` when there is none.
+    fn latest_original_lead(
+        &self,
+        contact_id: ContactId,
+        product_type: &str,
+    ) -> Result<Option<Lead>, StorageError>;
 }
 
 /// Appointments (`appointments`).
