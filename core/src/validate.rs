@@ -3,7 +3,9 @@
 //! Every check runs, so a rejection lists all its reasons at once, each with a stable
 //! snake_case [`ReasonCode`] and a human-readable detail. Checks:
 //!
-//! - phone: present, and valid per libphonenumber ([`crate::phone::normalize`]);
+//! - phone: present, and valid per libphonenumber ([`crate::phone::normalize`]); when the
+//!   context does not require a phone, a valid email is enough and the phone's problem is a
+//!   warning instead (the record needs one way to reach the person);
 //! - ZIP: present, ZIP5 or ZIP+4 ([`crate::zip::Zip5::parse`]), listed in the ZIP table and
 //!   active;
 //! - product: present, known to the catalog, and of a lead type the provider may send;
@@ -49,6 +51,10 @@ pub enum ReasonCode {
     LeadTypeNotAllowed,
     /// The appointment time is not RFC 3339.
     InvalidAppointmentDate,
+    /// No email, where one is needed (no valid phone and the phone is not required).
+    MissingEmail,
+    /// The email is not a valid address, where one is needed.
+    InvalidEmail,
 }
 
 impl ReasonCode {
@@ -67,6 +73,8 @@ impl ReasonCode {
             ReasonCode::UnknownProduct => "unknown_product",
             ReasonCode::LeadTypeNotAllowed => "lead_type_not_allowed",
             ReasonCode::InvalidAppointmentDate => "invalid_appointment_date",
+            ReasonCode::MissingEmail => "missing_email",
+            ReasonCode::InvalidEmail => "invalid_email",
         }
     }
 }
@@ -105,13 +113,16 @@ pub struct ValidationContext<'a> {
     pub allowed_lead_types: &'a [String],
     /// CLDR region for phones written without a country code, e.g. `US`.
     pub default_region: &'a str,
+    /// Whether a valid phone is required (the seed's rule). When `false`, a record with a
+    /// valid email and no valid phone is accepted with the phone problem as a warning.
+    pub require_phone: bool,
 }
 
 /// A record that passed validation, normalized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidLead {
-    /// E.164 phone and extension.
-    pub phone: NormalizedPhone,
+    /// E.164 phone and extension (always present when the context requires a phone).
+    pub phone: Option<NormalizedPhone>,
     /// Normalized email, if present and valid.
     pub email: Option<String>,
     /// ZIP5.
@@ -175,23 +186,58 @@ pub fn validate(
         );
     }
 
+    let mut phone_problem: Option<Reason> = None;
     let phone = match input.phone.as_deref() {
         None if wrong("phone") => None,
         None => {
-            reject(ReasonCode::MissingPhone, "no phone".into());
+            phone_problem = Some(Reason {
+                code: ReasonCode::MissingPhone,
+                detail: "no phone".into(),
+            });
             None
         }
         Some(raw) => match phone::normalize(raw, ctx.default_region) {
             Ok(p) => Some(p),
             Err(e) => {
-                reject(
-                    ReasonCode::InvalidPhone,
-                    format!("phone {}: {}", quoted(raw), e.code()),
-                );
+                phone_problem = Some(Reason {
+                    code: ReasonCode::InvalidPhone,
+                    detail: format!("phone {}: {}", quoted(raw), e.code()),
+                });
                 None
             }
         },
     };
+    let mut warnings = input.warnings.clone();
+    let email = match input.email.as_deref().map(crate::email::normalize) {
+        Some(Ok(e)) => Some(e),
+        Some(Err(_)) => {
+            warnings.push("invalid_email".into());
+            None
+        }
+        None => None,
+    };
+    if wrong("email") {
+        warnings.push("invalid_email".into());
+    }
+    if let Some(problem) = phone_problem {
+        if !ctx.require_phone && email.is_some() {
+            warnings.push(problem.code.as_str().to_string());
+        } else {
+            reject(problem.code, problem.detail);
+            if !ctx.require_phone {
+                match input.email.as_deref() {
+                    None => reject(ReasonCode::MissingEmail, "no email either".into()),
+                    Some(raw) => reject(
+                        ReasonCode::InvalidEmail,
+                        format!("email {} is not an address either", quoted(raw)),
+                    ),
+                }
+            }
+        }
+    }
+    if phone.is_none() && wrong("phone") && !ctx.require_phone && email.is_none() {
+        reject(ReasonCode::MissingEmail, "no usable email either".into());
+    }
 
     let zip = match input.zip_code.as_deref() {
         None if wrong("zip_code") => None,
@@ -273,23 +319,9 @@ pub fn validate(
         }
     };
 
-    let mut warnings = input.warnings.clone();
-    let email = input
-        .email
-        .as_deref()
-        .and_then(|raw| match crate::email::normalize(raw) {
-            Ok(e) => Some(e),
-            Err(_) => {
-                warnings.push("invalid_email".into());
-                None
-            }
-        });
-    if wrong("email") {
-        warnings.push("invalid_email".into());
-    }
-
-    match (phone, zip, product) {
-        (Some(phone), Some(zip), Some(product)) if reasons.is_empty() => Ok(ValidLead {
+    let phone_ok = phone.is_some() || (!ctx.require_phone && email.is_some());
+    match (zip, product) {
+        (Some(zip), Some(product)) if phone_ok && reasons.is_empty() => Ok(ValidLead {
             phone,
             email,
             zip,
@@ -318,6 +350,7 @@ mod tests {
             catalog,
             allowed_lead_types: allowed,
             default_region: "US",
+            require_phone: true,
         }
     }
 
@@ -344,7 +377,7 @@ mod tests {
     fn a_good_record_is_normalized() {
         let cat = Catalog::from_names(["Solar"]);
         let v = validate(&input(), &ctx(&cat, &["solar".into()])).unwrap();
-        assert_eq!(v.phone.number.as_str(), "+13178638426");
+        assert_eq!(v.phone.unwrap().number.as_str(), "+13178638426");
         assert_eq!(v.zip.to_string(), "46262");
         assert_eq!(v.product_name, "Solar");
         assert_eq!(v.email.as_deref(), Some("jm@example.net"));
@@ -394,6 +427,30 @@ mod tests {
         let v = validate(&i, &ctx(&cat, &[])).unwrap();
         assert_eq!(v.email, None);
         assert_eq!(v.warnings, vec!["invalid_email"]);
+    }
+
+    #[test]
+    fn email_can_stand_in_for_the_phone_when_allowed() {
+        let cat = Catalog::from_names(["Solar"]);
+        let mut lenient = ctx(&cat, &[]);
+        lenient.require_phone = false;
+        let mut i = input();
+        i.phone = Some("555".into());
+        let v = validate(&i, &lenient).unwrap();
+        assert_eq!(v.phone, None);
+        assert_eq!(v.warnings, vec!["invalid_phone"]);
+        assert_eq!(codes(validate(&i, &ctx(&cat, &[]))), vec!["invalid_phone"]);
+        i.email = Some("nope".into());
+        assert_eq!(
+            codes(validate(&i, &lenient)),
+            vec!["invalid_phone", "invalid_email"]
+        );
+        i.phone = None;
+        i.email = None;
+        assert_eq!(
+            codes(validate(&i, &lenient)),
+            vec!["missing_phone", "missing_email"]
+        );
     }
 
     #[test]

@@ -132,6 +132,11 @@ use codec::Db;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_contact_dedup.sql")),
+    (3, include_str!("../migrations/0003_rule_targeting.sql")),
+    (
+        4,
+        include_str!("../migrations/0004_capacity_and_routing_state.sql"),
+    ),
 ];
 
 /// Connection settings for [`SqliteStore::open_with`].

@@ -795,6 +795,120 @@ impl AppointmentRepo for SqlTx<'_> {
             "appointments",
         )
     }
+
+    fn unrouted_appointments(&self, limit: usize) -> Result<Vec<Appointment>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.all(
+            &format!(
+                "SELECT {APPOINTMENT_COLS} FROM appointments WHERE status = 'unrouted' \
+                 ORDER BY created_at, id LIMIT ?1"
+            ),
+            [limit],
+            appointment_row,
+        )
+    }
+
+    fn assign_appointment(
+        &self,
+        id: AppointmentId,
+        assignment: &Assignment,
+    ) -> Result<(), StorageError> {
+        let Assignment::Routed {
+            workspace_id,
+            rule_id,
+            method,
+            matched_at,
+            payment_rate,
+        } = assignment
+        else {
+            return Err(StorageError::Conflict(
+                "assign_appointment needs a routed assignment".into(),
+            ));
+        };
+        let r = (|| {
+            let n = self.exec(
+                "UPDATE appointments SET status = 'routed', unrouted_reason = NULL, \
+                 workspace_id = ?2, routing_rule_id = ?3, routing_method = ?4, matched_at = ?5, \
+                 payment_rate_cents = ?6 WHERE id = ?1 AND status = 'unrouted'",
+                params![
+                    id,
+                    workspace_id,
+                    rule_id,
+                    method.as_str(),
+                    ts(*matched_at)?,
+                    payment_rate.0
+                ],
+            )?;
+            if n == 0 {
+                return Err(StorageError::Conflict(format!(
+                    "appointment {id} does not exist or is already routed"
+                )));
+            }
+            Ok(())
+        })();
+        in_op(&format!("assign_appointment {id}"), r)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capacity counters and routing state
+
+impl CapacityRepo for SqlTx<'_> {
+    fn counter(&self, key: &str) -> Result<(i64, Cents), StorageError> {
+        let found = self.one(
+            "SELECT count, amount_cents FROM capacity_counters WHERE counter_key = ?1",
+            [key],
+            |r| {
+                let c = Cols::new(r, "capacity_counters");
+                Ok((c.get::<i64>(0)?, Cents(c.get::<i64>(1)?)))
+            },
+        )?;
+        Ok(found.unwrap_or((0, Cents(0))))
+    }
+
+    fn add_to_counter(&self, key: &str, count: i64, amount: Cents) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO capacity_counters (counter_key, count, amount_cents) \
+             VALUES (?1, ?2, ?3) \
+             ON CONFLICT (counter_key) DO UPDATE SET count = count + excluded.count, \
+             amount_cents = amount_cents + excluded.amount_cents",
+            params![key, count, amount.0],
+        )
+        .map(|_| ())
+        .map_err(|e| prefix(&format!("add_to_counter {key}"), e))
+    }
+}
+
+impl RoutingStateRepo for SqlTx<'_> {
+    fn rule_routing_state(&self, rule_id: i64) -> Result<RuleRoutingState, StorageError> {
+        let found = self.one(
+            "SELECT current_weight, last_routed_at FROM routing_rule_state WHERE rule_id = ?1",
+            [rule_id],
+            |r| {
+                let c = Cols::new(r, "routing_rule_state");
+                Ok(RuleRoutingState {
+                    current_weight: c.get(0)?,
+                    last_routed_at: c.time_opt(1)?,
+                })
+            },
+        )?;
+        Ok(found.unwrap_or_default())
+    }
+
+    fn put_rule_routing_state(
+        &self,
+        rule_id: i64,
+        state: &RuleRoutingState,
+    ) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO routing_rule_state (rule_id, current_weight, last_routed_at) \
+             VALUES (?1, ?2, ?3) ON CONFLICT (rule_id) DO UPDATE SET \
+             current_weight = excluded.current_weight, last_routed_at = excluded.last_routed_at",
+            params![rule_id, state.current_weight, ts_opt(state.last_routed_at)?],
+        )
+        .map(|_| ())
+        .map_err(|e| prefix(&format!("put_rule_routing_state {rule_id}"), e))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

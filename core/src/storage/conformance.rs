@@ -97,6 +97,12 @@ pub const CHECKS: &[Check] = &[
         transactions_are_serializable,
     ),
     ("counts_and_breakdowns", counts_and_breakdowns),
+    (
+        "unrouted_queue_and_assignment",
+        unrouted_queue_and_assignment,
+    ),
+    ("capacity_counters", capacity_counters),
+    ("rule_routing_state", rule_routing_state),
 ];
 
 /// Runs every check in [`CHECKS`], each on a fresh store from `make`.
@@ -2267,4 +2273,159 @@ pub fn counts_and_breakdowns(make: MakeStore<'_>) {
         owned(&[("no_eligible_workspace", 1), ("no_rule_for_zip", 1)]),
         "unrouted_counts() is ordered by reason code"
     );
+}
+
+/// The unrouted queue lists unrouted appointments oldest first; `assign_appointment` routes
+/// one exactly once, refuses routed ones and unknown workspaces, and rolls back.
+pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a1, a2, routed_id) = tx(s, "seed", |tx| {
+        tx.put_workspace(&workspace("solar_ca_001", Cents(20000)))?;
+        let mut made = Vec::new();
+        for n in 0..2 {
+            let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(100 + n)))?;
+            let l = tx.insert_lead(&new_lead(c, "provider-a", &format!("UQ-{n}")))?;
+            let mut u = unrouted(l, c, "no_rule_for_zip");
+            u.created_at = at(10 - i64::from(n));
+            made.push(tx.insert_appointment(&u)?);
+        }
+        let (_, _, r) = seed_routed(tx, 7, "solar_ca_001", Cents(20000))?;
+        Ok((made[0], made[1], r))
+    });
+    let queue = tx(s, "unrouted_appointments", |tx| {
+        Ok(tx.unrouted_appointments(10)?)
+    });
+    assert_eq!(
+        queue.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![a2, a1],
+        "the unrouted queue is oldest first and holds only unrouted appointments"
+    );
+    assert_eq!(
+        tx(s, "limit", |tx| Ok(tx.unrouted_appointments(1)?)).len(),
+        1,
+        "unrouted_appointments honours its limit"
+    );
+    let assignment = Assignment::Routed {
+        workspace_id: "solar_ca_001".into(),
+        rule_id: None,
+        method: RoutingMethod::Manual,
+        matched_at: at(20),
+        payment_rate: Cents(15000),
+    };
+    // Rolled back: still unrouted.
+    let rolled = with_tx(s, |tx| {
+        tx.assign_appointment(a1, &assignment)?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    let still = tx(s, "after rollback", |tx| Ok(tx.appointment(a1)?));
+    assert!(
+        matches!(
+            still.map(|a| a.appointment.assignment),
+            Some(Assignment::Unrouted { .. })
+        ),
+        "a rolled-back assignment must leave the appointment unrouted"
+    );
+    tx(
+        s,
+        "assign",
+        |tx| Ok(tx.assign_appointment(a1, &assignment)?),
+    );
+    let got =
+        tx(s, "read assigned", |tx| Ok(tx.appointment(a1)?)).expect("assigned appointment exists");
+    assert_eq!(
+        got.appointment.assignment, assignment,
+        "assignment stored as given"
+    );
+    let left = tx(s, "queue after", |tx| Ok(tx.unrouted_appointments(10)?));
+    assert_eq!(left.iter().map(|a| a.id).collect::<Vec<_>>(), vec![a2]);
+    let again = with_tx(s, |tx| Ok(tx.assign_appointment(a1, &assignment)));
+    expect_conflict("assigning a routed appointment", again.expect("tx"));
+    let routed_again = with_tx(s, |tx| Ok(tx.assign_appointment(routed_id, &assignment)));
+    expect_conflict(
+        "assigning an auto-routed appointment",
+        routed_again.expect("tx"),
+    );
+    let mut unknown = assignment.clone();
+    if let Assignment::Routed { workspace_id, .. } = &mut unknown {
+        *workspace_id = "nobody".into();
+    }
+    let missing_ws = with_tx(s, |tx| Ok(tx.assign_appointment(a2, &unknown)));
+    expect_conflict("assigning to an unknown workspace", missing_ws.expect("tx"));
+    let missing = with_tx(s, |tx| Ok(tx.assign_appointment(9_999, &assignment)));
+    expect_conflict("assigning a missing appointment", missing.expect("tx"));
+    let unrouted_assignment = Assignment::Unrouted { reason: "x".into() };
+    let bad = with_tx(s, |tx| Ok(tx.assign_appointment(a2, &unrouted_assignment)));
+    expect_conflict("assigning an unrouted assignment", bad.expect("tx"));
+}
+
+/// Counters start at zero, add (also negative deltas), are per key, and roll back.
+pub fn capacity_counters(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let k = "workspace:solar_ca_001:day:2025-03-14T07:00:00Z";
+    assert_eq!(
+        tx(s, "empty", |tx| Ok(tx.counter(k)?)),
+        (0, Cents(0)),
+        "a missing counter reads as zero"
+    );
+    tx(s, "add", |tx| {
+        tx.add_to_counter(k, 1, Cents(20000))?;
+        tx.add_to_counter(k, 2, Cents(500))?;
+        Ok(tx.add_to_counter("rule:1:hour:2025-03-14T15:00:00Z", 1, Cents(0))?)
+    });
+    assert_eq!(tx(s, "read", |tx| Ok(tx.counter(k)?)), (3, Cents(20500)));
+    tx(s, "give back", |tx| {
+        Ok(tx.add_to_counter(k, -1, Cents(-20000))?)
+    });
+    assert_eq!(tx(s, "read", |tx| Ok(tx.counter(k)?)), (2, Cents(500)));
+    let rolled = with_tx(s, |tx| {
+        tx.add_to_counter(k, 5, Cents(1))?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    assert_eq!(
+        tx(s, "after rollback", |tx| Ok(tx.counter(k)?)),
+        (2, Cents(500)),
+        "a rolled-back increment must not count"
+    );
+    assert_eq!(
+        tx(s, "other key", |tx| Ok(
+            tx.counter("rule:1:hour:2025-03-14T15:00:00Z")?
+        )),
+        (1, Cents(0))
+    );
+}
+
+/// Rule routing state defaults to zero / never, upserts, and rolls back.
+pub fn rule_routing_state(make: MakeStore<'_>) {
+    use crate::storage::RuleRoutingState;
+    let store = make();
+    let s = &*store;
+    assert_eq!(
+        tx(s, "default", |tx| Ok(tx.rule_routing_state(7)?)),
+        RuleRoutingState::default()
+    );
+    let st = RuleRoutingState {
+        current_weight: -3,
+        last_routed_at: Some(at(30)),
+    };
+    tx(s, "put", |tx| Ok(tx.put_rule_routing_state(7, &st)?));
+    assert_eq!(tx(s, "get", |tx| Ok(tx.rule_routing_state(7)?)), st);
+    let st2 = RuleRoutingState {
+        current_weight: 4,
+        last_routed_at: None,
+    };
+    let rolled = with_tx(s, |tx| {
+        tx.put_rule_routing_state(7, &st2)?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    assert_eq!(
+        tx(s, "after rollback", |tx| Ok(tx.rule_routing_state(7)?)),
+        st
+    );
+    tx(s, "replace", |tx| Ok(tx.put_rule_routing_state(7, &st2)?));
+    assert_eq!(tx(s, "replaced", |tx| Ok(tx.rule_routing_state(7)?)), st2);
 }

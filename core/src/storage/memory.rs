@@ -32,6 +32,8 @@ struct State {
     billing: Vec<NewBillingEvent>,
     billing_keys: HashMap<(AppointmentId, &'static str), BillingEventId>,
     events: Vec<NewEvent>,
+    counters: HashMap<String, (i64, Cents)>,
+    rule_state: HashMap<i64, RuleRoutingState>,
 }
 
 /// An in-memory store (see the module docs). Ids start at 1, as in SQLite.
@@ -489,6 +491,47 @@ impl AppointmentRepo for MemTx {
             v
         })
     }
+    fn unrouted_appointments(&self, limit: usize) -> Result<Vec<Appointment>, StorageError> {
+        self.read(|s| {
+            let mut v: Vec<Appointment> = s
+                .appointments
+                .iter()
+                .filter(|a| matches!(a.appointment.assignment, Assignment::Unrouted { .. }))
+                .cloned()
+                .collect();
+            v.sort_by_key(|a| (a.appointment.created_at, a.id));
+            v.truncate(limit);
+            v
+        })
+    }
+    fn assign_appointment(
+        &self,
+        id: AppointmentId,
+        assignment: &Assignment,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let Assignment::Routed { workspace_id, .. } = assignment else {
+                return Err(conflict("assign_appointment needs a routed assignment"));
+            };
+            if !s.workspaces.contains_key(workspace_id) {
+                return Err(conflict(format!("workspace {workspace_id} does not exist")));
+            }
+            let a = usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| s.appointments.get_mut(i))
+                .ok_or_else(|| conflict(format!("appointment {id} does not exist")))?;
+            if !matches!(a.appointment.assignment, Assignment::Unrouted { .. }) {
+                return Err(conflict(format!("appointment {id} is already routed")));
+            }
+            let old = std::mem::replace(&mut a.appointment.assignment, assignment.clone());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.appointments[(id - 1) as usize].appointment.assignment = old;
+                }),
+            ))
+        })
+    }
     fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
         self.read(|s| {
             let mut m: BTreeMap<String, u64> = BTreeMap::new();
@@ -695,6 +738,58 @@ impl EventRepo for MemTx {
                 .filter(|e| e.subject == subject && e.subject_id == subject_id)
                 .cloned()
                 .collect()
+        })
+    }
+}
+
+impl CapacityRepo for MemTx {
+    fn counter(&self, key: &str) -> Result<(i64, Cents), StorageError> {
+        self.read(|s| s.counters.get(key).copied().unwrap_or((0, Cents(0))))
+    }
+    fn add_to_counter(&self, key: &str, count: i64, amount: Cents) -> Result<(), StorageError> {
+        self.write(|s| {
+            let key = key.to_string();
+            let old = s.counters.get(&key).copied();
+            let (c, a) = old.unwrap_or((0, Cents(0)));
+            s.counters
+                .insert(key.clone(), (c + count, Cents(a.0 + amount.0)));
+            Ok((
+                (),
+                Box::new(move |s: &mut State| match old {
+                    Some(o) => {
+                        s.counters.insert(key, o);
+                    }
+                    None => {
+                        s.counters.remove(&key);
+                    }
+                }),
+            ))
+        })
+    }
+}
+
+impl RoutingStateRepo for MemTx {
+    fn rule_routing_state(&self, rule_id: i64) -> Result<RuleRoutingState, StorageError> {
+        self.read(|s| s.rule_state.get(&rule_id).copied().unwrap_or_default())
+    }
+    fn put_rule_routing_state(
+        &self,
+        rule_id: i64,
+        state: &RuleRoutingState,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let old = s.rule_state.insert(rule_id, *state);
+            Ok((
+                (),
+                Box::new(move |s: &mut State| match old {
+                    Some(o) => {
+                        s.rule_state.insert(rule_id, o);
+                    }
+                    None => {
+                        s.rule_state.remove(&rule_id);
+                    }
+                }),
+            ))
         })
     }
 }

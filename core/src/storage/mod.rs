@@ -100,6 +100,8 @@ pub trait Tx:
     + BillingRepo
     + EventRepo
     + StatsRepo
+    + CapacityRepo
+    + RoutingStateRepo
 {
 }
 
@@ -115,6 +117,8 @@ impl<T> Tx for T where
         + BillingRepo
         + EventRepo
         + StatsRepo
+        + CapacityRepo
+        + RoutingStateRepo
 {
 }
 
@@ -307,6 +311,20 @@ pub trait AppointmentRepo {
     fn routed_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
     /// Number of unrouted appointments per reason code, ordered by code.
     fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
+    /// The unrouted queue: up to `limit` unrouted appointments, oldest first (then lowest id).
+    fn unrouted_appointments(&self, limit: usize) -> Result<Vec<Appointment>, StorageError>;
+    /// Routes an unrouted appointment (from the queue, or by hand).
+    ///
+    /// # Behavior
+    ///
+    /// `assignment` must be [`Assignment::Routed`]; the appointment must exist and be
+    /// unrouted. [`StorageError::Conflict`] otherwise (an appointment is routed at most once;
+    /// a routed one is never silently moved), or when the workspace does not exist.
+    fn assign_appointment(
+        &self,
+        id: AppointmentId,
+        assignment: &Assignment,
+    ) -> Result<(), StorageError>;
 }
 
 /// The delivery outbox (`deliveries`, `delivery_attempts`).
@@ -382,6 +400,42 @@ pub trait EventRepo {
     /// Events of one subject row, in insertion order.
     fn events(&self, subject: EventSubject, subject_id: i64)
         -> Result<Vec<NewEvent>, StorageError>;
+}
+
+/// Capacity counters: how many appointments (and dollars) a workspace or rule took in one
+/// cap window. Keys come from `capacity::counter_key`.
+pub trait CapacityRepo {
+    /// The count and amount recorded under `key`; `(0, Cents(0))` when none.
+    fn counter(&self, key: &str) -> Result<(i64, Cents), StorageError>;
+    /// Adds to the counter under `key`, creating it at zero first.
+    ///
+    /// # Behavior
+    ///
+    /// Atomic within the transaction; negative deltas give capacity back (a return). Read
+    /// and add in the same transaction as the assignment: with SQLite's write lock taken at
+    /// `BEGIN`, two writers cannot both see room for the last slot.
+    fn add_to_counter(&self, key: &str, count: i64, amount: Cents) -> Result<(), StorageError>;
+}
+
+/// Persisted tie-break state of a routing rule, so that restarts keep round-robin fairness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RuleRoutingState {
+    /// Smooth weighted round-robin's current weight.
+    pub current_weight: i64,
+    /// When the rule last won an appointment (UTC).
+    pub last_routed_at: Option<OffsetDateTime>,
+}
+
+/// Tie-break state of routing rules (`routing_rule_state`).
+pub trait RoutingStateRepo {
+    /// The rule's state; the default (zero, never routed) when none is stored.
+    fn rule_routing_state(&self, rule_id: i64) -> Result<RuleRoutingState, StorageError>;
+    /// Stores the rule's state (upsert).
+    fn put_rule_routing_state(
+        &self,
+        rule_id: i64,
+        state: &RuleRoutingState,
+    ) -> Result<(), StorageError>;
 }
 
 /// Whole-store counts.
