@@ -183,6 +183,51 @@ pub struct IngestOutcome {
     pub outcome: Outcome,
 }
 
+/// What [`Engine::reroute_unrouted`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RerouteReport {
+    /// Unrouted appointments examined.
+    pub examined: u64,
+    /// Newly routed, per workspace.
+    pub routed: std::collections::BTreeMap<String, u64>,
+    /// Still unrouted, per reason code.
+    pub still_unrouted: std::collections::BTreeMap<String, u64>,
+}
+
+/// One row of a [`BacktestReport`]: appointments per workspace now and under the proposal
+/// (`workspace_id` `None` is the unrouted queue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacktestRow {
+    /// The workspace, or `None` for unrouted.
+    pub workspace_id: Option<String>,
+    /// Appointments it holds now.
+    pub current: u64,
+    /// Appointments it would hold under the proposed rules.
+    pub proposed: u64,
+}
+
+/// An appointment that would change hands under a proposed rule set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// The appointment.
+    pub appointment_id: AppointmentId,
+    /// Its workspace now (`None`: unrouted).
+    pub from: Option<String>,
+    /// Its workspace under the proposal (`None`: unrouted).
+    pub to: Option<String>,
+}
+
+/// What [`Engine::backtest`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BacktestReport {
+    /// Appointments replayed.
+    pub examined: u64,
+    /// Per workspace, by id (unrouted first).
+    pub per_workspace: Vec<BacktestRow>,
+    /// Appointments that would move, by id.
+    pub moves: Vec<Move>,
+}
+
 /// Totals of one [`Engine::deliver_due`] call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
@@ -452,7 +497,9 @@ impl Engine {
                 }
             }
         };
-        let routing = lead.appointment_date.map(|_| self.assign(snap, &lead, at));
+        let routing = lead
+            .appointment_date
+            .map(|_| self.assign(snap, lead.product, lead.zip, at));
         let fields = json!({
             "first_name": lead.first_name,
             "last_name": lead.last_name,
@@ -472,8 +519,14 @@ impl Engine {
     }
 
     /// Routes a valid lead against the snapshot.
-    fn assign(&self, snap: &Snapshot, lead: &ValidLead, at: OffsetDateTime) -> Routed {
-        let d = snap.routing.route_product(lead.product, lead.zip);
+    fn assign(
+        &self,
+        snap: &Snapshot,
+        product: crate::catalog::ProductId,
+        zip: crate::zip::Zip5,
+        at: OffsetDateTime,
+    ) -> Routed {
+        let d = snap.routing.route_product(product, zip);
         let skipped: Vec<_> = d
             .skipped
             .iter()
@@ -674,8 +727,8 @@ impl Engine {
             {
                 let appt_id = tx.insert_appointment(&new_appt)?;
                 let kind = match &routed.outcome {
-                    RoutingOutcome::Routed { workspace_id, .. } => {
-                        self.enqueue(tx, snap, appt_id, &new_appt, lead, workspace_id, at)?;
+                    RoutingOutcome::Routed { .. } => {
+                        self.enqueue(tx, snap, appt_id, &new_appt, &customer_of(lead), at)?;
                         "routed"
                     }
                     RoutingOutcome::Unrouted(_) => "unrouted",
@@ -726,24 +779,21 @@ impl Engine {
         Ok(contact::is_duplicate(previous.lead.received_at, at, window).then_some(previous.id))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Writes the outbox row of a routed appointment (same transaction as its routing).
     fn enqueue(
         &self,
         tx: &dyn Tx,
         snap: &Snapshot,
         appointment_id: AppointmentId,
         appt: &NewAppointment,
-        lead: &ValidLead,
-        workspace_id: &str,
+        customer: &Customer,
         at: OffsetDateTime,
     ) -> Result<()> {
-        let customer = Customer {
-            first_name: lead.first_name.clone(),
-            last_name: lead.last_name.clone(),
-            phone_e164: lead.phone.as_ref().map(|p| p.number.as_str().to_string()),
-            email: lead.email.clone(),
+        let Assignment::Routed { workspace_id, .. } = &appt.assignment else {
+            return Err(Error::Internal("enqueue of an unrouted appointment".into()));
         };
-        let body = payload::build(appointment_id, appt, &customer)
+        let workspace_id = workspace_id.as_str();
+        let body = payload::build(appointment_id, appt, customer)
             .ok_or_else(|| Error::Internal("routed appointment without payload".into()))?;
         let payload = serde_json::to_string(&body)
             .map_err(|e| Error::Internal(format!("payload serialization: {e}")))?;
@@ -918,6 +968,207 @@ impl Engine {
         )
     }
 
+    /// Routes the unrouted queue again against the current rules and workspaces, e.g. after
+    /// rules or workspaces changed. Each appointment that now matches is assigned, gets its
+    /// outbox row and an `appointment_events` row `rerouted` with its trace, in one
+    /// transaction per batch of `batch` appointments; the others stay queued. The payment
+    /// rate is the workspace's at rerouting time.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn reroute_unrouted(&self, batch: usize) -> Result<RerouteReport> {
+        let snap = self.snapshot();
+        let mut report = RerouteReport::default();
+        let mut after = 0;
+        loop {
+            let page = with_tx(&*self.store, |tx| {
+                Ok(tx.unrouted_appointments(after, batch.max(1))?)
+            })?;
+            let Some(last) = page.last() else {
+                return Ok(report);
+            };
+            after = last.id;
+            let at = now();
+            let step = with_tx(&*self.store, |tx| {
+                let mut r = RerouteReport::default();
+                for appt in &page {
+                    r.examined += 1;
+                    let a = &appt.appointment;
+                    let routed = match (
+                        snap.routing.catalog().lookup(&a.service_type),
+                        crate::zip::Zip5::parse(&a.zip_code),
+                    ) {
+                        (Some(p), Ok(z)) => self.assign(&snap, p, z, at),
+                        _ => {
+                            *r.still_unrouted
+                                .entry(UnroutedReason::UnknownProduct.code().to_string())
+                                .or_default() += 1;
+                            continue;
+                        }
+                    };
+                    match &routed.outcome {
+                        RoutingOutcome::Routed { workspace_id, .. } => {
+                            self.route_stored(tx, &snap, appt, &routed.assignment, at)?;
+                            event(
+                                tx,
+                                EventSubject::Appointment,
+                                appt.id,
+                                "rerouted",
+                                routed.trace.clone(),
+                                at,
+                            )?;
+                            *r.routed.entry(workspace_id.clone()).or_default() += 1;
+                        }
+                        RoutingOutcome::Unrouted(reason) => {
+                            *r.still_unrouted
+                                .entry(reason.code().to_string())
+                                .or_default() += 1;
+                        }
+                    }
+                }
+                Ok(r)
+            })?;
+            report.examined += step.examined;
+            for (k, v) in step.routed {
+                *report.routed.entry(k).or_default() += v;
+            }
+            for (k, v) in step.still_unrouted {
+                *report.still_unrouted.entry(k).or_default() += v;
+            }
+        }
+    }
+
+    /// Assigns an unrouted appointment to a workspace by hand (`routing_method = manual`),
+    /// writes its outbox row and an `assigned_manually` event with `note`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown appointment or workspace; a `Conflict` storage
+    /// error when the appointment is already routed (a routed appointment is never moved).
+    pub fn assign_manually(
+        &self,
+        appointment_id: AppointmentId,
+        workspace_id: &str,
+        note: &str,
+    ) -> Result<()> {
+        let snap = self.snapshot();
+        let workspace = snap
+            .workspaces
+            .get(workspace_id)
+            .ok_or_else(|| Error::NotFound {
+                entity: "workspace",
+                id: workspace_id.to_string(),
+            })?;
+        let at = now();
+        with_tx(&*self.store, |tx| {
+            let appt = tx
+                .appointment(appointment_id)?
+                .ok_or_else(|| Error::NotFound {
+                    entity: "appointment",
+                    id: appointment_id.to_string(),
+                })?;
+            let assignment = Assignment::Routed {
+                workspace_id: workspace.id.clone(),
+                rule_id: None,
+                method: RoutingMethod::Manual,
+                matched_at: at,
+                payment_rate: workspace.payment_rate,
+            };
+            self.route_stored(tx, &snap, &appt, &assignment, at)?;
+            event(
+                tx,
+                EventSubject::Appointment,
+                appointment_id,
+                "assigned_manually",
+                json!({"workspace_id": workspace.id, "note": note}),
+                at,
+            )
+        })
+    }
+
+    /// Routes a stored unrouted appointment: the assignment and its outbox row.
+    fn route_stored(
+        &self,
+        tx: &dyn Tx,
+        snap: &Snapshot,
+        appt: &Appointment,
+        assignment: &Assignment,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        tx.assign_appointment(appt.id, assignment)?;
+        let lead = tx
+            .lead(appt.appointment.lead_id)?
+            .ok_or_else(|| Error::Internal(format!("appointment {} has no lead", appt.id)))?;
+        let mut routed = appt.appointment.clone();
+        routed.assignment = assignment.clone();
+        self.enqueue(tx, snap, appt.id, &routed, &stored_customer(&lead), at)
+    }
+
+    /// Replays every stored appointment against a proposed rule set (compiled with the
+    /// current workspaces and catalog, plus the proposal's products) and reports what would
+    /// change: counts per workspace, current and proposed, and the appointments that move.
+    /// Nothing is written.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::routing::RoutingError`] when the proposal does not compile; storage errors.
+    pub fn backtest(&self, proposed: &[RoutingRule]) -> Result<BacktestReport> {
+        let snap = self.snapshot();
+        let mut catalog = snap.routing.catalog().clone();
+        for r in proposed {
+            for p in &r.product_types {
+                catalog.add(p, None);
+            }
+        }
+        let workspaces: Vec<Workspace> = snap.workspaces.values().cloned().collect();
+        let table = RoutingTable::compile(proposed, &workspaces, &catalog)?;
+        let mut report = BacktestReport::default();
+        let mut per: HashMap<Option<String>, (u64, u64)> = HashMap::new();
+        let mut after = 0;
+        loop {
+            let page = with_tx(&*self.store, |tx| Ok(tx.appointments_after(after, 1000)?))?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for appt in &page {
+                let a = &appt.appointment;
+                let current = match &a.assignment {
+                    Assignment::Routed { workspace_id, .. } => Some(workspace_id.clone()),
+                    Assignment::Unrouted { .. } => None,
+                };
+                let proposed_ws = match crate::zip::Zip5::parse(&a.zip_code) {
+                    Ok(z) => table
+                        .route(&a.service_type, z)
+                        .outcome
+                        .ok()
+                        .map(|m| m.workspace_id.to_string()),
+                    Err(_) => None,
+                };
+                report.examined += 1;
+                per.entry(current.clone()).or_default().0 += 1;
+                per.entry(proposed_ws.clone()).or_default().1 += 1;
+                if current != proposed_ws {
+                    report.moves.push(Move {
+                        appointment_id: appt.id,
+                        from: current,
+                        to: proposed_ws,
+                    });
+                }
+            }
+        }
+        let mut rows: Vec<BacktestRow> = per
+            .into_iter()
+            .map(|(workspace_id, (current, proposed))| BacktestRow {
+                workspace_id,
+                current,
+                proposed,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.workspace_id.cmp(&b.workspace_id));
+        report.per_workspace = rows;
+        Ok(report)
+    }
+
     /// Whole-store counts.
     ///
     /// # Errors
@@ -925,6 +1176,33 @@ impl Engine {
     /// Storage errors.
     pub fn counts(&self) -> Result<StoreCounts> {
         with_tx(&*self.store, |tx| Ok(tx.counts()?))
+    }
+}
+
+/// The customer a new lead describes.
+fn customer_of(lead: &ValidLead) -> Customer {
+    Customer {
+        first_name: lead.first_name.clone(),
+        last_name: lead.last_name.clone(),
+        phone_e164: lead.phone.as_ref().map(|p| p.number.as_str().to_string()),
+        email: lead.email.clone(),
+    }
+}
+
+/// The customer a stored lead described (its normalized canonical fields).
+fn stored_customer(lead: &Lead) -> Customer {
+    let f = |k: &str| {
+        lead.lead
+            .fields
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    Customer {
+        first_name: f("first_name"),
+        last_name: f("last_name"),
+        phone_e164: f("phone"),
+        email: f("email"),
     }
 }
 

@@ -598,3 +598,156 @@ fn dedup_scopes_global_and_per_webhook() {
     assert_eq!(w1.contact_id, w1_again.contact_id);
     assert_ne!(w1.contact_id, w2.contact_id);
 }
+
+fn unrouted_solar_in_nyc(engine: &Engine) -> AppointmentId {
+    let out = engine
+        .ingest("provider-a", &json(r#"{"first_name": "Ann", "phone": "2125550123", "email": "ann@example.com", "zip": "10001", "product": "Solar", "appointment_date": "2026-11-24T13:00:00Z", "lead_id": "ny1"}"#))
+        .unwrap();
+    match accepted(&out).appointment.unwrap() {
+        (id, RoutingOutcome::Unrouted(UnroutedReason::NoRuleForZip)) => id,
+        other => panic!("expected unrouted, got {other:?}"),
+    }
+}
+
+#[test]
+fn reroute_unrouted_after_rules_change() {
+    let (engine, store) = engine();
+    let id = unrouted_solar_in_nyc(&engine);
+    let nothing = engine.reroute_unrouted(100).unwrap();
+    assert_eq!(nothing.examined, 1);
+    assert_eq!(nothing.still_unrouted["no_rule_for_zip"], 1);
+    assert_eq!(engine.counts().unwrap().deliveries, 0);
+
+    engine
+        .configure(&[], &[], &[rule(5, "solar_in", &["Solar"], &["10001"], 3)])
+        .unwrap();
+    let r = engine.reroute_unrouted(100).unwrap();
+    assert_eq!((r.examined, r.routed["solar_in"]), (1, 1));
+    let appt = with_tx(&*store, |tx| Ok(tx.appointment(id)?.unwrap())).unwrap();
+    match &appt.appointment.assignment {
+        Assignment::Routed {
+            workspace_id,
+            rule_id,
+            method,
+            payment_rate,
+            ..
+        } => {
+            assert_eq!(
+                (workspace_id.as_str(), *rule_id, *method),
+                ("solar_in", Some(5), RoutingMethod::Auto)
+            );
+            assert_eq!(*payment_rate, Cents(20_000));
+        }
+        other => panic!("{other:?}"),
+    }
+    let kinds: Vec<_> = with_tx(&*store, |tx| Ok(tx.events(EventSubject::Appointment, id)?))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(kinds, vec!["unrouted", "rerouted"]);
+    // The queue is empty now; the rerouted appointment is delivered with the lead's data.
+    assert_eq!(engine.reroute_unrouted(100).unwrap().examined, 0);
+    let t = Scripted::default();
+    assert_eq!(engine.deliver_due(&t, 10).unwrap().delivered, 1);
+    let body: serde_json::Value = serde_json::from_slice(&t.seen.lock().unwrap()[0].body).unwrap();
+    assert_eq!(body["customer_name"], "Ann");
+    assert_eq!(body["customer_phone"], "+12125550123");
+    assert_eq!(body["customer_email"], "ann@example.com");
+    assert_eq!(body["appointment_id"], id);
+}
+
+#[test]
+fn manual_assignment_is_recorded_and_billed_once() {
+    let (engine, store) = engine();
+    let id = unrouted_solar_in_nyc(&engine);
+    assert_eq!(
+        engine
+            .assign_manually(id, "nobody", "x")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        engine
+            .assign_manually(9_999, "kitchen_ne", "x")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    engine
+        .assign_manually(id, "kitchen_ne", "client called in")
+        .unwrap();
+    assert_eq!(
+        engine
+            .assign_manually(id, "solar_in", "again")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict,
+        "a routed appointment is never moved"
+    );
+    let appt = with_tx(&*store, |tx| Ok(tx.appointment(id)?.unwrap())).unwrap();
+    assert!(matches!(
+        appt.appointment.assignment,
+        Assignment::Routed {
+            method: RoutingMethod::Manual,
+            rule_id: None,
+            ..
+        }
+    ));
+    let events = with_tx(&*store, |tx| Ok(tx.events(EventSubject::Appointment, id)?)).unwrap();
+    assert_eq!(events[1].event_type, "assigned_manually");
+    assert_eq!(events[1].detail["note"], "client called in");
+    let t = Scripted::default();
+    let r = engine.deliver_due(&t, 10).unwrap();
+    assert_eq!((r.delivered, r.billed), (1, Cents(15_000)));
+    let body: serde_json::Value = serde_json::from_slice(&t.seen.lock().unwrap()[0].body).unwrap();
+    assert_eq!(body["routing_method"], "manual");
+}
+
+#[test]
+fn backtest_reports_moves_without_writing() {
+    let (engine, _) = engine();
+    engine.ingest("provider-a", &json(STEPHANIE)).unwrap();
+    unrouted_solar_in_nyc(&engine);
+    let before = engine.counts().unwrap();
+    // Proposal: drop rule 2 (solar_in) and cover 10001 with a new rule for solar_in.
+    let proposed = vec![
+        rule(1, "solar_off", &["Solar"], &["46262"], 1),
+        rule(6, "solar_in", &["Solar"], &["10001"], 1),
+    ];
+    let r = engine.backtest(&proposed).unwrap();
+    assert_eq!(r.examined, 2);
+    let moves: Vec<_> = r
+        .moves
+        .iter()
+        .map(|m| (m.from.clone(), m.to.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (Some("solar_in".to_string()), None),
+            (None, Some("solar_in".to_string()))
+        ]
+    );
+    let rows: Vec<_> = r
+        .per_workspace
+        .iter()
+        .map(|w| (w.workspace_id.clone(), w.current, w.proposed))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![(None, 1, 1), (Some("solar_in".to_string()), 1, 1)]
+    );
+    assert_eq!(
+        engine.counts().unwrap(),
+        before,
+        "a backtest writes nothing"
+    );
+    // A bad proposal is a typed error.
+    let bad = vec![rule(1, "solar_in", &["Solar"], &["1"], 1)];
+    assert_eq!(
+        engine.backtest(&bad).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+}

@@ -26,4 +26,4 @@ ALTER TABLE workspaces ADD COLUMN capacity TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE workspaces ADD COLUMN schedule TEXT;
 ALTER TABLE appointment_routing_rules ADD COLUMN capacity TEXT NOT NULL DEFAULT '{}';
 
-CREATE INDEX appointments_unrouted ON appointments (created_at, id) WHERE status = 'unrouted';
+CREATE INDEX appointments_unrouted ON appointments (id) WHERE status = 'unrouted';

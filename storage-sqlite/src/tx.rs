@@ -796,14 +796,33 @@ impl AppointmentRepo for SqlTx<'_> {
         )
     }
 
-    fn unrouted_appointments(&self, limit: usize) -> Result<Vec<Appointment>, StorageError> {
+    fn appointments_after(
+        &self,
+        after: AppointmentId,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StorageError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.all(
             &format!(
-                "SELECT {APPOINTMENT_COLS} FROM appointments WHERE status = 'unrouted' \
-                 ORDER BY created_at, id LIMIT ?1"
+                "SELECT {APPOINTMENT_COLS} FROM appointments WHERE id > ?1 ORDER BY id LIMIT ?2"
             ),
-            [limit],
+            params![after, limit],
+            appointment_row,
+        )
+    }
+
+    fn unrouted_appointments(
+        &self,
+        after: AppointmentId,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.all(
+            &format!(
+                "SELECT {APPOINTMENT_COLS} FROM appointments \
+                 WHERE status = 'unrouted' AND id > ?1 ORDER BY id LIMIT ?2"
+            ),
+            params![after, limit],
             appointment_row,
         )
     }

@@ -2275,7 +2275,7 @@ pub fn counts_and_breakdowns(make: MakeStore<'_>) {
     );
 }
 
-/// The unrouted queue lists unrouted appointments oldest first; `assign_appointment` routes
+/// The unrouted queue lists unrouted appointments by id; `assign_appointment` routes
 /// one exactly once, refuses routed ones and unknown workspaces, and rolls back.
 pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
     let store = make();
@@ -2286,25 +2286,37 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
         for n in 0..2 {
             let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(100 + n)))?;
             let l = tx.insert_lead(&new_lead(c, "provider-a", &format!("UQ-{n}")))?;
-            let mut u = unrouted(l, c, "no_rule_for_zip");
-            u.created_at = at(10 - i64::from(n));
-            made.push(tx.insert_appointment(&u)?);
+            made.push(tx.insert_appointment(&unrouted(l, c, "no_rule_for_zip"))?);
         }
         let (_, _, r) = seed_routed(tx, 7, "solar_ca_001", Cents(20000))?;
         Ok((made[0], made[1], r))
     });
-    let queue = tx(s, "unrouted_appointments", |tx| {
-        Ok(tx.unrouted_appointments(10)?)
+    let page = tx(s, "appointments_after", |tx| {
+        Ok((tx.appointments_after(0, 2)?, tx.appointments_after(a1, 10)?))
     });
     assert_eq!(
-        queue.iter().map(|a| a.id).collect::<Vec<_>>(),
-        vec![a2, a1],
-        "the unrouted queue is oldest first and holds only unrouted appointments"
+        (ids_of(&page.0), ids_of(&page.1)),
+        (vec![a1, a2], vec![a2, routed_id]),
+        "appointments_after pages through all appointments by id"
     );
+    let queue = tx(s, "unrouted_appointments", |tx| {
+        Ok(tx.unrouted_appointments(0, 10)?)
+    });
     assert_eq!(
-        tx(s, "limit", |tx| Ok(tx.unrouted_appointments(1)?)).len(),
-        1,
-        "unrouted_appointments honours its limit"
+        ids_of(&queue),
+        vec![a1, a2],
+        "the unrouted queue is by id and holds only unrouted appointments"
+    );
+    let paged = tx(s, "paging", |tx| {
+        Ok((
+            tx.unrouted_appointments(0, 1)?,
+            tx.unrouted_appointments(a1, 10)?,
+        ))
+    });
+    assert_eq!(
+        (ids_of(&paged.0), ids_of(&paged.1)),
+        (vec![a1], vec![a2]),
+        "unrouted_appointments honours its limit and pages after an id"
     );
     let assignment = Assignment::Routed {
         workspace_id: "solar_ca_001".into(),
@@ -2338,7 +2350,7 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
         got.appointment.assignment, assignment,
         "assignment stored as given"
     );
-    let left = tx(s, "queue after", |tx| Ok(tx.unrouted_appointments(10)?));
+    let left = tx(s, "queue after", |tx| Ok(tx.unrouted_appointments(0, 10)?));
     assert_eq!(left.iter().map(|a| a.id).collect::<Vec<_>>(), vec![a2]);
     let again = with_tx(s, |tx| Ok(tx.assign_appointment(a1, &assignment)));
     expect_conflict("assigning a routed appointment", again.expect("tx"));
@@ -2358,6 +2370,10 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
     let unrouted_assignment = Assignment::Unrouted { reason: "x".into() };
     let bad = with_tx(s, |tx| Ok(tx.assign_appointment(a2, &unrouted_assignment)));
     expect_conflict("assigning an unrouted assignment", bad.expect("tx"));
+}
+
+fn ids_of(v: &[Appointment]) -> Vec<AppointmentId> {
+    v.iter().map(|a| a.id).collect()
 }
 
 /// Counters start at zero, add (also negative deltas), are per key, and roll back.

@@ -491,17 +491,34 @@ impl AppointmentRepo for MemTx {
             v
         })
     }
-    fn unrouted_appointments(&self, limit: usize) -> Result<Vec<Appointment>, StorageError> {
+    fn appointments_after(
+        &self,
+        after: AppointmentId,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StorageError> {
         self.read(|s| {
-            let mut v: Vec<Appointment> = s
-                .appointments
+            s.appointments
                 .iter()
-                .filter(|a| matches!(a.appointment.assignment, Assignment::Unrouted { .. }))
+                .filter(|a| a.id > after)
+                .take(limit)
                 .cloned()
-                .collect();
-            v.sort_by_key(|a| (a.appointment.created_at, a.id));
-            v.truncate(limit);
-            v
+                .collect()
+        })
+    }
+    fn unrouted_appointments(
+        &self,
+        after: AppointmentId,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StorageError> {
+        self.read(|s| {
+            s.appointments
+                .iter()
+                .filter(|a| {
+                    a.id > after && matches!(a.appointment.assignment, Assignment::Unrouted { .. })
+                })
+                .take(limit)
+                .cloned()
+                .collect()
         })
     }
     fn assign_appointment(

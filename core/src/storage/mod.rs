@@ -311,8 +311,19 @@ pub trait AppointmentRepo {
     fn routed_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
     /// Number of unrouted appointments per reason code, ordered by code.
     fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
-    /// The unrouted queue: up to `limit` unrouted appointments, oldest first (then lowest id).
-    fn unrouted_appointments(&self, limit: usize) -> Result<Vec<Appointment>, StorageError>;
+    /// Up to `limit` appointments with an id above `after`, by id (a page of all of them).
+    fn appointments_after(
+        &self,
+        after: AppointmentId,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StorageError>;
+    /// The unrouted queue: up to `limit` unrouted appointments with an id above `after`, by
+    /// id (oldest first; page with the last id seen).
+    fn unrouted_appointments(
+        &self,
+        after: AppointmentId,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StorageError>;
     /// Routes an unrouted appointment (from the queue, or by hand).
     ///
     /// # Behavior
