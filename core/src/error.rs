@@ -1,9 +1,11 @@
 //! The crate error: one enum wrapping each module's error, with a retry-oriented [`ErrorKind`].
 
+use crate::capacity::CapacityError;
 use crate::delivery::DeliveryError;
 use crate::intake::IntakeError;
 use crate::phone::PhoneError;
 use crate::routing::RoutingError;
+use crate::schedule::ScheduleError;
 use crate::seed::SeedError;
 use crate::storage::StorageError;
 use crate::zip::ZipError;
@@ -68,6 +70,12 @@ pub enum Error {
     /// Routing rules could not be compiled.
     #[error(transparent)]
     Routing(#[from] RoutingError),
+    /// A capacity configuration (caps, budget, time zone) is invalid.
+    #[error(transparent)]
+    Capacity(#[from] CapacityError),
+    /// A workspace schedule is invalid.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
     /// Seed configuration JSON could not be read.
     #[error(transparent)]
     Seed(#[from] SeedError),
@@ -97,6 +105,8 @@ impl Error {
             Error::Phone(_) | Error::Zip(_) | Error::Routing(_) | Error::Seed(_) => {
                 ErrorKind::InvalidInput
             }
+            Error::Capacity(CapacityError::OutOfRange) => ErrorKind::Internal,
+            Error::Capacity(_) | Error::Schedule(_) => ErrorKind::InvalidInput,
             Error::Intake(e) => e.kind(),
             Error::Delivery(e) => e.kind(),
             Error::Storage(StorageError::Conflict(_)) => ErrorKind::Conflict,

@@ -15,6 +15,7 @@
 
 pub mod appointment;
 pub mod billing;
+pub mod capacity;
 pub mod catalog;
 pub mod contact;
 pub mod delivery;
@@ -26,6 +27,7 @@ pub mod model;
 pub mod payload;
 pub mod phone;
 pub mod routing;
+pub mod schedule;
 pub mod seed;
 pub mod signature;
 pub mod storage;

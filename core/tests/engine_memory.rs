@@ -75,6 +75,7 @@ fn rule(id: i64, ws: &str, products: &[&str], zips: &[&str], priority: i32) -> R
         priority,
         is_active: true,
         notes: None,
+        targeting: Default::default(),
     }
 }
 

@@ -235,11 +235,12 @@ impl RuleRepo for SqlTx<'_> {
         let r = (|| {
             self.exec(
                 "INSERT INTO appointment_routing_rules (id, workspace_id, product_types, \
-                 zip_codes, priority, is_active, notes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 zip_codes, priority, is_active, notes, targeting) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                  ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
                  product_types = excluded.product_types, zip_codes = excluded.zip_codes, \
                  priority = excluded.priority, is_active = excluded.is_active, \
-                 notes = excluded.notes",
+                 notes = excluded.notes, targeting = excluded.targeting",
                 params![
                     rule.id,
                     rule.workspace_id,
@@ -247,7 +248,8 @@ impl RuleRepo for SqlTx<'_> {
                     json(&rule.zip_codes)?,
                     rule.priority,
                     rule.is_active,
-                    rule.notes
+                    rule.notes,
+                    json(&rule.targeting)?
                 ],
             )?;
             Ok(())
@@ -257,8 +259,8 @@ impl RuleRepo for SqlTx<'_> {
 
     fn rules(&self) -> Result<Vec<RoutingRule>, StorageError> {
         self.all(
-            "SELECT id, workspace_id, product_types, zip_codes, priority, is_active, notes \
-             FROM appointment_routing_rules ORDER BY id",
+            "SELECT id, workspace_id, product_types, zip_codes, priority, is_active, notes, \
+             targeting FROM appointment_routing_rules ORDER BY id",
             [],
             |r| {
                 let c = Cols::new(r, "appointment_routing_rules");
@@ -270,6 +272,7 @@ impl RuleRepo for SqlTx<'_> {
                     priority: c.get(4)?,
                     is_active: c.get(5)?,
                     notes: c.get(6)?,
+                    targeting: c.json(7)?,
                 })
             },
         )

@@ -194,6 +194,7 @@ fn rule(id: i64, workspace_id: &str, priority: i32) -> RoutingRule {
         priority,
         is_active: true,
         notes: Some("LA, SF and San Diego".into()),
+        targeting: Default::default(),
     }
 }
 
@@ -505,6 +506,14 @@ pub fn rules_upsert_order_and_workspace(make: MakeStore<'_>) {
     let mut r5 = rule(5, "solar_ca_001", 1);
     r5.is_active = false;
     r5.notes = None;
+    // Targeting round-trips (the SQLite adapter stores it as JSON).
+    r5.targeting.states = vec!["NV".into()];
+    r5.targeting.radius = Some(crate::routing::Radius {
+        zip: "22737".into(),
+        miles: 150.5,
+    });
+    r5.targeting.excluded_zips = vec!["89101".into()];
+    r5.targeting.weight = 3;
     tx(s, "put rules", |tx| {
         tx.put_workspace(&workspace("solar_ca_001", Cents(20000)))?;
         tx.put_workspace(&workspace("hvac_tx_002", Cents(7550)))?;

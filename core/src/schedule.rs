@@ -1,0 +1,1009 @@
+//! Schedules: the weekly hours in which a workspace accepts appointments.
+//!
+//! A [`WeeklySchedule`] lists opening hours per day of the week in local wall-clock time of an
+//! IANA time zone. Routing asks [`CompiledSchedule::is_open`] for each candidate workspace; a
+//! closed workspace is skipped with the reason `outside_schedule` and the next candidate is
+//! tried. [`CompiledSchedule::next_open`] says when it reopens (for traces, and for deciding
+//! when retrying the unrouted queue is worth it).
+//!
+//! # Which instant is checked
+//!
+//! The **routing instant** ("now", when the appointment is matched), not the appointment's own
+//! scheduled time: the issue's rule is that a workspace *accepts* only in its hours, i.e. it
+//! takes deliveries while it is staffed. The functions take any instant, so a caller that wants
+//! the other policy (the meeting itself must fall in the hours) passes the appointment time
+//! instead; the engine passes the routing time.
+//!
+//! # Semantics
+//!
+//! - Each [`OpenHours`] opens on each of its `days` at local `start` and closes at local `end`
+//!   (exclusive). `end` may be `24:00` (until midnight). When `start > end` the span runs
+//!   overnight: it opens on the listed day at `start` and closes at `end` on the next day
+//!   (`fri 22:00–02:00` is open on Saturday at 01:00). Entries may overlap; the schedule is
+//!   open when any entry is.
+//! - Times are local wall-clock times with minute precision; the check is on the wall clock,
+//!   so across DST changes it follows what the clock on the client's wall says. Hours that fall
+//!   in a spring-forward gap do not exist that day (a schedule open only `02:00–03:00` on
+//!   2026-03-08 in New York is closed all that day); hours in a fall-back fold occur twice and
+//!   are open both times.
+//! - An empty schedule (no hours) is always open: a workspace without a schedule accepts at
+//!   any time.
+//! - Zone rules come from the IANA tz database bundled by [`jiff`](https://docs.rs/jiff)
+//!   (independent of the host). A schedule without a `timezone` uses the workspace's zone
+//!   ([`WeeklySchedule::compile`] takes it); failing that, UTC.
+//!
+//! # JSON shape
+//!
+//! ```json
+//! {"timezone": "America/New_York",
+//!  "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"},
+//!            {"days": ["saturday"], "start": "22:00", "end": "02:00"}]}
+//! ```
+//!
+//! Days are lowercase English names, three-letter (`mon` … `sun`) or full (`monday` …
+//! `sunday`); times are `HH:MM` (24-hour, `00:00` to `24:00`). Both fields are optional.
+//!
+//! # Examples
+//!
+//! ```
+//! use leadroute_core::schedule::WeeklySchedule;
+//! use time::macros::datetime;
+//!
+//! let schedule = WeeklySchedule::from_json(
+//!     r#"{"hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]}"#,
+//! )?;
+//! let hours = schedule.compile(Some("America/New_York"))?;
+//! // Friday 2026-11-20 16:59 EST is open; 17:00 is not; it reopens Monday 09:00 EST.
+//! assert!(hours.is_open(datetime!(2026-11-20 21:59 UTC))?);
+//! assert!(!hours.is_open(datetime!(2026-11-20 22:00 UTC))?);
+//! assert_eq!(
+//!     hours.next_open(datetime!(2026-11-20 22:00 UTC)),
+//!     Some(datetime!(2026-11-23 14:00 UTC))
+//! );
+//! # Ok::<(), leadroute_core::schedule::ScheduleError>(())
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::capacity::{from_timestamp, instants_of, lookup_zone, to_timestamp};
+
+/// Minutes in a day.
+const DAY_MINUTES: u16 = 24 * 60;
+/// Minutes in a week.
+const WEEK_MINUTES: usize = 7 * DAY_MINUTES as usize;
+/// `u64` words of the minute-of-week bitmap.
+const WORDS: usize = WEEK_MINUTES.div_ceil(64);
+/// How far [`CompiledSchedule::next_open`] looks ahead, in days.
+const SEARCH_DAYS: i64 = 15;
+
+/// An error reading or validating a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScheduleError {
+    /// A time is not `HH:MM` between `00:00` and `24:00`.
+    #[error("invalid time `{value}`: expected HH:MM between 00:00 and 24:00")]
+    InvalidTime {
+        /// The text as given.
+        value: String,
+    },
+    /// A day of the week is not a known name.
+    #[error("unknown day of the week `{value}`: expected mon..sun or monday..sunday")]
+    UnknownWeekday {
+        /// The text as given.
+        value: String,
+    },
+    /// An entry of `hours` lists no days.
+    #[error("hours entry {index} lists no days")]
+    NoDays {
+        /// Position of the entry in `hours` (0-based).
+        index: usize,
+    },
+    /// An entry of `hours` opens for no time: `start == end`, or `start` is `24:00`.
+    #[error("hours entry {index} is empty ({start}-{end})")]
+    EmptyHours {
+        /// Position of the entry in `hours` (0-based).
+        index: usize,
+        /// Its start.
+        start: ClockTime,
+        /// Its end.
+        end: ClockTime,
+    },
+    /// The time zone is not in the IANA time zone database.
+    #[error("unknown time zone `{name}`")]
+    UnknownTimeZone {
+        /// The name as given.
+        name: String,
+    },
+    /// The instant is outside the supported range (years -9999 to 9999).
+    #[error("time is outside the supported range")]
+    OutOfRange,
+    /// The schedule JSON could not be read.
+    #[error("invalid schedule JSON: {message}")]
+    InvalidJson {
+        /// The parser's message.
+        message: String,
+    },
+}
+
+impl ScheduleError {
+    /// Stable snake_case code: `invalid_time`, `unknown_weekday`, `no_days`, `empty_hours`,
+    /// `unknown_time_zone`, `time_out_of_range`, `invalid_json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ScheduleError::InvalidTime { .. } => "invalid_time",
+            ScheduleError::UnknownWeekday { .. } => "unknown_weekday",
+            ScheduleError::NoDays { .. } => "no_days",
+            ScheduleError::EmptyHours { .. } => "empty_hours",
+            ScheduleError::UnknownTimeZone { .. } => "unknown_time_zone",
+            ScheduleError::OutOfRange => "time_out_of_range",
+            ScheduleError::InvalidJson { .. } => "invalid_json",
+        }
+    }
+}
+
+/// A day of the week (ISO order, Monday first).
+///
+/// Serialized as the lowercase three-letter name (`"mon"`); parsed from three-letter or full
+/// English names, case-insensitively (`"mon"`, `"Monday"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Weekday {
+    /// Monday.
+    Mon,
+    /// Tuesday.
+    Tue,
+    /// Wednesday.
+    Wed,
+    /// Thursday.
+    Thu,
+    /// Friday.
+    Fri,
+    /// Saturday.
+    Sat,
+    /// Sunday.
+    Sun,
+}
+
+impl Weekday {
+    /// All days, Monday first; [`Weekday::index`] is the position in this array.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// The lowercase three-letter name: `mon` … `sun`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Weekday::Mon => "mon",
+            Weekday::Tue => "tue",
+            Weekday::Wed => "wed",
+            Weekday::Thu => "thu",
+            Weekday::Fri => "fri",
+            Weekday::Sat => "sat",
+            Weekday::Sun => "sun",
+        }
+    }
+
+    /// Days since Monday (Monday = 0 … Sunday = 6).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The next day (Sunday → Monday).
+    pub fn next(self) -> Weekday {
+        Weekday::ALL[(self.index() + 1) % 7]
+    }
+
+    fn from_jiff(day: jiff::civil::Weekday) -> Weekday {
+        Weekday::ALL[day.to_monday_zero_offset() as usize]
+    }
+}
+
+impl FromStr for Weekday {
+    type Err = ScheduleError;
+
+    /// Parses `mon` … `sun` or `monday` … `sunday`, ignoring case and surrounding spaces.
+    fn from_str(s: &str) -> Result<Weekday, ScheduleError> {
+        const FULL: [&str; 7] = [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ];
+        let lower = s.trim().to_ascii_lowercase();
+        Weekday::ALL
+            .into_iter()
+            .find(|d| d.code() == lower || FULL[d.index()] == lower)
+            .ok_or_else(|| ScheduleError::UnknownWeekday {
+                value: s.to_string(),
+            })
+    }
+}
+
+impl TryFrom<String> for Weekday {
+    type Error = ScheduleError;
+
+    fn try_from(s: String) -> Result<Weekday, ScheduleError> {
+        s.parse()
+    }
+}
+
+impl From<Weekday> for String {
+    fn from(day: Weekday) -> String {
+        day.code().to_string()
+    }
+}
+
+impl fmt::Display for Weekday {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A local wall-clock time of day with minute precision, `00:00` to `24:00` inclusive.
+///
+/// Serialized as `"HH:MM"`; parsed from `H:MM` or `HH:MM`. `24:00` is the end of the day and is
+/// only meaningful as an [`OpenHours::end`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClockTime(u16);
+
+impl ClockTime {
+    /// Midnight at the start of the day, `00:00`.
+    pub const MIDNIGHT: ClockTime = ClockTime(0);
+    /// Midnight at the end of the day, `24:00`.
+    pub const END_OF_DAY: ClockTime = ClockTime(DAY_MINUTES);
+
+    /// `hour:minute`, with `hour` 0–23 and `minute` 0–59, or exactly 24:00.
+    ///
+    /// # Errors
+    ///
+    /// [`ScheduleError::InvalidTime`] for any other value.
+    pub fn new(hour: u8, minute: u8) -> Result<ClockTime, ScheduleError> {
+        if (hour < 24 && minute < 60) || (hour == 24 && minute == 0) {
+            Ok(ClockTime(u16::from(hour) * 60 + u16::from(minute)))
+        } else {
+            Err(ScheduleError::InvalidTime {
+                value: format!("{hour:02}:{minute:02}"),
+            })
+        }
+    }
+
+    /// Minutes since local midnight, 0–1440.
+    pub fn minutes(self) -> u16 {
+        self.0
+    }
+}
+
+impl FromStr for ClockTime {
+    type Err = ScheduleError;
+
+    /// Parses `HH:MM` or `H:MM` (ASCII digits, 24-hour clock, `24:00` allowed).
+    fn from_str(s: &str) -> Result<ClockTime, ScheduleError> {
+        let invalid = || ScheduleError::InvalidTime {
+            value: s.to_string(),
+        };
+        let (h, m) = s.split_once(':').ok_or_else(invalid)?;
+        let digits = |t: &str, max_len: usize| {
+            !t.is_empty() && t.len() <= max_len && t.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !digits(h, 2) || m.len() != 2 || !digits(m, 2) {
+            return Err(invalid());
+        }
+        let hour: u8 = h.parse().map_err(|_| invalid())?;
+        let minute: u8 = m.parse().map_err(|_| invalid())?;
+        ClockTime::new(hour, minute).map_err(|_| invalid())
+    }
+}
+
+impl TryFrom<String> for ClockTime {
+    type Error = ScheduleError;
+
+    fn try_from(s: String) -> Result<ClockTime, ScheduleError> {
+        s.parse()
+    }
+}
+
+impl From<ClockTime> for String {
+    fn from(t: ClockTime) -> String {
+        t.to_string()
+    }
+}
+
+impl fmt::Display for ClockTime {
+    /// `HH:MM`, e.g. `09:00`, `24:00`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+/// One opening span, repeated on each of `days`, in local wall-clock time.
+///
+/// JSON shape: `{"days": ["mon", "fri"], "start": "09:00", "end": "17:00"}`. Open on
+/// `[start, end)`; `end` may be `"24:00"`; `start > end` runs overnight into the next day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OpenHours {
+    /// The days on which the span opens (an overnight span closes the next day).
+    pub days: Vec<Weekday>,
+    /// Local opening time (inclusive), before `24:00`.
+    pub start: ClockTime,
+    /// Local closing time (exclusive); `24:00` is midnight at the end of the day.
+    pub end: ClockTime,
+}
+
+/// The weekly hours in which a workspace accepts appointments. The default (no hours) is
+/// always open.
+///
+/// See the [module docs](self) for the semantics and the JSON shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WeeklySchedule {
+    /// IANA zone of the hours, e.g. `America/New_York`; `None` uses the workspace's zone, and
+    /// UTC when that is missing too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Opening spans; empty means always open.
+    #[serde(default)]
+    pub hours: Vec<OpenHours>,
+}
+
+impl WeeklySchedule {
+    /// Always open (no hours).
+    pub fn always_open() -> WeeklySchedule {
+        WeeklySchedule::default()
+    }
+
+    /// Reads a schedule from its JSON shape and validates it.
+    ///
+    /// # Errors
+    ///
+    /// [`ScheduleError::InvalidJson`] when the JSON does not have the shape (including bad
+    /// times and day names, whose message is in the text), else the errors of
+    /// [`WeeklySchedule::validate`].
+    pub fn from_json(json: &str) -> Result<WeeklySchedule, ScheduleError> {
+        let schedule: WeeklySchedule =
+            serde_json::from_str(json).map_err(|e| ScheduleError::InvalidJson {
+                message: e.to_string(),
+            })?;
+        schedule.validate()?;
+        Ok(schedule)
+    }
+
+    /// Checks every entry and the time zone (if set).
+    ///
+    /// # Errors
+    ///
+    /// [`ScheduleError::NoDays`], [`ScheduleError::EmptyHours`] for a bad entry (the first
+    /// one), [`ScheduleError::UnknownTimeZone`] for an unknown `timezone`.
+    pub fn validate(&self) -> Result<(), ScheduleError> {
+        for (index, h) in self.hours.iter().enumerate() {
+            if h.days.is_empty() {
+                return Err(ScheduleError::NoDays { index });
+            }
+            if h.start == h.end || h.start == ClockTime::END_OF_DAY {
+                return Err(ScheduleError::EmptyHours {
+                    index,
+                    start: h.start,
+                    end: h.end,
+                });
+            }
+        }
+        if let Some(name) = &self.timezone {
+            resolve_zone(name)?;
+        }
+        Ok(())
+    }
+
+    /// Validates the schedule, resolves its zone and builds the fast form routing uses.
+    ///
+    /// The zone is `self.timezone`, else `workspace_timezone` (the workspace's
+    /// [`timezone`](crate::model::Workspace::timezone)), else UTC; `None` and blank names count
+    /// as missing. Compile once per workspace (when the routing table is built), not per
+    /// appointment.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`WeeklySchedule::validate`]; [`ScheduleError::UnknownTimeZone`] also
+    /// for an unknown `workspace_timezone` when it is the one used.
+    pub fn compile(
+        &self,
+        workspace_timezone: Option<&str>,
+    ) -> Result<CompiledSchedule, ScheduleError> {
+        self.validate()?;
+        let name = [self.timezone.as_deref(), workspace_timezone]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .find(|n| !n.is_empty());
+        let tz = match name {
+            Some(name) => resolve_zone(name)?,
+            None => TimeZone::UTC,
+        };
+        let mut bits = Box::new([0u64; WORDS]);
+        for h in &self.hours {
+            let (start, end) = (usize::from(h.start.0), usize::from(h.end.0));
+            for day in &h.days {
+                let base = day.index() * usize::from(DAY_MINUTES);
+                if start < end {
+                    set_range(&mut bits, base + start, base + end);
+                } else {
+                    set_range(&mut bits, base + start, base + usize::from(DAY_MINUTES));
+                    let next = day.next().index() * usize::from(DAY_MINUTES);
+                    set_range(&mut bits, next, next + end);
+                }
+            }
+        }
+        let always_open = (0..WEEK_MINUTES).all(|m| get_bit(&bits, m));
+        // Opening edges: open minutes whose previous minute (cyclically) is closed.
+        let mut edges: [Vec<u16>; 7] = Default::default();
+        for m in 0..WEEK_MINUTES {
+            let prev = (m + WEEK_MINUTES - 1) % WEEK_MINUTES;
+            if get_bit(&bits, m) && !get_bit(&bits, prev) {
+                let day = m / usize::from(DAY_MINUTES);
+                edges[day].push((m % usize::from(DAY_MINUTES)) as u16);
+            }
+        }
+        Ok(CompiledSchedule {
+            tz,
+            always_open: always_open || self.hours.is_empty(),
+            bits,
+            edges,
+        })
+    }
+
+    /// Whether the schedule is open at `at`, in `self.timezone` (UTC when `None`; use
+    /// [`WeeklySchedule::compile`] to fall back to the workspace's zone).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`WeeklySchedule::compile`] and [`CompiledSchedule::is_open`].
+    pub fn is_open(&self, at: OffsetDateTime) -> Result<bool, ScheduleError> {
+        self.compile(None)?.is_open(at)
+    }
+
+    /// The first instant at or after `at` when the schedule is open, in `self.timezone` (UTC
+    /// when `None`); see [`CompiledSchedule::next_open`].
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`WeeklySchedule::compile`].
+    pub fn next_open(&self, at: OffsetDateTime) -> Result<Option<OffsetDateTime>, ScheduleError> {
+        Ok(self.compile(None)?.next_open(at))
+    }
+}
+
+/// A validated schedule with its zone resolved and its hours as a minute-of-week bitmap:
+/// [`CompiledSchedule::is_open`] is a zone offset lookup and a bit test.
+#[derive(Debug, Clone)]
+pub struct CompiledSchedule {
+    tz: TimeZone,
+    always_open: bool,
+    /// Bit `day * 1440 + minute` (Monday = day 0) is set when that local minute is open.
+    bits: Box<[u64; WORDS]>,
+    /// Per local weekday, the minutes of the day at which an open stretch begins.
+    edges: [Vec<u16>; 7],
+}
+
+impl CompiledSchedule {
+    /// Always open, in UTC.
+    pub fn always_open() -> CompiledSchedule {
+        CompiledSchedule {
+            tz: TimeZone::UTC,
+            always_open: true,
+            bits: Box::new([u64::MAX; WORDS]),
+            edges: Default::default(),
+        }
+    }
+
+    /// The IANA name of the zone the hours are read in, e.g. `America/New_York` or `UTC`.
+    pub fn timezone(&self) -> &str {
+        self.tz.iana_name().unwrap_or("UTC")
+    }
+
+    /// Whether the schedule is open at every instant (no hours, or hours covering the week).
+    pub fn is_always_open(&self) -> bool {
+        self.always_open
+    }
+
+    /// Whether the workspace accepts at the instant `at` (any offset; compared on the local
+    /// wall clock of the schedule's zone).
+    ///
+    /// # Errors
+    ///
+    /// [`ScheduleError::OutOfRange`] for an instant outside years -9999 to 9999.
+    pub fn is_open(&self, at: OffsetDateTime) -> Result<bool, ScheduleError> {
+        if self.always_open {
+            return Ok(true);
+        }
+        let ts = to_timestamp(at).ok_or(ScheduleError::OutOfRange)?;
+        Ok(self.open_at(ts))
+    }
+
+    /// The first instant at or after `at` when the schedule is open: `at` itself when open,
+    /// else the moment it next opens (as UTC). Accounts for DST: an opening time inside a gap
+    /// opens at the transition when the wall clock lands inside the hours, and an opening time
+    /// that occurs twice in a fold opens at each occurrence.
+    ///
+    /// The search is bounded to 15 days ahead: `None` when the schedule does not open in that
+    /// time (only possible when its only hours fall in DST gaps) or when `at` is out of range.
+    pub fn next_open(&self, at: OffsetDateTime) -> Option<OffsetDateTime> {
+        if self.always_open {
+            return Some(at);
+        }
+        let ts = to_timestamp(at)?;
+        if self.open_at(ts) {
+            return Some(at);
+        }
+        let horizon = ts
+            .checked_add((SEARCH_DAYS * 24).hours())
+            .unwrap_or(Timestamp::MAX);
+        let mut best: Option<Timestamp> = None;
+        let consider = |t: Timestamp, best: &mut Option<Timestamp>| {
+            if t > ts && t <= horizon && best.is_none_or(|b| t < b) && self.open_at(t) {
+                *best = Some(t);
+            }
+        };
+        // Openings reached by the wall clock moving continuously: each edge, on each local day.
+        let first_day = self.tz.to_datetime(ts).date();
+        for offset in -1..=SEARCH_DAYS + 1 {
+            let Some(date) = first_day.checked_add(offset.days()).ok() else {
+                continue;
+            };
+            for &minute in &self.edges[Weekday::from_jiff(date.weekday()).index()] {
+                let dt: DateTime = local(date, minute);
+                for t in instants_of(&self.tz, dt) {
+                    consider(t, &mut best);
+                }
+            }
+        }
+        // Openings reached by the wall clock jumping: DST and other offset transitions.
+        for transition in self.tz.following(ts) {
+            let t = transition.timestamp();
+            if t > horizon {
+                break;
+            }
+            consider(t, &mut best);
+        }
+        best.and_then(from_timestamp)
+    }
+
+    fn open_at(&self, ts: Timestamp) -> bool {
+        if self.always_open {
+            return true;
+        }
+        let dt = self.tz.to_datetime(ts);
+        let minute = Weekday::from_jiff(dt.weekday()).index() * usize::from(DAY_MINUTES)
+            + dt.hour() as usize * 60
+            + dt.minute() as usize;
+        get_bit(&self.bits, minute)
+    }
+}
+
+fn local(date: Date, minute: u16) -> DateTime {
+    date.at((minute / 60) as i8, (minute % 60) as i8, 0, 0)
+}
+
+fn resolve_zone(name: &str) -> Result<TimeZone, ScheduleError> {
+    lookup_zone(name).ok_or_else(|| ScheduleError::UnknownTimeZone {
+        name: name.to_string(),
+    })
+}
+
+fn set_range(bits: &mut [u64; WORDS], from: usize, to: usize) {
+    for m in from..to {
+        bits[m / 64] |= 1 << (m % 64);
+    }
+}
+
+fn get_bit(bits: &[u64; WORDS], m: usize) -> bool {
+    bits[m / 64] & (1 << (m % 64)) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::datetime;
+    use time::Duration;
+
+    fn hours(days: &[Weekday], start: &str, end: &str) -> OpenHours {
+        OpenHours {
+            days: days.to_vec(),
+            start: start.parse().unwrap(),
+            end: end.parse().unwrap(),
+        }
+    }
+
+    fn schedule(tz: &str, h: Vec<OpenHours>) -> CompiledSchedule {
+        WeeklySchedule {
+            timezone: Some(tz.to_string()),
+            hours: h,
+        }
+        .compile(None)
+        .unwrap()
+    }
+
+    use Weekday::*;
+    const WEEKDAYS: &[Weekday] = &[Mon, Tue, Wed, Thu, Fri];
+
+    #[test]
+    fn business_hours_in_new_york() {
+        let s = schedule("America/New_York", vec![hours(WEEKDAYS, "09:00", "17:00")]);
+        assert_eq!(s.timezone(), "America/New_York");
+        // Wednesday 2026-11-18, EST (UTC-5).
+        assert!(!s.is_open(datetime!(2026-11-18 13:59:59 UTC)).unwrap());
+        assert!(s.is_open(datetime!(2026-11-18 14:00 UTC)).unwrap());
+        assert!(s.is_open(datetime!(2026-11-18 21:59:59.999 UTC)).unwrap());
+        assert!(!s.is_open(datetime!(2026-11-18 22:00 UTC)).unwrap());
+        // Any offset is accepted for the instant.
+        assert!(s.is_open(datetime!(2026-11-18 10:00 -5)).unwrap());
+        // Saturday closed; reopens Monday 09:00 EST.
+        let sat = datetime!(2026-11-21 15:00 UTC);
+        assert!(!s.is_open(sat).unwrap());
+        assert_eq!(s.next_open(sat), Some(datetime!(2026-11-23 14:00 UTC)));
+        // Open: next_open is the instant itself.
+        let open = datetime!(2026-11-18 15:00 UTC);
+        assert_eq!(s.next_open(open), Some(open));
+        // In summer (EDT, UTC-4) the same wall-clock hours are an hour earlier in UTC.
+        assert!(s.is_open(datetime!(2026-07-15 13:00 UTC)).unwrap());
+        assert!(!s.is_open(datetime!(2026-07-15 21:00 UTC)).unwrap());
+    }
+
+    #[test]
+    fn kolkata_weekday_is_local() {
+        // Monday 2026-11-23 00:30 IST is Sunday 19:00 UTC.
+        let s = schedule("Asia/Kolkata", vec![hours(&[Mon], "00:00", "01:00")]);
+        assert!(s.is_open(datetime!(2026-11-22 19:00 UTC)).unwrap());
+        assert!(!s.is_open(datetime!(2026-11-22 19:30 UTC)).unwrap());
+        assert_eq!(
+            s.next_open(datetime!(2026-11-22 12:00 UTC)),
+            Some(datetime!(2026-11-22 18:30 UTC))
+        );
+    }
+
+    #[test]
+    fn overnight_span() {
+        // Friday 22:00 to Saturday 02:00, UTC.
+        let s = schedule("UTC", vec![hours(&[Fri], "22:00", "02:00")]);
+        assert!(!s.is_open(datetime!(2026-11-20 21:59 UTC)).unwrap()); // Fri
+        assert!(s.is_open(datetime!(2026-11-20 22:00 UTC)).unwrap());
+        assert!(s.is_open(datetime!(2026-11-21 01:59 UTC)).unwrap()); // Sat
+        assert!(!s.is_open(datetime!(2026-11-21 02:00 UTC)).unwrap());
+        assert!(!s.is_open(datetime!(2026-11-22 01:00 UTC)).unwrap()); // Sun
+        assert_eq!(
+            s.next_open(datetime!(2026-11-21 02:00 UTC)),
+            Some(datetime!(2026-11-27 22:00 UTC))
+        );
+        // Sunday overnight wraps into Monday.
+        let s = schedule("UTC", vec![hours(&[Sun], "23:00", "01:00")]);
+        assert!(s.is_open(datetime!(2026-11-23 00:30 UTC)).unwrap()); // Mon
+    }
+
+    #[test]
+    fn end_of_day_24_00() {
+        let s = schedule("UTC", vec![hours(&[Sun], "18:00", "24:00")]);
+        assert!(s.is_open(datetime!(2026-11-22 23:59:59 UTC)).unwrap());
+        assert!(!s.is_open(datetime!(2026-11-23 00:00 UTC)).unwrap());
+        // 00:00–24:00 every day is always open.
+        let s = schedule("UTC", vec![hours(&Weekday::ALL, "00:00", "24:00")]);
+        assert!(s.is_always_open());
+        let at = datetime!(2026-11-23 00:00 UTC);
+        assert_eq!(s.next_open(at), Some(at));
+        // Adjacent spans join: Mon 20:00–24:00 and Tue 00:00–04:00 open continuously.
+        let s = schedule(
+            "UTC",
+            vec![
+                hours(&[Mon], "20:00", "24:00"),
+                hours(&[Tue], "00:00", "04:00"),
+            ],
+        );
+        assert!(s.is_open(datetime!(2026-11-24 00:00 UTC)).unwrap());
+        assert_eq!(s.edges.iter().map(Vec::len).sum::<usize>(), 1);
+    }
+
+    #[test]
+    fn empty_schedule_is_always_open() {
+        let s = WeeklySchedule::always_open();
+        let at = datetime!(2026-03-08 07:00 UTC);
+        assert!(s.is_open(at).unwrap());
+        assert_eq!(s.next_open(at).unwrap(), Some(at));
+        let c = s.compile(Some("America/New_York")).unwrap();
+        assert!(c.is_always_open());
+        assert!(CompiledSchedule::always_open().is_open(at).unwrap());
+    }
+
+    #[test]
+    fn spring_forward_gap_new_york() {
+        // 2026-03-08 (Sunday): 02:00 EST jumps to 03:00 EDT; local 02:xx does not exist.
+        let s = schedule("America/New_York", vec![hours(&[Sun], "02:00", "03:00")]);
+        assert!(!s.is_open(datetime!(2026-03-08 06:59:59 UTC)).unwrap()); // 01:59:59 EST
+        assert!(!s.is_open(datetime!(2026-03-08 07:00 UTC)).unwrap()); // 03:00 EDT
+                                                                       // It opens next Sunday at 02:00 EDT.
+        assert_eq!(
+            s.next_open(datetime!(2026-03-08 06:00 UTC)),
+            Some(datetime!(2026-03-15 06:00 UTC))
+        );
+        // Hours that begin inside the gap and end after it open at the transition.
+        let s = schedule("America/New_York", vec![hours(&[Sun], "02:30", "04:00")]);
+        assert!(s.is_open(datetime!(2026-03-08 07:00 UTC)).unwrap()); // 03:00 EDT
+        assert!(!s.is_open(datetime!(2026-03-08 08:00 UTC)).unwrap()); // 04:00 EDT
+        assert_eq!(
+            s.next_open(datetime!(2026-03-08 06:00 UTC)),
+            Some(datetime!(2026-03-08 07:00 UTC))
+        );
+    }
+
+    #[test]
+    fn fall_back_fold_new_york() {
+        // 2026-11-01 (Sunday): 02:00 EDT goes back to 01:00 EST; local 01:xx happens twice.
+        let s = schedule("America/New_York", vec![hours(&[Sun], "01:00", "02:00")]);
+        assert!(!s.is_open(datetime!(2026-11-01 04:59 UTC)).unwrap()); // 00:59 EDT
+        assert!(s.is_open(datetime!(2026-11-01 05:30 UTC)).unwrap()); // 01:30 EDT
+        assert!(s.is_open(datetime!(2026-11-01 06:30 UTC)).unwrap()); // 01:30 EST
+        assert!(!s.is_open(datetime!(2026-11-01 07:00 UTC)).unwrap()); // 02:00 EST
+                                                                       // A short span inside the fold opens twice; from between the occurrences, the second.
+        let s = schedule("America/New_York", vec![hours(&[Sun], "01:30", "01:45")]);
+        assert_eq!(
+            s.next_open(datetime!(2026-11-01 05:00 UTC)),
+            Some(datetime!(2026-11-01 05:30 UTC))
+        );
+        assert_eq!(
+            s.next_open(datetime!(2026-11-01 05:50 UTC)),
+            Some(datetime!(2026-11-01 06:30 UTC))
+        );
+        // Clocks going back into open hours: 00:30–01:30, from 01:45 EDT, reopens at the
+        // transition (01:00 EST).
+        let s = schedule("America/New_York", vec![hours(&[Sun], "00:30", "01:30")]);
+        assert!(!s.is_open(datetime!(2026-11-01 05:45 UTC)).unwrap());
+        assert_eq!(
+            s.next_open(datetime!(2026-11-01 05:45 UTC)),
+            Some(datetime!(2026-11-01 06:00 UTC))
+        );
+    }
+
+    #[test]
+    fn lord_howe_half_hour_gap() {
+        // 2026-10-04 (Sunday): 02:00 +10:30 jumps to 02:30 +11:00.
+        let s = schedule("Australia/Lord_Howe", vec![hours(&[Sun], "02:00", "02:30")]);
+        let day_start = datetime!(2026-10-03 13:30 UTC);
+        let next = s.next_open(day_start).unwrap();
+        // Not that day: the following Sunday 2026-10-11 02:00 +11:00.
+        assert_eq!(next, datetime!(2026-10-10 15:00 UTC));
+        let s = schedule("Australia/Lord_Howe", vec![hours(&[Sun], "02:15", "03:00")]);
+        assert_eq!(
+            s.next_open(day_start),
+            Some(datetime!(2026-10-03 15:30 UTC))
+        );
+    }
+
+    #[test]
+    fn workspace_zone_fallback() {
+        let w = WeeklySchedule {
+            timezone: None,
+            hours: vec![hours(WEEKDAYS, "09:00", "17:00")],
+        };
+        assert_eq!(w.compile(None).unwrap().timezone(), "UTC");
+        assert_eq!(w.compile(Some(" ")).unwrap().timezone(), "UTC");
+        assert_eq!(
+            w.compile(Some("America/Denver")).unwrap().timezone(),
+            "America/Denver"
+        );
+        let own = WeeklySchedule {
+            timezone: Some("Asia/Kolkata".into()),
+            ..w.clone()
+        };
+        assert_eq!(
+            own.compile(Some("America/Denver")).unwrap().timezone(),
+            "Asia/Kolkata"
+        );
+        assert_eq!(
+            w.compile(Some("Mars/Base")).unwrap_err(),
+            ScheduleError::UnknownTimeZone {
+                name: "Mars/Base".into()
+            }
+        );
+        // The convenience methods read `timezone` or UTC.
+        assert!(w.is_open(datetime!(2026-11-18 09:00 UTC)).unwrap());
+    }
+
+    #[test]
+    fn parse_times_and_days() {
+        assert_eq!("09:00".parse::<ClockTime>().unwrap().minutes(), 540);
+        assert_eq!("9:05".parse::<ClockTime>().unwrap().to_string(), "09:05");
+        assert_eq!("24:00".parse::<ClockTime>().unwrap(), ClockTime::END_OF_DAY);
+        assert_eq!("00:00".parse::<ClockTime>().unwrap(), ClockTime::MIDNIGHT);
+        for bad in [
+            "",
+            "9",
+            "24:01",
+            "25:00",
+            "12:60",
+            "9:5",
+            "ab:cd",
+            "12:00:00",
+            "-1:00",
+            "+9:00",
+            "١٢:٠٠",
+            " 09:00",
+            "009:00",
+        ] {
+            let err = bad.parse::<ClockTime>().unwrap_err();
+            assert_eq!(err.code(), "invalid_time", "{bad:?}");
+        }
+        assert!(ClockTime::new(24, 1).is_err());
+        assert_eq!("Mon".parse::<Weekday>().unwrap(), Mon);
+        assert_eq!("sunday".parse::<Weekday>().unwrap(), Sun);
+        assert_eq!("WEDNESDAY".parse::<Weekday>().unwrap(), Wed);
+        assert_eq!(
+            "funday".parse::<Weekday>().unwrap_err().code(),
+            "unknown_weekday"
+        );
+        assert_eq!(Sun.next(), Mon);
+    }
+
+    #[test]
+    fn json_shape() {
+        let json = r#"{"timezone":"America/New_York","hours":[{"days":["mon","tuesday"],"start":"09:00","end":"17:00"},{"days":["sat"],"start":"22:00","end":"02:00"}]}"#;
+        let s = WeeklySchedule::from_json(json).unwrap();
+        assert_eq!(s.hours[0].days, vec![Mon, Tue]);
+        assert_eq!(s.hours[1].end.to_string(), "02:00");
+        let back = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"timezone": "America/New_York", "hours": [
+                {"days": ["mon", "tue"], "start": "09:00", "end": "17:00"},
+                {"days": ["sat"], "start": "22:00", "end": "02:00"}]})
+        );
+        assert_eq!(
+            WeeklySchedule::from_json("{}").unwrap(),
+            WeeklySchedule::default()
+        );
+    }
+
+    #[test]
+    fn invalid_input() {
+        let code = |json: &str| WeeklySchedule::from_json(json).unwrap_err().code();
+        assert_eq!(
+            code(r#"{"hours":[{"days":["mon"],"start":"25:00","end":"26:00"}]}"#),
+            "invalid_json"
+        );
+        let msg = WeeklySchedule::from_json(
+            r#"{"hours":[{"days":["mon"],"start":"25:00","end":"26:00"}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(msg.contains("invalid time `25:00`"), "{msg}");
+        assert_eq!(
+            code(r#"{"hours":[{"days":["noday"],"start":"09:00","end":"10:00"}]}"#),
+            "invalid_json"
+        );
+        assert_eq!(
+            code(r#"{"hours":[{"days":[],"start":"09:00","end":"10:00"}]}"#),
+            "no_days"
+        );
+        assert_eq!(
+            code(r#"{"hours":[{"days":["mon"],"start":"09:00","end":"09:00"}]}"#),
+            "empty_hours"
+        );
+        assert_eq!(
+            code(r#"{"hours":[{"days":["mon"],"start":"24:00","end":"02:00"}]}"#),
+            "empty_hours"
+        );
+        assert_eq!(
+            code(r#"{"timezone":"Nowhere","hours":[]}"#),
+            "unknown_time_zone"
+        );
+        assert_eq!(
+            code(r#"{"hours":[{"days":["mon"],"start":9,"end":"10:00"}]}"#),
+            "invalid_json"
+        );
+        assert_eq!(code("not json"), "invalid_json");
+        let direct = WeeklySchedule {
+            timezone: None,
+            hours: vec![OpenHours {
+                days: vec![Mon],
+                start: ClockTime::MIDNIGHT,
+                end: ClockTime::MIDNIGHT,
+            }],
+        };
+        assert_eq!(
+            direct.is_open(datetime!(2026-01-01 0:00 UTC)).unwrap_err(),
+            ScheduleError::EmptyHours {
+                index: 0,
+                start: ClockTime::MIDNIGHT,
+                end: ClockTime::MIDNIGHT
+            }
+        );
+    }
+
+    #[test]
+    fn out_of_range() {
+        let s = schedule("UTC", vec![hours(&[Mon], "09:00", "10:00")]);
+        let far = datetime!(-9999-01-01 00:00 +23:59);
+        assert_eq!(s.is_open(far).unwrap_err().code(), "time_out_of_range");
+        assert_eq!(s.next_open(far), None);
+    }
+
+    fn day_strategy() -> impl Strategy<Value = Vec<Weekday>> {
+        prop::collection::vec(prop::sample::select(Weekday::ALL.to_vec()), 1..4)
+    }
+
+    fn hours_strategy() -> impl Strategy<Value = OpenHours> {
+        // Quarter-hour granularity, start before 24:00, end up to 24:00, start != end.
+        (day_strategy(), 0u16..96, 1u16..=96)
+            .prop_filter("non-empty", |(_, s, e)| s != e)
+            .prop_map(|(days, s, e)| OpenHours {
+                days,
+                start: ClockTime(s * 15),
+                end: ClockTime(e * 15),
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// `next_open` equals a brute-force minute-by-minute scan.
+        #[test]
+        fn next_open_matches_scan(
+            zone in prop::sample::select(vec![
+                "UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata",
+            ]),
+            entries in prop::collection::vec(hours_strategy(), 1..3),
+            // 2025-01-01 .. 2028-01-01, around several DST changes.
+            secs in 1_735_689_600i64..1_830_297_600i64,
+        ) {
+            let s = schedule(zone, entries);
+            let at = OffsetDateTime::from_unix_timestamp(secs).unwrap();
+            prop_assert_eq!(s.next_open(at), scan(&s, at));
+        }
+
+        /// The same, starting within three days of a DST change.
+        #[test]
+        fn next_open_matches_scan_near_dst(
+            (zone, change) in prop::sample::select(vec![
+                ("America/New_York", 1_772_953_200i64), // 2026-03-08T07:00Z
+                ("America/New_York", 1_793_512_800i64), // 2026-11-01T06:00Z
+                ("Australia/Lord_Howe", 1_775_314_800i64), // 2026-04-04T15:00Z
+                ("Australia/Lord_Howe", 1_791_041_400i64), // 2026-10-03T15:30Z
+            ]),
+            entries in prop::collection::vec(hours_strategy(), 1..3),
+            delta in -3 * 86_400i64..3 * 86_400i64,
+        ) {
+            let s = schedule(zone, entries);
+            let at = OffsetDateTime::from_unix_timestamp(change + delta).unwrap();
+            prop_assert_eq!(s.next_open(at), scan(&s, at));
+        }
+    }
+
+    /// Reference for `next_open`: `at` if open, else a minute-by-minute scan (all opening
+    /// instants are whole UTC minutes in the zones tested).
+    fn scan(s: &CompiledSchedule, at: OffsetDateTime) -> Option<OffsetDateTime> {
+        if s.is_open(at).unwrap() {
+            return Some(at);
+        }
+        let mut t = at
+            - Duration::seconds(at.second().into())
+            - Duration::nanoseconds(at.nanosecond().into());
+        for _ in 0..(SEARCH_DAYS * 24 * 60) {
+            t += Duration::minutes(1);
+            if s.is_open(t).unwrap() {
+                return Some(t);
+            }
+        }
+        None
+    }
+}
