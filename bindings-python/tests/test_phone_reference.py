@@ -1,0 +1,144 @@
+"""Differential test of ``leadroute.normalize_phone`` against libphonenumber.
+
+The reference is Python ``phonenumbers==9.0.33`` (libphonenumber's metadata 9.0.33, the same
+as the Rust ``phonenumber`` crate leadroute derives its NANP table from), called exactly as a
+user would: ``phonenumbers.parse(raw, region)``, then ``is_valid_number`` and E.164
+formatting. leadroute must agree on (valid?, E.164) for:
+
+- every phone in the corpus (``../shared/data/corpus`` when present, else the vendored
+  ``data/corpus``): providers A and B (JSON) and C (CSV);
+- every example number libphonenumber ships, for every supported region and number type,
+  rendered as E.164, in international format, and in national format parsed with its region;
+- every line of ``data/tricky_phones.txt``.
+
+A disagreement is allowed only when listed in ``POLICIES`` with the reason it is deliberate.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+import leadroute
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "corpus"
+CORPUS = SHARED if (SHARED / "provider_a.jsonl").exists() else ROOT / "data" / "corpus"
+TRICKY = HERE / "data" / "tricky_phones.txt"
+
+Result = tuple[bool, "str | None"]
+
+# Deliberate differences from libphonenumber: (raw input, region) -> reason. leadroute's
+# answer for these is checked to be the one given here.
+POLICIES: dict[tuple[str, str], tuple[Result, str]] = {
+    ("317-863-8426 x 6330 / x 7000", "US"): (
+        (True, "+13178638426"),
+        "libphonenumber cuts the second number at '/ x' but keeps the space before it, so its"
+        " extension pattern (anchored at the end) no longer matches and the extension digits"
+        " run into the number, which becomes too long; leadroute keeps the first number and"
+        " its extension 6330, which is what the writer meant.",
+    ),
+}
+
+
+def reference(raw: str, region: str) -> Result:
+    """(valid?, E.164) per libphonenumber."""
+    try:
+        n = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return (False, None)
+    if not phonenumbers.is_valid_number(n):
+        return (False, None)
+    return (True, phonenumbers.format_number(n, PhoneNumberFormat.E164))
+
+
+def ours(raw: str, region: str) -> Result:
+    try:
+        return (True, leadroute.normalize_phone(raw, region))
+    except leadroute.InvalidPhoneError:
+        return (False, None)
+
+
+def disagreements(cases: list[tuple[str, str]]) -> list[tuple[str, str, Result, Result]]:
+    out = []
+    for raw, region in cases:
+        got, want = ours(raw, region), reference(raw, region)
+        policy = POLICIES.get((raw, region))
+        if policy is not None:
+            assert got == policy[0], (raw, region, got, policy)
+            continue
+        if got != want:
+            out.append((raw, region, got, want))
+    return out
+
+
+def corpus_phones() -> list[str]:
+    phones = []
+    for name, key in (("provider_a.jsonl", "phone"), ("provider_b.jsonl", "PhoneNumber")):
+        for line in (CORPUS / name).read_text().splitlines():
+            value = json.loads(line).get(key)
+            if value is not None:
+                phones.append(str(value))
+    with (CORPUS / "provider_c.csv").open(newline="") as f:
+        phones.extend(row["phone1"] for row in csv.DictReader(f) if row.get("phone1"))
+    return phones
+
+
+def example_cases() -> list[tuple[str, str]]:
+    cases = []
+    types = [getattr(PhoneNumberType, t) for t in dir(PhoneNumberType) if t.isupper()]
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for t in types:
+            n = phonenumbers.example_number_for_type(region, t)
+            if n is None:
+                continue
+            cases.append((phonenumbers.format_number(n, PhoneNumberFormat.E164), "US"))
+            cases.append((phonenumbers.format_number(n, PhoneNumberFormat.INTERNATIONAL), "US"))
+            cases.append((phonenumbers.format_number(n, PhoneNumberFormat.NATIONAL), region))
+    return cases
+
+
+def tricky_cases() -> list[tuple[str, str]]:
+    cases = []
+    for line in TRICKY.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        raw, _, region = line.partition(" ||| ")
+        cases.append((raw, region.strip() or "US"))
+    return cases
+
+
+def test_corpus_phones_agree() -> None:
+    phones = corpus_phones()
+    assert len(phones) >= 5_900
+    cases = [(p, "US") for p in phones]
+    assert disagreements(cases) == []
+    print(f"corpus: {len(cases)} inputs, 0 disagreements")
+
+
+def test_example_numbers_of_every_region_agree() -> None:
+    cases = example_cases()
+    assert len(cases) > 3_000
+    assert disagreements(cases) == []
+    print(f"example numbers: {len(cases)} inputs, 0 disagreements")
+
+
+def test_tricky_inputs_agree() -> None:
+    cases = tricky_cases()
+    assert len(cases) > 100
+    assert disagreements(cases) == []
+    print(f"tricky inputs: {len(cases)} inputs, {len(POLICIES)} deliberate policies")
+
+
+@pytest.mark.parametrize(
+    "raw", ["317-863-8426", "+1 (317) 863-8426 x12", "１-８００-FLOWERS", "tel:+1-317-863-8426"]
+)
+def test_idempotent(raw: str) -> None:
+    e164 = leadroute.normalize_phone(raw)
+    assert leadroute.normalize_phone(e164) == e164

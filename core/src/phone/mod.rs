@@ -1,0 +1,772 @@
+//! Phone normalization to E.164.
+//!
+//! Rules come from libphonenumber (metadata 9.0.33): results equal those of its Python port
+//! `phonenumbers==9.0.33` for validity and E.164, which `bindings-python/tests` checks on the
+//! corpus, on libphonenumber's example numbers of every region and on a file of tricky inputs.
+//! Two paths produce them:
+//!
+//! - **The NANP fast path** (`nanp`): `+1` numbers in their common shapes (10 digits, or 11
+//!   starting with `1`, optionally after `+` or `tel:`, separated by spaces, dots, dashes and
+//!   parentheses, with an optional extension) are decided from a static table derived from the
+//!   `phonenumber` crate's own metadata by `core/examples/gen_nanp_table.rs`: about 20 ns, and
+//!   nothing to load on first use.
+//! - **The general path**: everything else goes to the `phonenumber` crate (libphonenumber's
+//!   Rust port), after fixing its input where it is known to differ from libphonenumber:
+//!   Unicode decimal digits (`３`, `٣`, ...) become ASCII digits, input whose number starts
+//!   with `+` is parsed with no default region (the crate corrupts some under a US default
+//!   region), and the extension is cut off by leadroute before the crate sees the number.
+//!   The crate loads its metadata on first use (about 50 ms) and then takes a few
+//!   microseconds per number.
+//!
+//! The extension (`x123`, `ext. 123`, `;ext=123`) is kept apart from the number, not lost.
+//!
+//! An optional strict policy ([`NormalizeOptions::strict`]) also rejects fictional 555-01XX
+//! numbers and N11 exchanges, and [`NormalizeOptions::allowed_country_codes`] restricts the
+//! countries accepted.
+
+mod digits;
+mod nanp;
+#[rustfmt::skip]
+mod nanp_table;
+
+use phonenumber::country;
+use phonenumber::Mode;
+use std::fmt;
+use std::str::FromStr;
+
+/// The libphonenumber metadata version whose rules [`normalize`] implements (that of the
+/// `phonenumber` crate and of the NANP table derived from it).
+pub const METADATA_VERSION: &str = nanp_table::METADATA_VERSION;
+
+/// The CLDR regions sharing the NANP country calling code 1 (US first, then metadata order).
+pub static NANP_REGIONS: &[&str] = &nanp_table::REGIONS;
+
+/// Why a phone number could not be normalized. Each has a stable snake_case [`code`].
+///
+/// [`code`]: PhoneError::code
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhoneError {
+    /// Empty or only whitespace.
+    #[error("phone number is empty")]
+    Empty,
+    /// No phone number could be read from the text.
+    #[error("not a phone number")]
+    NotANumber,
+    /// Too few digits for any number of the country.
+    #[error("phone number is too short")]
+    TooShort,
+    /// Too many digits.
+    #[error("phone number is too long")]
+    TooLong,
+    /// The country calling code after `+` does not exist.
+    #[error("invalid country calling code")]
+    InvalidCountryCode,
+    /// It parses, but no number of its country has this shape (libphonenumber's
+    /// `isValidNumber` is false).
+    #[error("not a valid phone number for its country")]
+    InvalidNumber,
+    /// The default region is not a CLDR region code libphonenumber knows.
+    #[error("unknown region {0:?}")]
+    UnknownRegion(String),
+    /// A valid number whose country calling code is not in
+    /// [`NormalizeOptions::allowed_country_codes`].
+    #[error("country calling code {0} is not allowed")]
+    RegionNotAllowed(u16),
+    /// Strict policy: a NANP number reserved for fiction, 555-0100 to 555-0199 in any area
+    /// code (NANPA).
+    #[error("fictional number (555-01XX)")]
+    Fictional,
+    /// Strict policy: a NANP number whose exchange (NXX) is an N11 service code (211, 311,
+    /// ..., 911), which is never assigned to a subscriber line.
+    #[error("N11 service code used as an exchange")]
+    N11Exchange,
+}
+
+impl PhoneError {
+    /// snake_case reason code: `empty`, `not_a_number`, `too_short`, `too_long`,
+    /// `invalid_country_code`, `invalid_number`, `unknown_region`, `region_not_allowed`,
+    /// `fictional` or `n11_exchange`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PhoneError::Empty => "empty",
+            PhoneError::NotANumber => "not_a_number",
+            PhoneError::TooShort => "too_short",
+            PhoneError::TooLong => "too_long",
+            PhoneError::InvalidCountryCode => "invalid_country_code",
+            PhoneError::InvalidNumber => "invalid_number",
+            PhoneError::UnknownRegion(_) => "unknown_region",
+            PhoneError::RegionNotAllowed(_) => "region_not_allowed",
+            PhoneError::Fictional => "fictional",
+            PhoneError::N11Exchange => "n11_exchange",
+        }
+    }
+}
+
+/// Longest string: `+`, a country code of up to 3 digits and a national number of up to 17
+/// (libphonenumber's limit; E.164 itself allows 15 digits, but libphonenumber formats longer
+/// valid numbers, e.g. some German ones, the same way).
+const E164_MAX: usize = 21;
+
+/// A phone number in E.164 form: `+`, country code, national number (`+12125550123`); at most
+/// 20 digits (libphonenumber's limit). Stored inline (no allocation); ordered, compared and hashed as its string.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PhoneNumber {
+    // Zero-padded, so that the derived order is the order of the strings.
+    buf: [u8; E164_MAX],
+    len: u8,
+}
+
+impl PhoneNumber {
+    /// From an E.164 string produced by a formatter (`+` and 1 to 20 ASCII digits).
+    fn from_e164(s: &str) -> Option<PhoneNumber> {
+        let b = s.as_bytes();
+        if b.len() < 2 || b.len() > E164_MAX || b[0] != b'+' {
+            return None;
+        }
+        if !b[1..].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut buf = [0u8; E164_MAX];
+        buf[..b.len()].copy_from_slice(b);
+        Some(PhoneNumber {
+            buf,
+            len: b.len() as u8,
+        })
+    }
+
+    /// `+1` followed by a 10-digit NANP national number.
+    fn nanp(national: u64) -> PhoneNumber {
+        let mut buf = [0u8; E164_MAX];
+        buf[0] = b'+';
+        buf[1] = b'1';
+        let mut n = national;
+        for slot in buf[2..12].iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        PhoneNumber { buf, len: 12 }
+    }
+
+    /// The E.164 string.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// Whether this is a NANP number (`+1`).
+    pub fn is_nanp(&self) -> bool {
+        self.as_str().starts_with("+1")
+    }
+
+    /// The national significant number of a NANP number (NPA-NXX-XXXX, 10 digits), if it is
+    /// one.
+    fn nanp_digits(&self) -> Option<&[u8]> {
+        (self.len == 12 && self.buf[1] == b'1').then(|| &self.buf[2..12])
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PhoneNumber").field(&self.as_str()).finish()
+    }
+}
+
+impl AsRef<str> for PhoneNumber {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// A normalized phone number and its extension.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NormalizedPhone {
+    /// The number in E.164.
+    pub number: PhoneNumber,
+    /// The extension digits (ASCII), if the input had one.
+    pub extension: Option<String>,
+}
+
+/// How [`normalize_with`] reads and checks numbers. The default: region `US`, not strict,
+/// every country allowed.
+///
+/// # Examples
+///
+/// ```
+/// use leadroute_core::phone::{normalize_with, NormalizeOptions};
+/// let opts = NormalizeOptions::new("US").strict(true).allowed_country_codes([1]);
+/// assert_eq!(normalize_with("212-555-0123", &opts).unwrap_err().code(), "fictional");
+/// assert_eq!(normalize_with("+44 20 7031 3000", &opts).unwrap_err().code(), "region_not_allowed");
+/// assert_eq!(normalize_with("317-863-8426", &opts).unwrap().number.as_str(), "+13178638426");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NormalizeOptions {
+    /// CLDR region code (`"US"`) for numbers written without a country code.
+    pub default_region: String,
+    /// Also reject NANP numbers that libphonenumber accepts but no person answers: the
+    /// fictional 555-0100..555-0199 ([`PhoneError::Fictional`]) and N11 exchanges
+    /// ([`PhoneError::N11Exchange`]). Off by default.
+    pub strict: bool,
+    /// Country calling codes accepted (e.g. `[1]` for NANP only); `None` accepts all. A valid
+    /// number of another country is [`PhoneError::RegionNotAllowed`].
+    pub allowed_country_codes: Option<Vec<u16>>,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        NormalizeOptions::new("US")
+    }
+}
+
+impl NormalizeOptions {
+    /// Options with this default region, not strict, all countries allowed.
+    pub fn new(default_region: &str) -> Self {
+        NormalizeOptions {
+            default_region: default_region.to_string(),
+            strict: false,
+            allowed_country_codes: None,
+        }
+    }
+
+    /// Sets [`strict`](NormalizeOptions::strict).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Sets [`allowed_country_codes`](NormalizeOptions::allowed_country_codes).
+    pub fn allowed_country_codes(mut self, codes: impl IntoIterator<Item = u16>) -> Self {
+        self.allowed_country_codes = Some(codes.into_iter().collect());
+        self
+    }
+}
+
+/// Normalizes a phone number as typed by a person to E.164, and checks that it is valid, with
+/// the default policy (not strict, all countries). Same as [`normalize_with`] with
+/// `NormalizeOptions::new(default_region)`.
+///
+/// `default_region` is a CLDR region code (`"US"`) for numbers written without a country
+/// code; a number written with `+` (or `tel:+`) ignores it.
+///
+/// Validity and E.164 are libphonenumber's (metadata 9.0.33); see the module docs.
+///
+/// # Errors
+///
+/// [`PhoneError`]: empty input, text that holds no number, too short or too long, an unknown
+/// country code, a number libphonenumber deems invalid, or an unknown `default_region`.
+///
+/// # Examples
+///
+/// ```
+/// use leadroute_core::phone::normalize;
+/// let p = normalize("(254) 240-1519 ext. 313", "US").unwrap();
+/// assert_eq!(p.number.as_str(), "+12542401519");
+/// assert_eq!(p.extension.as_deref(), Some("313"));
+/// assert_eq!(normalize("+44 20 7031 3000", "US").unwrap().number.as_str(), "+442070313000");
+/// assert_eq!(normalize("１-８００-FLOWERS", "US").unwrap().number.as_str(), "+18003569377");
+/// assert_eq!(normalize("555", "US").unwrap_err().code(), "invalid_number");
+/// ```
+pub fn normalize(raw: &str, default_region: &str) -> Result<NormalizedPhone, PhoneError> {
+    parse(raw, default_region)
+}
+
+/// Normalizes a phone number as typed by a person to E.164 under `options`: libphonenumber's
+/// validity (metadata 9.0.33), then the strict policy and the allowed countries, if set.
+///
+/// # Errors
+///
+/// Those of [`normalize`]; with [`NormalizeOptions::strict`], [`PhoneError::Fictional`] and
+/// [`PhoneError::N11Exchange`]; with [`NormalizeOptions::allowed_country_codes`],
+/// [`PhoneError::RegionNotAllowed`].
+pub fn normalize_with(
+    raw: &str,
+    options: &NormalizeOptions,
+) -> Result<NormalizedPhone, PhoneError> {
+    let p = parse(raw, &options.default_region)?;
+    if let Some(codes) = &options.allowed_country_codes {
+        let code = country_code(&p.number);
+        if !codes.contains(&code) {
+            return Err(PhoneError::RegionNotAllowed(code));
+        }
+    }
+    if options.strict {
+        if let Some(d) = p.number.nanp_digits() {
+            if d[4] == b'1' && d[5] == b'1' {
+                return Err(PhoneError::N11Exchange);
+            }
+            if &d[3..8] == b"55501" {
+                return Err(PhoneError::Fictional);
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// The country calling code of a number, from its E.164 form (`+1` → 1, `+44` → 44).
+fn country_code(n: &PhoneNumber) -> u16 {
+    let s = &n.as_str()[1..];
+    // Calling codes are prefix-free: the first prefix that is a known code is the one.
+    for len in 1..=3.min(s.len()) {
+        if let Ok(code) = s[..len].parse::<u16>() {
+            if phonenumber::metadata::DATABASE.region(&code).is_some() {
+                return code;
+            }
+        }
+    }
+    0
+}
+
+/// Regions the fast path reads numbers without `+` for.
+fn fast_region(region: &str) -> bool {
+    region == "US" || region == "CA"
+}
+
+fn parse(raw: &str, default_region: &str) -> Result<NormalizedPhone, PhoneError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(PhoneError::Empty);
+    }
+    let region = default_region.trim();
+    let fast_region = fast_region(region);
+    if fast_region
+        || text
+            .as_bytes()
+            .first()
+            .is_some_and(|&c| c == b'+' || c == b't' || c == b'T')
+    {
+        // A region outside the fast path must still be known (as on the general path).
+        if fast_region || country::Id::from_str(region).is_ok() {
+            match nanp::read(text, fast_region, region == "US") {
+                Some(nanp::Verdict::Valid(f)) => {
+                    return Ok(NormalizedPhone {
+                        number: PhoneNumber::nanp(f.national),
+                        extension: f.extension.map(str::to_string),
+                    })
+                }
+                Some(nanp::Verdict::Invalid) => return Err(PhoneError::InvalidNumber),
+                Some(nanp::Verdict::NotANumber) => return Err(PhoneError::NotANumber),
+                None => {}
+            }
+        }
+    }
+    // No digit at all: libphonenumber finds no number to start from.
+    let has_digit = if text.is_ascii() {
+        text.bytes().any(|c| c.is_ascii_digit())
+    } else {
+        text.chars().any(|c| digits::decimal_value(c).is_some())
+    };
+    if !has_digit {
+        country::Id::from_str(region)
+            .map_err(|_| PhoneError::UnknownRegion(default_region.to_string()))?;
+        return Err(PhoneError::NotANumber);
+    }
+    general(text, default_region)
+}
+
+/// The general path: the `phonenumber` crate, with leadroute's fixes to its input and output.
+fn general(text: &str, default_region: &str) -> Result<NormalizedPhone, PhoneError> {
+    let region = country::Id::from_str(default_region.trim())
+        .map_err(|_| PhoneError::UnknownRegion(default_region.to_string()))?;
+    let text = digits::to_ascii_digits(text);
+    let text = phone_context(&text)?;
+    let text = before_second_number(&text);
+    let (number, extension) = split_extension(text);
+    // The first `+` or digit starts the number (libphonenumber's extractPossibleNumber).
+    let international = number
+        .chars()
+        .find(|&c| c == '+' || c.is_ascii_digit())
+        .is_some_and(|c| c == '+');
+    let parsed = phonenumber::parse((!international).then_some(region), number).map_err(|e| {
+        use phonenumber::ParseError as P;
+        match e {
+            P::NoNumber | P::MalformedInteger(_) => PhoneError::NotANumber,
+            P::InvalidCountryCode => PhoneError::InvalidCountryCode,
+            P::TooShortAfterIdd | P::TooShortNsn => PhoneError::TooShort,
+            P::TooLong => PhoneError::TooLong,
+        }
+    });
+    let parsed = match parsed {
+        Ok(p) if phonenumber::is_valid(&p) => p,
+        Ok(p) => retry(number, international, p.code().value(), region)
+            .ok_or(PhoneError::InvalidNumber)?,
+        Err(e) => return Err(e),
+    };
+    let number = PhoneNumber::from_e164(&parsed.format().mode(Mode::E164).to_string())
+        .ok_or(PhoneError::InvalidNumber)?;
+    let extension = extension.map(str::to_string).or_else(|| {
+        parsed
+            .extension()
+            .map(|e| e.to_string())
+            .filter(|e| !e.is_empty())
+    });
+    Ok(NormalizedPhone { number, extension })
+}
+
+/// When the crate finds a number invalid, libphonenumber may still read it as valid: the
+/// crate strips a national prefix even after `+` and twice after none (`+7 800 123-45-67`,
+/// `8 (800) 123-45-67` in RU), and takes a region's own country code for a prefix where the
+/// whole number is national (`250 123 456` in RW). libphonenumber strips a national prefix at
+/// most once; this tries the national number with no strip and with one strip, and returns
+/// the first the crate's validator accepts.
+fn retry(
+    number: &str,
+    international: bool,
+    code: u16,
+    region: country::Id,
+) -> Option<phonenumber::PhoneNumber> {
+    if !number.is_ascii() || number.bytes().any(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    let (code, national) = if international {
+        let cc = code.to_string();
+        (code, digits.strip_prefix(&cc)?.to_string())
+    } else {
+        let meta = phonenumber::metadata::DATABASE.by_id(region.as_ref())?;
+        if let Some(idd) = meta.international_prefix() {
+            if idd.find(&digits).is_some_and(|m| m.start() == 0) {
+                return None;
+            }
+        }
+        (meta.country_code(), digits)
+    };
+    let meta = phonenumber::metadata::DATABASE
+        .by_code(&code)?
+        .into_iter()
+        .next()?;
+    let once = meta
+        .national_prefix()
+        .and_then(|p| national.strip_prefix(p))
+        .map(str::to_string);
+    [Some(national), once]
+        .into_iter()
+        .flatten()
+        .filter_map(|n| crate_number(code, &n))
+        .find(phonenumber::is_valid)
+}
+
+/// A `phonenumber::PhoneNumber` with this country code and national significant number
+/// (leading zeros kept), built through its serde form (the crate has no constructor).
+fn crate_number(code: u16, national: &str) -> Option<phonenumber::PhoneNumber> {
+    if national.len() < 2 || national.len() > 17 || !national.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let zeros = national.bytes().take_while(|&c| c == b'0').count() as u64;
+    let value: u64 = national.parse().ok()?;
+    if value >= 1 << 56 {
+        return None;
+    }
+    let json = serde_json::json!({
+        "code": { "value": code, "source": "plus" },
+        "national": { "value": (zeros << 56) | value },
+        "extension": null,
+        "carrier": null,
+    });
+    serde_json::from_value(json).ok()
+}
+
+/// libphonenumber ignores a second number written after `/x` or `\\x` (`... x302/x2303`).
+fn before_second_number(text: &str) -> &str {
+    let b = text.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'/' || c == b'\\' {
+            let mut j = i + 1;
+            while b.get(j) == Some(&b' ') {
+                j += 1;
+            }
+            if b.get(j) == Some(&b'x') {
+                return &text[..i];
+            }
+        }
+    }
+    text
+}
+
+/// RFC 3966 `;phone-context=`: libphonenumber reads `tel:863-8426;phone-context=+1-317` as
+/// the context's digits followed by the number (the crate does not). Other text is returned
+/// unchanged.
+fn phone_context(text: &str) -> Result<std::borrow::Cow<'_, str>, PhoneError> {
+    const KEY: &str = ";phone-context=";
+    let Some(at) = text.find(KEY) else {
+        return Ok(text.into());
+    };
+    let context = &text[at + KEY.len()..];
+    let context = &context[..context.find(';').unwrap_or(context.len())];
+    if context.is_empty() {
+        return Err(PhoneError::NotANumber);
+    }
+    let start = text.find("tel:").map_or(0, |i| i + 4);
+    let local = text.get(start..at).unwrap_or("");
+    if context.starts_with('+') {
+        Ok(format!("{context}{local}").into())
+    } else {
+        Ok(local.to_string().into())
+    }
+}
+
+/// Cuts a trailing extension off `text` as libphonenumber's extension pattern does (leftmost
+/// match that reaches the end): `;ext=` and explicit labels (`ext`, `extn`, `extension`, `xt`)
+/// with up to 20 digits, one-character or `int` labels (`x`, `#`, `~`) with up to 9, `,,` or
+/// `;` with up to 15, commas with up to 9, and `- 123#` with up to 6. Returns the number part
+/// and the extension digits; text without an extension comes back whole.
+fn split_extension(text: &str) -> (&str, Option<&str>) {
+    let b = text.as_bytes();
+    for start in 0..b.len() {
+        if !text.is_char_boundary(start) {
+            continue;
+        }
+        if let Some((s, e)) = extension_at(b, start) {
+            let head = &text[..start];
+            if head.bytes().filter(u8::is_ascii_digit).count() >= 3 {
+                return (head, Some(&text[s..e]));
+            }
+        }
+    }
+    (text, None)
+}
+
+/// The extension digits' range if an extension pattern matches `b[i..]` to its end.
+fn extension_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let skip = |mut i: usize, set: &[u8]| {
+        while b.get(i).is_some_and(|c| set.contains(c)) {
+            i += 1;
+        }
+        i
+    };
+    let label = |i: usize, l: &str| {
+        let l = l.as_bytes();
+        (b.len() >= i + l.len() && b[i..i + l.len()].eq_ignore_ascii_case(l)).then(|| i + l.len())
+    };
+    // Digits (1..=limit), an optional `#` (when allowed), then the end.
+    let tail = |i: usize, limit: usize, hash: bool| {
+        let e = skip(i, b"0123456789");
+        let mut end = e;
+        if hash && b.get(end) == Some(&b'#') {
+            end += 1;
+        }
+        (e > i && e - i <= limit && end == b.len()).then_some((i, e))
+    };
+    let after_label = |i: usize| {
+        let i = if matches!(b.get(i), Some(b':' | b'.')) {
+            i + 1
+        } else {
+            i
+        };
+        skip(i, b" \t,-")
+    };
+    if let Some(j) = label(i, ";ext=") {
+        if let Some(r) = tail(j, 20, false) {
+            return Some(r);
+        }
+    }
+    let j = skip(i, b" \t,");
+    // Explicit labels: e?xt(ensi(o|ó))?n? (longest first), доб, anexo.
+    let explicit = [
+        "extension",
+        "extensión",
+        "xtension",
+        "xtensión",
+        "extensio",
+        "xtensio",
+        "extn",
+        "xtn",
+        "ext",
+        "xt",
+        "доб",
+        "anexo",
+    ];
+    for l in explicit {
+        if let Some(k) = label(j, l) {
+            if let Some(r) = tail(after_label(k), 20, true) {
+                return Some(r);
+            }
+        }
+    }
+    for l in ["x", "#", "~", "int"] {
+        if let Some(k) = label(j, l) {
+            if let Some(r) = tail(after_label(k), 9, true) {
+                return Some(r);
+            }
+        }
+    }
+    let k = skip(i, b"- ");
+    if k > i {
+        let e = skip(k, b"0123456789");
+        if e > k && e - k <= 6 && b.get(e) == Some(&b'#') && e + 1 == b.len() {
+            return Some((k, e));
+        }
+    }
+    let j = skip(i, b" \t");
+    if let Some(k) = label(j, ",,").or_else(|| label(j, ";")) {
+        if let Some(r) = tail(after_label(k), 15, true) {
+            return Some(r);
+        }
+    }
+    let k = skip(j, b",");
+    if k > j {
+        if let Some(r) = tail(after_label(k), 9, true) {
+            return Some(r);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e164(raw: &str) -> Result<String, &'static str> {
+        normalize(raw, "US")
+            .map(|p| p.number.to_string())
+            .map_err(|e| e.code())
+    }
+
+    #[test]
+    fn corpus_shapes_normalize_to_e164() {
+        for raw in [
+            "317 863 8426",
+            "  317-863-8426 ",
+            "(317)863-8426",
+            "317.863.8426",
+            "13178638426",
+            "1-317-863-8426",
+            "+13178638426",
+            "+1 (317) 863-8426",
+            "+1.317.863.8426",
+            "tel:+1-317-863-8426",
+            "3178638426",
+        ] {
+            assert_eq!(e164(raw), Ok("+13178638426".to_string()), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn extensions_are_kept_apart() {
+        for (raw, ext) in [
+            ("402-326-6991 x6330", "6330"),
+            ("(860)929-1895 ext. 507", "507"),
+            ("tel:+1-402-326-6991;ext=6330", "6330"),
+        ] {
+            let p = normalize(raw, "US").unwrap();
+            assert_eq!(p.extension.as_deref(), Some(ext), "{raw:?}");
+        }
+        assert_eq!(normalize("402-326-6991", "US").unwrap().extension, None);
+    }
+
+    #[test]
+    fn plus_input_ignores_the_default_region() {
+        // A `+` number whose national part starts with 1 (the crate's known US-region bug).
+        assert_eq!(e164("+44 1212 345678").unwrap(), "+441212345678");
+        assert_eq!(e164("+61 1300 975 707").unwrap(), "+611300975707");
+        assert_eq!(e164("+49 1512 3456789").unwrap(), "+4915123456789");
+    }
+
+    #[test]
+    fn failures_have_codes() {
+        assert_eq!(e164(""), Err("empty"));
+        assert_eq!(e164("   "), Err("empty"));
+        assert_eq!(e164("not a phone"), Err("not_a_number"));
+        assert_eq!(e164("80850267956795"), Err("invalid_number"));
+        assert_eq!(e164("123-456-7890"), Err("invalid_number"));
+        assert_eq!(e164("+999 1234567"), Err("invalid_country_code"));
+        assert_eq!(
+            normalize("2125550123", "XX").unwrap_err(),
+            PhoneError::UnknownRegion("XX".into())
+        );
+    }
+
+    #[test]
+    fn unicode_digits_vanity_and_prefixes_are_read_as_libphonenumber_does() {
+        assert_eq!(e164("３１７-８６３-８４２６"), Ok("+13178638426".into()));
+        assert_eq!(
+            e164("＋１ ３１７ ８６３ ８４２６"),
+            Ok("+13178638426".into())
+        );
+        assert_eq!(e164("٣١٧٨٦٣٨٤٢٦"), Ok("+13178638426".into()));
+        assert_eq!(e164("1-800-FLOWERS"), Ok("+18003569377".into()));
+        assert_eq!(e164("011 44 20 7031 3000"), Ok("+442070313000".into()));
+        assert_eq!(e164("+1 1 317 863 8426"), Ok("+13178638426".into()));
+        assert_eq!(e164("+7 800 123-45-67"), Ok("+78001234567".into()));
+        assert_eq!(
+            normalize("8 (800) 123-45-67", "RU")
+                .unwrap()
+                .number
+                .as_str(),
+            "+78001234567"
+        );
+        assert_eq!(
+            normalize("250 123 456", "RW").unwrap().number.as_str(),
+            "+250250123456"
+        );
+        assert_eq!(
+            e164("tel:863-8426;phone-context=+1-317"),
+            Ok("+13178638426".into())
+        );
+    }
+
+    #[test]
+    fn long_and_unusual_extensions_are_kept() {
+        let ext = |raw: &str| normalize(raw, "US").unwrap().extension;
+        assert_eq!(
+            ext("317-863-8426 ext 12345678901234567890").as_deref(),
+            Some("12345678901234567890")
+        );
+        assert_eq!(ext("317-863-8426;6330").as_deref(), Some("6330"));
+        assert_eq!(ext("317-863-8426 - 633#").as_deref(), Some("633"));
+        assert_eq!(ext("+44 20 7031 3000 x 12").as_deref(), Some("12"));
+        assert_eq!(
+            ext("３１７-８６３-８４２６ ｅｘｔ ６３３０").as_deref(),
+            Some("6330")
+        );
+    }
+
+    #[test]
+    fn strict_policy_and_allowed_countries() {
+        let strict = NormalizeOptions::new("US").strict(true);
+        let code = |raw: &str, o: &NormalizeOptions| normalize_with(raw, o).map_err(|e| e.code());
+        assert_eq!(code("212-555-0123", &strict).unwrap_err(), "fictional");
+        assert_eq!(code("212-555-0199", &strict).unwrap_err(), "fictional");
+        assert!(code("212-555-0200", &strict).is_ok());
+        assert_eq!(code("212-911-1234", &strict).unwrap_err(), "n11_exchange");
+        assert!(code("212-555-0123", &NormalizeOptions::default()).is_ok());
+        assert!(code("212-911-1234", &NormalizeOptions::default()).is_ok());
+        let nanp = NormalizeOptions::new("US").allowed_country_codes([1]);
+        assert_eq!(
+            normalize_with("+44 20 7031 3000", &nanp).unwrap_err(),
+            PhoneError::RegionNotAllowed(44)
+        );
+        assert!(code("+1 242 359 1234", &nanp).is_ok());
+        let uk = NormalizeOptions::new("GB").allowed_country_codes([44, 353]);
+        assert!(code("020 7031 3000", &uk).is_ok());
+        assert_eq!(
+            code("+1 317 863 8426", &uk).unwrap_err(),
+            "region_not_allowed"
+        );
+        assert_eq!(
+            code("+999 1234567", &uk).unwrap_err(),
+            "invalid_country_code"
+        );
+    }
+
+    #[test]
+    fn phone_number_is_inline_and_ordered_as_its_string() {
+        let a = normalize("+44 20 7031 3000", "US").unwrap().number;
+        let b = normalize("317-863-8426", "US").unwrap().number;
+        assert!(b < a);
+        assert_eq!(format!("{a:?}"), "PhoneNumber(\"+442070313000\")");
+        assert!(b.is_nanp() && !a.is_nanp());
+        assert_eq!(country_code(&a), 44);
+        assert_eq!(country_code(&b), 1);
+        assert_eq!(PhoneNumber::from_e164("+123456789012345678901"), None);
+        assert!(PhoneNumber::from_e164("+12345678901234567890").is_some());
+        assert_eq!(METADATA_VERSION, "9.0.33");
+        assert_eq!(NANP_REGIONS[0], "US");
+    }
+}
