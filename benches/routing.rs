@@ -354,6 +354,7 @@ fn nationwide() -> (Vec<RoutingRule>, Vec<Workspace>, Vec<Zip5>) {
                     weight: 1 + rng.below(3) as u32,
                     ..targeting
                 },
+                capacity: Default::default(),
             });
         }
     }

@@ -98,6 +98,8 @@ fn all_active(rules: &[leadroute::routing::RoutingRule]) -> Vec<Workspace> {
             timezone: None,
             webhook_secret: None,
             duplicate_window_days: None,
+            capacity: Default::default(),
+            schedule: None,
         })
         .collect()
 }

@@ -425,6 +425,8 @@ mod tests {
             timezone: None,
             webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
             duplicate_window_days: None,
+            capacity: Default::default(),
+            schedule: None,
         };
         let r = build_request(&d, &w, now).unwrap();
         let h = |k: &str| {

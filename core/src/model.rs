@@ -118,10 +118,18 @@ pub struct Workspace {
     pub timezone: Option<String>,
     /// Standard Webhooks signing secret (`whsec_<base64>`), if the workspace wants signatures.
     pub webhook_secret: Option<String>,
-    /// Lead-level duplicate window in days for leads routed here; `None` uses the engine's
-    /// global window (see [`crate::contact::is_duplicate`]).
+    /// Lead-level duplicate window in days for this workspace's leads; `None` uses the
+    /// engine's global window (see [`crate::contact::is_duplicate`]).
     #[serde(default)]
     pub duplicate_window_days: Option<u32>,
+    /// Caps per hour/day/week/month and an optional budget, counted in `timezone`
+    /// (see [`crate::capacity`]); unlimited by default.
+    #[serde(default)]
+    pub capacity: crate::capacity::Capacity,
+    /// Weekly hours when the workspace accepts appointments, checked at routing time
+    /// (see [`crate::schedule`]); `None` is always open.
+    #[serde(default)]
+    pub schedule: Option<crate::schedule::WeeklySchedule>,
 }
 
 /// A contact to store: one person (`contacts`).

@@ -54,6 +54,10 @@ struct WorkspaceJson {
     timezone: Option<String>,
     webhook_secret: Option<String>,
     duplicate_window_days: Option<u32>,
+    #[serde(default)]
+    capacity: crate::capacity::Capacity,
+    #[serde(default)]
+    schedule: Option<crate::schedule::WeeklySchedule>,
 }
 
 fn shape(file: &'static str) -> impl Fn(serde_json::Error) -> SeedError {
@@ -120,6 +124,8 @@ pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>,
                 timezone: w.timezone,
                 webhook_secret: w.webhook_secret.filter(|s| !s.is_empty()),
                 duplicate_window_days: w.duplicate_window_days,
+                capacity: w.capacity,
+                schedule: w.schedule,
             })
         })
         .collect()

@@ -63,6 +63,8 @@ fn workspace(id: &str, active: bool, rate: i64) -> Workspace {
         timezone: Some("America/Indiana/Indianapolis".into()),
         webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
         duplicate_window_days: None,
+        capacity: Default::default(),
+        schedule: None,
     }
 }
 
@@ -76,6 +78,7 @@ fn rule(id: i64, ws: &str, products: &[&str], zips: &[&str], priority: i32) -> R
         is_active: true,
         notes: None,
         targeting: Default::default(),
+        capacity: Default::default(),
     }
 }
 
@@ -182,7 +185,13 @@ fn a_good_record_becomes_a_routed_signed_delivered_billed_appointment() {
     .unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(kinds, vec!["routed", "delivered"]);
-    assert_eq!(events[0].detail["skipped"][0]["reason"], "webhook_inactive");
+    let first = &events[0].detail["candidates"][0];
+    assert_eq!(
+        (first["rule_id"].as_i64(), first["status"].as_str()),
+        (Some(1), Some("skipped"))
+    );
+    assert_eq!(first["reason"]["code"], "webhook_inactive");
+    assert_eq!(events[0].detail["outcome"]["rule_id"], 2);
 
     // Nothing is due any more; re-ingesting is a replay; billing stays at one event.
     assert_eq!(engine.deliver_due(&t, 10).unwrap().attempted, 0);
@@ -750,5 +759,165 @@ fn backtest_reports_moves_without_writing() {
     assert_eq!(
         engine.backtest(&bad).unwrap_err().kind(),
         ErrorKind::InvalidInput
+    );
+}
+
+fn solar_lead(n: u32) -> RawRecord {
+    json(&format!(
+        r#"{{"phone": "317863{n:04}", "zip": "46262", "product": "Solar", "appointment_date": "2026-11-24T13:00:00Z", "lead_id": "cap{n}"}}"#
+    ))
+}
+
+fn routed_to(engine: &Engine, n: u32) -> Result<String, String> {
+    match accepted(&engine.ingest("provider-a", &solar_lead(n)).unwrap())
+        .appointment
+        .unwrap()
+        .1
+    {
+        RoutingOutcome::Routed { workspace_id, .. } => Ok(workspace_id),
+        RoutingOutcome::Unrouted(r) => Err(r.code().to_string()),
+    }
+}
+
+/// Two active Solar workspaces on 46262: solar_in (rule 2, priority 2) and solar_b (rule 8,
+/// priority 3).
+fn engine_with_backup(ws_in: Workspace, rule8: RoutingRule) -> (Engine, Arc<MemoryStore>) {
+    let (engine, store) = engine();
+    engine
+        .configure(&[], &[ws_in, workspace("solar_b", true, 10_000)], &[rule8])
+        .unwrap();
+    (engine, store)
+}
+
+#[test]
+fn workspace_and_rule_caps_move_appointments_down_the_list() {
+    use leadroute_core::capacity::{Cap, CapPeriod, Capacity};
+    let mut ws = workspace("solar_in", true, 20_000);
+    ws.capacity = Capacity {
+        caps: vec![Cap {
+            period: CapPeriod::Day,
+            limit: 1,
+        }],
+        budget: None,
+    };
+    let mut backup = rule(8, "solar_b", &["Solar"], &["46262"], 3);
+    backup.capacity = Capacity {
+        caps: vec![Cap {
+            period: CapPeriod::Hour,
+            limit: 1,
+        }],
+        budget: None,
+    };
+    let (engine, store) = engine_with_backup(ws, backup);
+    assert_eq!(routed_to(&engine, 1), Ok("solar_in".into()));
+    assert_eq!(routed_to(&engine, 2), Ok("solar_b".into()));
+    assert_eq!(routed_to(&engine, 3), Err("no_eligible_workspace".into()));
+    // The trace of the second says why solar_in was skipped.
+    let events = with_tx(&*store, |tx| Ok(tx.events(EventSubject::Appointment, 2)?)).unwrap();
+    let skipped: Vec<_> = events[0].detail["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "skipped")
+        .map(|c| (c["rule_id"].as_i64().unwrap(), c["reason"].clone()))
+        .collect();
+    assert_eq!(skipped[0].0, 1, "rule 1's webhook is inactive");
+    assert_eq!(
+        skipped[1],
+        (
+            2,
+            serde_json::json!({"code": "cap_reached", "scope": "workspace", "period": "day"})
+        )
+    );
+    // A dry run explains the same without consuming anything.
+    let before = engine.counts().unwrap();
+    let dry = engine.explain("solar", "46262").unwrap();
+    assert_eq!(dry["outcome"]["unrouted"], "no_eligible_workspace");
+    let reasons: Vec<_> = dry["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"]["code"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["webhook_inactive", "cap_reached", "cap_reached"]
+    );
+    assert_eq!(engine.counts().unwrap(), before);
+}
+
+#[test]
+fn a_budget_is_never_overspent() {
+    use leadroute_core::capacity::{Budget, CapPeriod, Capacity};
+    let mut ws = workspace("solar_in", true, 20_000);
+    ws.capacity = Capacity {
+        caps: vec![],
+        budget: Some(Budget {
+            amount: Cents(30_000),
+            period: CapPeriod::Month,
+        }),
+    };
+    let (engine, store) = engine_with_backup(ws, rule(8, "solar_b", &["Solar"], &["46262"], 3));
+    assert_eq!(routed_to(&engine, 1), Ok("solar_in".into()));
+    assert_eq!(
+        routed_to(&engine, 2),
+        Ok("solar_b".into()),
+        "$200 more would exceed $300"
+    );
+    let events = with_tx(&*store, |tx| Ok(tx.events(EventSubject::Appointment, 2)?)).unwrap();
+    assert!(events[0].detail["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["rule_id"] == 2 && c["reason"]["code"] == "budget_spent"));
+}
+
+#[test]
+fn outside_its_hours_a_workspace_is_skipped() {
+    use leadroute_core::schedule::WeeklySchedule;
+    // Open only on the day after tomorrow (UTC): closed now.
+    let day = time::OffsetDateTime::now_utc().weekday().next().next();
+    let name = format!("{day}").to_lowercase();
+    let schedule = WeeklySchedule::from_json(&format!(
+        r#"{{"timezone": "UTC", "hours": [{{"days": ["{name}"], "start": "00:00", "end": "24:00"}}]}}"#
+    ))
+    .unwrap();
+    let mut ws = workspace("solar_in", true, 20_000);
+    ws.schedule = Some(schedule);
+    let (engine, _) = engine_with_backup(ws, rule(8, "solar_b", &["Solar"], &["46262"], 3));
+    assert_eq!(routed_to(&engine, 1), Ok("solar_b".into()));
+    let dry = engine.explain("Solar", "46262").unwrap();
+    assert_eq!(dry["candidates"][1]["reason"]["code"], "outside_schedule");
+}
+
+#[test]
+fn weighted_round_robin_is_fair_and_survives_a_restart() {
+    use leadroute_core::routing::TiePolicy;
+    let config = || EngineConfig {
+        tie_policy: TiePolicy::WeightedRoundRobin,
+        ..EngineConfig::default()
+    };
+    let (engine, store) = engine_with_backup(
+        workspace("solar_in", true, 20_000),
+        rule(8, "solar_b", &["Solar"], &["46262"], 3),
+    );
+    drop(engine);
+    // Rules 2 (weight 3) and 9 (weight 1) tie at priority 2.
+    let mut heavy = rule(2, "solar_in", &["Solar", "Battery"], &["46262", "46201"], 2);
+    heavy.targeting.weight = 3;
+    let light = rule(9, "solar_b", &["Solar"], &["46262"], 2);
+    let engine = Engine::new(store.clone(), config()).unwrap();
+    engine.configure(&[], &[], &[heavy, light]).unwrap();
+    let mut got: Vec<String> = (0..4).map(|n| routed_to(&engine, n).unwrap()).collect();
+    drop(engine);
+    // A new engine on the same store continues the rotation where it left off.
+    let engine = Engine::new(store.clone(), config()).unwrap();
+    got.extend((4..8).map(|n| routed_to(&engine, n).unwrap()));
+    let heavy_share = got.iter().filter(|w| *w == "solar_in").count();
+    assert_eq!(heavy_share, 6, "3:1 over 8 picks: {got:?}");
+    assert_eq!(
+        got[0..4],
+        got[4..8],
+        "the rotation repeats across the restart: {got:?}"
     );
 }

@@ -46,6 +46,8 @@ fn ws(id: &str, active: bool) -> Workspace {
         timezone: None,
         webhook_secret: None,
         duplicate_window_days: None,
+        capacity: Default::default(),
+        schedule: None,
     }
 }
 
@@ -101,6 +103,7 @@ fn arb_rules() -> impl Strategy<Value = Vec<RoutingRule>> {
                 is_active: active,
                 notes: None,
                 targeting: t.unwrap_or_default(),
+                capacity: Default::default(),
             })
             .collect()
     })

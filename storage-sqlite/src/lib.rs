@@ -22,6 +22,8 @@
 //!     timezone: Some("America/Los_Angeles".into()),
 //!     webhook_secret: None,
 //!     duplicate_window_days: None,
+//!     capacity: Default::default(),
+//!     schedule: None,
 //! };
 //! with_tx(&store, |tx| Ok(tx.put_workspace(&ws)?))?;
 //! let back = with_tx(&store, |tx| Ok(tx.workspace("solar_ca_001")?))?;

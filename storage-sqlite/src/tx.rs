@@ -162,7 +162,8 @@ impl ProviderRepo for SqlTx<'_> {
 }
 
 const WORKSPACE_COLS: &str = "id, name, outbound_webhook_url, webhook_active, business_type, \
-                              payment_rate_cents, timezone, webhook_secret, duplicate_window_days";
+                              payment_rate_cents, timezone, webhook_secret, duplicate_window_days, \
+                              capacity, schedule";
 
 fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
     let c = Cols::new(r, "workspaces");
@@ -176,6 +177,12 @@ fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
         timezone: c.get(6)?,
         webhook_secret: c.get(7)?,
         duplicate_window_days: c.get(8)?,
+        capacity: c.json(9)?,
+        schedule: match c.get::<Option<String>>(10)? {
+            None => None,
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StorageError::Corrupt(format!("workspaces.schedule: {e}")))?,
+        },
     })
 }
 
@@ -185,8 +192,8 @@ impl WorkspaceRepo for SqlTx<'_> {
             self.exec(
                 "INSERT INTO workspaces (id, name, outbound_webhook_url, webhook_active, \
                  business_type, payment_rate_cents, timezone, webhook_secret, \
-                 duplicate_window_days, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
+                 duplicate_window_days, capacity, schedule, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?10, ?10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  outbound_webhook_url = excluded.outbound_webhook_url, \
                  webhook_active = excluded.webhook_active, \
@@ -194,6 +201,7 @@ impl WorkspaceRepo for SqlTx<'_> {
                  payment_rate_cents = excluded.payment_rate_cents, \
                  timezone = excluded.timezone, webhook_secret = excluded.webhook_secret, \
                  duplicate_window_days = excluded.duplicate_window_days, \
+                 capacity = excluded.capacity, schedule = excluded.schedule, \
                  updated_at = excluded.updated_at",
                 params![
                     w.id,
@@ -205,7 +213,9 @@ impl WorkspaceRepo for SqlTx<'_> {
                     w.timezone,
                     w.webhook_secret,
                     w.duplicate_window_days,
-                    now()?
+                    now()?,
+                    json(&w.capacity)?,
+                    w.schedule.as_ref().map(json).transpose()?
                 ],
             )?;
             Ok(())
@@ -235,12 +245,13 @@ impl RuleRepo for SqlTx<'_> {
         let r = (|| {
             self.exec(
                 "INSERT INTO appointment_routing_rules (id, workspace_id, product_types, \
-                 zip_codes, priority, is_active, notes, targeting) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 zip_codes, priority, is_active, notes, targeting, capacity) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                  ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
                  product_types = excluded.product_types, zip_codes = excluded.zip_codes, \
                  priority = excluded.priority, is_active = excluded.is_active, \
-                 notes = excluded.notes, targeting = excluded.targeting",
+                 notes = excluded.notes, targeting = excluded.targeting, \
+                 capacity = excluded.capacity",
                 params![
                     rule.id,
                     rule.workspace_id,
@@ -249,7 +260,8 @@ impl RuleRepo for SqlTx<'_> {
                     rule.priority,
                     rule.is_active,
                     rule.notes,
-                    json(&rule.targeting)?
+                    json(&rule.targeting)?,
+                    json(&rule.capacity)?
                 ],
             )?;
             Ok(())
@@ -260,7 +272,7 @@ impl RuleRepo for SqlTx<'_> {
     fn rules(&self) -> Result<Vec<RoutingRule>, StorageError> {
         self.all(
             "SELECT id, workspace_id, product_types, zip_codes, priority, is_active, notes, \
-             targeting FROM appointment_routing_rules ORDER BY id",
+             targeting, capacity FROM appointment_routing_rules ORDER BY id",
             [],
             |r| {
                 let c = Cols::new(r, "appointment_routing_rules");
@@ -273,6 +285,7 @@ impl RuleRepo for SqlTx<'_> {
                     is_active: c.get(5)?,
                     notes: c.get(6)?,
                     targeting: c.json(7)?,
+                    capacity: c.json(8)?,
                 })
             },
         )

@@ -26,6 +26,8 @@ fn workspace() -> Workspace {
         timezone: Some("America/Los_Angeles".into()),
         webhook_secret: None,
         duplicate_window_days: None,
+        capacity: Default::default(),
+        schedule: None,
     }
 }
 

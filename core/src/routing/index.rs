@@ -131,6 +131,7 @@ impl RoutingTable {
     ///     id: 1, workspace_id: "solar_nv".into(), product_types: vec!["Solar".into()],
     ///     zip_codes: vec![], priority: 1, is_active: true, notes: None,
     ///     targeting: RuleTargeting { states: vec!["NV".into()], ..Default::default() },
+    ///     capacity: Default::default(),
     /// };
     /// let t = RoutingTable::compile_with(&[rule], &[], &Catalog::from_names(["Solar"]),
     ///                                    ZipTable::bundled())?;

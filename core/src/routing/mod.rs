@@ -39,6 +39,7 @@ pub mod reference;
 pub mod targeting;
 mod tie;
 
+pub use crate::capacity::{CapPeriod, CapScope};
 pub use index::RoutingTable;
 pub use overlap::Overlap;
 pub use reference::route_linear;
@@ -141,52 +142,12 @@ pub struct RoutingRule {
     /// States, ZIP prefixes, radius, excluded ZIPs and weight; default: none, weight 1.
     #[serde(flatten)]
     pub targeting: RuleTargeting,
-}
-
-/// Which cap was reached: the workspace's, or the rule's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapScope {
-    /// A cap of the workspace, over all its rules.
-    Workspace,
-    /// A cap of one rule.
-    Rule,
-}
-
-impl CapScope {
-    /// snake_case code: `workspace` or `rule`.
-    pub fn code(self) -> &'static str {
-        match self {
-            CapScope::Workspace => "workspace",
-            CapScope::Rule => "rule",
-        }
-    }
-}
-
-/// The window a cap counts over, in the workspace's time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapPeriod {
-    /// A clock hour.
-    Hour,
-    /// A calendar day.
-    Day,
-    /// A calendar week.
-    Week,
-    /// A calendar month.
-    Month,
-}
-
-impl CapPeriod {
-    /// snake_case code: `hour`, `day`, `week` or `month`.
-    pub fn code(self) -> &'static str {
-        match self {
-            CapPeriod::Hour => "hour",
-            CapPeriod::Day => "day",
-            CapPeriod::Week => "week",
-            CapPeriod::Month => "month",
-        }
-    }
+    /// Caps and budget of this rule alone (see [`crate::capacity`]); unlimited by default.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::capacity::Capacity::is_unlimited"
+    )]
+    pub capacity: crate::capacity::Capacity,
 }
 
 /// Why a rule was passed over.

@@ -18,6 +18,8 @@ fn ws(id: &str, active: bool) -> Workspace {
         timezone: None,
         webhook_secret: None,
         duplicate_window_days: None,
+        capacity: Default::default(),
+        schedule: None,
     }
 }
 
@@ -31,6 +33,7 @@ fn rule(id: i64, w: &str, products: &[&str], zips: &[&str], priority: i32) -> Ro
         is_active: true,
         notes: None,
         targeting: RuleTargeting::default(),
+        capacity: Default::default(),
     }
 }
 
@@ -147,6 +150,7 @@ fn arb_rules() -> impl Strategy<Value = Vec<RoutingRule>> {
                 is_active: active,
                 notes: None,
                 targeting: RuleTargeting::default(),
+                capacity: Default::default(),
             })
             .collect()
     })

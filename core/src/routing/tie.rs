@@ -318,11 +318,13 @@ impl RoutingTable {
     /// # let ws = |id: &str| Workspace { id: id.into(), name: id.into(),
     /// #     outbound_webhook_url: "http://127.0.0.1:9/".into(), webhook_active: true,
     /// #     business_type: None, payment_rate: Cents(100), timezone: None,
-    /// #     webhook_secret: None, duplicate_window_days: None };
+    /// #     webhook_secret: None, duplicate_window_days: None,
+    /// #     capacity: Default::default(), schedule: None };
     /// let rule = |id, weight| RoutingRule {
     ///     id, workspace_id: format!("w{id}"), product_types: vec!["Solar".into()],
     ///     zip_codes: vec!["90210".into()], priority: 1, is_active: true, notes: None,
     ///     targeting: RuleTargeting { weight, ..Default::default() },
+    ///     capacity: Default::default(),
     /// };
     /// let cat = Catalog::from_names(["Solar"]);
     /// let t = RoutingTable::compile(&[rule(1, 3), rule(2, 1)], &[ws("w1"), ws("w2")], &cat)?;

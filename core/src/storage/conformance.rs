@@ -182,6 +182,8 @@ fn workspace(id: &str, rate: Cents) -> Workspace {
         timezone: Some("America/Los_Angeles".into()),
         webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
         duplicate_window_days: None,
+        capacity: Default::default(),
+        schedule: None,
     }
 }
 
@@ -195,6 +197,7 @@ fn rule(id: i64, workspace_id: &str, priority: i32) -> RoutingRule {
         is_active: true,
         notes: Some("LA, SF and San Diego".into()),
         targeting: Default::default(),
+        capacity: Default::default(),
     }
 }
 

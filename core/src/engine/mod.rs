@@ -1,9 +1,11 @@
 //! The engine: orchestrates the steps over a [`Store`]; it decides nothing itself.
 //!
 //! Ingesting a record runs the pure steps first, outside any transaction (parse, map,
-//! validate, normalize, route against an immutable snapshot of the routing table), then writes
-//! the outcome in one transaction: the rejection; or the contact (found or created), the lead,
-//! the appointment with its routing decision and trace, and its outbox row. A record whose
+//! validate, normalize), then writes the outcome in one transaction: the rejection; or the
+//! contact (found or created), the lead, the routing decision against an immutable snapshot
+//! of the routing table (with tie state and capacity counters read and consumed in the same
+//! transaction, so concurrent writers never over-assign), the appointment with its trace, and
+//! its outbox row. A record whose
 //! (provider, record key) is already stored is a replay and writes nothing, so re-running a
 //! batch never duplicates contacts, leads, appointments or billing.
 //!
@@ -14,8 +16,11 @@
 //! The routing snapshot (rules, workspaces, providers, catalog, compiled table) is an
 //! `Arc` swapped when configuration changes, so ingestion reads it without holding a lock.
 
+mod gate;
+
 use crate::appointment;
 use crate::billing;
+use crate::capacity::{Capacity, Zone};
 use crate::catalog::Catalog;
 use crate::contact::{self, ContactChange, DedupScope};
 use crate::delivery::{self, RetryPolicy, Transport, Verdict};
@@ -23,7 +28,9 @@ use crate::email::{self, EmailKeyRules};
 use crate::intake::{self, FieldMap, IntakeError, RawRecord};
 use crate::model::*;
 use crate::payload::{self, Customer};
+use crate::routing::TiePolicy;
 use crate::routing::{RoutingRule, RoutingTable, UnroutedReason};
+use crate::schedule::CompiledSchedule;
 use crate::storage::{with_tx, Store, Tx};
 use crate::validate::{self, Reason, ReasonCode, ValidLead, ValidationContext};
 use crate::zip::ZipTable;
@@ -60,6 +67,8 @@ pub struct EngineConfig {
     pub delivery_workers: usize,
     /// Products known besides those named by rules and workspaces.
     pub extra_products: Vec<String>,
+    /// How rules of equal priority share appointments. Default: lowest rule id.
+    pub tie_policy: TiePolicy,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +84,7 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(300),
             delivery_workers: 8,
             extra_products: Vec::new(),
+            tie_policy: TiePolicy::LowestId,
         }
     }
 }
@@ -88,6 +98,12 @@ pub struct Snapshot {
     pub workspaces: HashMap<String, Workspace>,
     /// Providers by id, with their field maps.
     pub providers: HashMap<String, (Provider, FieldMap)>,
+    /// Compiled weekly schedules of the workspaces that have one.
+    pub schedules: HashMap<String, CompiledSchedule>,
+    /// Time zones of the workspaces, for cap windows.
+    pub zones: HashMap<String, Zone>,
+    /// Capacities of the active rules that have one, by rule id.
+    pub rule_capacity: HashMap<i64, Capacity>,
 }
 
 impl Snapshot {
@@ -112,8 +128,39 @@ impl Snapshot {
             catalog.add(p, None);
         }
         let routing = RoutingTable::compile(rules, &workspaces, &catalog)?;
+        let rule_capacity: HashMap<i64, Capacity> = rules
+            .iter()
+            .filter(|r| r.is_active && !r.capacity.is_unlimited())
+            .map(|r| (r.id, r.capacity.clone()))
+            .collect();
+        let mut schedules = HashMap::new();
+        let mut zones = HashMap::new();
+        for w in &workspaces {
+            w.capacity.validate()?;
+            if let Some(s) = &w.schedule {
+                schedules.insert(w.id.clone(), s.compile(w.timezone.as_deref())?);
+            }
+            let capped = !w.capacity.is_unlimited()
+                || rules
+                    .iter()
+                    .any(|r| r.workspace_id == w.id && rule_capacity.contains_key(&r.id));
+            match Zone::for_workspace(w.timezone.as_deref()) {
+                Ok(z) => {
+                    zones.insert(w.id.clone(), z);
+                }
+                // A zone is only needed to count caps.
+                Err(e) if capped => return Err(e.into()),
+                Err(_) => {}
+            }
+        }
+        for c in rule_capacity.values() {
+            c.validate()?;
+        }
         Ok(Snapshot {
             routing,
+            schedules,
+            zones,
+            rule_capacity,
             workspaces: workspaces.into_iter().map(|w| (w.id.clone(), w)).collect(),
             providers: providers
                 .into_iter()
@@ -123,6 +170,16 @@ impl Snapshot {
                 })
                 .collect(),
         })
+    }
+}
+
+impl Snapshot {
+    /// The time zone caps of a workspace are counted in (UTC when it has none).
+    fn zone(&self, workspace_id: &str) -> Result<Zone> {
+        match self.zones.get(workspace_id) {
+            Some(z) => Ok(z.clone()),
+            None => Ok(Zone::utc()),
+        }
     }
 }
 
@@ -253,7 +310,6 @@ enum Prepared {
         record_key: String,
         lead: Box<ValidLead>,
         fields: serde_json::Value,
-        routing: Option<Routed>,
     },
 }
 
@@ -444,7 +500,7 @@ impl Engine {
         let at = now();
         let prepared: Vec<Prepared> = records
             .iter()
-            .map(|r| self.prepare(&snap, provider, map, r, at))
+            .map(|r| self.prepare(&snap, provider, map, r))
             .collect();
         with_tx(&*self.store, |tx| {
             prepared
@@ -455,14 +511,14 @@ impl Engine {
         })
     }
 
-    /// The pure steps: parse, map, validate, route.
+    /// The pure steps: parse, map, validate, normalize. Routing needs the store (tie state,
+    /// capacity counters) and happens in the write transaction.
     fn prepare(
         &self,
         snap: &Snapshot,
         provider: &Provider,
         map: &FieldMap,
         raw: &RawRecord,
-        at: OffsetDateTime,
     ) -> Prepared {
         let fields = match intake::parse_fields(raw) {
             Ok(f) => f,
@@ -497,9 +553,6 @@ impl Engine {
                 }
             }
         };
-        let routing = lead
-            .appointment_date
-            .map(|_| self.assign(snap, lead.product, lead.zip, at));
         let fields = json!({
             "first_name": lead.first_name,
             "last_name": lead.last_name,
@@ -514,31 +567,41 @@ impl Engine {
             record_key,
             lead: Box::new(lead),
             fields,
-            routing,
         }
     }
 
-    /// Routes a valid lead against the snapshot.
-    fn assign(
+    /// Routes a (product, ZIP5) inside the assigning transaction: the tie policy's state is
+    /// read and advanced in the store, each candidate passes the gate (schedule, caps,
+    /// budget), and the winner's capacity is consumed, all in `tx`.
+    fn route_in_tx(
         &self,
+        tx: &dyn Tx,
         snap: &Snapshot,
         product: crate::catalog::ProductId,
         zip: crate::zip::Zip5,
         at: OffsetDateTime,
-    ) -> Routed {
-        let d = snap.routing.route_product(product, zip);
-        let skipped: Vec<_> = d
-            .skipped
-            .iter()
-            .map(|s| json!({"rule_id": s.rule_id, "workspace_id": s.workspace_id, "reason": s.reason.code()}))
-            .collect();
-        match d.outcome {
+    ) -> Result<Routed> {
+        let mut state = gate::StoreTieState::new(tx, true);
+        let mut gate = gate::StoreGate::new(tx, snap, at);
+        let explanation = snap.routing.decide_explained(
+            product,
+            zip,
+            self.config.tie_policy,
+            &mut state,
+            &mut gate,
+            at,
+        );
+        state.finish()?;
+        gate.finish()?;
+        let trace = explanation.to_json();
+        Ok(match explanation.outcome {
             Ok(m) => {
                 let rate = snap
                     .workspaces
                     .get(m.workspace_id)
                     .map(|w| w.payment_rate)
                     .unwrap_or_default();
+                gate::consume(tx, snap, m.workspace_id, Some(m.rule_id), rate, at)?;
                 Routed {
                     assignment: Assignment::Routed {
                         workspace_id: m.workspace_id.to_string(),
@@ -551,8 +614,7 @@ impl Engine {
                         workspace_id: m.workspace_id.to_string(),
                         rule_id: m.rule_id,
                     },
-                    trace: json!({"rule_id": m.rule_id, "workspace_id": m.workspace_id,
-                                  "priority": m.priority, "skipped": skipped}),
+                    trace,
                 }
             }
             Err(reason) => Routed {
@@ -560,9 +622,36 @@ impl Engine {
                     reason: reason.code().to_string(),
                 },
                 outcome: RoutingOutcome::Unrouted(reason),
-                trace: json!({"reason": reason.code(), "skipped": skipped}),
+                trace,
             },
-        }
+        })
+    }
+
+    /// A dry run: how a (product, ZIP) would route now, with the full trace (every
+    /// candidate, skipped ones with their reason, excluded and inactive rules), as JSON.
+    /// Reads the store's tie state and capacity counters; writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::zip::ZipError`] for a bad ZIP; storage errors.
+    pub fn explain(&self, product: &str, zip: &str) -> Result<serde_json::Value> {
+        let zip = crate::zip::Zip5::parse(zip)?;
+        let snap = self.snapshot();
+        let Some(pid) = snap.routing.catalog().lookup(product) else {
+            return Ok(snap.routing.explain(product, zip).to_json());
+        };
+        let at = now();
+        with_tx(&*self.store, |tx| {
+            let state = gate::StoreTieState::new(tx, false);
+            let mut gate = gate::StoreGate::new(tx, &snap, at);
+            let trace = snap
+                .routing
+                .explain_with(pid, zip, self.config.tie_policy, &state, &mut gate)
+                .to_json();
+            state.finish()?;
+            gate.finish()?;
+            Ok(trace)
+        })
     }
 
     /// The transactional step: writes one prepared record.
@@ -604,22 +693,8 @@ impl Engine {
                     reasons: reasons.clone(),
                 }
             }
-            Prepared::Accept {
-                lead,
-                fields,
-                routing,
-                ..
-            } => Outcome::Accepted(self.write_lead(
-                tx,
-                snap,
-                provider,
-                webhook_id,
-                record_key,
-                lead,
-                fields,
-                routing.as_ref(),
-                raw,
-                at,
+            Prepared::Accept { lead, fields, .. } => Outcome::Accepted(self.write_lead(
+                tx, snap, provider, webhook_id, record_key, lead, fields, raw, at,
             )?),
         };
         Ok(IngestOutcome {
@@ -638,7 +713,6 @@ impl Engine {
         record_key: &str,
         lead: &ValidLead,
         fields: &serde_json::Value,
-        routing: Option<&Routed>,
         raw: &RawRecord,
         at: OffsetDateTime,
     ) -> Result<Accepted> {
@@ -675,7 +749,7 @@ impl Engine {
                 at,
             )?;
         }
-        let duplicate_of = self.original_lead(tx, snap, contact_id, lead, routing, at)?;
+        let duplicate_of = self.original_lead(tx, snap, contact_id, lead, at)?;
         let lead_id = tx.insert_lead(&NewLead {
             contact_id,
             duplicate_of,
@@ -721,7 +795,11 @@ impl Engine {
             });
         }
         let mut appointment_out = None;
-        if let Some(routed) = routing {
+        let routing = match lead.appointment_date {
+            Some(_) => Some(self.route_in_tx(tx, snap, lead.product, lead.zip, at)?),
+            None => None,
+        };
+        if let Some(routed) = &routing {
             if let Some(new_appt) =
                 appointment::from_lead(lead_id, contact_id, lead, routed.assignment.clone(), at)
             {
@@ -755,23 +833,24 @@ impl Engine {
     }
 
     /// The original lead this one duplicates: the contact's latest original lead for the
-    /// product, if received within the window (the routed workspace's, else the global one).
+    /// product, if received within the window: the window of the workspace that bought the
+    /// original (its `duplicate_window_days`), else the engine's.
     fn original_lead(
         &self,
         tx: &dyn Tx,
         snap: &Snapshot,
         contact_id: ContactId,
         lead: &ValidLead,
-        routing: Option<&Routed>,
         at: OffsetDateTime,
     ) -> Result<Option<LeadId>> {
         let Some(previous) = tx.latest_original_lead(contact_id, &lead.product_name)? else {
             return Ok(None);
         };
-        let workspace_window = routing
-            .and_then(|r| match &r.outcome {
-                RoutingOutcome::Routed { workspace_id, .. } => snap.workspaces.get(workspace_id),
-                RoutingOutcome::Unrouted(_) => None,
+        let workspace_window = tx
+            .appointment_for_lead(previous.id)?
+            .and_then(|a| match a.appointment.assignment {
+                Assignment::Routed { workspace_id, .. } => snap.workspaces.get(&workspace_id),
+                Assignment::Unrouted { .. } => None,
             })
             .and_then(|w| w.duplicate_window_days)
             .map(|d| time::Duration::days(i64::from(d)));
@@ -999,7 +1078,7 @@ impl Engine {
                         snap.routing.catalog().lookup(&a.service_type),
                         crate::zip::Zip5::parse(&a.zip_code),
                     ) {
-                        (Some(p), Ok(z)) => self.assign(&snap, p, z, at),
+                        (Some(p), Ok(z)) => self.route_in_tx(tx, &snap, p, z, at)?,
                         _ => {
                             *r.still_unrouted
                                 .entry(UnroutedReason::UnknownProduct.code().to_string())

@@ -1,0 +1,213 @@
+//! Routing against the store: tie-break state kept in the store, and the eligibility gate
+//! (schedules, caps, budgets) that reads capacity counters inside the assigning transaction.
+
+use super::Snapshot;
+use crate::capacity::{self, CapScope, CapViolation, Capacity, Usage, Zone};
+use crate::model::Cents;
+use crate::routing::{Candidate, Gate, SkipReason, TieState};
+use crate::storage::{RuleRoutingState, StorageError, Tx};
+use crate::Error;
+use std::cell::RefCell;
+use time::OffsetDateTime;
+
+/// [`TieState`] read from and written to the store, inside the caller's transaction.
+///
+/// The trait's methods cannot fail, so the first storage error is kept and the caller must
+/// check [`StoreTieState::finish`] after deciding.
+pub(super) struct StoreTieState<'a> {
+    tx: &'a dyn Tx,
+    /// `false` for dry runs: writes are dropped.
+    write: bool,
+    error: RefCell<Option<StorageError>>,
+}
+
+impl<'a> StoreTieState<'a> {
+    pub(super) fn new(tx: &'a dyn Tx, write: bool) -> Self {
+        StoreTieState {
+            tx,
+            write,
+            error: RefCell::new(None),
+        }
+    }
+
+    fn read(&self, rule_id: i64) -> RuleRoutingState {
+        match self.tx.rule_routing_state(rule_id) {
+            Ok(s) => s,
+            Err(e) => {
+                self.error.borrow_mut().get_or_insert(e);
+                RuleRoutingState::default()
+            }
+        }
+    }
+
+    fn update(&mut self, rule_id: i64, f: impl FnOnce(&mut RuleRoutingState)) {
+        if !self.write {
+            return;
+        }
+        let mut s = self.read(rule_id);
+        f(&mut s);
+        if let Err(e) = self.tx.put_rule_routing_state(rule_id, &s) {
+            self.error.borrow_mut().get_or_insert(e);
+        }
+    }
+
+    /// The first storage error met, if any.
+    pub(super) fn finish(self) -> Result<(), Error> {
+        match self.error.into_inner() {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl TieState for StoreTieState<'_> {
+    fn current_weight(&self, rule_id: i64) -> i64 {
+        self.read(rule_id).current_weight
+    }
+    fn set_current_weight(&mut self, rule_id: i64, w: i64) {
+        self.update(rule_id, |s| s.current_weight = w);
+    }
+    fn last_routed(&self, rule_id: i64) -> Option<OffsetDateTime> {
+        self.read(rule_id).last_routed_at
+    }
+    fn set_last_routed(&mut self, rule_id: i64, at: OffsetDateTime) {
+        self.update(rule_id, |s| s.last_routed_at = Some(at));
+    }
+}
+
+/// The gate: a candidate is eligible when its workspace is open now and neither the
+/// workspace's nor the rule's caps and budget are used up in their current windows.
+pub(super) struct StoreGate<'a> {
+    tx: &'a dyn Tx,
+    snap: &'a Snapshot,
+    at: OffsetDateTime,
+    error: Option<Error>,
+}
+
+impl<'a> StoreGate<'a> {
+    pub(super) fn new(tx: &'a dyn Tx, snap: &'a Snapshot, at: OffsetDateTime) -> Self {
+        StoreGate {
+            tx,
+            snap,
+            at,
+            error: None,
+        }
+    }
+
+    /// The first error met, if any.
+    pub(super) fn finish(self) -> Result<(), Error> {
+        self.error.map_or(Ok(()), Err)
+    }
+
+    fn eligible(&self, c: &Candidate<'_>) -> Result<Option<SkipReason>, Error> {
+        let Some(ws) = self.snap.workspaces.get(c.workspace_id) else {
+            return Ok(Some(SkipReason::WorkspaceMissing));
+        };
+        if let Some(schedule) = self.snap.schedules.get(c.workspace_id) {
+            if !schedule.is_open(self.at)? {
+                return Ok(Some(SkipReason::OutsideSchedule));
+            }
+        }
+        let zone = self.snap.zone(c.workspace_id)?;
+        let price = ws.payment_rate;
+        let scopes = [
+            (CapScope::Workspace, ws.id.clone(), &ws.capacity),
+            (
+                CapScope::Rule,
+                c.rule_id.to_string(),
+                self.snap
+                    .rule_capacity
+                    .get(&c.rule_id)
+                    .unwrap_or(&UNLIMITED),
+            ),
+        ];
+        for (scope, owner, cap) in scopes {
+            if cap.is_unlimited() {
+                continue;
+            }
+            let usage = usage(self.tx, scope, &owner, cap, &zone, self.at)?;
+            match capacity::check(cap, &usage, price) {
+                Ok(()) => {}
+                Err(CapViolation::CapReached { period, .. }) => {
+                    return Ok(Some(SkipReason::CapReached { scope, period }))
+                }
+                Err(_) => return Ok(Some(SkipReason::BudgetSpent)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+static UNLIMITED: Capacity = Capacity {
+    caps: Vec::new(),
+    budget: None,
+};
+
+impl Gate for StoreGate<'_> {
+    fn check(&mut self, c: &Candidate<'_>) -> Option<SkipReason> {
+        if self.error.is_some() {
+            // Stop trying: the caller returns the error.
+            return Some(SkipReason::OutsideSchedule);
+        }
+        match self.eligible(c) {
+            Ok(r) => r,
+            Err(e) => {
+                self.error = Some(e);
+                Some(SkipReason::OutsideSchedule)
+            }
+        }
+    }
+}
+
+/// What a scope has used in the windows containing `at`.
+fn usage(
+    tx: &dyn Tx,
+    scope: CapScope,
+    owner: &str,
+    cap: &Capacity,
+    zone: &Zone,
+    at: OffsetDateTime,
+) -> Result<Usage, Error> {
+    let mut usage = Usage::default();
+    for period in cap.periods() {
+        let (start, _) = zone.window(period, at)?;
+        let (count, amount) = tx.counter(&capacity::counter_key(scope, owner, period, start))?;
+        usage.set_count(period, u32::try_from(count.max(0)).unwrap_or(u32::MAX));
+        if cap.budget.as_ref().is_some_and(|b| b.period == period) {
+            usage.spent_in_budget_period = amount;
+        }
+    }
+    Ok(usage)
+}
+
+/// Consumes one appointment at `price` from the winner's workspace and rule capacities, in
+/// the assigning transaction.
+pub(super) fn consume(
+    tx: &dyn Tx,
+    snap: &Snapshot,
+    workspace_id: &str,
+    rule_id: Option<i64>,
+    price: Cents,
+    at: OffsetDateTime,
+) -> Result<(), Error> {
+    let Some(ws) = snap.workspaces.get(workspace_id) else {
+        return Ok(());
+    };
+    let zone = snap.zone(workspace_id)?;
+    let rule_cap = rule_id.and_then(|id| snap.rule_capacity.get(&id).map(|c| (id, c)));
+    let mut scopes = vec![(CapScope::Workspace, ws.id.clone(), &ws.capacity)];
+    if let Some((id, cap)) = rule_cap {
+        scopes.push((CapScope::Rule, id.to_string(), cap));
+    }
+    for (scope, owner, cap) in scopes {
+        for period in cap.periods() {
+            let (start, _) = zone.window(period, at)?;
+            tx.add_to_counter(
+                &capacity::counter_key(scope, &owner, period, start),
+                1,
+                price,
+            )?;
+        }
+    }
+    Ok(())
+}
