@@ -9,10 +9,13 @@
 //! Products are those the rules name (exact, case-insensitive). Each input line gives one
 //! output line:
 //!
-//! - `product,zip,workspace_id,rule_id,priority` when a rule matched (the ZIP as ZIP5);
-//! - `product,zip,!,reason_code` otherwise: `unknown_product`, `no_rule_for_product`,
-//!   `no_rule_for_zip`, `no_eligible_workspace`, or `bad_input` for a line that is not
-//!   `product,zip` with a ZIP5 or ZIP+4 (its fields are echoed as given, empty if missing).
+//! - `workspace_id,rule_id` when a rule matched;
+//! - `-,reason_code` otherwise: `unknown_product`, `no_rule_for_product`, `no_rule_for_zip`,
+//!   `no_eligible_workspace`, or `bad_input` for a line that is not `product,zip` with a
+//!   ZIP5 or ZIP+4.
+//!
+//! Output lines are in input order, one per input line, so they can be pasted beside the
+//! input column.
 //!
 //! Options:
 //!
@@ -148,12 +151,11 @@ fn run() -> Result<(), String> {
             _ => None,
         };
         let Some((product, zip)) = parsed else {
-            let f = |i: usize| fields.get(i).copied().unwrap_or("");
             if a.explain {
                 let j = serde_json::json!({"input": line, "outcome": {"unrouted": "bad_input"}});
                 writeln!(out, "{j}").map_err(io)?;
             } else {
-                writeln!(out, "{},{},!,bad_input", f(0), f(1)).map_err(io)?;
+                writeln!(out, "-,bad_input").map_err(io)?;
             }
             continue;
         };
@@ -167,12 +169,8 @@ fn run() -> Result<(), String> {
             continue;
         }
         match e.outcome {
-            Ok(m) => writeln!(
-                out,
-                "{product},{zip},{},{},{}",
-                m.workspace_id, m.rule_id, m.priority
-            ),
-            Err(reason) => writeln!(out, "{product},{zip},!,{}", reason.code()),
+            Ok(m) => writeln!(out, "{},{}", m.workspace_id, m.rule_id),
+            Err(reason) => writeln!(out, "-,{}", reason.code()),
         }
         .map_err(io)?;
     }
