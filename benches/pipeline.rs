@@ -213,7 +213,7 @@ fn bench_phone(cr: &mut Criterion) {
 
     let mut g = cr.benchmark_group("phone_normalize");
     g.throughput(Throughput::Elements(phones.len() as u64));
-    g.bench_function("phonenumber_crate", |b| {
+    g.bench_function("leadroute_normalize", |b| {
         b.iter(|| {
             let mut ok = 0u32;
             for p in &phones {
