@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `routing` | `route_table`, `route_linear` | every (product, ZIP5) query drawn from the corpus records: the compiled [`RoutingTable::route`] vs the [`route_linear`] reference scan |
 //! | `routing` | `compile` | [`RoutingTable::compile`] on the 160 corpus rules |
-//! | `phone_normalize` | `phonenumber_crate` | [`phone::normalize`] over every phone string in the corpus (room for a fast path beside it) |
+//! | `phone_normalize` | `leadroute_normalize` | [`phone::normalize`] over every phone string in the corpus (the crate baseline is beside it in `benches/phone.rs`) |
 //! | `ingest` | `memory_batched`, `sqlite_batched`, `sqlite_per_record` | the first 1,000 provider A records through [`Engine::ingest_batch`] (500 per transaction) or [`Engine::ingest`] (one transaction each), each iteration on a fresh, configured store |
 //!
 //! Throughput is reported in elements: queries, rules, phone numbers, records. Run all of it
