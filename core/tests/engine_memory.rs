@@ -921,3 +921,35 @@ fn weighted_round_robin_is_fair_and_survives_a_restart() {
         "the rotation repeats across the restart: {got:?}"
     );
 }
+
+#[test]
+fn product_aliases_are_configurable() {
+    let config = EngineConfig {
+        product_aliases: vec![("PV".into(), "Solar".into())],
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(config);
+    // A record naming the alias routes as the product; so does a rule naming it.
+    let pv = json(
+        r#"{"phone": "3178638400", "zip": "46201", "product": "pv", "appointment_date": "2026-11-24T13:00:00Z"}"#,
+    );
+    let a = accepted(&engine.ingest("provider-a", &pv).unwrap());
+    assert!(matches!(
+        a.appointment.unwrap().1,
+        RoutingOutcome::Routed { rule_id: 2, .. }
+    ));
+    engine
+        .configure(&[], &[], &[rule(11, "kitchen_ne", &["PV"], &["10001"], 1)])
+        .unwrap();
+    assert_eq!(
+        engine.explain("Solar", "10001").unwrap()["outcome"]["rule_id"],
+        11
+    );
+    let bad = EngineConfig {
+        product_aliases: vec![("Sun".into(), "Nope".into())],
+        ..EngineConfig::default()
+    };
+    let store = Arc::new(MemoryStore::new());
+    let e = Engine::new(store, bad).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}

@@ -67,6 +67,10 @@ pub struct EngineConfig {
     pub delivery_workers: usize,
     /// Products known besides those named by rules and workspaces.
     pub extra_products: Vec<String>,
+    /// Other spellings of products, `(alias, product)`, e.g. `("PV", "Solar")`: a record or
+    /// rule naming the alias means the product. An alias of an unknown product, or one that
+    /// already names another product, is a configuration error.
+    pub product_aliases: Vec<(String, String)>,
     /// How rules of equal priority share appointments. Default: lowest rule id.
     pub tie_policy: TiePolicy,
 }
@@ -84,6 +88,7 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(300),
             delivery_workers: 8,
             extra_products: Vec::new(),
+            product_aliases: Vec::new(),
             tie_policy: TiePolicy::LowestId,
         }
     }
@@ -111,21 +116,35 @@ impl Snapshot {
         providers: Vec<Provider>,
         workspaces: Vec<Workspace>,
         rules: &[RoutingRule],
-        extra_products: &[String],
+        config: &EngineConfig,
     ) -> Result<Snapshot> {
+        // Products: every name rules and workspaces use, except configured aliases, which
+        // then become other spellings of their products (so rules may use either).
+        let is_alias = |name: &str| {
+            config
+                .product_aliases
+                .iter()
+                .any(|(a, _)| a.trim().eq_ignore_ascii_case(name.trim()))
+        };
         let mut catalog = Catalog::new();
-        for r in rules {
-            for p in &r.product_types {
-                catalog.add(p, None);
+        let names = rules
+            .iter()
+            .flat_map(|r| r.product_types.iter())
+            .chain(workspaces.iter().filter_map(|w| w.business_type.as_ref()))
+            .chain(config.extra_products.iter());
+        for name in names {
+            if !is_alias(name) {
+                catalog.add(name, None);
             }
         }
-        for w in &workspaces {
-            if let Some(b) = &w.business_type {
-                catalog.add(b, None);
+        for (alias, product) in &config.product_aliases {
+            if !catalog.alias(alias, product) {
+                return Err(crate::routing::RoutingError::UnknownProduct {
+                    rule_id: 0,
+                    product: format!("{product:?} (the target of alias {alias:?})"),
+                }
+                .into());
             }
-        }
-        for p in extra_products {
-            catalog.add(p, None);
         }
         let routing = RoutingTable::compile(rules, &workspaces, &catalog)?;
         let rule_capacity: HashMap<i64, Capacity> = rules
@@ -377,7 +396,7 @@ impl Engine {
         let (providers, workspaces, rules) = with_tx(store, |tx| {
             Ok((tx.providers()?, tx.workspaces()?, tx.rules()?))
         })?;
-        Snapshot::build(providers, workspaces, &rules, &config.extra_products)
+        Snapshot::build(providers, workspaces, &rules, config)
     }
 
     /// The store.
@@ -434,7 +453,7 @@ impl Engine {
         upsert_by(&mut all_p, providers, |p| p.id.clone());
         upsert_by(&mut all_w, workspaces, |w| w.id.clone());
         upsert_by(&mut all_r, rules, |r| r.id);
-        Snapshot::build(all_p, all_w, &all_r, &self.config.extra_products)?;
+        Snapshot::build(all_p, all_w, &all_r, &self.config)?;
         with_tx(&*self.store, |tx| {
             for p in providers {
                 tx.put_provider(p)?;
