@@ -185,6 +185,11 @@ fn a_good_record_becomes_a_routed_signed_delivered_billed_appointment() {
     .unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(kinds, vec!["routed", "delivered"]);
+    assert_eq!(
+        a.routing_trace.as_ref(),
+        Some(&events[0].detail),
+        "returned and stored"
+    );
     let first = &events[0].detail["candidates"][0];
     assert_eq!(
         (first["rule_id"].as_i64(), first["status"].as_str()),

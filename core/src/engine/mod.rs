@@ -230,6 +230,11 @@ pub struct Accepted {
     pub duplicate_of: Option<LeadId>,
     /// The appointment, when the record carried an appointment time.
     pub appointment: Option<(AppointmentId, RoutingOutcome)>,
+    /// The routing decision's full trace (as stored in `appointment_events`): every
+    /// candidate in decision order with `matched`, `skipped` and its reason, or
+    /// `not_reached`; the rules that exclude the ZIP; inactive rules. `None` without an
+    /// appointment.
+    pub routing_trace: Option<serde_json::Value>,
     /// Non-fatal findings.
     pub warnings: Vec<String>,
 }
@@ -810,6 +815,7 @@ impl Engine {
                 new_contact,
                 duplicate_of,
                 appointment: None,
+                routing_trace: None,
                 warnings: lead.warnings.clone(),
             });
         }
@@ -846,6 +852,7 @@ impl Engine {
             contact_id,
             new_contact,
             duplicate_of: None,
+            routing_trace: appointment_out.as_ref().and(routing.map(|r| r.trace)),
             appointment: appointment_out,
             warnings: lead.warnings.clone(),
         })
