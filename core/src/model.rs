@@ -431,15 +431,44 @@ pub enum AttemptResult {
 pub enum BillingKind {
     /// A charge for a delivered appointment.
     Charge,
+    /// A credit that reverses the charge of a returned appointment (negative amount).
+    Credit,
 }
 
 impl BillingKind {
-    /// `charge`.
+    /// `charge` or `credit`.
     pub fn as_str(self) -> &'static str {
         match self {
             BillingKind::Charge => "charge",
+            BillingKind::Credit => "credit",
         }
     }
+
+    /// Parses [`BillingKind::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<BillingKind> {
+        match s {
+            "charge" => Some(BillingKind::Charge),
+            "credit" => Some(BillingKind::Credit),
+            _ => None,
+        }
+    }
+}
+
+/// Billing of one workspace over a period (see [`crate::storage::BillingRepo::billing_summary`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingSummaryRow {
+    /// The workspace.
+    pub workspace_id: String,
+    /// Charges (delivered appointments) in the period.
+    pub charges: u64,
+    /// Their total, in cents.
+    pub charged: Cents,
+    /// Credits (returned appointments) in the period.
+    pub credits: u64,
+    /// Their total, in cents (negative or zero).
+    pub credited: Cents,
+    /// `charged + credited`.
+    pub net: Cents,
 }
 
 /// A billing event to store (`billing_events`); one charge per appointment (`UNIQUE`).

@@ -958,3 +958,71 @@ fn product_aliases_are_configurable() {
     let e = Engine::new(store, bad).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+#[test]
+fn a_return_credits_the_charge_and_gives_the_cap_back() {
+    use leadroute_core::capacity::{Cap, CapPeriod, Capacity};
+    let mut ws = workspace("solar_in", true, 20_000);
+    ws.capacity = Capacity {
+        caps: vec![Cap {
+            period: CapPeriod::Day,
+            limit: 1,
+        }],
+        budget: None,
+    };
+    let (engine, store) = engine_with_backup(ws, rule(8, "solar_b", &["Solar"], &["46262"], 3));
+    assert_eq!(routed_to(&engine, 1), Ok("solar_in".into()));
+    let id = 1;
+    // Not delivered yet: nothing to return.
+    assert_eq!(
+        engine
+            .return_appointment(id, "too early")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    engine.deliver_due(&Scripted::default(), 10).unwrap();
+    let credit = engine.return_appointment(id, "wrong number").unwrap();
+    assert_eq!(
+        (credit.kind, credit.amount),
+        (BillingKind::Credit, Cents(-20_000))
+    );
+    assert_eq!(
+        engine.return_appointment(id, "again").unwrap_err().kind(),
+        ErrorKind::Conflict,
+        "a return is credited once"
+    );
+    assert_eq!(
+        engine.return_appointment(9_999, "x").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    // The day cap is free again: the next appointment goes to solar_in, not the backup.
+    assert_eq!(routed_to(&engine, 2), Ok("solar_in".into()));
+    let events = with_tx(&*store, |tx| Ok(tx.events(EventSubject::Appointment, id)?)).unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.event_type.as_str(), &last.detail["reason"]),
+        ("returned", &serde_json::json!("wrong number"))
+    );
+    // Billing summary: one charge and one credit, net zero.
+    let day = time::Duration::days(1);
+    let now = time::OffsetDateTime::now_utc();
+    let summary = engine.billing_summary(now - day, now + day).unwrap();
+    assert_eq!(summary.len(), 1);
+    let row = &summary[0];
+    assert_eq!(
+        (
+            row.workspace_id.as_str(),
+            row.charges,
+            row.charged,
+            row.credits,
+            row.credited,
+            row.net
+        ),
+        ("solar_in", 1, Cents(20_000), 1, Cents(-20_000), Cents(0))
+    );
+    assert!(engine
+        .billing_summary(now + day, now + day + day)
+        .unwrap()
+        .is_empty());
+}

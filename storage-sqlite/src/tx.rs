@@ -1145,6 +1145,57 @@ impl BillingRepo for SqlTx<'_> {
             r,
         )
     }
+
+    fn billing_event(
+        &self,
+        appointment_id: AppointmentId,
+        kind: BillingKind,
+    ) -> Result<Option<NewBillingEvent>, StorageError> {
+        self.one(
+            "SELECT appointment_id, workspace_id, kind, amount_cents, created_at \
+             FROM billing_events WHERE appointment_id = ?1 AND kind = ?2",
+            params![appointment_id, kind.as_str()],
+            |r| {
+                let c = Cols::new(r, "billing_events");
+                let kind: String = c.get(2)?;
+                Ok(NewBillingEvent {
+                    appointment_id: c.get(0)?,
+                    workspace_id: c.get(1)?,
+                    kind: BillingKind::parse(&kind)
+                        .ok_or_else(|| corrupt(format!("billing_events.kind {kind:?}")))?,
+                    amount: Cents(c.get(3)?),
+                    created_at: c.time(4)?,
+                })
+            },
+        )
+    }
+
+    fn billing_summary(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<BillingSummaryRow>, StorageError> {
+        self.all(
+            "SELECT workspace_id, \
+             SUM(kind = 'charge'), COALESCE(SUM(CASE WHEN kind = 'charge' THEN amount_cents END), 0), \
+             SUM(kind = 'credit'), COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount_cents END), 0), \
+             SUM(amount_cents) \
+             FROM billing_events WHERE created_at >= ?1 AND created_at < ?2 \
+             GROUP BY workspace_id ORDER BY workspace_id",
+            params![ts(from)?, ts(to)?],
+            |r| {
+                let c = Cols::new(r, "billing_events");
+                Ok(BillingSummaryRow {
+                    workspace_id: c.get(0)?,
+                    charges: c.count(1)?,
+                    charged: Cents(c.get(2)?),
+                    credits: c.count(3)?,
+                    credited: Cents(c.get(4)?),
+                    net: Cents(c.get(5)?),
+                })
+            },
+        )
+    }
 }
 
 fn event_table(subject: EventSubject) -> (&'static str, &'static str) {

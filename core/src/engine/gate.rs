@@ -190,6 +190,39 @@ pub(super) fn consume(
     price: Cents,
     at: OffsetDateTime,
 ) -> Result<(), Error> {
+    adjust(tx, snap, workspace_id, rule_id, 1, price, at)
+}
+
+/// Gives one appointment at `price` back to the capacities it was taken from, in the windows
+/// containing `matched_at` (a return).
+pub(super) fn give_back(
+    tx: &dyn Tx,
+    snap: &Snapshot,
+    workspace_id: &str,
+    rule_id: Option<i64>,
+    price: Cents,
+    matched_at: OffsetDateTime,
+) -> Result<(), Error> {
+    adjust(
+        tx,
+        snap,
+        workspace_id,
+        rule_id,
+        -1,
+        Cents(-price.0),
+        matched_at,
+    )
+}
+
+fn adjust(
+    tx: &dyn Tx,
+    snap: &Snapshot,
+    workspace_id: &str,
+    rule_id: Option<i64>,
+    count: i64,
+    amount: Cents,
+    at: OffsetDateTime,
+) -> Result<(), Error> {
     let Some(ws) = snap.workspaces.get(workspace_id) else {
         return Ok(());
     };
@@ -204,8 +237,8 @@ pub(super) fn consume(
             let (start, _) = zone.window(period, at)?;
             tx.add_to_counter(
                 &capacity::counter_key(scope, &owner, period, start),
-                1,
-                price,
+                count,
+                amount,
             )?;
         }
     }

@@ -1274,6 +1274,91 @@ impl Engine {
         Ok(report)
     }
 
+    /// Returns a delivered appointment (the client disputes it): writes a credit billing
+    /// event that reverses its charge, gives the capacity it used back to the workspace's and
+    /// rule's caps and budget (in the windows it was counted in), and records a `returned`
+    /// event with `reason`, in one transaction. Returns the credit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown appointment; a `Conflict` storage error when it was
+    /// never billed (not delivered) or was already returned.
+    pub fn return_appointment(
+        &self,
+        appointment_id: AppointmentId,
+        reason: &str,
+    ) -> Result<NewBillingEvent> {
+        let snap = self.snapshot();
+        let at = now();
+        with_tx(&*self.store, |tx| {
+            let appt = tx
+                .appointment(appointment_id)?
+                .ok_or_else(|| Error::NotFound {
+                    entity: "appointment",
+                    id: appointment_id.to_string(),
+                })?;
+            let charge = tx
+                .billing_event(appointment_id, BillingKind::Charge)?
+                .ok_or_else(|| {
+                    crate::storage::StorageError::Conflict(format!(
+                        "appointment {appointment_id} was never billed"
+                    ))
+                })?;
+            let credit = NewBillingEvent {
+                appointment_id,
+                workspace_id: charge.workspace_id.clone(),
+                kind: BillingKind::Credit,
+                amount: Cents(-charge.amount.0),
+                created_at: at,
+            };
+            if tx.insert_billing_event(&credit)?.is_none() {
+                return Err(crate::storage::StorageError::Conflict(format!(
+                    "appointment {appointment_id} was already returned"
+                ))
+                .into());
+            }
+            if let Assignment::Routed {
+                workspace_id,
+                rule_id,
+                matched_at,
+                ..
+            } = &appt.appointment.assignment
+            {
+                gate::give_back(
+                    tx,
+                    &snap,
+                    workspace_id,
+                    *rule_id,
+                    charge.amount,
+                    *matched_at,
+                )?;
+            }
+            event(
+                tx,
+                EventSubject::Appointment,
+                appointment_id,
+                "returned",
+                json!({"reason": reason, "credit_cents": credit.amount.0}),
+                at,
+            )?;
+            Ok(credit)
+        })
+    }
+
+    /// Charges, credits and net per workspace for billing events with
+    /// `from <= created_at < to` (UTC).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn billing_summary(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<BillingSummaryRow>> {
+        with_tx(&*self.store, |tx| Ok(tx.billing_summary(from, to)?))
+    }
+
     /// Whole-store counts.
     ///
     /// # Errors

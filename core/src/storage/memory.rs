@@ -730,6 +730,59 @@ impl BillingRepo for MemTx {
             ))
         })
     }
+    fn billing_event(
+        &self,
+        appointment_id: AppointmentId,
+        kind: BillingKind,
+    ) -> Result<Option<NewBillingEvent>, StorageError> {
+        self.read(|s| {
+            s.billing_keys
+                .get(&(appointment_id, kind.as_str()))
+                .map(|&id| s.billing[(id - 1) as usize].clone())
+        })
+    }
+    fn billing_summary(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<BillingSummaryRow>, StorageError> {
+        Ok(summarize(
+            self.billing_rows()?
+                .into_iter()
+                .filter(|e| e.created_at >= from && e.created_at < to),
+        ))
+    }
+}
+
+impl MemTx {
+    fn billing_rows(&self) -> Result<Vec<NewBillingEvent>, StorageError> {
+        self.read(|s| s.billing.clone())
+    }
+}
+
+/// Folds billing events into per-workspace summary rows, ordered by workspace id.
+fn summarize(events: impl Iterator<Item = NewBillingEvent>) -> Vec<BillingSummaryRow> {
+    let mut m: BTreeMap<String, BillingSummaryRow> = BTreeMap::new();
+    for e in events {
+        let row = m
+            .entry(e.workspace_id.clone())
+            .or_insert_with(|| BillingSummaryRow {
+                workspace_id: e.workspace_id.clone(),
+                ..BillingSummaryRow::default()
+            });
+        match e.kind {
+            BillingKind::Charge => {
+                row.charges += 1;
+                row.charged.0 += e.amount.0;
+            }
+            BillingKind::Credit => {
+                row.credits += 1;
+                row.credited.0 += e.amount.0;
+            }
+        }
+        row.net.0 += e.amount.0;
+    }
+    m.into_values().collect()
 }
 
 impl EventRepo for MemTx {

@@ -397,6 +397,19 @@ pub trait BillingRepo {
         &self,
         event: &NewBillingEvent,
     ) -> Result<Option<BillingEventId>, StorageError>;
+    /// The appointment's billing event of this kind, if any.
+    fn billing_event(
+        &self,
+        appointment_id: AppointmentId,
+        kind: BillingKind,
+    ) -> Result<Option<NewBillingEvent>, StorageError>;
+    /// Charges and credits per workspace with `from <= created_at < to`, ordered by
+    /// workspace id; workspaces with neither are left out.
+    fn billing_summary(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<BillingSummaryRow>, StorageError>;
 }
 
 /// Audit events (`contact_events`, `lead_events`, `appointment_events`).
