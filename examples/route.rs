@@ -103,6 +103,7 @@ fn all_active(rules: &[leadroute::routing::RoutingRule]) -> Vec<Workspace> {
             duplicate_window_days: None,
             capacity: Default::default(),
             schedule: None,
+            delivery: Default::default(),
         })
         .collect()
 }

@@ -35,6 +35,7 @@ fn workspace(id: &str, capacity: Capacity) -> Workspace {
         duplicate_window_days: None,
         capacity,
         schedule: None,
+        delivery: Default::default(),
     }
 }
 

@@ -200,14 +200,21 @@ pub fn build_request(
         ),
         ("webhook-timestamp".to_string(), ts.to_string()),
     ];
-    if let Some(secret) = workspace
+    // One `v1,` signature per secret: the current one, then those kept during rotation.
+    let secrets = workspace
         .webhook_secret
-        .as_deref()
-        .filter(|s| !s.is_empty())
-    {
-        let sig = signature::sign(secret, &delivery.delivery.webhook_id, ts, &body)
-            .map_err(|_| DeliveryError::BadSecret(workspace.id.clone()))?;
-        headers.push(("webhook-signature".to_string(), sig));
+        .iter()
+        .chain(workspace.delivery.additional_secrets.iter())
+        .filter(|s| !s.is_empty());
+    let mut signatures = Vec::new();
+    for secret in secrets {
+        signatures.push(
+            signature::sign(secret, &delivery.delivery.webhook_id, ts, &body)
+                .map_err(|_| DeliveryError::BadSecret(workspace.id.clone()))?,
+        );
+    }
+    if !signatures.is_empty() {
+        headers.push(("webhook-signature".to_string(), signatures.join(" ")));
     }
     Ok(WebhookRequest {
         url: workspace.outbound_webhook_url.clone(),
@@ -427,6 +434,7 @@ mod tests {
             duplicate_window_days: None,
             capacity: Default::default(),
             schedule: None,
+            delivery: Default::default(),
         };
         let r = build_request(&d, &w, now).unwrap();
         let h = |k: &str| {
@@ -451,6 +459,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(h("webhook-signature"), Some(sig.as_str()));
+        // Rotation: the old and the new secret both sign; either verifies.
+        let mut rotating = w.clone();
+        rotating.delivery.additional_secrets = vec!["whsec_bmV3LXNlY3JldC1rZXktMTIzNA==".into()];
+        let r2 = build_request(&d, &rotating, now).unwrap();
+        let both = r2
+            .headers
+            .iter()
+            .find(|(k, _)| k == "webhook-signature")
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        assert_eq!(both.split(' ').count(), 2);
+        for secret in [
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_bmV3LXNlY3JldC1rZXktMTIzNA==",
+        ] {
+            crate::signature::verify(
+                secret,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1613924530,
+                &r2.body,
+                &both,
+            )
+            .unwrap();
+        }
         let mut unsigned = w.clone();
         unsigned.webhook_secret = None;
         assert_eq!(

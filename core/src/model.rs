@@ -130,6 +130,31 @@ pub struct Workspace {
     /// (see [`crate::schedule`]); `None` is always open.
     #[serde(default)]
     pub schedule: Option<crate::schedule::WeeklySchedule>,
+    /// How this workspace wants its payloads shaped and signed.
+    #[serde(default)]
+    pub delivery: DeliveryOptions,
+}
+
+/// Per-workspace payload shaping and signing (see [`crate::payload::shape`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryOptions {
+    /// Payload field → the name the client wants it under, e.g. `customer_phone` → `phone`.
+    #[serde(default)]
+    pub rename: std::collections::BTreeMap<String, String>,
+    /// Payload fields left out (by their seed name).
+    #[serde(default)]
+    pub omit: Vec<String>,
+    /// Constant fields added to every payload, e.g. `{"source": "leadroute"}`.
+    #[serde(default)]
+    pub constants: serde_json::Map<String, serde_json::Value>,
+    /// Wrap the payload in a Standard Webhooks envelope:
+    /// `{"type": "appointment.created", "timestamp": <RFC 3339 UTC>, "data": {...}}`.
+    #[serde(default)]
+    pub envelope: bool,
+    /// More `whsec_` secrets to sign with besides `webhook_secret`, for secret rotation: the
+    /// request carries one `v1,` signature per secret, so the client can verify with either.
+    #[serde(default)]
+    pub additional_secrets: Vec<String>,
 }
 
 /// A contact to store: one person (`contacts`).

@@ -39,6 +39,43 @@ pub struct AppointmentPayload {
     pub workspace_id: String,
 }
 
+/// The Standard Webhooks event type of a new appointment.
+pub const EVENT_TYPE: &str = "appointment.created";
+
+/// Shapes a payload for a workspace (its [`DeliveryOptions`]): fields renamed, omitted and
+/// constants added (constants win over payload fields of the same name), then optionally
+/// wrapped in a Standard Webhooks envelope (`type`, `timestamp` = `at` in RFC 3339 UTC,
+/// `data`). The result is what is serialized into the outbox and sent byte for byte.
+///
+/// [`DeliveryOptions`]: crate::model::DeliveryOptions
+pub fn shape(
+    payload: &AppointmentPayload,
+    options: &crate::model::DeliveryOptions,
+    at: OffsetDateTime,
+) -> serde_json::Value {
+    let serde_json::Value::Object(fields) = serde_json::to_value(payload).unwrap_or_default()
+    else {
+        return serde_json::Value::Null;
+    };
+    let mut out = serde_json::Map::new();
+    for (name, value) in fields {
+        if options.omit.iter().any(|o| o == &name) {
+            continue;
+        }
+        let key = options.rename.get(&name).cloned().unwrap_or(name);
+        out.insert(key, value);
+    }
+    for (k, v) in &options.constants {
+        out.insert(k.clone(), v.clone());
+    }
+    let data = serde_json::Value::Object(out);
+    if options.envelope {
+        serde_json::json!({"type": EVENT_TYPE, "timestamp": rfc3339(at), "data": data})
+    } else {
+        data
+    }
+}
+
 /// Formats a UTC time as RFC 3339 (`2026-11-24T13:00:00Z`).
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
@@ -139,6 +176,34 @@ mod tests {
                 "matched_at": "2026-11-21T04:00:00.5Z", "workspace_id": "solar_in_004"
             })
         );
+        // Shaping: rename, omit, constants, envelope.
+        let options = crate::model::DeliveryOptions {
+            rename: [("customer_phone".to_string(), "phone".to_string())].into(),
+            omit: vec!["notes".into(), "estimated_value".into()],
+            constants: serde_json::json!({"source": "leadroute", "workspace_id": "override"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            envelope: false,
+            additional_secrets: vec![],
+        };
+        let shaped = shape(&p, &options, datetime!(2026-11-21 04:00 UTC));
+        assert_eq!(shaped["phone"], "+13178638426");
+        assert!(shaped.get("customer_phone").is_none());
+        assert!(shaped.get("notes").is_none() && shaped.get("estimated_value").is_none());
+        assert_eq!(shaped["source"], "leadroute");
+        assert_eq!(shaped["workspace_id"], "override", "constants win");
+        let wrapped = shape(
+            &p,
+            &crate::model::DeliveryOptions {
+                envelope: true,
+                ..Default::default()
+            },
+            datetime!(2026-11-21 04:00 UTC),
+        );
+        assert_eq!(wrapped["type"], "appointment.created");
+        assert_eq!(wrapped["timestamp"], "2026-11-21T04:00:00Z");
+        assert_eq!(wrapped["data"], v);
         let mut unrouted = appt.clone();
         unrouted.assignment = Assignment::Unrouted {
             reason: "no_rule_for_zip".into(),

@@ -58,6 +58,8 @@ struct WorkspaceJson {
     capacity: crate::capacity::Capacity,
     #[serde(default)]
     schedule: Option<crate::schedule::WeeklySchedule>,
+    #[serde(default)]
+    delivery: crate::model::DeliveryOptions,
 }
 
 fn shape(file: &'static str) -> impl Fn(serde_json::Error) -> SeedError {
@@ -126,6 +128,7 @@ pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>,
                 duplicate_window_days: w.duplicate_window_days,
                 capacity: w.capacity,
                 schedule: w.schedule,
+                delivery: w.delivery,
             })
         })
         .collect()

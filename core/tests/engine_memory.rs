@@ -65,6 +65,7 @@ fn workspace(id: &str, active: bool, rate: i64) -> Workspace {
         duplicate_window_days: None,
         capacity: Default::default(),
         schedule: None,
+        delivery: Default::default(),
     }
 }
 
@@ -1025,4 +1026,48 @@ fn a_return_credits_the_charge_and_gives_the_cap_back() {
         .billing_summary(now + day, now + day + day)
         .unwrap()
         .is_empty());
+}
+
+#[test]
+fn payloads_are_shaped_per_workspace_and_signed_with_every_secret() {
+    let mut ws = workspace("solar_in", true, 20_000);
+    ws.delivery = serde_json::from_value(serde_json::json!({
+        "rename": {"customer_phone": "phone"},
+        "omit": ["notes"],
+        "constants": {"source": "leadroute"},
+        "envelope": true,
+        "additional_secrets": ["whsec_bmV3LXNlY3JldC1rZXktMTIzNA=="]
+    }))
+    .unwrap();
+    let (engine, _) = engine();
+    engine.configure(&[], &[ws], &[]).unwrap();
+    engine.ingest("provider-a", &json(STEPHANIE)).unwrap();
+    let t = Scripted::default();
+    assert_eq!(engine.deliver_due(&t, 10).unwrap().delivered, 1);
+    let req = t.seen.lock().unwrap()[0].clone();
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(body["type"], "appointment.created");
+    assert_eq!(body["data"]["phone"], "+13178638426");
+    assert_eq!(body["data"]["source"], "leadroute");
+    assert!(body["data"].get("notes").is_none() && body["data"].get("customer_phone").is_none());
+    let h = |k: &str| req.headers.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let sig = h("webhook-signature");
+    assert_eq!(
+        sig.split(' ').count(),
+        2,
+        "one signature per secret during rotation"
+    );
+    for secret in [
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_bmV3LXNlY3JldC1rZXktMTIzNA==",
+    ] {
+        leadroute_core::signature::verify(
+            secret,
+            &h("webhook-id"),
+            h("webhook-timestamp").parse().unwrap(),
+            &req.body,
+            &sig,
+        )
+        .unwrap();
+    }
 }

@@ -48,6 +48,7 @@ fn ws(id: &str, active: bool) -> Workspace {
         duplicate_window_days: None,
         capacity: Default::default(),
         schedule: None,
+        delivery: Default::default(),
     }
 }
 

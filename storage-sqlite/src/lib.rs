@@ -24,6 +24,7 @@
 //!     duplicate_window_days: None,
 //!     capacity: Default::default(),
 //!     schedule: None,
+//!     delivery: Default::default(),
 //! };
 //! with_tx(&store, |tx| Ok(tx.put_workspace(&ws)?))?;
 //! let back = with_tx(&store, |tx| Ok(tx.workspace("solar_ca_001")?))?;
@@ -139,6 +140,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../migrations/0004_capacity_and_routing_state.sql"),
     ),
+    (5, include_str!("../migrations/0005_delivery_options.sql")),
 ];
 
 /// Connection settings for [`SqliteStore::open_with`].

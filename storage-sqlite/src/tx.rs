@@ -163,7 +163,7 @@ impl ProviderRepo for SqlTx<'_> {
 
 const WORKSPACE_COLS: &str = "id, name, outbound_webhook_url, webhook_active, business_type, \
                               payment_rate_cents, timezone, webhook_secret, duplicate_window_days, \
-                              capacity, schedule";
+                              capacity, schedule, delivery";
 
 fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
     let c = Cols::new(r, "workspaces");
@@ -183,6 +183,7 @@ fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
             Some(text) => serde_json::from_str(&text)
                 .map_err(|e| StorageError::Corrupt(format!("workspaces.schedule: {e}")))?,
         },
+        delivery: c.json(11)?,
     })
 }
 
@@ -192,8 +193,8 @@ impl WorkspaceRepo for SqlTx<'_> {
             self.exec(
                 "INSERT INTO workspaces (id, name, outbound_webhook_url, webhook_active, \
                  business_type, payment_rate_cents, timezone, webhook_secret, \
-                 duplicate_window_days, capacity, schedule, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?10, ?10) \
+                 duplicate_window_days, capacity, schedule, delivery, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, ?10, ?10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  outbound_webhook_url = excluded.outbound_webhook_url, \
                  webhook_active = excluded.webhook_active, \
@@ -202,6 +203,7 @@ impl WorkspaceRepo for SqlTx<'_> {
                  timezone = excluded.timezone, webhook_secret = excluded.webhook_secret, \
                  duplicate_window_days = excluded.duplicate_window_days, \
                  capacity = excluded.capacity, schedule = excluded.schedule, \
+                 delivery = excluded.delivery, \
                  updated_at = excluded.updated_at",
                 params![
                     w.id,
@@ -215,7 +217,8 @@ impl WorkspaceRepo for SqlTx<'_> {
                     w.duplicate_window_days,
                     now()?,
                     json(&w.capacity)?,
-                    w.schedule.as_ref().map(json).transpose()?
+                    w.schedule.as_ref().map(json).transpose()?,
+                    json(&w.delivery)?
                 ],
             )?;
             Ok(())

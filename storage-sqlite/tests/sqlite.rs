@@ -28,6 +28,7 @@ fn workspace() -> Workspace {
         duplicate_window_days: None,
         capacity: Default::default(),
         schedule: None,
+        delivery: Default::default(),
     }
 }
 
@@ -542,7 +543,7 @@ fn version_1_database_migrates_keeping_its_data() {
         store.schema_version().expect("version"),
         SqliteStore::SCHEMA_VERSION
     );
-    assert_eq!(SqliteStore::SCHEMA_VERSION, 4);
+    assert_eq!(SqliteStore::SCHEMA_VERSION, 5);
 
     let (c1, c2, missing, by_key, l1, l2, appt, counts, ws) = with_tx(&store, |tx| {
         Ok((

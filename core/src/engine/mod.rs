@@ -900,7 +900,12 @@ impl Engine {
         let workspace_id = workspace_id.as_str();
         let body = payload::build(appointment_id, appt, customer)
             .ok_or_else(|| Error::Internal("routed appointment without payload".into()))?;
-        let payload = serde_json::to_string(&body)
+        let options = snap
+            .workspaces
+            .get(workspace_id)
+            .map(|w| w.delivery.clone())
+            .unwrap_or_default();
+        let payload = serde_json::to_string(&payload::shape(&body, &options, at))
             .map_err(|e| Error::Internal(format!("payload serialization: {e}")))?;
         let url = snap
             .workspaces

@@ -319,7 +319,7 @@ impl RoutingTable {
     /// #     outbound_webhook_url: "http://127.0.0.1:9/".into(), webhook_active: true,
     /// #     business_type: None, payment_rate: Cents(100), timezone: None,
     /// #     webhook_secret: None, duplicate_window_days: None,
-    /// #     capacity: Default::default(), schedule: None };
+    /// #     capacity: Default::default(), schedule: None, delivery: Default::default() };
     /// let rule = |id, weight| RoutingRule {
     ///     id, workspace_id: format!("w{id}"), product_types: vec!["Solar".into()],
     ///     zip_codes: vec!["90210".into()], priority: 1, is_active: true, notes: None,

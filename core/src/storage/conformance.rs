@@ -104,6 +104,7 @@ pub const CHECKS: &[Check] = &[
     ("capacity_counters", capacity_counters),
     ("rule_routing_state", rule_routing_state),
     ("billing_credits_and_summary", billing_credits_and_summary),
+    ("workspace_options_round_trip", workspace_options_round_trip),
 ];
 
 /// Runs every check in [`CHECKS`], each on a fresh store from `make`.
@@ -185,6 +186,7 @@ fn workspace(id: &str, rate: Cents) -> Workspace {
         duplicate_window_days: None,
         capacity: Default::default(),
         schedule: None,
+        delivery: Default::default(),
     }
 }
 
@@ -2530,5 +2532,38 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
             .collect::<Vec<_>>(),
         vec![(1, 0)],
         "the window is [from, to) on created_at"
+    );
+}
+
+/// A workspace's capacity, schedule and delivery options are stored and read back as given.
+pub fn workspace_options_round_trip(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let mut w = workspace("solar_ca_001", Cents(20000));
+    w.capacity = serde_json::from_value(serde_json::json!({
+        "caps": [{"period": "day", "limit": 5}],
+        "budget": {"amount": 100000, "period": "month"}
+    }))
+    .expect("capacity fixture");
+    w.schedule = Some(
+        crate::schedule::WeeklySchedule::from_json(
+            r#"{"hours": [{"days": ["mon", "tue"], "start": "08:00", "end": "18:30"}]}"#,
+        )
+        .expect("schedule fixture"),
+    );
+    w.delivery = serde_json::from_value(serde_json::json!({
+        "rename": {"customer_phone": "phone"},
+        "omit": ["notes"],
+        "constants": {"source": "leadroute"},
+        "envelope": true,
+        "additional_secrets": ["whsec_bmV3LXNlY3JldC1rZXktMTIzNA=="]
+    }))
+    .expect("delivery fixture");
+    tx(s, "put", |tx| Ok(tx.put_workspace(&w)?));
+    let back = tx(s, "get", |tx| Ok(tx.workspace("solar_ca_001")?));
+    assert_eq!(
+        back,
+        Some(w),
+        "capacity, schedule and delivery options round-trip"
     );
 }
