@@ -16,7 +16,7 @@
 //!
 //! The default transport, [`UreqTransport`] (feature `http`), uses `ureq` with redirects off.
 
-use crate::model::{AttemptResult, Delivery, Workspace};
+use crate::model::{AttemptResult, Delivery, EndpointHealth, Workspace};
 use crate::signature;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -232,12 +232,93 @@ pub enum Verdict {
     Retry(Option<Duration>),
     /// Will never succeed as is.
     Fail,
+    /// `410 Gone`: the endpoint is disabled; the delivery waits for it to be re-enabled.
+    Gone,
+}
+
+/// When an endpoint pauses, and for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointPolicy {
+    /// Failed attempts in a row that pause the endpoint. Default 5.
+    pub failures_to_pause: u32,
+    /// How long a pause lasts before one probe is let through. Default 5 minutes.
+    pub cool_down: Duration,
+    /// How long a delivery to a disabled or inactive endpoint waits before it is looked at
+    /// again (re-enabling resumes them at once). Default 1 hour.
+    pub recheck: Duration,
+}
+
+impl Default for EndpointPolicy {
+    fn default() -> Self {
+        EndpointPolicy {
+            failures_to_pause: 5,
+            cool_down: Duration::from_secs(300),
+            recheck: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Whether a delivery to an endpoint may be attempted now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointGate {
+    /// Healthy: attempt.
+    Open,
+    /// The pause is over: attempt one delivery (the probe); the others wait for its result.
+    Probe,
+    /// Wait until this time (UTC), then look again.
+    Wait(OffsetDateTime),
+}
+
+impl EndpointPolicy {
+    /// The gate of an endpoint with this health at `now`; `active` is the workspace's
+    /// `webhook_active`.
+    pub fn gate(&self, health: &EndpointHealth, active: bool, now: OffsetDateTime) -> EndpointGate {
+        if health.disabled || !active {
+            return EndpointGate::Wait(now + self.recheck);
+        }
+        match health.paused_until {
+            Some(until) if until > now => EndpointGate::Wait(until),
+            Some(_) => EndpointGate::Probe,
+            None => EndpointGate::Open,
+        }
+    }
+
+    /// The health after an attempt with this verdict at `now`: a success resets it; a `410`
+    /// disables the endpoint; any other failure counts, and the `failures_to_pause`th in a
+    /// row (or a failed probe) pauses it for `cool_down`.
+    pub fn after(
+        &self,
+        health: &EndpointHealth,
+        verdict: Verdict,
+        status: Option<u16>,
+        now: OffsetDateTime,
+    ) -> EndpointHealth {
+        let mut h = health.clone();
+        match verdict {
+            Verdict::Success => {
+                h.consecutive_failures = 0;
+                h.paused_until = None;
+            }
+            Verdict::Gone => {
+                h.disabled = true;
+                h.disabled_reason = Some(format!("HTTP {}", status.unwrap_or(410)));
+            }
+            Verdict::Retry(_) | Verdict::Fail => {
+                h.consecutive_failures = h.consecutive_failures.saturating_add(1);
+                if h.consecutive_failures >= self.failures_to_pause {
+                    h.paused_until = Some(now + self.cool_down);
+                }
+            }
+        }
+        h
+    }
 }
 
 /// Classifies an attempt's outcome (see the module docs).
 pub fn classify(result: &Result<WebhookResponse, TransportError>) -> Verdict {
     match result {
         Ok(r) if (200..300).contains(&r.status) => Verdict::Success,
+        Ok(r) if r.status == 410 => Verdict::Gone,
         Ok(r) if r.status == 408 || r.status == 429 || r.status >= 500 => {
             Verdict::Retry(r.retry_after)
         }
@@ -312,6 +393,10 @@ impl RetryPolicy {
         match verdict {
             Verdict::Success => None,
             Verdict::Fail => Some(AttemptResult::Failed),
+            // The endpoint is disabled; the delivery waits (re-enabling resumes it).
+            Verdict::Gone => Some(AttemptResult::Retry {
+                next_attempt_at: now + self.max_retry_after,
+            }),
             Verdict::Retry(ra) => Some(match self.delay_after(attempt_number, ra, unit) {
                 Some(d) => AttemptResult::Retry {
                     next_attempt_at: now + d,
@@ -353,7 +438,7 @@ mod tests {
         assert_eq!(classify(&resp(204, None)), Verdict::Success);
         assert_eq!(classify(&resp(301, None)), Verdict::Fail);
         assert_eq!(classify(&resp(400, None)), Verdict::Fail);
-        assert_eq!(classify(&resp(410, None)), Verdict::Fail);
+        assert_eq!(classify(&resp(410, None)), Verdict::Gone);
         assert_eq!(classify(&resp(408, None)), Verdict::Retry(None));
         assert_eq!(
             classify(&resp(429, Some(60))),

@@ -135,6 +135,21 @@ pub struct Workspace {
     pub delivery: DeliveryOptions,
 }
 
+/// The health of a workspace's webhook endpoint (`endpoint_health`), driven by attempts (see
+/// [`crate::delivery::EndpointPolicy`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointHealth {
+    /// Failed attempts in a row since the last success.
+    pub consecutive_failures: u32,
+    /// While set and in the future, no delivery is attempted; the first one after it is the
+    /// probe.
+    pub paused_until: Option<OffsetDateTime>,
+    /// Set by a `410 Gone`: nothing is attempted until the endpoint is re-enabled.
+    pub disabled: bool,
+    /// Why it was disabled.
+    pub disabled_reason: Option<String>,
+}
+
 /// Per-workspace payload shaping and signing (see [`crate::payload::shape`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryOptions {

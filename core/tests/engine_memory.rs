@@ -1071,3 +1071,107 @@ fn payloads_are_shaped_per_workspace_and_signed_with_every_secret() {
         .unwrap();
     }
 }
+
+fn solar_in_leads(engine: &Engine, from: u32, n: u32) {
+    for i in from..from + n {
+        assert_eq!(routed_to(engine, i), Ok("solar_in".into()));
+    }
+}
+
+#[test]
+fn a_410_disables_the_endpoint_and_deliveries_wait_until_it_is_re_enabled() {
+    let (engine, store) = engine();
+    solar_in_leads(&engine, 1, 1);
+    let t = Scripted::default();
+    *t.statuses.lock().unwrap() = vec![Ok(410)];
+    let r = engine.deliver_due(&t, 10).unwrap();
+    assert_eq!(
+        (r.attempted, r.delivered, r.failed, r.retrying),
+        (1, 0, 0, 1)
+    );
+    let h = engine.endpoint_health("solar_in").unwrap();
+    assert!(h.disabled);
+    assert_eq!(h.disabled_reason.as_deref(), Some("HTTP 410"));
+    // A new appointment for the disabled endpoint is deferred, not attempted, not dropped.
+    solar_in_leads(&engine, 2, 1);
+    let r = engine.deliver_due(&t, 10).unwrap();
+    assert_eq!((r.attempted, r.deferred), (0, 1));
+    assert_eq!(t.seen.lock().unwrap().len(), 1);
+    // Re-enabling resumes both; they are delivered and billed once each.
+    assert_eq!(engine.enable_endpoint("solar_in").unwrap(), 2);
+    assert_eq!(engine.deliver_due(&t, 10).unwrap().delivered, 2);
+    let c = engine.counts().unwrap();
+    assert_eq!(
+        (
+            c.deliveries_succeeded,
+            c.billing_events,
+            c.deliveries_failed
+        ),
+        (2, 2, 0)
+    );
+    assert!(!engine.endpoint_health("solar_in").unwrap().disabled);
+    let d = with_tx(&*store, |tx| Ok(tx.delivery(1)?.unwrap())).unwrap();
+    assert_eq!(d.attempts, 2, "the 410 attempt and the successful one");
+    assert_eq!(
+        engine.enable_endpoint("nobody").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn failures_in_a_row_pause_the_endpoint_then_one_probe_goes_through() {
+    use leadroute_core::delivery::EndpointPolicy;
+    let paused = EngineConfig {
+        endpoint: EndpointPolicy {
+            failures_to_pause: 2,
+            cool_down: std::time::Duration::from_secs(3600),
+            recheck: std::time::Duration::from_secs(3600),
+        },
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(paused);
+    solar_in_leads(&engine, 1, 2);
+    let t = Scripted::default();
+    *t.statuses.lock().unwrap() = vec![Ok(503), Ok(503)];
+    assert_eq!(engine.deliver_due(&t, 10).unwrap().retrying, 2);
+    let h = engine.endpoint_health("solar_in").unwrap();
+    assert_eq!(h.consecutive_failures, 2);
+    assert!(h.paused_until.is_some(), "paused after 2 failures in a row");
+    // While paused, new deliveries wait without an attempt.
+    solar_in_leads(&engine, 3, 1);
+    let r = engine.deliver_due(&t, 10).unwrap();
+    assert_eq!((r.attempted, r.deferred), (0, 1));
+
+    // With no cool-down, the pause is over at once: one probe, the others wait for it.
+    let probing = EngineConfig {
+        endpoint: EndpointPolicy {
+            failures_to_pause: 2,
+            cool_down: std::time::Duration::ZERO,
+            recheck: std::time::Duration::from_secs(3600),
+        },
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(probing);
+    solar_in_leads(&engine, 1, 2);
+    *t.statuses.lock().unwrap() = vec![Ok(500), Ok(500)];
+    engine.deliver_due(&t, 10).unwrap();
+    solar_in_leads(&engine, 3, 2);
+    let r = engine.deliver_due(&t, 10).unwrap();
+    assert_eq!(
+        (r.attempted, r.delivered, r.deferred),
+        (1, 1, 1),
+        "one probe"
+    );
+    assert_eq!(
+        engine
+            .endpoint_health("solar_in")
+            .unwrap()
+            .consecutive_failures,
+        0
+    );
+    assert_eq!(
+        engine.deliver_due(&t, 10).unwrap().delivered,
+        1,
+        "the probe reopened it"
+    );
+}

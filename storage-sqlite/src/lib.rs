@@ -141,6 +141,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../migrations/0004_capacity_and_routing_state.sql"),
     ),
     (5, include_str!("../migrations/0005_delivery_options.sql")),
+    (6, include_str!("../migrations/0006_endpoint_health.sql")),
 ];
 
 /// Connection settings for [`SqliteStore::open_with`].

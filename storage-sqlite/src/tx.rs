@@ -917,6 +917,50 @@ impl CapacityRepo for SqlTx<'_> {
     }
 }
 
+impl EndpointRepo for SqlTx<'_> {
+    fn endpoint_health(&self, workspace_id: &str) -> Result<EndpointHealth, StorageError> {
+        let found = self.one(
+            "SELECT consecutive_failures, paused_until, disabled, disabled_reason \
+             FROM endpoint_health WHERE workspace_id = ?1",
+            [workspace_id],
+            |r| {
+                let c = Cols::new(r, "endpoint_health");
+                Ok(EndpointHealth {
+                    consecutive_failures: c.get(0)?,
+                    paused_until: c.time_opt(1)?,
+                    disabled: c.get(2)?,
+                    disabled_reason: c.get(3)?,
+                })
+            },
+        )?;
+        Ok(found.unwrap_or_default())
+    }
+
+    fn put_endpoint_health(
+        &self,
+        workspace_id: &str,
+        h: &EndpointHealth,
+    ) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO endpoint_health (workspace_id, consecutive_failures, paused_until, \
+             disabled, disabled_reason) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (workspace_id) DO UPDATE SET \
+             consecutive_failures = excluded.consecutive_failures, \
+             paused_until = excluded.paused_until, disabled = excluded.disabled, \
+             disabled_reason = excluded.disabled_reason",
+            params![
+                workspace_id,
+                h.consecutive_failures,
+                ts_opt(h.paused_until)?,
+                h.disabled,
+                h.disabled_reason
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| prefix(&format!("put_endpoint_health {workspace_id}"), e))
+    }
+}
+
 impl RoutingStateRepo for SqlTx<'_> {
     fn rule_routing_state(&self, rule_id: i64) -> Result<RuleRoutingState, StorageError> {
         let found = self.one(
@@ -1088,6 +1132,36 @@ impl OutboxRepo for SqlTx<'_> {
             Ok(())
         });
         in_op("record_attempt", r)
+    }
+
+    fn defer_delivery(
+        &self,
+        id: DeliveryId,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let n = self.exec(
+            "UPDATE deliveries SET next_attempt_at = ?2, locked_until = NULL WHERE id = ?1",
+            params![id, ts(next_attempt_at)?],
+        )?;
+        if n == 0 {
+            return Err(StorageError::Conflict(format!(
+                "delivery {id} does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    fn resume_workspace_deliveries(
+        &self,
+        workspace_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        let n = self.exec(
+            "UPDATE deliveries SET next_attempt_at = ?2 \
+             WHERE workspace_id = ?1 AND status = 'pending'",
+            params![workspace_id, ts(at)?],
+        )?;
+        Ok(n as u64)
     }
 
     fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError> {

@@ -23,7 +23,7 @@ use crate::billing;
 use crate::capacity::{Capacity, Zone};
 use crate::catalog::Catalog;
 use crate::contact::{self, ContactChange, DedupScope};
-use crate::delivery::{self, RetryPolicy, Transport, Verdict};
+use crate::delivery::{self, EndpointGate, EndpointPolicy, RetryPolicy, Transport, Verdict};
 use crate::email::{self, EmailKeyRules};
 use crate::intake::{self, FieldMap, IntakeError, RawRecord};
 use crate::model::*;
@@ -59,6 +59,8 @@ pub struct EngineConfig {
     pub duplicate_window: time::Duration,
     /// Retry schedule of deliveries. Default Svix's.
     pub retry: RetryPolicy,
+    /// When endpoints pause after failures, and for how long.
+    pub endpoint: EndpointPolicy,
     /// Timeout of one webhook request. Default 15 s.
     pub request_timeout: Duration,
     /// How long a worker holds claimed deliveries. Default 5 min (longer than a batch takes).
@@ -84,6 +86,7 @@ impl Default for EngineConfig {
             require_phone: true,
             duplicate_window: time::Duration::days(30),
             retry: RetryPolicy::default(),
+            endpoint: EndpointPolicy::default(),
             request_timeout: Duration::from_secs(15),
             lease: Duration::from_secs(300),
             delivery_workers: 8,
@@ -320,6 +323,9 @@ pub struct DeliveryReport {
     pub retrying: u64,
     /// Given up.
     pub failed: u64,
+    /// Put back without an attempt: the endpoint is paused, disabled or inactive, or a probe
+    /// of it is under way.
+    pub deferred: u64,
     /// Sum of the charges written.
     pub billed: Cents,
 }
@@ -940,10 +946,37 @@ impl Engine {
             return Ok(DeliveryReport::default());
         }
         let snap = self.snapshot();
+        // Gate each delivery by its endpoint's health: a paused, disabled or inactive
+        // endpoint gets none; a probed one gets one; the rest wait.
+        let mut health: HashMap<String, EndpointHealth> = HashMap::new();
+        with_tx(&*self.store, |tx| {
+            for d in &claimed {
+                let w = &d.delivery.workspace_id;
+                if !health.contains_key(w) {
+                    health.insert(w.clone(), tx.endpoint_health(w)?);
+                }
+            }
+            Ok(())
+        })?;
+        let mut probing = std::collections::HashSet::new();
+        let mut to_try = Vec::new();
+        let mut deferred = Vec::new();
+        for d in &claimed {
+            let w = &d.delivery.workspace_id;
+            let active = snap.workspaces.get(w).is_some_and(|x| x.webhook_active);
+            match self.config.endpoint.gate(&health[w], active, start) {
+                EndpointGate::Open => to_try.push(d),
+                EndpointGate::Probe if probing.insert(w.clone()) => to_try.push(d),
+                EndpointGate::Probe => {
+                    deferred.push((d, start + self.config.endpoint.cool_down, "probe_pending"))
+                }
+                EndpointGate::Wait(until) => deferred.push((d, until, "endpoint_unavailable")),
+            }
+        }
         let workers = self.config.delivery_workers.max(1);
-        let chunk = claimed.len().div_ceil(workers);
+        let chunk = to_try.len().div_ceil(workers).max(1);
         let tries: Vec<(Attempt, Verdict, String)> = std::thread::scope(|s| {
-            let handles: Vec<_> = claimed
+            let handles: Vec<_> = to_try
                 .chunks(chunk)
                 .map(|part| {
                     let snap = &snap;
@@ -962,7 +995,32 @@ impl Engine {
         let finished = now();
         with_tx(&*self.store, |tx| {
             let mut r = DeliveryReport::default();
-            for (d, (attempt, verdict, summary)) in claimed.iter().zip(&tries) {
+            for (d, until, why) in &deferred {
+                tx.defer_delivery(d.id, *until)?;
+                event(
+                    tx,
+                    EventSubject::Appointment,
+                    d.delivery.appointment_id,
+                    "delivery_deferred",
+                    json!({"delivery_id": d.id, "reason": why,
+                           "next_attempt_at": payload::rfc3339(*until)}),
+                    finished,
+                )?;
+                r.deferred += 1;
+            }
+            let mut health = health.clone();
+            for (d, (attempt, verdict, summary)) in to_try.iter().zip(&tries) {
+                let w = &d.delivery.workspace_id;
+                if let Some(h) = health.get_mut(w) {
+                    let next =
+                        self.config
+                            .endpoint
+                            .after(h, *verdict, attempt.status_code, finished);
+                    if next != *h {
+                        tx.put_endpoint_health(w, &next)?;
+                        *h = next;
+                    }
+                }
                 let appt = tx.appointment(d.delivery.appointment_id)?.ok_or_else(|| {
                     Error::Internal(format!("delivery {} has no appointment", d.id))
                 })?;
@@ -1348,6 +1406,36 @@ impl Engine {
             )?;
             Ok(credit)
         })
+    }
+
+    /// Re-enables a workspace's webhook endpoint (after a `410 Gone`, or to end a pause):
+    /// its health is reset and every pending delivery to it is due now. Returns how many
+    /// deliveries resume.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown workspace; storage errors.
+    pub fn enable_endpoint(&self, workspace_id: &str) -> Result<u64> {
+        if !self.snapshot().workspaces.contains_key(workspace_id) {
+            return Err(Error::NotFound {
+                entity: "workspace",
+                id: workspace_id.to_string(),
+            });
+        }
+        let at = now();
+        with_tx(&*self.store, |tx| {
+            tx.put_endpoint_health(workspace_id, &EndpointHealth::default())?;
+            Ok(tx.resume_workspace_deliveries(workspace_id, at)?)
+        })
+    }
+
+    /// The health of a workspace's webhook endpoint.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn endpoint_health(&self, workspace_id: &str) -> Result<EndpointHealth> {
+        with_tx(&*self.store, |tx| Ok(tx.endpoint_health(workspace_id)?))
     }
 
     /// Charges, credits and net per workspace for billing events with

@@ -105,6 +105,7 @@ pub const CHECKS: &[Check] = &[
     ("rule_routing_state", rule_routing_state),
     ("billing_credits_and_summary", billing_credits_and_summary),
     ("workspace_options_round_trip", workspace_options_round_trip),
+    ("endpoint_health_and_deferral", endpoint_health_and_deferral),
 ];
 
 /// Runs every check in [`CHECKS`], each on a fresh store from `make`.
@@ -2566,4 +2567,75 @@ pub fn workspace_options_round_trip(make: MakeStore<'_>) {
         Some(w),
         "capacity, schedule and delivery options round-trip"
     );
+}
+
+/// Endpoint health defaults to healthy and round-trips; `defer_delivery` moves a claimed
+/// delivery's due time without an attempt and frees its lease; `resume_workspace_deliveries`
+/// makes a workspace's pending deliveries due.
+pub fn endpoint_health_and_deferral(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    assert_eq!(
+        tx(s, "default", |tx| Ok(tx.endpoint_health("solar_ca_001")?)),
+        EndpointHealth::default()
+    );
+    let d = tx(s, "seed", |tx| seed_delivery(tx, 1, at(0)));
+    let h = EndpointHealth {
+        consecutive_failures: 3,
+        paused_until: Some(at(300)),
+        disabled: true,
+        disabled_reason: Some("HTTP 410".into()),
+    };
+    tx(s, "put", |tx| {
+        Ok(tx.put_endpoint_health("solar_ca_001", &h)?)
+    });
+    assert_eq!(
+        tx(s, "get", |tx| Ok(tx.endpoint_health("solar_ca_001")?)),
+        h
+    );
+    let claimed = tx(s, "claim", |tx| {
+        Ok(tx.claim_due_deliveries(at(1), 10, at(100))?)
+    });
+    assert_eq!(ids(&claimed), vec![d]);
+    tx(s, "defer", |tx| Ok(tx.defer_delivery(d, at(3600))?));
+    let after = tx(s, "read", |tx| Ok(tx.delivery(d)?)).expect("delivery exists");
+    assert_eq!(
+        (
+            after.delivery.next_attempt_at,
+            after.locked_until,
+            after.attempts,
+            after.status
+        ),
+        (at(3600), None, 0, ForwardStatus::Pending),
+        "defer moves the due time, frees the lease, and records no attempt"
+    );
+    assert!(
+        tx(s, "not due", |tx| Ok(tx.claim_due_deliveries(
+            at(2),
+            10,
+            at(100)
+        )?))
+        .is_empty(),
+        "a deferred delivery is not due before its new time"
+    );
+    let n = tx(s, "resume", |tx| {
+        Ok(tx.resume_workspace_deliveries("solar_ca_001", at(2))?)
+    });
+    assert_eq!(n, 1);
+    assert_eq!(
+        ids(&tx(s, "due again", |tx| Ok(tx.claim_due_deliveries(
+            at(2),
+            10,
+            at(100)
+        )?))),
+        vec![d]
+    );
+    assert_eq!(
+        tx(s, "other workspace", |tx| Ok(
+            tx.resume_workspace_deliveries("nobody", at(2))?
+        )),
+        0
+    );
+    let missing = with_tx(s, |tx| Ok(tx.defer_delivery(9_999, at(1))));
+    expect_conflict("deferring a missing delivery", missing.expect("tx"));
 }

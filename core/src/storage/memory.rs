@@ -34,6 +34,7 @@ struct State {
     events: Vec<NewEvent>,
     counters: HashMap<String, (i64, Cents)>,
     rule_state: HashMap<i64, RuleRoutingState>,
+    endpoints: HashMap<String, EndpointHealth>,
 }
 
 /// An in-memory store (see the module docs). Ids start at 1, as in SQLite.
@@ -680,6 +681,51 @@ impl OutboxRepo for MemTx {
             ))
         })
     }
+    fn defer_delivery(
+        &self,
+        id: DeliveryId,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let i = usize::try_from(id - 1)
+                .ok()
+                .filter(|&i| i < s.deliveries.len())
+                .ok_or_else(|| conflict(format!("delivery {id} does not exist")))?;
+            let old = s.deliveries[i].clone();
+            s.deliveries[i].delivery.next_attempt_at = next_attempt_at;
+            s.deliveries[i].locked_until = None;
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.deliveries[i] = old;
+                }),
+            ))
+        })
+    }
+    fn resume_workspace_deliveries(
+        &self,
+        workspace_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        self.write(|s| {
+            let mut old = Vec::new();
+            for (i, d) in s.deliveries.iter_mut().enumerate() {
+                if d.status == ForwardStatus::Pending && d.delivery.workspace_id == workspace_id {
+                    old.push((i, d.delivery.next_attempt_at));
+                    d.delivery.next_attempt_at = at;
+                }
+            }
+            let n = old.len() as u64;
+            Ok((
+                n,
+                Box::new(move |s: &mut State| {
+                    for (i, t) in old {
+                        s.deliveries[i].delivery.next_attempt_at = t;
+                    }
+                }),
+            ))
+        })
+    }
     fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError> {
         self.read(|s| {
             usize::try_from(id - 1)
@@ -857,6 +903,33 @@ impl RoutingStateRepo for MemTx {
                     }
                     None => {
                         s.rule_state.remove(&rule_id);
+                    }
+                }),
+            ))
+        })
+    }
+}
+
+impl EndpointRepo for MemTx {
+    fn endpoint_health(&self, workspace_id: &str) -> Result<EndpointHealth, StorageError> {
+        self.read(|s| s.endpoints.get(workspace_id).cloned().unwrap_or_default())
+    }
+    fn put_endpoint_health(
+        &self,
+        workspace_id: &str,
+        health: &EndpointHealth,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let key = workspace_id.to_string();
+            let old = s.endpoints.insert(key.clone(), health.clone());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| match old {
+                    Some(o) => {
+                        s.endpoints.insert(key, o);
+                    }
+                    None => {
+                        s.endpoints.remove(&key);
                     }
                 }),
             ))

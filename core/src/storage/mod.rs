@@ -102,6 +102,7 @@ pub trait Tx:
     + StatsRepo
     + CapacityRepo
     + RoutingStateRepo
+    + EndpointRepo
 {
 }
 
@@ -119,6 +120,7 @@ impl<T> Tx for T where
         + StatsRepo
         + CapacityRepo
         + RoutingStateRepo
+        + EndpointRepo
 {
 }
 
@@ -374,6 +376,25 @@ pub trait OutboxRepo {
     /// already recorded.
     fn record_attempt(&self, attempt: &Attempt, result: &AttemptResult)
         -> Result<(), StorageError>;
+    /// Puts a claimed delivery back without an attempt, due again at `next_attempt_at`
+    /// (its endpoint is paused, disabled or inactive).
+    ///
+    /// # Behavior
+    ///
+    /// Sets `next_attempt_at`, clears the lease; status and attempts are unchanged.
+    /// [`StorageError::Conflict`] when the delivery does not exist.
+    fn defer_delivery(
+        &self,
+        id: DeliveryId,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), StorageError>;
+    /// Makes every pending delivery of a workspace due at `at` (its endpoint was re-enabled).
+    /// Returns how many.
+    fn resume_workspace_deliveries(
+        &self,
+        workspace_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<u64, StorageError>;
     /// The delivery with this id.
     ///
     /// # Behavior
@@ -459,6 +480,18 @@ pub trait RoutingStateRepo {
         &self,
         rule_id: i64,
         state: &RuleRoutingState,
+    ) -> Result<(), StorageError>;
+}
+
+/// Health of workspace webhook endpoints (`endpoint_health`).
+pub trait EndpointRepo {
+    /// The endpoint's health; the default (healthy) when none is stored.
+    fn endpoint_health(&self, workspace_id: &str) -> Result<EndpointHealth, StorageError>;
+    /// Stores the endpoint's health (upsert).
+    fn put_endpoint_health(
+        &self,
+        workspace_id: &str,
+        health: &EndpointHealth,
     ) -> Result<(), StorageError>;
 }
 
