@@ -1,0 +1,234 @@
+//! Delivery over real HTTP against a scripted loopback server: 2xx, 500, 429 with
+//! `Retry-After`, a response slower than the timeout, 410, 400, a redirect, and a refused
+//! connection. Statuses, attempt rows, retry times, endpoint health and billing come out as
+//! specified (Svix's schedule, only 2xx is success, no redirects, `Retry-After` honoured).
+
+use leadroute::delivery::UreqTransport;
+use leadroute::engine::{Outcome, RoutingOutcome};
+use leadroute::intake::RawRecord;
+use leadroute::model::{Cents, ForwardStatus, Provider, RecordFormat, Workspace};
+use leadroute::routing::RoutingRule;
+use leadroute::storage::{with_tx, MemoryStore};
+use leadroute::{Engine, EngineConfig};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// (workspace, ZIP it is routed for, what the server does)
+const CASES: &[(&str, &str, &str)] = &[
+    ("ws_ok", "46262", "ok"),
+    ("ws_500", "46201", "500"),
+    ("ws_429", "10001", "429"),
+    ("ws_slow", "90210", "slow"),
+    ("ws_410", "02134", "410"),
+    ("ws_400", "60601", "400"),
+    ("ws_302", "30301", "302"),
+    ("ws_refused", "98101", "refused"),
+];
+
+/// Serves the scripted behaviours on `/hooks/<workspace>` until dropped.
+fn scripted_server() -> (String, std::thread::JoinHandle<()>, Arc<tiny_http::Server>) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let base = format!("http://{}", server.server_addr());
+    let s = server.clone();
+    let handle = std::thread::spawn(move || {
+        while let Ok(req) = s.recv() {
+            let path = req.url().to_string();
+            std::thread::spawn(move || {
+                let text =
+                    |code: u16| tiny_http::Response::from_string("scripted").with_status_code(code);
+                let response = match path.as_str() {
+                    "/hooks/ws_500" => text(500),
+                    "/hooks/ws_429" => text(429).with_header(
+                        tiny_http::Header::from_bytes(&b"Retry-After"[..], &b"120"[..]).unwrap(),
+                    ),
+                    "/hooks/ws_slow" => {
+                        std::thread::sleep(Duration::from_millis(1500));
+                        text(200)
+                    }
+                    "/hooks/ws_410" => text(410),
+                    "/hooks/ws_400" => text(400),
+                    "/hooks/ws_302" => text(302).with_header(
+                        tiny_http::Header::from_bytes(&b"Location"[..], &b"/hooks/ws_ok"[..])
+                            .unwrap(),
+                    ),
+                    _ => text(200),
+                };
+                let _ = req.respond(response);
+            });
+        }
+    });
+    (base, handle, server)
+}
+
+fn refused_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}/hooks/ws_refused")
+}
+
+#[test]
+fn scripted_endpoints_get_exactly_the_specified_treatment() {
+    let (base, _handle, server) = scripted_server();
+    let store = Arc::new(MemoryStore::new());
+    let config = EngineConfig {
+        request_timeout: Duration::from_millis(500),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(store.clone(), config).unwrap();
+    let workspaces: Vec<Workspace> = CASES
+        .iter()
+        .map(|(id, _, _)| Workspace {
+            id: id.to_string(),
+            name: id.to_string(),
+            outbound_webhook_url: if *id == "ws_refused" {
+                refused_url()
+            } else {
+                format!("{base}/hooks/{id}")
+            },
+            webhook_active: true,
+            business_type: Some("Solar".into()),
+            payment_rate: Cents(10_000),
+            timezone: Some("UTC".into()),
+            webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+            duplicate_window_days: None,
+            capacity: Default::default(),
+            schedule: None,
+            delivery: Default::default(),
+        })
+        .collect();
+    let rules: Vec<RoutingRule> = CASES
+        .iter()
+        .enumerate()
+        .map(|(i, (id, zip, _))| RoutingRule {
+            id: i as i64 + 1,
+            workspace_id: id.to_string(),
+            product_types: vec!["Solar".into()],
+            zip_codes: vec![zip.to_string()],
+            priority: 1,
+            is_active: true,
+            notes: None,
+            targeting: Default::default(),
+            capacity: Default::default(),
+        })
+        .collect();
+    let provider = Provider {
+        id: "p".into(),
+        name: "p".into(),
+        lead_types: vec![],
+        format: RecordFormat::Json,
+        field_map: Default::default(),
+        rate_limit_per_hour: None,
+        is_active: true,
+    };
+    engine.configure(&[provider], &workspaces, &rules).unwrap();
+    let mut appointment_of: HashMap<&str, i64> = HashMap::new();
+    for (i, (id, zip, _)) in CASES.iter().enumerate() {
+        let record = format!(
+            r#"{{"phone": "31786384{i:02}", "zip_code": "{zip}", "product_type": "Solar",
+                "appointment_date": "2026-11-24T13:00:00Z"}}"#
+        );
+        match engine
+            .ingest("p", &RawRecord::Json(record))
+            .unwrap()
+            .outcome
+        {
+            Outcome::Accepted(a) => match a.appointment.unwrap() {
+                (appt, RoutingOutcome::Routed { workspace_id, .. }) => {
+                    assert_eq!(workspace_id, *id);
+                    appointment_of.insert(id, appt);
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    let report = engine.deliver_due(&UreqTransport::new(), 100).unwrap();
+    assert_eq!(report.attempted, CASES.len() as u64);
+    assert_eq!(
+        (report.delivered, report.failed, report.retrying),
+        (1, 2, 5),
+        "ok delivered; 400 and 302 failed; 500, 429, slow, 410, refused wait"
+    );
+    assert_eq!(report.billed, Cents(10_000), "only the 2xx is billed");
+
+    let look = |ws: &str| {
+        let appt = appointment_of[ws];
+        with_tx(&*store, |tx| {
+            let a = tx.appointment(appt)?.unwrap();
+            let d = tx.delivery(appt)?.unwrap();
+            let attempts = tx.attempts(d.id)?;
+            Ok((a, d, attempts))
+        })
+        .unwrap()
+    };
+    // 2xx: success, billed, one attempt with the status and response.
+    let (a, d, at) = look("ws_ok");
+    assert_eq!(
+        (a.forward_status, d.status, at.len()),
+        (ForwardStatus::Success, ForwardStatus::Success, 1)
+    );
+    assert_eq!(at[0].status_code, Some(200));
+    assert_eq!(at[0].response_excerpt.as_deref(), Some("scripted"));
+    assert!(a.forwarded_at.is_some());
+
+    let wait = |d: &leadroute::model::Delivery, at: &leadroute::model::Attempt| {
+        (d.delivery.next_attempt_at - at.requested_at).as_seconds_f64()
+    };
+    // 500 and a refused connection: retry after 5 s ± 20% (plus the request's own time).
+    for ws in ["ws_500", "ws_refused"] {
+        let (a, d, at) = look(ws);
+        assert_eq!(
+            (a.forward_status, d.status, d.attempts),
+            (ForwardStatus::Pending, ForwardStatus::Pending, 1),
+            "{ws}"
+        );
+        let w = wait(&d, &at[0]);
+        assert!((3.9..=7.0).contains(&w), "{ws}: next try after {w} s");
+    }
+    assert_eq!(look("ws_500").2[0].status_code, Some(500));
+    let refused = look("ws_refused").2[0].clone();
+    assert_eq!(refused.status_code, None);
+    assert!(refused.error.is_some());
+    // 429 with Retry-After: 120 s, longer than the schedule's 5 s, is honoured.
+    let (_, d, at) = look("ws_429");
+    let w = wait(&d, &at[0]);
+    assert!((119.0..=125.0).contains(&w), "429: next try after {w} s");
+    // A response slower than the timeout: a timeout error, retried.
+    let (_, d, at) = look("ws_slow");
+    assert_eq!(d.status, ForwardStatus::Pending);
+    assert!(
+        at[0].error.as_deref().unwrap_or("").contains("timeout"),
+        "{:?}",
+        at[0].error
+    );
+    assert!(
+        at[0].duration_ms < 1400,
+        "gave up at the timeout, took {} ms",
+        at[0].duration_ms
+    );
+    // 410: the endpoint is disabled and the delivery waits (not failed).
+    let (_, d, at) = look("ws_410");
+    assert_eq!(
+        (d.status, at[0].status_code),
+        (ForwardStatus::Pending, Some(410))
+    );
+    assert!(engine.endpoint_health("ws_410").unwrap().disabled);
+    // 400 and 302: permanent failures; the redirect is not followed.
+    for (ws, code) in [("ws_400", 400), ("ws_302", 302)] {
+        let (a, d, at) = look(ws);
+        assert_eq!(
+            (a.forward_status, d.status, at[0].status_code),
+            (ForwardStatus::Failed, ForwardStatus::Failed, Some(code)),
+            "{ws}"
+        );
+    }
+    let counts = engine.counts().unwrap();
+    assert_eq!(
+        (counts.billing_events, counts.attempts),
+        (1, CASES.len() as u64)
+    );
+    server.unblock();
+}
