@@ -85,12 +85,11 @@ fn setup(path: &Path, base: &str) {
     engine.ingest_batch("p", &records).unwrap();
 }
 
+/// Requests seen per webhook-id.
+type Seen = Arc<Mutex<HashMap<String, u32>>>;
+
 /// A receiver that answers 200 after a few milliseconds and counts requests per webhook-id.
-fn receiver() -> (
-    String,
-    Arc<Mutex<HashMap<String, u32>>>,
-    Arc<tiny_http::Server>,
-) {
+fn receiver() -> (String, Seen, Arc<tiny_http::Server>) {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
     let base = format!("http://{}", server.server_addr());
     let seen = Arc::new(Mutex::new(HashMap::new()));
