@@ -1,16 +1,49 @@
-"""Exceptions raised by leadroute. All derive from :class:`LeadrouteError`."""
+"""Exceptions raised by leadroute. All derive from :class:`LeadrouteError`.
+
+Every exception carries ``code``, a stable snake_case reason code (e.g. ``too_short``,
+``unknown_provider``, ``invalid_zip``); its message is the Rust error's own text. The class
+follows the kind of failure:
+
+=====================  ============================================  ==========================
+class                  raised when                                   also derives from
+=====================  ============================================  ==========================
+InvalidPhoneError      a phone number cannot be normalized           ``ValueError``
+ValidationError        an input (record, rule, option) is invalid    ``ValueError``
+UnauthorizedError      a caller may not do this (inactive provider)
+RateLimitedError       a caller sent too much; retry later
+NotFoundError          a named thing does not exist                  ``LookupError``
+ConflictError          the request conflicts with stored state
+StorageError           the database failed or is busy
+=====================  ============================================  ==========================
+"""
 
 from __future__ import annotations
 
-__all__ = ["LeadrouteError", "InvalidPhoneError", "ValidationError"]
+from typing import Optional
+
+__all__ = [
+    "LeadrouteError",
+    "InvalidPhoneError",
+    "ValidationError",
+    "UnauthorizedError",
+    "RateLimitedError",
+    "NotFoundError",
+    "ConflictError",
+    "StorageError",
+]
 
 
 class LeadrouteError(Exception):
     """Base of every leadroute error. ``code`` is a stable snake_case reason code."""
 
+    code: str
+
     def __init__(self, message: str, code: str = "error") -> None:
         super().__init__(message)
         self.code = code
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (str(self), self.code))
 
 
 class InvalidPhoneError(LeadrouteError, ValueError):
@@ -18,8 +51,47 @@ class InvalidPhoneError(LeadrouteError, ValueError):
 
 
 class ValidationError(LeadrouteError, ValueError):
-    """A field failed validation; ``code`` says why, ``field`` names the field."""
+    """An input failed validation; ``code`` says why, ``field`` names what was wrong
+    (``"email"``, ``"zip"``, ``"rules"``, ``"record"``, an option name, ...) or is ``None``."""
 
-    def __init__(self, message: str, code: str = "invalid", field: str = "email") -> None:
+    field: Optional[str]
+
+    def __init__(self, message: str, code: str = "invalid", field: Optional[str] = None) -> None:
         super().__init__(message, code)
         self.field = field
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (str(self), self.code, self.field))
+
+
+class UnauthorizedError(LeadrouteError):
+    """The caller is not allowed to do this (e.g. ``inactive_provider``)."""
+
+
+class RateLimitedError(LeadrouteError):
+    """The caller sent too much. ``retry_after`` is the wait in seconds, or ``None``."""
+
+    retry_after: Optional[float]
+
+    def __init__(
+        self, message: str, code: str = "rate_limited", retry_after: Optional[float] = None
+    ) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (str(self), self.code, self.retry_after))
+
+
+class NotFoundError(LeadrouteError, LookupError):
+    """A named thing does not exist (``unknown_provider``, ``unknown_workspace``,
+    ``unknown_appointment``)."""
+
+
+class ConflictError(LeadrouteError):
+    """The request conflicts with stored state (e.g. a rule naming a missing workspace, an
+    appointment that is already routed)."""
+
+
+class StorageError(LeadrouteError):
+    """The database failed (``backend``, ``corrupt``) or is busy (``busy``: retry later)."""
