@@ -1,5 +1,6 @@
 //! The crate error: one enum wrapping each module's error, with a retry-oriented [`ErrorKind`].
 
+use crate::auth::AuthError;
 use crate::capacity::CapacityError;
 use crate::delivery::DeliveryError;
 use crate::intake::IntakeError;
@@ -70,6 +71,9 @@ pub enum Error {
     /// Routing rules could not be compiled.
     #[error(transparent)]
     Routing(#[from] RoutingError),
+    /// A provider request failed authentication, its signature check, or its rate limit.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// A capacity configuration (caps, budget, time zone) is invalid.
     #[error(transparent)]
     Capacity(#[from] CapacityError),
@@ -108,6 +112,7 @@ impl Error {
             Error::Capacity(CapacityError::OutOfRange) => ErrorKind::Internal,
             Error::Capacity(_) | Error::Schedule(_) => ErrorKind::InvalidInput,
             Error::Intake(e) => e.kind(),
+            Error::Auth(e) => e.kind(),
             Error::Delivery(e) => e.kind(),
             Error::Storage(StorageError::Conflict(_)) => ErrorKind::Conflict,
             Error::Storage(StorageError::Busy(_)) => ErrorKind::Temporary,

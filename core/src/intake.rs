@@ -1,15 +1,22 @@
 //! Intake: from a provider's raw body to canonical fields.
 //!
 //! A provider posts records in its own shape: JSON objects (a request body or a JSON Lines
-//! file) or CSV rows, with its own field names. Intake
+//! file), CSV rows or form-encoded bodies (`application/x-www-form-urlencoded`), with its own
+//! field names. Intake
 //!
 //! 1. splits a body into [`RawRecord`]s, each keeping its exact text (what is stored as the
-//!    raw payload, whatever happens next): [`split_json_lines`], [`split_csv`];
+//!    raw payload, whatever happens next): [`split_json_lines`], [`split_csv`],
+//!    [`split_form`];
 //! 2. parses one record into a field map ([`parse_fields`]); a record that does not parse is
 //!    still a record, and becomes a rejection with reason `malformed_record`;
 //! 3. maps the provider's names to canonical ones through its [`FieldMap`] and coerces types
 //!    ([`map_fields`] → [`LeadInput`]): numbers in strings, `yes`/`1`/`true`, full names split
 //!    into first and last. Fields the map does not name are kept as custom fields.
+//!
+//! Besides the core canonical fields, [`map_fields`] reads the seed's attribution and
+//! compliance fields (UTM, campaign, IP address, user agent, postal address, TCPA consent
+//! text, its hash and certificate URL) into typed [`LeadInput`] fields; see
+//! [`canonical::EXTENDED`].
 //!
 //! Nothing here can panic on any input, and nothing is dropped: a blank line in JSON Lines is
 //! not a record (JSON Lines allows none), and [`split_json_lines`] counts them.
@@ -64,13 +71,15 @@ pub enum RawRecord {
         /// The row, verbatim (without its line terminator).
         row: String,
     },
+    /// One form-encoded body (`application/x-www-form-urlencoded`), verbatim.
+    Form(String),
 }
 
 impl RawRecord {
-    /// The text stored as the raw payload: the JSON text, or the CSV row.
+    /// The text stored as the raw payload: the JSON text, the CSV row, or the form body.
     pub fn text(&self) -> &str {
         match self {
-            RawRecord::Json(t) => t,
+            RawRecord::Json(t) | RawRecord::Form(t) => t,
             RawRecord::Csv { row, .. } => row,
         }
     }
@@ -78,13 +87,7 @@ impl RawRecord {
     /// The record's content hash, `sha256:<hex>` of [`RawRecord::text`]: its idempotency key
     /// when the provider sends no lead id.
     pub fn content_key(&self) -> String {
-        let digest = Sha256::digest(self.text().as_bytes());
-        let mut s = String::with_capacity(7 + 64);
-        s.push_str("sha256:");
-        for b in digest {
-            s.push_str(&format!("{b:02x}"));
-        }
-        s
+        sha256_key(self.text())
     }
 }
 
@@ -162,6 +165,19 @@ pub fn split_csv(body: &str) -> Result<Split, IntakeError> {
     Ok(out)
 }
 
+/// Splits a form-encoded body: one record (the body, verbatim) unless it is blank.
+///
+/// A form body carries one record; there is no batch form format.
+pub fn split_form(body: &str) -> Split {
+    let mut out = Split::default();
+    if body.trim().is_empty() {
+        out.blank_lines = 1;
+    } else {
+        out.records.push(RawRecord::Form(body.to_string()));
+    }
+    out
+}
+
 /// Splits a body of the given format (see [`split_json_lines`], [`split_csv`]).
 ///
 /// # Errors
@@ -200,8 +216,8 @@ fn depth(v: &Value) -> usize {
 /// # Errors
 ///
 /// [`MalformedRecord`] when the text is over [`MAX_RECORD_BYTES`], is not JSON, is JSON but
-/// not an object or nested deeper than [`MAX_JSON_DEPTH`], or is a CSV row whose field count
-/// differs from its header's.
+/// not an object or nested deeper than [`MAX_JSON_DEPTH`], is a CSV row whose field count
+/// differs from its header's, or is a form body with no field (see [`parse_form`]).
 pub fn parse_fields(record: &RawRecord) -> Result<Fields, MalformedRecord> {
     if record.text().len() > MAX_RECORD_BYTES {
         return Err(MalformedRecord(format!(
@@ -253,7 +269,99 @@ pub fn parse_fields(record: &RawRecord) -> Result<Fields, MalformedRecord> {
                 .map(|(h, v)| (h.clone(), Value::String(v.to_string())))
                 .collect())
         }
+        RawRecord::Form(body) => parse_form(body),
     }
+}
+
+/// Parses an `application/x-www-form-urlencoded` body into fields, following the WHATWG URL
+/// Standard's urlencoded parser: the body is split on `&` (empty pieces skipped), each piece
+/// on its first `=` (a piece without one is a name with an empty value), `+` becomes a space,
+/// `%XX` is percent-decoded (a `%` not followed by two hex digits is kept as is), and the
+/// bytes are read as UTF-8 with invalid sequences replaced by U+FFFD. Leading and trailing
+/// ASCII whitespace of the whole body (a trailing newline) is ignored.
+///
+/// Every value is a JSON string ([`map_fields`] coerces numbers and booleans). A name that
+/// occurs more than once becomes an array of its values, in order: nothing is dropped, and a
+/// repeated canonical field (two phones) is then rejected as `wrong_type` rather than
+/// silently picking one.
+///
+/// # Errors
+///
+/// [`MalformedRecord`] when the body has no field at all.
+///
+/// # Examples
+///
+/// ```
+/// use leadroute_core::intake::parse_form;
+/// use serde_json::json;
+/// let f = parse_form("first_name=Mary+Ann&phone=%28317%29+863-8426&tag=a&tag=b").unwrap();
+/// assert_eq!(f["first_name"], json!("Mary Ann"));
+/// assert_eq!(f["phone"], json!("(317) 863-8426"));
+/// assert_eq!(f["tag"], json!(["a", "b"]));
+/// ```
+pub fn parse_form(body: &str) -> Result<Fields, MalformedRecord> {
+    let mut out = Fields::new();
+    for piece in body
+        .trim_matches(|c: char| c.is_ascii_whitespace())
+        .split('&')
+    {
+        if piece.is_empty() {
+            continue;
+        }
+        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+        let name = form_decode(name);
+        let value = Value::String(form_decode(value));
+        match out.get_mut(&name) {
+            None => {
+                out.insert(name, value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(prev) => {
+                let first = prev.take();
+                *prev = Value::Array(vec![first, value]);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(MalformedRecord("form body has no field".into()));
+    }
+    Ok(out)
+}
+
+/// Decodes one form-encoded name or value: `+` → space, `%XX` → byte, then UTF-8 (lossy).
+fn form_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|b| *b == b'+' || *b == b'%') {
+        return s.to_string();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex);
+                let lo = bytes.get(i + 2).copied().and_then(hex);
+                if let (Some(hi), Some(lo)) = (hi, lo) {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                } else {
+                    out.push(b'%');
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -293,6 +401,36 @@ pub mod canonical {
     pub const TCPA_CONSENT: &str = "tcpa_consent";
     /// Free-text notes.
     pub const NOTES: &str = "notes";
+    /// UTM source (`utm_source`).
+    pub const UTM_SOURCE: &str = "utm_source";
+    /// UTM medium.
+    pub const UTM_MEDIUM: &str = "utm_medium";
+    /// UTM campaign.
+    pub const UTM_CAMPAIGN: &str = "utm_campaign";
+    /// UTM term.
+    pub const UTM_TERM: &str = "utm_term";
+    /// UTM content.
+    pub const UTM_CONTENT: &str = "utm_content";
+    /// The provider's campaign id.
+    pub const CAMPAIGN_ID: &str = "campaign_id";
+    /// The consumer's IP address at submission (IPv4 or IPv6).
+    pub const IP_ADDRESS: &str = "ip_address";
+    /// The consumer's browser user agent at submission.
+    pub const USER_AGENT: &str = "user_agent";
+    /// Street address.
+    pub const ADDRESS: &str = "address";
+    /// City.
+    pub const CITY: &str = "city";
+    /// State: a USPS two-letter code or a state name (checked against the ZIP's state).
+    pub const STATE: &str = "state";
+    /// The TCPA consent language the consumer agreed to (the seed's `consent_description`).
+    /// When the field map does not name it, it is read from `consent_text`, else from
+    /// `consent_description`.
+    pub const CONSENT_TEXT: &str = "consent_text";
+    /// A consent certificate URL (TrustedForm or Jornaya style). When the field map does not
+    /// name it, it is read from `consent_certificate_url`, else `trustedform_cert_url`, else
+    /// `xxTrustedFormCertUrl`.
+    pub const CONSENT_CERTIFICATE_URL: &str = "consent_certificate_url";
     /// Every canonical name, in a fixed order.
     pub const ALL: &[&str] = &[
         FIRST_NAME,
@@ -307,7 +445,47 @@ pub mod canonical {
         ESTIMATED_VALUE,
         TCPA_CONSENT,
         NOTES,
+        UTM_SOURCE,
+        UTM_MEDIUM,
+        UTM_CAMPAIGN,
+        UTM_TERM,
+        UTM_CONTENT,
+        CAMPAIGN_ID,
+        IP_ADDRESS,
+        USER_AGENT,
+        ADDRESS,
+        CITY,
+        STATE,
+        CONSENT_TEXT,
+        CONSENT_CERTIFICATE_URL,
     ];
+    /// The extended (attribution and compliance) fields. Unlike the core fields, they are
+    /// read but not consumed: they stay in [`super::LeadInput::custom`] too, so the stored
+    /// custom metadata keeps them until storage has columns of their own.
+    pub const EXTENDED: &[&str] = &[
+        UTM_SOURCE,
+        UTM_MEDIUM,
+        UTM_CAMPAIGN,
+        UTM_TERM,
+        UTM_CONTENT,
+        CAMPAIGN_ID,
+        IP_ADDRESS,
+        USER_AGENT,
+        ADDRESS,
+        CITY,
+        STATE,
+        CONSENT_TEXT,
+        CONSENT_CERTIFICATE_URL,
+    ];
+    /// Other names an extended field is read from when the field map does not name it and
+    /// its canonical name is absent, in order of preference.
+    pub(crate) fn aliases(canonical: &str) -> &'static [&'static str] {
+        match canonical {
+            CONSENT_TEXT => &["consent_description"],
+            CONSENT_CERTIFICATE_URL => &["trustedform_cert_url", "xxTrustedFormCertUrl"],
+            _ => &[],
+        }
+    }
 }
 
 /// A provider's field map: canonical name → the provider's field name.
@@ -321,6 +499,11 @@ pub struct FieldMap {
 }
 
 impl FieldMap {
+    /// Whether the map names the canonical field explicitly.
+    pub fn names(&self, canonical: &str) -> bool {
+        self.map.contains_key(canonical)
+    }
+
     /// A field map from `providers.json`'s `field_map` (canonical → provider name).
     pub fn new(map: BTreeMap<String, String>) -> FieldMap {
         FieldMap { map }
@@ -375,6 +558,35 @@ pub struct LeadInput {
     pub tcpa_consent: Option<bool>,
     /// Notes.
     pub notes: Option<String>,
+    /// UTM source.
+    pub utm_source: Option<String>,
+    /// UTM medium.
+    pub utm_medium: Option<String>,
+    /// UTM campaign.
+    pub utm_campaign: Option<String>,
+    /// UTM term.
+    pub utm_term: Option<String>,
+    /// UTM content.
+    pub utm_content: Option<String>,
+    /// The provider's campaign id.
+    pub campaign_id: Option<String>,
+    /// IP address as sent (validation warns `invalid_ip_address` when it is not one).
+    pub ip_address: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Street address.
+    pub address: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// State as sent (validation compares it with the ZIP's state).
+    pub state: Option<String>,
+    /// TCPA consent language, trimmed.
+    pub consent_text: Option<String>,
+    /// `sha256:<64 lowercase hex>` of [`LeadInput::consent_text`] (its UTF-8 bytes, trimmed),
+    /// computed here; proves which language was agreed to without storing it per lead.
+    pub consent_hash: Option<String>,
+    /// Consent certificate URL (TrustedForm/Jornaya style), as sent.
+    pub consent_certificate_url: Option<String>,
     /// Fields of a type that cannot be text.
     pub wrong_types: Vec<WrongType>,
     /// Non-fatal findings (snake_case), e.g. `unreadable_estimated_value`.
@@ -511,8 +723,112 @@ pub fn map_fields(mut fields: Fields, map: &FieldMap) -> LeadInput {
             input.warnings.push("unreadable_tcpa_consent".into());
         }
     }
+    for &name in canonical::EXTENDED {
+        let v = read_extended(&fields, map, name, &mut input);
+        match name {
+            canonical::UTM_SOURCE => input.utm_source = v,
+            canonical::UTM_MEDIUM => input.utm_medium = v,
+            canonical::UTM_CAMPAIGN => input.utm_campaign = v,
+            canonical::UTM_TERM => input.utm_term = v,
+            canonical::UTM_CONTENT => input.utm_content = v,
+            canonical::CAMPAIGN_ID => input.campaign_id = v,
+            canonical::IP_ADDRESS => input.ip_address = v,
+            canonical::USER_AGENT => input.user_agent = v,
+            canonical::ADDRESS => input.address = v,
+            canonical::CITY => input.city = v,
+            canonical::STATE => input.state = v,
+            canonical::CONSENT_TEXT => input.consent_text = v,
+            canonical::CONSENT_CERTIFICATE_URL => input.consent_certificate_url = v,
+            _ => {}
+        }
+    }
+    input.consent_hash = input.consent_text.as_deref().map(sha256_key);
     input.custom = fields;
     input
+}
+
+/// Reads an extended field without consuming it: the map's name if it names the field,
+/// else the canonical name, else its aliases. A value that cannot be text is a warning
+/// `unreadable_<field>`, not a rejection (these fields are informational).
+fn read_extended(
+    fields: &Fields,
+    map: &FieldMap,
+    name: &'static str,
+    input: &mut LeadInput,
+) -> Option<String> {
+    let v = if map.names(name) {
+        fields.get(map.source_name(name))
+    } else {
+        std::iter::once(name)
+            .chain(canonical::aliases(name).iter().copied())
+            .find_map(|n| fields.get(n))
+    }?;
+    as_text(v).unwrap_or_else(|_| {
+        input.warnings.push(format!("unreadable_{name}"));
+        None
+    })
+}
+
+/// `sha256:<hex>` of a text's UTF-8 bytes.
+fn sha256_key(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut s = String::with_capacity(7 + 64);
+    s.push_str("sha256:");
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+impl LeadInput {
+    /// The text fields by canonical name (`None` when absent), core then extended, for
+    /// checks that apply to every field (length limits, required fields). The full name is
+    /// not listed: it is split into first and last name.
+    pub fn text_fields(&self) -> [(&'static str, Option<&str>); 22] {
+        use canonical as c;
+        [
+            (c::FIRST_NAME, self.first_name.as_deref()),
+            (c::LAST_NAME, self.last_name.as_deref()),
+            (c::PHONE, self.phone.as_deref()),
+            (c::EMAIL, self.email.as_deref()),
+            (c::ZIP_CODE, self.zip_code.as_deref()),
+            (c::PRODUCT_TYPE, self.product_type.as_deref()),
+            (c::APPOINTMENT_DATE, self.appointment_date.as_deref()),
+            (c::LEAD_ID, self.external_id.as_deref()),
+            (c::NOTES, self.notes.as_deref()),
+            (c::UTM_SOURCE, self.utm_source.as_deref()),
+            (c::UTM_MEDIUM, self.utm_medium.as_deref()),
+            (c::UTM_CAMPAIGN, self.utm_campaign.as_deref()),
+            (c::UTM_TERM, self.utm_term.as_deref()),
+            (c::UTM_CONTENT, self.utm_content.as_deref()),
+            (c::CAMPAIGN_ID, self.campaign_id.as_deref()),
+            (c::IP_ADDRESS, self.ip_address.as_deref()),
+            (c::USER_AGENT, self.user_agent.as_deref()),
+            (c::ADDRESS, self.address.as_deref()),
+            (c::CITY, self.city.as_deref()),
+            (c::STATE, self.state.as_deref()),
+            (c::CONSENT_TEXT, self.consent_text.as_deref()),
+            (
+                c::CONSENT_CERTIFICATE_URL,
+                self.consent_certificate_url.as_deref(),
+            ),
+        ]
+    }
+
+    /// Whether a canonical field has a value: `Some(present)` for a canonical name (the
+    /// full name counts as present when a first or last name is), `None` for any other name.
+    pub fn has_canonical(&self, name: &str) -> Option<bool> {
+        match name {
+            canonical::ESTIMATED_VALUE => Some(self.estimated_value.is_some()),
+            canonical::TCPA_CONSENT => Some(self.tcpa_consent.is_some()),
+            canonical::FULL_NAME => Some(self.first_name.is_some() || self.last_name.is_some()),
+            _ => self
+                .text_fields()
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.is_some()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -640,5 +956,134 @@ mod tests {
             .unwrap_err()
             .0
             .contains("nested"));
+    }
+
+    #[test]
+    fn form_bodies_decode_plus_and_percent() {
+        let body = "first_name=Mary+Ann&last_name=O%27Brien&phone=%28317%29%20863-8426\
+                    &email=jm%40example.net&zip_code=46262&note=100%25+sure%zz&empty=&flag\n";
+        let s = split_form(body);
+        assert_eq!(s.records.len(), 1);
+        assert_eq!(s.records[0].text(), body);
+        let f = parse_fields(&s.records[0]).unwrap();
+        assert_eq!(f["first_name"], json!("Mary Ann"));
+        assert_eq!(f["last_name"], json!("O'Brien"));
+        assert_eq!(f["phone"], json!("(317) 863-8426"));
+        assert_eq!(f["email"], json!("jm@example.net"));
+        assert_eq!(f["note"], json!("100% sure%zz"));
+        assert_eq!(f["empty"], json!(""));
+        assert_eq!(f["flag"], json!(""));
+        assert_eq!(f.len(), 8);
+        // UTF-8 percent-encoded, and invalid UTF-8 replaced rather than refused.
+        let f = parse_form("city=Ca%C3%B1on+City&bad=%E9t%C3").unwrap();
+        assert_eq!(f["city"], json!("Cañon City"));
+        assert_eq!(f["bad"], json!("\u{FFFD}t\u{FFFD}"));
+        // A truncated escape at the very end does not panic.
+        assert_eq!(parse_form("a=%4").unwrap()["a"], json!("%4"));
+        assert_eq!(parse_form("a=%").unwrap()["a"], json!("%"));
+    }
+
+    #[test]
+    fn form_repeated_keys_become_arrays_and_empty_bodies_are_malformed() {
+        let f = parse_form("tag=a&&tag=b&tag=c&phone=1&phone=2").unwrap();
+        assert_eq!(f["tag"], json!(["a", "b", "c"]));
+        let i = map_fields(f, &FieldMap::default());
+        assert_eq!(i.wrong_types.len(), 1);
+        assert_eq!(
+            (i.wrong_types[0].field, i.wrong_types[0].found),
+            ("phone", "array")
+        );
+        for body in ["", "&&", " \n"] {
+            let r = parse_fields(&RawRecord::Form(body.into()));
+            assert!(r.unwrap_err().0.contains("no field"), "{body:?}");
+        }
+        assert_eq!(split_form("  \n").records.len(), 0);
+        let big = RawRecord::Form("a=".to_string() + &"x".repeat(MAX_RECORD_BYTES));
+        assert!(parse_fields(&big).unwrap_err().0.contains("byte limit"));
+    }
+
+    #[test]
+    fn form_records_map_and_coerce_like_json() {
+        let r = RawRecord::Form(
+            "FirstName=Jessica&PhoneNumber=2542401519&PostalCode=76642&ServiceType=Heat+Pump\
+             &tcpa_consent=yes&estimated_value=%2412%2C000&SystemType=boiler"
+                .into(),
+        );
+        assert!(r.content_key().starts_with("sha256:"));
+        assert_eq!(r.content_key(), sha256_key(r.text()));
+        let i = map_fields(parse_fields(&r).unwrap(), &provider_b_map());
+        assert_eq!(i.first_name.as_deref(), Some("Jessica"));
+        assert_eq!(i.product_type.as_deref(), Some("Heat Pump"));
+        assert_eq!(i.tcpa_consent, Some(true));
+        assert_eq!(i.estimated_value, Some(12000.0));
+        assert_eq!(i.custom.keys().collect::<Vec<_>>(), vec!["SystemType"]);
+    }
+
+    #[test]
+    fn extended_fields_are_read_with_identity_defaults_and_kept_in_custom() {
+        let Value::Object(m) = json!({
+            "utm_source": "bing", "utm_medium": "cpc", "utm_campaign": "solar-17",
+            "utm_term": "solar panels", "utm_content": "ad-3", "campaign_id": 42,
+            "ip_address": "166.75.45.43", "user_agent": "Mozilla/5.0", "address": "1 Main St",
+            "city": "Indianapolis", "state": "IN", "consent_text": "  I agree. ",
+            "trustedform_cert_url": "https://cert.trustedform.com/abc", "roof_age": 28
+        }) else {
+            unreachable!()
+        };
+        let i = map_fields(m, &FieldMap::default());
+        assert_eq!(i.utm_source.as_deref(), Some("bing"));
+        assert_eq!(i.utm_medium.as_deref(), Some("cpc"));
+        assert_eq!(i.utm_campaign.as_deref(), Some("solar-17"));
+        assert_eq!(i.utm_term.as_deref(), Some("solar panels"));
+        assert_eq!(i.utm_content.as_deref(), Some("ad-3"));
+        assert_eq!(i.campaign_id.as_deref(), Some("42"));
+        assert_eq!(i.ip_address.as_deref(), Some("166.75.45.43"));
+        assert_eq!(i.user_agent.as_deref(), Some("Mozilla/5.0"));
+        assert_eq!(i.address.as_deref(), Some("1 Main St"));
+        assert_eq!(i.city.as_deref(), Some("Indianapolis"));
+        assert_eq!(i.state.as_deref(), Some("IN"));
+        assert_eq!(i.consent_text.as_deref(), Some("I agree."));
+        assert_eq!(
+            i.consent_hash.as_deref(),
+            Some("sha256:826ff0dab649a97ffdd7779a332accafb35cc161012253a19383db19289d6e02")
+        );
+        assert_eq!(
+            i.consent_certificate_url.as_deref(),
+            Some("https://cert.trustedform.com/abc")
+        );
+        // Read, not consumed: the stored custom metadata is unchanged.
+        assert_eq!(i.custom.len(), 14);
+        assert!(i.warnings.is_empty() && i.wrong_types.is_empty());
+        assert_eq!(i.has_canonical("utm_source"), Some(true));
+        assert_eq!(i.has_canonical("utm_medium"), Some(true));
+        assert_eq!(i.has_canonical("phone"), Some(false));
+        assert_eq!(i.has_canonical("full_name"), Some(false));
+        assert_eq!(i.has_canonical("roof_age"), None);
+    }
+
+    #[test]
+    fn extended_fields_follow_the_map_then_aliases() {
+        let Value::Object(m) = json!({
+            "consent_description": "Alias text", "Src": "google", "utm_source": "ignored",
+            "consent_certificate_url": "https://a", "xxTrustedFormCertUrl": "https://b",
+            "state": {"code": "IN"}
+        }) else {
+            unreachable!()
+        };
+        let map = FieldMap::new([("utm_source".to_string(), "Src".to_string())].into());
+        let i = map_fields(m, &map);
+        assert_eq!(i.utm_source.as_deref(), Some("google"));
+        assert_eq!(i.consent_text.as_deref(), Some("Alias text"));
+        assert_eq!(i.consent_certificate_url.as_deref(), Some("https://a"));
+        assert_eq!(i.state, None);
+        assert_eq!(i.warnings, vec!["unreadable_state"]);
+        assert!(i.wrong_types.is_empty());
+        // A map that names a field reads only that name.
+        let Value::Object(m) = json!({"consent_text": "x"}) else {
+            unreachable!()
+        };
+        let map = FieldMap::new([("consent_text".to_string(), "Tcpa".to_string())].into());
+        let i = map_fields(m, &map);
+        assert_eq!((i.consent_text, i.consent_hash), (None, None));
     }
 }

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod appointment;
+pub mod auth;
 pub mod billing;
 pub mod capacity;
 pub mod catalog;

@@ -10,15 +10,27 @@
 //!   active;
 //! - product: present, known to the catalog, and of a lead type the provider may send;
 //! - appointment time: absent, or RFC 3339;
-//! - fields whose JSON type cannot be text (an object where the phone should be).
+//! - fields whose JSON type cannot be text (an object where the phone should be);
+//! - field length: every text field at most [`MAX_FIELD_CHARS`] characters, the long-text
+//!   fields (`notes`, `consent_text`) and the provider's custom text fields at most
+//!   [`MAX_LONG_FIELD_CHARS`] (reason `field_too_long`); the whole record is already bounded
+//!   by [`crate::intake::MAX_RECORD_BYTES`] and JSON nesting by
+//!   [`crate::intake::MAX_JSON_DEPTH`];
+//! - required fields per lead type (vertical), from [`VerticalRules`] (reason
+//!   `missing_required_field`); none by default, see [`validate_with`].
+//!
+//! Warnings (the lead is kept): `state_mismatch` when the record's state is not the ZIP's,
+//! `unreadable_state` when it is neither a USPS code nor a state name, `invalid_ip_address`,
+//! and `invalid_consent_certificate_url` when that URL is not `http(s)://`.
 //!
 //! An unreadable email is not a reason to lose a lead with a good phone: it is dropped and
 //! the lead carries the warning `invalid_email` (its raw text stays in the raw payload).
 
 use crate::catalog::{Catalog, ProductId};
-use crate::intake::LeadInput;
+use crate::intake::{canonical, LeadInput};
 use crate::phone::{self, NormalizedPhone};
 use crate::zip::{Zip5, ZipTable};
+use std::collections::BTreeMap;
 use std::fmt;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -55,6 +67,12 @@ pub enum ReasonCode {
     MissingEmail,
     /// The email is not a valid address, where one is needed.
     InvalidEmail,
+    /// A field the lead type requires is absent or empty ([`VerticalRules`]); the detail
+    /// names the field.
+    MissingRequiredField,
+    /// A text field is longer than its limit ([`MAX_FIELD_CHARS`],
+    /// [`MAX_LONG_FIELD_CHARS`]); the detail names the field.
+    FieldTooLong,
 }
 
 impl ReasonCode {
@@ -75,6 +93,8 @@ impl ReasonCode {
             ReasonCode::InvalidAppointmentDate => "invalid_appointment_date",
             ReasonCode::MissingEmail => "missing_email",
             ReasonCode::InvalidEmail => "invalid_email",
+            ReasonCode::MissingRequiredField => "missing_required_field",
+            ReasonCode::FieldTooLong => "field_too_long",
         }
     }
 }
@@ -116,6 +136,234 @@ pub struct ValidationContext<'a> {
     /// Whether a valid phone is required (the seed's rule). When `false`, a record with a
     /// valid email and no valid phone is accepted with the phone problem as a warning.
     pub require_phone: bool,
+}
+
+/// Maximum length of a text field, in characters (Unicode scalar values), after trimming.
+/// Generous for names, addresses, URLs and user agents (the corpus's longest is 147).
+pub const MAX_FIELD_CHARS: usize = 1_000;
+/// Maximum length of a long-text field (`notes`, `consent_text`) and of each of the
+/// provider's custom text fields, in characters. TCPA disclosures can run to a few thousand.
+pub const MAX_LONG_FIELD_CHARS: usize = 10_000;
+
+/// Required fields per lead type (vertical): lead type (lowercase, as in the catalog) → field
+/// names. A name is either canonical (see [`crate::intake::canonical`]; it is present when
+/// the mapped field has a value) or one of the provider's custom field names, matched
+/// ignoring ASCII case, `_`, `-` and spaces (so `system_type` matches `SystemType`); a custom
+/// field is present when it is not null and not blank.
+///
+/// The default table is empty: nothing beyond the core checks is required.
+///
+/// # Examples
+///
+/// ```
+/// use leadroute_core::validate::VerticalRules;
+/// let mut rules = VerticalRules::default();
+/// rules.require("Solar", ["monthly_electric_bill", "roof_age"]);
+/// assert_eq!(rules.required("solar"), ["monthly_electric_bill", "roof_age"]);
+/// assert!(rules.required("hvac").is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerticalRules {
+    required: BTreeMap<String, Vec<String>>,
+}
+
+impl VerticalRules {
+    /// A table from lead type → required field names (lead types are lowercased).
+    pub fn new(required: BTreeMap<String, Vec<String>>) -> VerticalRules {
+        let mut rules = VerticalRules::default();
+        for (lead_type, fields) in required {
+            rules.require(&lead_type, fields);
+        }
+        rules
+    }
+
+    /// A table drawn from the fields the seed corpus's providers send for each vertical:
+    ///
+    /// | lead type | required |
+    /// | --- | --- |
+    /// | `solar` | `monthly_electric_bill`, `roof_age` |
+    /// | `battery` | `monthly_electric_bill` |
+    /// | `hvac` | `system_type` (provider B's `SystemType`) |
+    /// | `kitchen`, `bath`, `roofing`, `windows`, `gutters` | `budget` |
+    ///
+    /// Not used unless passed to [`validate_with`]: turning it on changes which records are
+    /// accepted.
+    pub fn seed_defaults() -> VerticalRules {
+        let mut rules = VerticalRules::default();
+        rules.require("solar", ["monthly_electric_bill", "roof_age"]);
+        rules.require("battery", ["monthly_electric_bill"]);
+        rules.require("hvac", ["system_type"]);
+        for t in ["kitchen", "bath", "roofing", "windows", "gutters"] {
+            rules.require(t, ["budget"]);
+        }
+        rules
+    }
+
+    /// Adds required fields for a lead type (case-insensitive), keeping earlier ones.
+    pub fn require<I, S>(&mut self, lead_type: &str, fields: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let list = self
+            .required
+            .entry(lead_type.trim().to_ascii_lowercase())
+            .or_default();
+        for f in fields {
+            let f = f.into();
+            if !list.contains(&f) {
+                list.push(f);
+            }
+        }
+    }
+
+    /// The fields required for a lead type (case-insensitive); empty when none.
+    pub fn required(&self, lead_type: &str) -> &[String] {
+        let key = lead_type.trim().to_ascii_lowercase();
+        self.required.get(&key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Whether no lead type requires anything.
+    pub fn is_empty(&self) -> bool {
+        self.required.values().all(Vec::is_empty)
+    }
+}
+
+/// Validation behaviour beyond [`ValidationContext`], with defaults that keep
+/// [`validate`]'s behaviour: no vertical rules, the field limits on, the state check on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationOptions {
+    /// Required fields per lead type (default: none).
+    pub vertical_rules: VerticalRules,
+    /// Limit for text fields, in characters (default [`MAX_FIELD_CHARS`]).
+    pub max_field_chars: usize,
+    /// Limit for long-text and custom text fields, in characters (default
+    /// [`MAX_LONG_FIELD_CHARS`]).
+    pub max_long_field_chars: usize,
+    /// Whether to compare the record's state with its ZIP's (warning `state_mismatch`, or
+    /// `unreadable_state` when it names no state); default `true`.
+    pub check_state: bool,
+}
+
+impl Default for ValidationOptions {
+    fn default() -> ValidationOptions {
+        ValidationOptions {
+            vertical_rules: VerticalRules::default(),
+            max_field_chars: MAX_FIELD_CHARS,
+            max_long_field_chars: MAX_LONG_FIELD_CHARS,
+            check_state: true,
+        }
+    }
+}
+
+/// USPS codes and names of the states, DC and the territories in the ZIP table.
+const STATES: &[(&str, &str)] = &[
+    ("AL", "Alabama"),
+    ("AK", "Alaska"),
+    ("AZ", "Arizona"),
+    ("AR", "Arkansas"),
+    ("CA", "California"),
+    ("CO", "Colorado"),
+    ("CT", "Connecticut"),
+    ("DE", "Delaware"),
+    ("DC", "District of Columbia"),
+    ("FL", "Florida"),
+    ("GA", "Georgia"),
+    ("HI", "Hawaii"),
+    ("ID", "Idaho"),
+    ("IL", "Illinois"),
+    ("IN", "Indiana"),
+    ("IA", "Iowa"),
+    ("KS", "Kansas"),
+    ("KY", "Kentucky"),
+    ("LA", "Louisiana"),
+    ("ME", "Maine"),
+    ("MD", "Maryland"),
+    ("MA", "Massachusetts"),
+    ("MI", "Michigan"),
+    ("MN", "Minnesota"),
+    ("MS", "Mississippi"),
+    ("MO", "Missouri"),
+    ("MT", "Montana"),
+    ("NE", "Nebraska"),
+    ("NV", "Nevada"),
+    ("NH", "New Hampshire"),
+    ("NJ", "New Jersey"),
+    ("NM", "New Mexico"),
+    ("NY", "New York"),
+    ("NC", "North Carolina"),
+    ("ND", "North Dakota"),
+    ("OH", "Ohio"),
+    ("OK", "Oklahoma"),
+    ("OR", "Oregon"),
+    ("PA", "Pennsylvania"),
+    ("RI", "Rhode Island"),
+    ("SC", "South Carolina"),
+    ("SD", "South Dakota"),
+    ("TN", "Tennessee"),
+    ("TX", "Texas"),
+    ("UT", "Utah"),
+    ("VT", "Vermont"),
+    ("VA", "Virginia"),
+    ("WA", "Washington"),
+    ("WV", "West Virginia"),
+    ("WI", "Wisconsin"),
+    ("WY", "Wyoming"),
+    ("AS", "American Samoa"),
+    ("GU", "Guam"),
+    ("MP", "Northern Mariana Islands"),
+    ("PR", "Puerto Rico"),
+    ("VI", "Virgin Islands"),
+    ("FM", "Federated States of Micronesia"),
+    ("MH", "Marshall Islands"),
+    ("PW", "Palau"),
+    ("AA", "Armed Forces Americas"),
+    ("AE", "Armed Forces Europe"),
+    ("AP", "Armed Forces Pacific"),
+];
+
+/// The USPS code of a state written as a code (`in`, `IN`) or a name (`Indiana`), any case,
+/// dots and extra spaces ignored.
+pub fn state_code(raw: &str) -> Option<&'static str> {
+    let s: String = raw
+        .replace('.', "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    STATES
+        .iter()
+        .find(|(code, name)| code.eq_ignore_ascii_case(&s) || name.eq_ignore_ascii_case(&s))
+        .map(|(code, _)| *code)
+}
+
+fn loose_key(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' '))
+        .map(|c| c.to_ascii_lowercase())
+}
+
+/// Whether the record has a value for a required field (see [`VerticalRules`]).
+fn has_field(input: &LeadInput, name: &str) -> bool {
+    if let Some(present) = input.has_canonical(name) {
+        return present;
+    }
+    let v = input.custom.get(name).or_else(|| {
+        input
+            .custom
+            .iter()
+            .find(|(k, _)| loose_key(k).eq(loose_key(name)))
+            .map(|(_, v)| v)
+    });
+    match v {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// Whether a text is longer than `max` characters (cheap when its bytes already fit).
+fn too_long(s: &str, max: usize) -> bool {
+    s.len() > max && s.chars().count() > max
 }
 
 /// A record that passed validation, normalized.
@@ -167,7 +415,7 @@ fn quoted(s: &str) -> String {
     format!("{short:?}")
 }
 
-/// Validates and normalizes one record.
+/// Validates and normalizes one record with the default [`ValidationOptions`].
 ///
 /// # Errors
 ///
@@ -175,6 +423,32 @@ fn quoted(s: &str) -> String {
 pub fn validate(
     input: &LeadInput,
     ctx: &ValidationContext<'_>,
+) -> Result<ValidLead, ValidationError> {
+    validate_with(input, ctx, &DEFAULT_OPTIONS)
+}
+
+static DEFAULT_OPTIONS: ValidationOptions = ValidationOptions {
+    vertical_rules: VerticalRules {
+        required: BTreeMap::new(),
+    },
+    max_field_chars: MAX_FIELD_CHARS,
+    max_long_field_chars: MAX_LONG_FIELD_CHARS,
+    check_state: true,
+};
+
+/// Validates and normalizes one record, with options: required fields per lead type, field
+/// limits, the state check.
+///
+/// New reasons come after the core ones: `field_too_long` (each field over its limit), then
+/// `missing_required_field` (each required field absent, only when the product is known).
+///
+/// # Errors
+///
+/// [`ValidationError`] with every reason found (see the module docs).
+pub fn validate_with(
+    input: &LeadInput,
+    ctx: &ValidationContext<'_>,
+    opts: &ValidationOptions,
 ) -> Result<ValidLead, ValidationError> {
     let mut reasons = Vec::new();
     let mut reject = |code: ReasonCode, detail: String| reasons.push(Reason { code, detail });
@@ -239,6 +513,7 @@ pub fn validate(
         reject(ReasonCode::MissingEmail, "no usable email either".into());
     }
 
+    let mut zip_state: Option<&str> = None;
     let zip = match input.zip_code.as_deref() {
         None if wrong("zip_code") => None,
         None => {
@@ -262,7 +537,10 @@ pub fn validate(
                     reject(ReasonCode::InactiveZip, format!("ZIP {z} is not active"));
                     None
                 }
-                Some(_) => Some(z),
+                Some(info) => {
+                    zip_state = Some(info.state.as_str());
+                    Some(z)
+                }
             },
         },
     };
@@ -318,6 +596,72 @@ pub fn validate(
             t
         }
     };
+
+    for (name, value) in input.text_fields() {
+        let max = match name {
+            canonical::NOTES | canonical::CONSENT_TEXT => opts.max_long_field_chars,
+            _ => opts.max_field_chars,
+        };
+        if let Some(v) = value.filter(|v| too_long(v, max)) {
+            reject(
+                ReasonCode::FieldTooLong,
+                format!(
+                    "{name}: {} characters, over the {max} limit",
+                    v.chars().count()
+                ),
+            );
+        }
+    }
+    for (name, value) in &input.custom {
+        let max = opts.max_long_field_chars;
+        if let Some(v) = value.as_str().filter(|v| too_long(v, max)) {
+            reject(
+                ReasonCode::FieldTooLong,
+                format!(
+                    "{}: {} characters, over the {max} limit",
+                    quoted(name),
+                    v.chars().count()
+                ),
+            );
+        }
+    }
+
+    if let Some(p) = product {
+        for field in opts.vertical_rules.required(ctx.catalog.lead_type(p)) {
+            if !has_field(input, field) {
+                reject(
+                    ReasonCode::MissingRequiredField,
+                    format!(
+                        "{field} is required for lead type {:?}",
+                        ctx.catalog.lead_type(p)
+                    ),
+                );
+            }
+        }
+    }
+
+    if let Some(raw) = input.state.as_deref().filter(|_| opts.check_state) {
+        match state_code(raw) {
+            None => warnings.push("unreadable_state".into()),
+            Some(code) if zip_state.is_some_and(|z| !z.eq_ignore_ascii_case(code)) => {
+                warnings.push("state_mismatch".into());
+            }
+            Some(_) => {}
+        }
+    }
+    if input
+        .ip_address
+        .as_deref()
+        .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_err())
+    {
+        warnings.push("invalid_ip_address".into());
+    }
+    if input.consent_certificate_url.as_deref().is_some_and(|u| {
+        let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
+        !(lower.starts_with("https://") || lower.starts_with("http://")) || u.contains(' ')
+    }) {
+        warnings.push("invalid_consent_certificate_url".into());
+    }
 
     let phone_ok = phone.is_some() || (!ctx.require_phone && email.is_some());
     match (zip, product) {
@@ -460,5 +804,177 @@ mod tests {
             Some(time::macros::datetime!(2026-11-24 13:00 UTC))
         );
         assert_eq!(parse_timestamp("2026-13-01T00:00:00Z"), None);
+    }
+
+    fn with_rules(rules: VerticalRules) -> ValidationOptions {
+        ValidationOptions {
+            vertical_rules: rules,
+            ..ValidationOptions::default()
+        }
+    }
+
+    #[test]
+    fn vertical_rules_are_off_by_default_and_name_the_missing_field() {
+        let cat = Catalog::from_names(["Solar", "HVAC"]);
+        let c = ctx(&cat, &[]);
+        let mut i = input();
+        assert!(validate(&i, &c).is_ok());
+        let opts = with_rules(VerticalRules::seed_defaults());
+        let err = validate_with(&i, &c, &opts).unwrap_err();
+        let got: Vec<_> = err
+            .reasons
+            .iter()
+            .map(|r| (r.code.as_str(), r.detail.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "missing_required_field",
+                    "monthly_electric_bill is required for lead type \"solar\""
+                ),
+                (
+                    "missing_required_field",
+                    "roof_age is required for lead type \"solar\""
+                ),
+            ]
+        );
+        i.custom.insert("Monthly-Electric-Bill".into(), 450.into());
+        i.custom.insert("roof_age".into(), " ".into());
+        assert_eq!(
+            codes(validate_with(&i, &c, &opts)),
+            vec!["missing_required_field"]
+        );
+        i.custom.insert("roof_age".into(), "28".into());
+        assert!(validate_with(&i, &c, &opts).is_ok());
+        // Canonical names are checked on the mapped fields; other lead types are untouched.
+        let mut rules = VerticalRules::default();
+        rules.require("HVAC", ["estimated_value", "utm_source", "system_type"]);
+        let opts = with_rules(rules);
+        assert!(validate_with(&input(), &c, &opts).is_ok());
+        let mut i = input();
+        i.product_type = Some("hvac".into());
+        i.utm_source = Some("bing".into());
+        i.custom.insert("SystemType".into(), "boiler".into());
+        let err = validate_with(&i, &c, &opts).unwrap_err();
+        assert_eq!(err.reasons.len(), 1);
+        assert!(err.reasons[0].detail.starts_with("estimated_value"));
+        i.estimated_value = Some(1.0);
+        assert!(validate_with(&i, &c, &opts).is_ok());
+        assert!(VerticalRules::default().is_empty());
+        assert!(!VerticalRules::seed_defaults().is_empty());
+        let table = VerticalRules::new([("Bath".to_string(), vec!["budget".to_string()])].into());
+        assert_eq!(table.required("bath"), ["budget"]);
+    }
+
+    #[test]
+    fn over_long_fields_are_refused_with_their_name() {
+        let cat = Catalog::from_names(["Solar"]);
+        let c = ctx(&cat, &[]);
+        let mut i = input();
+        i.first_name = Some("é".repeat(MAX_FIELD_CHARS)); // 2,000 bytes, 1,000 characters
+        i.notes = Some("n".repeat(MAX_FIELD_CHARS + 1));
+        assert!(validate(&i, &c).is_ok());
+        i.city = Some("x".repeat(MAX_FIELD_CHARS + 1));
+        i.consent_text = Some("c".repeat(MAX_LONG_FIELD_CHARS + 1));
+        i.custom
+            .insert("blob".into(), "b".repeat(MAX_LONG_FIELD_CHARS + 1).into());
+        let err = validate(&i, &c).unwrap_err();
+        let got: Vec<_> = err
+            .reasons
+            .iter()
+            .map(|r| (r.code.as_str(), r.detail.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "field_too_long",
+                    "city: 1001 characters, over the 1000 limit"
+                ),
+                (
+                    "field_too_long",
+                    "consent_text: 10001 characters, over the 10000 limit"
+                ),
+                (
+                    "field_too_long",
+                    "\"blob\": 10001 characters, over the 10000 limit"
+                ),
+            ]
+        );
+        let tight = ValidationOptions {
+            max_field_chars: 3,
+            ..ValidationOptions::default()
+        };
+        let mut i = input();
+        i.last_name = Some("Smith".into());
+        let err = validate_with(&i, &c, &tight).unwrap_err();
+        let fields: Vec<_> = err
+            .reasons
+            .iter()
+            .map(|r| r.detail.split(':').next().unwrap())
+            .collect();
+        // The phone, email, ZIP, product and appointment are over 3 characters too.
+        assert_eq!(
+            fields,
+            vec![
+                "last_name",
+                "phone",
+                "email",
+                "zip_code",
+                "product_type",
+                "appointment_date"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_state_that_disagrees_with_the_zip_is_a_warning() {
+        let cat = Catalog::from_names(["Solar"]);
+        let c = ctx(&cat, &[]);
+        let mut i = input(); // ZIP 46262 is in Indiana.
+        for ok in ["IN", "in", "Indiana", " indiana ", "I.N."] {
+            i.state = Some(ok.into());
+            assert!(validate(&i, &c).unwrap().warnings.is_empty(), "{ok}");
+        }
+        i.state = Some("OH".into());
+        assert_eq!(validate(&i, &c).unwrap().warnings, vec!["state_mismatch"]);
+        i.state = Some("New York".into());
+        assert_eq!(validate(&i, &c).unwrap().warnings, vec!["state_mismatch"]);
+        i.state = Some("Atlantis".into());
+        assert_eq!(validate(&i, &c).unwrap().warnings, vec!["unreadable_state"]);
+        let off = ValidationOptions {
+            check_state: false,
+            ..ValidationOptions::default()
+        };
+        assert!(validate_with(&i, &c, &off).unwrap().warnings.is_empty());
+        // No ZIP state to compare against: the ZIP's own problem is the reason.
+        i.state = Some("OH".into());
+        i.zip_code = Some("99999".into());
+        assert_eq!(codes(validate(&i, &c)), vec!["unknown_zip"]);
+        assert_eq!(state_code("district of columbia"), Some("DC"));
+        assert_eq!(state_code("D.C."), Some("DC"));
+        assert_eq!(state_code(""), None);
+    }
+
+    #[test]
+    fn attribution_fields_warn_but_never_reject() {
+        let cat = Catalog::from_names(["Solar"]);
+        let c = ctx(&cat, &[]);
+        let mut i = input();
+        i.ip_address = Some("2001:db8::1".into());
+        i.consent_certificate_url = Some("https://cert.trustedform.com/0123abcd".into());
+        assert!(validate(&i, &c).unwrap().warnings.is_empty());
+        i.ip_address = Some("300.1.1.1".into());
+        i.consent_certificate_url = Some("cert.trustedform.com/x".into());
+        assert_eq!(
+            validate(&i, &c).unwrap().warnings,
+            vec!["invalid_ip_address", "invalid_consent_certificate_url"]
+        );
+        i.consent_certificate_url = Some("é".into());
+        assert_eq!(
+            validate(&i, &c).unwrap().warnings,
+            vec!["invalid_ip_address", "invalid_consent_certificate_url"]
+        );
     }
 }
