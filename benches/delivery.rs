@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use leadroute::delivery::UreqTransport;
 use leadroute::intake::RawRecord;
-use leadroute::model::{Cents, Provider, RecordFormat, Workspace};
+use leadroute::model::{Cents, Provider, Workspace};
 use leadroute::pipeline::LoopbackReceiver;
 use leadroute::routing::RoutingRule;
 use leadroute::storage::MemoryStore;
@@ -29,40 +29,14 @@ fn loaded_engine(base: &str, workers: usize) -> Engine {
     let engine = Engine::new(Arc::new(MemoryStore::new()), config).unwrap();
     engine
         .configure(
-            &[Provider {
-                id: "p".into(),
-                name: "p".into(),
-                lead_types: vec![],
-                format: RecordFormat::Json,
-                field_map: Default::default(),
-                rate_limit_per_hour: None,
-                is_active: true,
-            }],
+            &[Provider::new("p")],
             &[Workspace {
-                id: "solar_in".into(),
-                name: "solar_in".into(),
-                outbound_webhook_url: format!("{base}/hooks/solar_in"),
-                webhook_active: true,
                 business_type: Some("Solar".into()),
-                payment_rate: Cents(20_000),
                 timezone: Some("America/Indiana/Indianapolis".into()),
                 webhook_secret: Some(SECRET.into()),
-                duplicate_window_days: None,
-                capacity: Default::default(),
-                schedule: None,
-                delivery: Default::default(),
+                ..Workspace::new("solar_in", &format!("{base}/hooks/solar_in"), Cents(20_000))
             }],
-            &[RoutingRule {
-                id: 1,
-                workspace_id: "solar_in".into(),
-                product_types: vec!["Solar".into()],
-                zip_codes: vec!["46262".into()],
-                priority: 1,
-                is_active: true,
-                notes: None,
-                targeting: Default::default(),
-                capacity: Default::default(),
-            }],
+            &[RoutingRule::new(1, "solar_in", &["Solar"], &["46262"], 1)],
         )
         .unwrap();
     let records: Vec<RawRecord> = (0..APPOINTMENTS)

@@ -9,7 +9,7 @@
 use leadroute::capacity::{Cap, CapPeriod, Capacity};
 use leadroute::engine::{Outcome, RoutingOutcome};
 use leadroute::intake::RawRecord;
-use leadroute::model::{Cents, Provider, RecordFormat, Workspace};
+use leadroute::model::{Cents, Provider, Workspace};
 use leadroute::routing::RoutingRule;
 use leadroute::sqlite::SqliteStore;
 use leadroute::{Engine, EngineConfig};
@@ -24,33 +24,15 @@ const CHILD_ENV: &str = "LEADROUTE_CAPS_CHILD";
 
 fn workspace(id: &str, capacity: Capacity) -> Workspace {
     Workspace {
-        id: id.into(),
-        name: id.into(),
-        outbound_webhook_url: format!("http://127.0.0.1:9/hooks/{id}"),
-        webhook_active: true,
         business_type: Some("Solar".into()),
-        payment_rate: Cents(20_000),
         timezone: Some("America/Indiana/Indianapolis".into()),
-        webhook_secret: None,
-        duplicate_window_days: None,
         capacity,
-        schedule: None,
-        delivery: Default::default(),
+        ..Workspace::new(id, &format!("http://127.0.0.1:9/hooks/{id}"), Cents(20_000))
     }
 }
 
 fn rule(id: i64, ws: &str, priority: i32) -> RoutingRule {
-    RoutingRule {
-        id,
-        workspace_id: ws.into(),
-        product_types: vec!["Solar".into()],
-        zip_codes: vec!["46262".into()],
-        priority,
-        is_active: true,
-        notes: None,
-        targeting: Default::default(),
-        capacity: Default::default(),
-    }
+    RoutingRule::new(id, ws, &["Solar"], &["46262"], priority)
 }
 
 /// Creates the database and its configuration.
@@ -65,15 +47,7 @@ fn setup(path: &Path) {
     };
     engine
         .configure(
-            &[Provider {
-                id: "provider-a".into(),
-                name: "A".into(),
-                lead_types: vec![],
-                format: RecordFormat::Json,
-                field_map: Default::default(),
-                rate_limit_per_hour: None,
-                is_active: true,
-            }],
+            &[Provider::new("provider-a")],
             &[
                 workspace("capped", capped),
                 workspace("backup", Capacity::default()),

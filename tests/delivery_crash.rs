@@ -10,7 +10,7 @@
 
 use leadroute::delivery::UreqTransport;
 use leadroute::intake::RawRecord;
-use leadroute::model::{Cents, Provider, RecordFormat, Workspace};
+use leadroute::model::{Cents, Provider, Workspace};
 use leadroute::routing::RoutingRule;
 use leadroute::sqlite::SqliteStore;
 use leadroute::storage::with_tx;
@@ -38,40 +38,14 @@ fn setup(path: &Path, base: &str) {
     let engine = engine(path);
     engine
         .configure(
-            &[Provider {
-                id: "p".into(),
-                name: "p".into(),
-                lead_types: vec![],
-                format: RecordFormat::Json,
-                field_map: Default::default(),
-                rate_limit_per_hour: None,
-                is_active: true,
-            }],
+            &[Provider::new("p")],
             &[Workspace {
-                id: "solar_in".into(),
-                name: "solar_in".into(),
-                outbound_webhook_url: format!("{base}/hooks/solar_in"),
-                webhook_active: true,
                 business_type: Some("Solar".into()),
-                payment_rate: Cents(20_000),
                 timezone: Some("UTC".into()),
                 webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
-                duplicate_window_days: None,
-                capacity: Default::default(),
-                schedule: None,
-                delivery: Default::default(),
+                ..Workspace::new("solar_in", &format!("{base}/hooks/solar_in"), Cents(20_000))
             }],
-            &[RoutingRule {
-                id: 1,
-                workspace_id: "solar_in".into(),
-                product_types: vec!["Solar".into()],
-                zip_codes: vec!["46262".into()],
-                priority: 1,
-                is_active: true,
-                notes: None,
-                targeting: Default::default(),
-                capacity: Default::default(),
-            }],
+            &[RoutingRule::new(1, "solar_in", &["Solar"], &["46262"], 1)],
         )
         .unwrap();
     let records: Vec<RawRecord> = (0..APPOINTMENTS)

@@ -6,7 +6,7 @@
 use leadroute::delivery::UreqTransport;
 use leadroute::engine::{Outcome, RoutingOutcome};
 use leadroute::intake::RawRecord;
-use leadroute::model::{Cents, ForwardStatus, Provider, RecordFormat, Workspace};
+use leadroute::model::{Cents, ForwardStatus, Provider, Workspace};
 use leadroute::routing::RoutingRule;
 use leadroute::storage::{with_tx, MemoryStore};
 use leadroute::{Engine, EngineConfig};
@@ -79,49 +79,26 @@ fn scripted_endpoints_get_exactly_the_specified_treatment() {
     let engine = Engine::new(store.clone(), config).unwrap();
     let workspaces: Vec<Workspace> = CASES
         .iter()
-        .map(|(id, _, _)| Workspace {
-            id: id.to_string(),
-            name: id.to_string(),
-            outbound_webhook_url: if *id == "ws_refused" {
+        .map(|(id, _, _)| {
+            let url = if *id == "ws_refused" {
                 refused_url()
             } else {
                 format!("{base}/hooks/{id}")
-            },
-            webhook_active: true,
-            business_type: Some("Solar".into()),
-            payment_rate: Cents(10_000),
-            timezone: Some("UTC".into()),
-            webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
-            duplicate_window_days: None,
-            capacity: Default::default(),
-            schedule: None,
-            delivery: Default::default(),
+            };
+            Workspace {
+                business_type: Some("Solar".into()),
+                timezone: Some("UTC".into()),
+                webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+                ..Workspace::new(id, &url, Cents(10_000))
+            }
         })
         .collect();
     let rules: Vec<RoutingRule> = CASES
         .iter()
         .enumerate()
-        .map(|(i, (id, zip, _))| RoutingRule {
-            id: i as i64 + 1,
-            workspace_id: id.to_string(),
-            product_types: vec!["Solar".into()],
-            zip_codes: vec![zip.to_string()],
-            priority: 1,
-            is_active: true,
-            notes: None,
-            targeting: Default::default(),
-            capacity: Default::default(),
-        })
+        .map(|(i, (id, zip, _))| RoutingRule::new(i as i64 + 1, id, &["Solar"], &[zip], 1))
         .collect();
-    let provider = Provider {
-        id: "p".into(),
-        name: "p".into(),
-        lead_types: vec![],
-        format: RecordFormat::Json,
-        field_map: Default::default(),
-        rate_limit_per_hour: None,
-        is_active: true,
-    };
+    let provider = Provider::new("p");
     engine.configure(&[provider], &workspaces, &rules).unwrap();
     let mut appointment_of: HashMap<&str, i64> = HashMap::new();
     for (i, (id, zip, _)) in CASES.iter().enumerate() {

@@ -99,6 +99,22 @@ pub struct Provider {
     pub is_active: bool,
 }
 
+impl Provider {
+    /// An active JSON provider with no lead-type restriction, no field map (canonical names)
+    /// and no rate limit; set the other fields with struct update syntax.
+    pub fn new(id: &str) -> Provider {
+        Provider {
+            id: id.to_string(),
+            name: id.to_string(),
+            lead_types: Vec::new(),
+            format: RecordFormat::Json,
+            field_map: Default::default(),
+            rate_limit_per_hour: None,
+            is_active: true,
+        }
+    }
+}
+
 /// A client business (tenant) that buys appointments (`workspaces`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workspace {
@@ -133,6 +149,27 @@ pub struct Workspace {
     /// How this workspace wants its payloads shaped and signed.
     #[serde(default)]
     pub delivery: DeliveryOptions,
+}
+
+impl Workspace {
+    /// An active workspace posting to `url` at `payment_rate`, with no time zone, secret,
+    /// caps, schedule or delivery options; set the other fields with struct update syntax.
+    pub fn new(id: &str, url: &str, payment_rate: Cents) -> Workspace {
+        Workspace {
+            id: id.to_string(),
+            name: id.to_string(),
+            outbound_webhook_url: url.to_string(),
+            webhook_active: true,
+            business_type: None,
+            payment_rate,
+            timezone: None,
+            webhook_secret: None,
+            duplicate_window_days: None,
+            capacity: Default::default(),
+            schedule: None,
+            delivery: Default::default(),
+        }
+    }
 }
 
 /// The health of a workspace's webhook endpoint (`endpoint_health`), driven by attempts (see

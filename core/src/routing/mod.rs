@@ -150,6 +150,31 @@ pub struct RoutingRule {
     pub capacity: crate::capacity::Capacity,
 }
 
+impl RoutingRule {
+    /// An active rule of `workspace_id` for these products and explicit ZIP5 codes at
+    /// `priority`, with no other targeting and no capacity; set the other fields with
+    /// struct update syntax.
+    pub fn new(
+        id: i64,
+        workspace_id: &str,
+        products: &[&str],
+        zips: &[&str],
+        priority: i32,
+    ) -> RoutingRule {
+        RoutingRule {
+            id,
+            workspace_id: workspace_id.to_string(),
+            product_types: products.iter().map(|p| p.to_string()).collect(),
+            zip_codes: zips.iter().map(|z| z.to_string()).collect(),
+            priority,
+            is_active: true,
+            notes: None,
+            targeting: RuleTargeting::default(),
+            capacity: Default::default(),
+        }
+    }
+}
+
 /// Why a rule was passed over.
 ///
 /// JSON: internally tagged by its [`code`](SkipReason::code), e.g. `{"code":
