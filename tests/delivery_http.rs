@@ -11,6 +11,8 @@ use leadroute::routing::RoutingRule;
 use leadroute::storage::{with_tx, MemoryStore};
 use leadroute::{Engine, EngineConfig};
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,39 +28,66 @@ const CASES: &[(&str, &str, &str)] = &[
     ("ws_refused", "98101", "refused"),
 ];
 
-/// Serves the scripted behaviours on `/hooks/<workspace>` until dropped.
-fn scripted_server() -> (String, std::thread::JoinHandle<()>, Arc<tiny_http::Server>) {
-    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-    let base = format!("http://{}", server.server_addr());
-    let s = server.clone();
-    let handle = std::thread::spawn(move || {
-        while let Ok(req) = s.recv() {
-            let path = req.url().to_string();
-            std::thread::spawn(move || {
-                let text =
-                    |code: u16| tiny_http::Response::from_string("scripted").with_status_code(code);
-                let response = match path.as_str() {
-                    "/hooks/ws_500" => text(500),
-                    "/hooks/ws_429" => text(429).with_header(
-                        tiny_http::Header::from_bytes(&b"Retry-After"[..], &b"120"[..]).unwrap(),
-                    ),
-                    "/hooks/ws_slow" => {
-                        std::thread::sleep(Duration::from_millis(1500));
-                        text(200)
-                    }
-                    "/hooks/ws_410" => text(410),
-                    "/hooks/ws_400" => text(400),
-                    "/hooks/ws_302" => text(302).with_header(
-                        tiny_http::Header::from_bytes(&b"Location"[..], &b"/hooks/ws_ok"[..])
-                            .unwrap(),
-                    ),
-                    _ => text(200),
-                };
-                let _ = req.respond(response);
-            });
+/// The client's request timeout. Generous, so a loaded CI machine still answers the fast
+/// endpoints in time; the slow endpoint takes far longer.
+const TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the slow endpoint takes to answer.
+const SLOW_RESPONSE: Duration = Duration::from_secs(20);
+
+/// Serves the scripted behaviours on `/hooks/<workspace>` until the test process ends: one
+/// thread per connection, one request per connection (`Connection: close`). Plain `std::net`
+/// on purpose: tiny_http's task pool can leave a new connection queued behind busy threads,
+/// which stalls a request until the client's timeout and makes the test flaky.
+fn scripted_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve_one(stream));
         }
     });
-    (base, handle, server)
+    base
+}
+
+/// Reads one request (head and `Content-Length` body) and writes the scripted response.
+fn serve_one(mut stream: TcpStream) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let (status, extra) = match path.as_str() {
+        "/hooks/ws_500" => (500, ""),
+        "/hooks/ws_429" => (429, "Retry-After: 120\r\n"),
+        "/hooks/ws_slow" => {
+            // Far past the client's timeout, so the client always gives up first.
+            std::thread::sleep(SLOW_RESPONSE);
+            (200, "")
+        }
+        "/hooks/ws_410" => (410, ""),
+        "/hooks/ws_400" => (400, ""),
+        "/hooks/ws_302" => (302, "Location: /hooks/ws_ok\r\n"),
+        _ => (200, ""),
+    };
+    let response = format!(
+        "HTTP/1.1 {status} Scripted\r\n{extra}Content-Length: 8\r\nConnection: close\r\n\r\nscripted"
+    );
+    let _ = stream.write_all(response.as_bytes());
 }
 
 fn refused_url() -> String {
@@ -70,10 +99,10 @@ fn refused_url() -> String {
 
 #[test]
 fn scripted_endpoints_get_exactly_the_specified_treatment() {
-    let (base, _handle, server) = scripted_server();
+    let base = scripted_server();
     let store = Arc::new(MemoryStore::new());
     let config = EngineConfig {
-        request_timeout: Duration::from_millis(500),
+        request_timeout: TIMEOUT,
         ..EngineConfig::default()
     };
     let engine = Engine::new(store.clone(), config).unwrap();
@@ -182,7 +211,7 @@ fn scripted_endpoints_get_exactly_the_specified_treatment() {
         at[0].error
     );
     assert!(
-        at[0].duration_ms < 1400,
+        at[0].duration_ms < (TIMEOUT.as_millis() as u64 + 2_000),
         "gave up at the timeout, took {} ms",
         at[0].duration_ms
     );
@@ -207,5 +236,4 @@ fn scripted_endpoints_get_exactly_the_specified_treatment() {
         (counts.billing_events, counts.attempts),
         (1, CASES.len() as u64)
     );
-    server.unblock();
 }

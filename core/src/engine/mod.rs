@@ -1025,27 +1025,25 @@ impl Engine {
                     Error::Internal(format!("delivery {} has no appointment", d.id))
                 })?;
                 let n = attempt.attempt_number;
-                let result =
-                    match self
-                        .config
-                        .retry
-                        .next_state(n, *verdict, finished, fastrand::f64())
-                    {
-                        Some(next) => next,
-                        None => AttemptResult::Delivered {
-                            billing: billing::charge(
-                                appt.id,
-                                &appt.appointment.assignment,
-                                finished,
-                            )
+                // The retry schedule counts from this attempt's own end, not the batch's.
+                let ended =
+                    attempt.requested_at + time::Duration::milliseconds(attempt.duration_ms as i64);
+                let result = match self
+                    .config
+                    .retry
+                    .next_state(n, *verdict, ended, fastrand::f64())
+                {
+                    Some(next) => next,
+                    None => AttemptResult::Delivered {
+                        billing: billing::charge(appt.id, &appt.appointment.assignment, finished)
                             .ok_or_else(|| {
-                                Error::Internal(format!(
-                                    "delivered appointment {} is unrouted",
-                                    appt.id
-                                ))
-                            })?,
-                        },
-                    };
+                            Error::Internal(format!(
+                                "delivered appointment {} is unrouted",
+                                appt.id
+                            ))
+                        })?,
+                    },
+                };
                 tx.record_attempt(attempt, &result)?;
                 let (status, forwarded_at, kind) = match &result {
                     AttemptResult::Delivered { billing } => {
