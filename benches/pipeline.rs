@@ -19,7 +19,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use leadroute::catalog::Catalog;
 use leadroute::intake::{self, FieldMap, RawRecord};
-use leadroute::model::{Provider, RecordFormat, Workspace};
+use leadroute::model::{Provider, Workspace};
 use leadroute::phone;
 use leadroute::routing::{route_linear, RoutingRule, RoutingTable};
 use leadroute::seed::{load_providers, load_rules, load_workspaces};
@@ -66,12 +66,9 @@ fn corpus() -> &'static Corpus {
         let records = providers
             .iter()
             .map(|p| {
-                let ext = match p.format {
-                    RecordFormat::Json => "jsonl",
-                    RecordFormat::Csv => "csv",
-                };
+                let ext = p.format.file_extension();
                 let body = read(&format!("{}.{ext}", p.id.replace('-', "_")));
-                let split = intake::split(p.format, &body).expect("records split");
+                let split = intake::split_file(p.format, &body).expect("records split");
                 (p.id.clone(), split.records)
             })
             .collect();

@@ -23,7 +23,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use leadroute::catalog::Catalog;
 use leadroute::intake::{self, FieldMap};
-use leadroute::model::{RecordFormat, Workspace};
+use leadroute::model::Workspace;
 use leadroute::routing::{Radius, RoutingRule, RoutingTable, RuleTargeting};
 use leadroute::seed::{load_providers, load_rules, load_workspaces};
 use leadroute::zip::{Zip5, ZipTable};
@@ -48,13 +48,10 @@ fn corpus_queries() -> Vec<(String, Zip5)> {
     let zips = ZipTable::bundled();
     let mut out = Vec::new();
     for p in &providers {
-        let ext = match p.format {
-            RecordFormat::Json => "jsonl",
-            RecordFormat::Csv => "csv",
-        };
+        let ext = p.format.file_extension();
         let body = read(&format!("{}.{ext}", p.id.replace('-', "_")));
         let map = FieldMap::from(p);
-        for r in intake::split(p.format, &body)
+        for r in intake::split_file(p.format, &body)
             .expect("records split")
             .records
         {

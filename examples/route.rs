@@ -104,6 +104,7 @@ fn all_active(rules: &[leadroute::routing::RoutingRule]) -> Vec<Workspace> {
             capacity: Default::default(),
             schedule: None,
             delivery: Default::default(),
+            require_consent: false,
         })
         .collect()
 }

@@ -12,7 +12,7 @@
 use crate::delivery::UreqTransport;
 use crate::engine::{DeliveryReport, Engine, EngineConfig, Outcome, RoutingOutcome};
 use crate::intake;
-use crate::model::{Provider, RecordFormat, StoreCounts};
+use crate::model::{Provider, StoreCounts};
 use crate::seed;
 use crate::sqlite::SqliteStore;
 use crate::{Error, Result};
@@ -161,12 +161,10 @@ fn read(path: &Path) -> Result<String> {
     })
 }
 
-/// The records file of a provider: its id with `-` as `_`, and `.jsonl` or `.csv`.
+/// The records file of a provider: its id with `-` as `_`, and its format's
+/// [extension](crate::model::RecordFormat::file_extension) (`.jsonl`, `.csv`, `.form`).
 pub fn records_file(dir: &Path, provider: &Provider) -> PathBuf {
-    let ext = match provider.format {
-        RecordFormat::Json => "jsonl",
-        RecordFormat::Csv => "csv",
-    };
+    let ext = provider.format.file_extension();
     dir.join(format!("{}.{ext}", provider.id.replace('-', "_")))
 }
 
@@ -208,7 +206,7 @@ pub fn run(opts: &PipelineOptions) -> Result<Summary> {
     let ingest_started = Instant::now();
     for provider in &providers {
         let body = read(&records_file(&opts.data, provider))?;
-        let split = intake::split(provider.format, &body)?;
+        let split = intake::split_file(provider.format, &body)?;
         let mut tally = ProviderTally {
             provider_id: provider.id.clone(),
             read: split.records.len() as u64,

@@ -6,7 +6,9 @@ use crate::routing::{rules_from_py, zip_arg};
 use leadroute_core::contact::DedupScope;
 use leadroute_core::delivery::UreqTransport;
 use leadroute_core::email::EmailKeyRules;
-use leadroute_core::engine::{IngestOutcome as CoreOutcome, Outcome, RoutingOutcome};
+use leadroute_core::engine::{
+    InboundRequest, IngestOutcome as CoreOutcome, Outcome, RoutingOutcome,
+};
 use leadroute_core::intake::{self, RawRecord};
 use leadroute_core::model::{
     Appointment, Assignment, Contact, EventSubject, Lead, RecordFormat, StoredRecord,
@@ -382,6 +384,7 @@ impl PyEngine {
             return match format {
                 RecordFormat::Json => Ok(RawRecord::Json(text)),
                 RecordFormat::Csv => csv_record(py, &text),
+                RecordFormat::Form => Ok(RawRecord::Form(text)),
             };
         }
         if record.cast::<PyDict>().is_ok() {
@@ -425,6 +428,95 @@ impl PyEngine {
     ) -> PyResult<T> {
         py.detach(|| with_tx(&**self.engine.store(), f))
             .map_err(err(py))
+    }
+}
+
+/// The exact bytes of a request body: `str` as UTF-8, `bytes`/`bytearray` as they are, a
+/// dict as JSON text.
+fn body_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_cow()?.as_bytes().to_vec());
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if obj.cast::<PyDict>().is_ok() {
+        return Ok(to_json_text(obj)?.into_bytes());
+    }
+    Err(PyTypeError::new_err(format!(
+        "a record or body is a dict, str or bytes, not {}",
+        obj.get_type().name()?
+    )))
+}
+
+/// Request headers from a mapping or an iterable of `(name, value)` pairs.
+fn header_pairs(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
+    let Some(obj) = obj else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    if let Ok(d) = obj.cast::<PyDict>() {
+        for (k, v) in d.iter() {
+            out.push((k.extract()?, v.extract()?));
+        }
+        return Ok(out);
+    }
+    for pair in obj.try_iter()? {
+        out.push(pair?.extract()?);
+    }
+    Ok(out)
+}
+
+/// Credentials of one request (see `Engine.ingest`).
+struct Credentials {
+    webhook_id: Option<String>,
+    api_key: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl Credentials {
+    /// `None` when the caller gave no credentials at all (the trusted, in-process path).
+    fn from_args(
+        webhook_id: Option<String>,
+        api_key: Option<String>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<Credentials>> {
+        if webhook_id.is_none() && api_key.is_none() && headers.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Credentials {
+            webhook_id,
+            api_key,
+            headers: header_pairs(headers)?,
+        }))
+    }
+}
+
+impl PyEngine {
+    /// One request through the intake wall (`Engine::ingest_request`), GIL released.
+    fn ingest_request(
+        &self,
+        py: Python<'_>,
+        provider_id: &str,
+        credentials: &Credentials,
+        body: &[u8],
+    ) -> PyResult<Vec<IngestOutcome>> {
+        let request = InboundRequest {
+            provider_id,
+            webhook_id: credentials.webhook_id.as_deref(),
+            api_key: credentials.api_key.as_deref(),
+            headers: &credentials.headers,
+            body,
+        };
+        Ok(py
+            .detach(|| self.engine.ingest_request(&request))
+            .map_err(err(py))?
+            .into_iter()
+            .map(IngestOutcome::new)
+            .collect())
     }
 }
 
@@ -564,7 +656,7 @@ impl PyEngine {
     /// Raises ``ValidationError`` (``.field`` ``providers``, ``workspaces`` or ``rules``) for a
     /// bad shape or a rule that does not compile; ``ConflictError`` for a rule naming a
     /// workspace that does not exist.
-    #[pyo3(signature = (*, providers = None, workspaces = None, rules = None, webhook_base = None))]
+    #[pyo3(signature = (*, providers = None, workspaces = None, rules = None, webhook_base = None, webhooks = None))]
     fn configure(
         &self,
         py: Python<'_>,
@@ -572,7 +664,14 @@ impl PyEngine {
         workspaces: Option<&Bound<'_, PyAny>>,
         rules: Option<&Bound<'_, PyAny>>,
         webhook_base: Option<&str>,
+        webhooks: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        if let Some(w) = webhooks {
+            let configs = seed::load_webhook_configs(&from_py(w)?.to_string())
+                .map_err(|e| err(py)(Error::from(e)))?;
+            py.detach(|| self.engine.configure_webhooks(&configs))
+                .map_err(err(py))?;
+        }
         let providers = match providers {
             Some(p) => seed::load_providers(&from_py(p)?.to_string())
                 .map_err(|e| err(py)(Error::from(e)))?,
@@ -597,7 +696,7 @@ impl PyEngine {
     /// Adds or updates providers (dicts in the shape of ``providers.json``). See
     /// :meth:`configure`.
     fn add_providers(&self, py: Python<'_>, providers: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.configure(py, Some(providers), None, None, None)
+        self.configure(py, Some(providers), None, None, None, None)
     }
 
     /// Adds or updates workspaces (dicts in the shape of ``workspaces.json``). See
@@ -609,13 +708,46 @@ impl PyEngine {
         workspaces: &Bound<'_, PyAny>,
         webhook_base: Option<&str>,
     ) -> PyResult<()> {
-        self.configure(py, None, Some(workspaces), None, webhook_base)
+        self.configure(py, None, Some(workspaces), None, webhook_base, None)
+    }
+
+    /// Adds or updates inbound webhooks (dicts in the seed's ``webhook_configs`` shape: ``id``,
+    /// ``name``, ``lead_type``, ``webhook_secret``, ``signature_scheme`` (``"github"``,
+    /// ``"cal_com"``, ``"standard_webhooks"`` (default), ``"stripe"``), ``rate_limit``,
+    /// ``rate_window`` (seconds), ``is_active``). Providers post through one when it is in
+    /// their ``allowed_webhooks``. See :meth:`configure`.
+    fn add_webhooks(&self, py: Python<'_>, webhooks: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.configure(py, None, None, None, None, Some(webhooks))
+    }
+
+    /// A provider's intake per (inbound webhook, UTC day), as ``provider_usage_log`` keeps
+    /// it: ``[{"webhook_id", "day", "requests", "refused", "total_leads", "accepted",
+    /// "rejected", "last_lead_at"}]`` (``webhook_id`` ``""`` for records ingested directly;
+    /// ``last_lead_at`` RFC 3339 UTC or ``None``), ordered by day.
+    fn provider_usage<'py>(
+        &self,
+        py: Python<'py>,
+        provider_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let rows = py
+            .detach(|| self.engine.provider_usage(provider_id))
+            .map_err(err(py))?;
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .map(|u| {
+                json!({"webhook_id": u.webhook_id, "day": u.day, "requests": u.requests,
+                       "refused": u.refused, "total_leads": u.total_leads,
+                       "accepted": u.accepted, "rejected": u.rejected,
+                       "last_lead_at": time_text(u.last_lead_at)})
+            })
+            .collect();
+        to_py(py, &Value::Array(rows))
     }
 
     /// Adds or updates routing rules (dicts in the shape of ``routing_rules.json`` plus
     /// targeting). See :meth:`configure`.
     fn add_rules(&self, py: Python<'_>, rules: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.configure(py, None, None, Some(rules), None)
+        self.configure(py, None, None, Some(rules), None, None)
     }
 
     /// Ingests one record from a provider and returns its :class:`IngestOutcome`.
@@ -624,23 +756,43 @@ impl PyEngine {
     /// sequences replaced). For a JSON provider the text is one JSON object; for a CSV provider
     /// it is a header line followed by exactly one row (a dict is accepted for either).
     ///
-    /// ``api_key`` and ``headers`` are accepted and ignored: provider authentication and rate
-    /// limits are not implemented yet, and no check is made.
+    /// With any of ``api_key``, ``headers`` or ``webhook_id`` the record is one request
+    /// through the intake wall, as a provider's HTTP request is: the record's exact bytes are
+    /// the body (a dict is sent as JSON text), ``api_key`` is checked against the provider's
+    /// stored hash, ``headers`` (a mapping or ``(name, value)`` pairs) carry the signature
+    /// of the inbound webhook ``webhook_id`` when it has a secret, and rate limits and
+    /// replay protection apply. Without them the call is trusted (an in-process script).
     ///
     /// A bad record is not an error: it is stored as a rejection (``status == "rejected"``).
-    /// Raises ``NotFoundError`` for an unknown provider, ``UnauthorizedError`` for an inactive
-    /// one, ``ValidationError`` for CSV text without exactly one row, ``TypeError`` for another
-    /// record type, ``StorageError`` when the database fails.
-    #[pyo3(signature = (provider_id, record, *, api_key = None, headers = None))]
+    /// Raises ``UnauthorizedError`` (``.code`` ``missing_api_key``, ``invalid_api_key``,
+    /// ``bad_signature``, ``stale_timestamp``, ``replayed``, ...), ``ForbiddenError``
+    /// (``provider_inactive``, ``webhook_not_allowed``; ``inactive_provider`` on the trusted
+    /// path), ``RateLimitedError`` (with ``.retry_after`` seconds), ``NotFoundError`` for an
+    /// unknown provider on the trusted path, ``ValidationError`` for CSV text without exactly
+    /// one row or a body over the size limit, ``TypeError`` for another record type,
+    /// ``StorageError`` when the database fails.
+    #[pyo3(signature = (provider_id, record, *, api_key = None, headers = None, webhook_id = None))]
     fn ingest(
         &self,
         py: Python<'_>,
         provider_id: &str,
         record: &Bound<'_, PyAny>,
-        api_key: Option<&Bound<'_, PyAny>>,
+        api_key: Option<String>,
         headers: Option<&Bound<'_, PyAny>>,
+        webhook_id: Option<String>,
     ) -> PyResult<IngestOutcome> {
-        let _ = (api_key, headers);
+        if let Some(c) = Credentials::from_args(webhook_id, api_key, headers)? {
+            let mut out = self.ingest_request(py, provider_id, &c, &body_bytes(record)?)?;
+            if out.len() != 1 {
+                return Err(validation(
+                    py,
+                    &format!("a record is one record; the body held {}", out.len()),
+                    "record_count",
+                    Some("record"),
+                ));
+            }
+            return Ok(out.remove(0));
+        }
         let raw = self.raw_record(py, self.format_of(provider_id), record)?;
         let mut out = self.ingest_records(py, provider_id, vec![raw], 1)?;
         out.pop()
@@ -651,19 +803,30 @@ impl PyEngine {
     /// takes them) and returns one :class:`IngestOutcome` per record, in order. Records are
     /// written ``batch_size`` per transaction, with the GIL released; re-ingesting the same
     /// records is a replay. When the database fails, the batches before the failing one stay
-    /// stored and the error is raised (ingesting again is safe). ``api_key`` and ``headers``
-    /// are ignored, as in :meth:`ingest`.
-    #[pyo3(signature = (provider_id, records, *, api_key = None, headers = None, batch_size = 1000))]
+    /// stored and the error is raised (ingesting again is safe). With credentials
+    /// (``api_key``, ``headers``, ``webhook_id``, as in :meth:`ingest`) each record is its own
+    /// request through the intake wall (each takes a rate-limit slot; a signature in
+    /// ``headers`` matches one body only, so signed records go through :meth:`ingest` or
+    /// :meth:`ingest_body`).
+    #[pyo3(signature = (provider_id, records, *, api_key = None, headers = None, webhook_id = None, batch_size = 1000))]
+    #[allow(clippy::too_many_arguments)]
     fn ingest_many(
         &self,
         py: Python<'_>,
         provider_id: &str,
         records: &Bound<'_, PyAny>,
-        api_key: Option<&Bound<'_, PyAny>>,
+        api_key: Option<String>,
         headers: Option<&Bound<'_, PyAny>>,
+        webhook_id: Option<String>,
         batch_size: usize,
     ) -> PyResult<Vec<IngestOutcome>> {
-        let _ = (api_key, headers);
+        if let Some(c) = Credentials::from_args(webhook_id, api_key, headers)? {
+            let mut out = Vec::new();
+            for r in records.try_iter()? {
+                out.extend(self.ingest_request(py, provider_id, &c, &body_bytes(&r?)?)?);
+            }
+            return Ok(out);
+        }
         let format = self.format_of(provider_id);
         let mut raws = Vec::new();
         for r in records.try_iter()? {
@@ -674,18 +837,28 @@ impl PyEngine {
 
     /// Splits a whole body in the provider's format (JSON Lines: one object per non-blank
     /// line; CSV: a header row, then one record per row) and ingests every record, as
-    /// :meth:`ingest_many`. ``body`` is ``str`` or ``bytes``.
-    #[pyo3(signature = (provider_id, body, *, api_key = None, headers = None, batch_size = 1000))]
+    /// :meth:`ingest_many`. ``body`` is ``str`` or ``bytes``. With credentials (as in
+    /// :meth:`ingest`) the body is one request through the intake wall, its exact bytes
+    /// signed and stored in one transaction (JSON bodies may also be one object or an
+    /// array; ``batch_size`` does not apply).
+    #[pyo3(signature = (provider_id, body, *, api_key = None, headers = None, webhook_id = None, batch_size = 1000))]
+    #[allow(clippy::too_many_arguments)]
     fn ingest_body(
         &self,
         py: Python<'_>,
         provider_id: &str,
         body: &Bound<'_, PyAny>,
-        api_key: Option<&Bound<'_, PyAny>>,
+        api_key: Option<String>,
         headers: Option<&Bound<'_, PyAny>>,
+        webhook_id: Option<String>,
         batch_size: usize,
     ) -> PyResult<Vec<IngestOutcome>> {
-        let _ = (api_key, headers);
+        if let Some(c) = Credentials::from_args(webhook_id, api_key, headers)? {
+            if body.cast::<PyDict>().is_ok() {
+                return Err(PyTypeError::new_err("a body is str or bytes"));
+            }
+            return self.ingest_request(py, provider_id, &c, &body_bytes(body)?);
+        }
         let text =
             record_text(body)?.ok_or_else(|| PyTypeError::new_err("a body is str or bytes"))?;
         let format = self.format_of(provider_id);

@@ -4,6 +4,7 @@
 //! class, and by its variant to a stable snake_case `.code` (and, for validation errors, the
 //! `.field` it concerns). The message is the Rust error's `Display`, so the cause is kept.
 
+use leadroute_core::auth::AuthError;
 use leadroute_core::capacity::CapacityError;
 use leadroute_core::intake::IntakeError;
 use leadroute_core::phone::PhoneError;
@@ -76,6 +77,8 @@ fn classify(e: &Error) -> (&'static str, String, Option<&'static str>) {
         Error::Intake(IntakeError::UnknownProvider(_)) => "unknown_provider".into(),
         Error::Intake(IntakeError::InactiveProvider(_)) => "inactive_provider".into(),
         Error::Intake(IntakeError::MissingCsvHeader) => "missing_csv_header".into(),
+        Error::Intake(IntakeError::BodyTooLarge { .. }) => "body_too_large".into(),
+        Error::Auth(a) => a.code().into(),
         Error::Intake(_) => "unreadable".into(),
         Error::Routing(r) => routing_code(r).into(),
         Error::Capacity(c) => c.code().into(),
@@ -109,6 +112,7 @@ fn classify(e: &Error) -> (&'static str, String, Option<&'static str>) {
         (ErrorKind::InvalidInput, Error::Phone(_)) => "InvalidPhoneError",
         (ErrorKind::InvalidInput, _) => "ValidationError",
         (ErrorKind::Unauthorized, _) => "UnauthorizedError",
+        (ErrorKind::Forbidden, _) => "ForbiddenError",
         (ErrorKind::RateLimited, _) => "RateLimitedError",
         (ErrorKind::NotFound, _) => "NotFoundError",
         (ErrorKind::Conflict, _) => "ConflictError",
@@ -139,13 +143,15 @@ pub fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
     let message = e.to_string();
     match class {
         "ValidationError" => validation(py, &message, &code, field),
-        "RateLimitedError" => new_err(
-            py,
-            class,
-            &message,
-            &code,
-            &[("retry_after", py.None().into_bound(py))],
-        ),
+        "RateLimitedError" => {
+            let retry_after = match e {
+                Error::Auth(AuthError::RateLimited(r)) => {
+                    pyo3::types::PyFloat::new(py, f64::from(r.retry_after_seconds)).into_any()
+                }
+                _ => py.None().into_bound(py),
+            };
+            new_err(py, class, &message, &code, &[("retry_after", retry_after)])
+        }
         _ => new_err(py, class, &message, &code, &[]),
     }
 }

@@ -92,12 +92,21 @@ fn normalize_email(py: Python<'_>, raw: &str) -> PyResult<String> {
 }
 
 /// The `leadroute._leadroute` module.
+/// The stored form of a provider API key, ``"sha256:<64 hex>"``: put it in a provider dict
+/// as ``api_key_hash`` and keep the key itself out of the database. (A provider dict in the
+/// seed's shape may instead carry ``api_key``; it is hashed on load.)
+#[pyfunction]
+fn hash_api_key(key: &str) -> String {
+    leadroute_core::auth::hash_api_key(key)
+}
+
 #[pymodule]
 fn _leadroute(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", leadroute_core::VERSION)?;
     m.add_function(wrap_pyfunction!(normalize_phone, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_phones, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_email, m)?)?;
+    m.add_function(wrap_pyfunction!(hash_api_key, m)?)?;
     m.add_class::<routing::RouteMatch>()?;
     m.add_class::<routing::PyRoutingTable>()?;
     m.add_class::<engine::IngestOutcome>()?;

@@ -79,6 +79,21 @@ pub enum AuthError {
     /// The presented API key matches no active provider. Code `invalid_api_key`.
     #[error("invalid API key")]
     InvalidApiKey,
+    /// Neither an API key nor a signing secret is configured for this provider and endpoint,
+    /// so no request can be authenticated. Code `no_credentials_configured`.
+    #[error("no API key or signing secret is configured for this provider and endpoint")]
+    NoCredentials,
+    /// The provider is known and authenticated but inactive. Code `provider_inactive`;
+    /// forbidden (HTTP 403).
+    #[error("provider {0} is inactive")]
+    ProviderInactive(String),
+    /// The inbound webhook does not exist, is inactive, or is not in the provider's
+    /// `allowed_webhooks`. Code `webhook_not_allowed`; forbidden (HTTP 403).
+    #[error("provider may not post through webhook {webhook_id}")]
+    WebhookNotAllowed {
+        /// The webhook the request named.
+        webhook_id: String,
+    },
     /// The scheme's signature header is absent. Code `missing_signature`.
     #[error("missing signature header {header}")]
     MissingSignature {
@@ -149,6 +164,9 @@ impl AuthError {
         match self {
             AuthError::MissingApiKey => "missing_api_key",
             AuthError::InvalidApiKey => "invalid_api_key",
+            AuthError::NoCredentials => "no_credentials_configured",
+            AuthError::ProviderInactive(_) => "provider_inactive",
+            AuthError::WebhookNotAllowed { .. } => "webhook_not_allowed",
             AuthError::MissingSignature { .. } => "missing_signature",
             AuthError::MissingHeader { .. } => "missing_header",
             AuthError::MalformedSignature { .. } => "malformed_signature",
@@ -163,11 +181,15 @@ impl AuthError {
     }
 
     /// The [`ErrorKind`]: [`ErrorKind::RateLimited`] (HTTP 429) for rate limits,
-    /// [`ErrorKind::Internal`] for our own unusable secret, [`ErrorKind::Unauthorized`]
+    /// [`ErrorKind::Forbidden`] (HTTP 403) for an inactive provider or a webhook it may not
+    /// use, [`ErrorKind::Internal`] for our own unusable secret, [`ErrorKind::Unauthorized`]
     /// (HTTP 401) for everything else.
     pub fn kind(&self) -> ErrorKind {
         match self {
             AuthError::RateLimited(_) => ErrorKind::RateLimited,
+            AuthError::ProviderInactive(_) | AuthError::WebhookNotAllowed { .. } => {
+                ErrorKind::Forbidden
+            }
             AuthError::BadSecret => ErrorKind::Internal,
             _ => ErrorKind::Unauthorized,
         }
@@ -220,11 +242,13 @@ pub fn verify_api_key(presented: &str, stored_hash: &str) -> bool {
 // Inbound signatures
 
 /// How an inbound request is signed. All use HMAC-SHA256 over the exact raw body bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SignatureScheme {
     /// GitHub style: `X-Hub-Signature-256: sha256=<hex>` = HMAC-SHA256(secret, body). The
     /// secret's UTF-8 bytes are the key. No timestamp and no signed id, so no replay check.
+    #[serde(rename = "github")]
     GitHub,
     /// Cal.com: `X-Cal-Signature-256: <hex>` = HMAC-SHA256(secret, body); the literal
     /// `no-secret-provided` is refused. No timestamp and no signed id.
@@ -251,10 +275,23 @@ impl SignatureScheme {
             SignatureScheme::Stripe => "stripe",
         }
     }
+
+    /// The scheme named by [`SignatureScheme::as_str`], if any.
+    pub fn parse(name: &str) -> Option<SignatureScheme> {
+        [
+            SignatureScheme::GitHub,
+            SignatureScheme::CalCom,
+            SignatureScheme::StandardWebhooks,
+            SignatureScheme::Stripe,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
 }
 
-/// What a successful [`verify_request`] established beyond authenticity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a successful [`verify_request`] established beyond authenticity (the default: no
+/// message id, no timestamp).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Verified {
     /// The signed message id (Standard Webhooks `webhook-id`), for replay protection: the

@@ -520,6 +520,7 @@ mod tests {
             capacity: Default::default(),
             schedule: None,
             delivery: Default::default(),
+            require_consent: false,
         };
         let r = build_request(&d, &w, now).unwrap();
         let h = |k: &str| {

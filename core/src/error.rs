@@ -20,6 +20,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// The caller is not authenticated (HTTP 401).
     Unauthorized,
+    /// The caller is authenticated but not allowed to do this (HTTP 403).
+    Forbidden,
     /// The caller sent too much; retry later (HTTP 429).
     RateLimited,
     /// A named thing does not exist (HTTP 404).
@@ -45,6 +47,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",

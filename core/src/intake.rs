@@ -43,18 +43,26 @@ pub enum IntakeError {
     /// A body could not be read at all (I/O or encoding).
     #[error("unreadable body: {0}")]
     Unreadable(String),
+    /// A request body is over the engine's `max_body_bytes` (HTTP 413).
+    #[error("request body of {size} bytes is over the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The body's size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
 }
 
 impl IntakeError {
-    /// The error's kind: an unknown provider is `NotFound`, an inactive one `Unauthorized`,
+    /// The error's kind: an unknown provider is `NotFound`, an inactive one `Forbidden`,
     /// a bad body `InvalidInput`.
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
             IntakeError::UnknownProvider(_) => crate::ErrorKind::NotFound,
-            IntakeError::InactiveProvider(_) => crate::ErrorKind::Unauthorized,
-            IntakeError::MissingCsvHeader | IntakeError::Unreadable(_) => {
-                crate::ErrorKind::InvalidInput
-            }
+            IntakeError::InactiveProvider(_) => crate::ErrorKind::Forbidden,
+            IntakeError::MissingCsvHeader
+            | IntakeError::Unreadable(_)
+            | IntakeError::BodyTooLarge { .. } => crate::ErrorKind::InvalidInput,
         }
     }
 }
@@ -178,15 +186,68 @@ pub fn split_form(body: &str) -> Split {
     out
 }
 
-/// Splits a body of the given format (see [`split_json_lines`], [`split_csv`]).
+/// Splits a JSON request body: a JSON array of objects is one record per element (each
+/// element's text verbatim), a body that is one JSON value (e.g. a pretty-printed object) is
+/// one record, anything else is JSON Lines ([`split_json_lines`]).
+///
+/// A JSON Lines body fails the whole-value parse at its second line, so the common case
+/// costs one extra parse of the first record only.
+pub fn split_json_body(body: &str) -> Split {
+    let trimmed = body.trim();
+    if trimmed.starts_with('[') {
+        if let Ok(items) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(trimmed) {
+            return Split {
+                records: items
+                    .into_iter()
+                    .map(|r| RawRecord::Json(r.get().to_string()))
+                    .collect(),
+                blank_lines: 0,
+            };
+        }
+    } else if trimmed.starts_with('{')
+        && trimmed.contains('\n')
+        && serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok()
+    {
+        return Split {
+            records: vec![RawRecord::Json(trimmed.to_string())],
+            blank_lines: 0,
+        };
+    }
+    split_json_lines(body)
+}
+
+/// Splits a body of the given format (see [`split_json_body`], [`split_csv`],
+/// [`split_form`]).
 ///
 /// # Errors
 ///
-/// As [`split_csv`] for CSV; JSON Lines never fails.
+/// As [`split_csv`] for CSV; JSON and form bodies never fail.
 pub fn split(format: RecordFormat, body: &str) -> Result<Split, IntakeError> {
     match format {
-        RecordFormat::Json => Ok(split_json_lines(body)),
+        RecordFormat::Json => Ok(split_json_body(body)),
         RecordFormat::Csv => split_csv(body),
+        RecordFormat::Form => Ok(split_form(body)),
+    }
+}
+
+/// Splits a provider's records file (see [`RecordFormat::file_extension`]): as [`split`],
+/// except that a form file holds one form-encoded body per line.
+///
+/// # Errors
+///
+/// As [`split`].
+pub fn split_file(format: RecordFormat, body: &str) -> Result<Split, IntakeError> {
+    match format {
+        RecordFormat::Form => {
+            let mut out = Split::default();
+            for line in body.lines() {
+                let one = split_form(line);
+                out.blank_lines += one.blank_lines;
+                out.records.extend(one.records);
+            }
+            Ok(out)
+        }
+        RecordFormat::Json | RecordFormat::Csv => split(format, body),
     }
 }
 

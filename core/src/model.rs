@@ -68,14 +68,37 @@ pub enum RecordFormat {
     Json,
     /// CSV with a header row; one row per record.
     Csv,
+    /// `application/x-www-form-urlencoded`: one record per body.
+    Form,
 }
 
 impl RecordFormat {
-    /// The lowercase name used in `providers.json` and the schema (`json`, `csv`).
+    /// The lowercase name used in `providers.json` and the schema (`json`, `csv`, `form`).
     pub fn as_str(self) -> &'static str {
         match self {
             RecordFormat::Json => "json",
             RecordFormat::Csv => "csv",
+            RecordFormat::Form => "form",
+        }
+    }
+
+    /// The extension of a provider's records file: `jsonl`, `csv`, or `form` (one
+    /// form-encoded body per line; see [`crate::intake::split_file`]).
+    pub fn file_extension(self) -> &'static str {
+        match self {
+            RecordFormat::Json => "jsonl",
+            RecordFormat::Csv => "csv",
+            RecordFormat::Form => "form",
+        }
+    }
+
+    /// The format named by [`RecordFormat::as_str`] (lowercase), if any.
+    pub fn parse(name: &str) -> Option<RecordFormat> {
+        match name {
+            "json" => Some(RecordFormat::Json),
+            "csv" => Some(RecordFormat::Csv),
+            "form" => Some(RecordFormat::Form),
+            _ => None,
         }
     }
 }
@@ -93,10 +116,19 @@ pub struct Provider {
     pub format: RecordFormat,
     /// Canonical field name → the provider's own field name (see [`crate::intake::FieldMap`]).
     pub field_map: std::collections::BTreeMap<String, String>,
-    /// Requests per hour the provider may make (enforced by intake security, issue 6).
+    /// Requests per hour the provider may make through [`crate::Engine::ingest_request`]
+    /// (fixed UTC-hour windows, see [`crate::auth::RateLimit::per_hour`]); `None`: unlimited.
     pub rate_limit_per_hour: Option<u32>,
-    /// Whether the provider may post at all.
+    /// Whether the provider may post at all (an inactive one is refused as forbidden).
     pub is_active: bool,
+    /// The provider's API key as stored: `sha256:<hex>` from [`crate::auth::hash_api_key`],
+    /// never the key itself. When set, [`crate::Engine::ingest_request`] requires the key.
+    #[serde(default)]
+    pub api_key_hash: Option<String>,
+    /// Ids of the inbound webhooks ([`WebhookConfig`]) this provider may post through
+    /// (`allowed_webhooks` in the seed); a request through any other is forbidden.
+    #[serde(default)]
+    pub allowed_webhooks: Vec<String>,
 }
 
 impl Provider {
@@ -111,6 +143,8 @@ impl Provider {
             field_map: Default::default(),
             rate_limit_per_hour: None,
             is_active: true,
+            api_key_hash: None,
+            allowed_webhooks: Vec::new(),
         }
     }
 }
@@ -149,6 +183,10 @@ pub struct Workspace {
     /// How this workspace wants its payloads shaped and signed.
     #[serde(default)]
     pub delivery: DeliveryOptions,
+    /// Only leads with TCPA consent (`tcpa_consent = true`) may be routed to this workspace;
+    /// others skip it with `consent_required` and go to the next candidate.
+    #[serde(default)]
+    pub require_consent: bool,
 }
 
 impl Workspace {
@@ -168,6 +206,7 @@ impl Workspace {
             capacity: Default::default(),
             schedule: None,
             delivery: Default::default(),
+            require_consent: false,
         }
     }
 }
@@ -573,6 +612,8 @@ pub enum EventSubject {
     Lead,
     /// `appointment_events`.
     Appointment,
+    /// `lead_events` of a record that was rejected (`lead_rejections`), which has no lead row.
+    Rejection,
 }
 
 /// One audit event (`contact_events`, `lead_events`, `appointment_events`).
@@ -588,6 +629,87 @@ pub struct NewEvent {
     pub detail: serde_json::Value,
     /// When it happened (UTC).
     pub created_at: OffsetDateTime,
+}
+
+/// An inbound webhook: an endpoint providers post leads to (`webhook_configs` in the seed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookConfig {
+    /// Stable id, e.g. `wh_solar_ca`; the `webhook_id` of a request.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The one lead type (vertical, lowercase) this endpoint accepts, if restricted; records
+    /// of another are rejected with `lead_type_not_allowed`.
+    pub lead_type: Option<String>,
+    /// Signing secret of inbound requests; when set every request must carry a valid
+    /// signature in [`WebhookConfig::signature_scheme`]. For Standard Webhooks a `whsec_`
+    /// secret.
+    pub secret: Option<String>,
+    /// How requests are signed.
+    pub signature_scheme: crate::auth::SignatureScheme,
+    /// Requests allowed per [`WebhookConfig::rate_window_seconds`]; `None`: unlimited.
+    pub rate_limit: Option<u32>,
+    /// The rate limit's window in seconds (epoch-aligned fixed windows).
+    pub rate_window_seconds: u32,
+    /// Whether the endpoint accepts requests (an inactive one is refused as forbidden).
+    pub is_active: bool,
+}
+
+impl WebhookConfig {
+    /// An active, unsigned, unlimited endpoint for any lead type (Standard Webhooks scheme,
+    /// hourly window); set the other fields with struct update syntax.
+    pub fn new(id: &str) -> WebhookConfig {
+        WebhookConfig {
+            id: id.to_string(),
+            name: id.to_string(),
+            lead_type: None,
+            secret: None,
+            signature_scheme: crate::auth::SignatureScheme::StandardWebhooks,
+            rate_limit: None,
+            rate_window_seconds: 3600,
+            is_active: true,
+        }
+    }
+}
+
+/// Intake counted for one (provider, inbound webhook, UTC day): one row of
+/// `provider_usage_log`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderUsage {
+    /// The provider.
+    pub provider_id: String,
+    /// The inbound webhook, or `""` for records ingested directly.
+    pub webhook_id: String,
+    /// The UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Authenticated requests (batches) taken in.
+    pub requests: u64,
+    /// Requests refused (authentication, permission, rate limit).
+    pub refused: u64,
+    /// Records stored (leads and rejections; replays are not counted).
+    pub total_leads: u64,
+    /// Of those, leads.
+    pub accepted: u64,
+    /// Of those, rejections.
+    pub rejected: u64,
+    /// When the last record was stored (UTC).
+    pub last_lead_at: Option<OffsetDateTime>,
+}
+
+/// One change of a lead's status (`lead_status_history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadStatusChange {
+    /// The lead.
+    pub lead_id: LeadId,
+    /// The status before (`None` for the first).
+    pub from_status: Option<String>,
+    /// The status after: `new`, `duplicate`, `routed`, `unrouted`, `delivered`,
+    /// `delivery_failed`, `returned`.
+    pub to_status: String,
+    /// Why, e.g. the unrouted reason or the delivery's HTTP status.
+    pub reason: Option<String>,
+    /// When (UTC).
+    pub changed_at: OffsetDateTime,
 }
 
 /// Row counts over the whole store, for summaries and for checking the pipeline's identities.

@@ -5,7 +5,7 @@
 //! `outbound_webhook_url` may contain a `{port}` placeholder; [`load_workspaces`] replaces
 //! the `http://127.0.0.1:{port}` part with a base URL of the caller's choosing.
 
-use crate::model::{Cents, Provider, RecordFormat, Workspace};
+use crate::model::{Cents, Provider, RecordFormat, WebhookConfig, Workspace};
 use crate::routing::RoutingRule;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -36,6 +36,12 @@ struct ProviderJson {
     rate_limit_per_hour: Option<u32>,
     #[serde(default = "yes")]
     is_active: bool,
+    /// The seed's plaintext key: hashed on load, never kept.
+    api_key: Option<String>,
+    /// `sha256:<hex>` of the provider's API key (never the key).
+    api_key_hash: Option<String>,
+    #[serde(default)]
+    allowed_webhooks: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -60,6 +66,8 @@ struct WorkspaceJson {
     schedule: Option<crate::schedule::WeeklySchedule>,
     #[serde(default)]
     delivery: crate::model::DeliveryOptions,
+    #[serde(default)]
+    require_consent: bool,
 }
 
 fn shape(file: &'static str) -> impl Fn(serde_json::Error) -> SeedError {
@@ -92,6 +100,54 @@ pub fn load_providers(json: &str) -> Result<Vec<Provider>, SeedError> {
             field_map: p.field_map,
             rate_limit_per_hour: p.rate_limit_per_hour,
             is_active: p.is_active,
+            api_key_hash: p
+                .api_key_hash
+                .or_else(|| p.api_key.as_deref().map(crate::auth::hash_api_key)),
+            allowed_webhooks: p.allowed_webhooks,
+        })
+        .collect())
+}
+
+#[derive(Deserialize)]
+struct WebhookConfigJson {
+    id: String,
+    name: Option<String>,
+    lead_type: Option<String>,
+    /// The seed's column name; `secret` is accepted too.
+    #[serde(alias = "secret")]
+    webhook_secret: Option<String>,
+    signature_scheme: Option<crate::auth::SignatureScheme>,
+    rate_limit: Option<u32>,
+    /// Seconds.
+    rate_window: Option<u32>,
+    #[serde(default = "yes")]
+    is_active: bool,
+}
+
+/// Reads inbound webhook configurations in the seed's `webhook_configs` shape: `id`,
+/// `name`, `lead_type`, `webhook_secret` (or `secret`), `signature_scheme` (`github`,
+/// `cal_com`, `standard_webhooks` (default), `stripe`), `rate_limit`, `rate_window`
+/// (seconds, default 3600), `is_active` (default true). Lead types are lowercased.
+///
+/// # Errors
+///
+/// [`SeedError::Shape`] when the JSON does not match.
+pub fn load_webhook_configs(json: &str) -> Result<Vec<WebhookConfig>, SeedError> {
+    let raw: Vec<WebhookConfigJson> =
+        serde_json::from_str(json).map_err(shape("webhook_configs.json"))?;
+    Ok(raw
+        .into_iter()
+        .map(|w| WebhookConfig {
+            name: w.name.unwrap_or_else(|| w.id.clone()),
+            lead_type: w.lead_type.map(|t| t.trim().to_ascii_lowercase()),
+            secret: w.webhook_secret.filter(|s| !s.is_empty()),
+            signature_scheme: w
+                .signature_scheme
+                .unwrap_or(crate::auth::SignatureScheme::StandardWebhooks),
+            rate_limit: w.rate_limit,
+            rate_window_seconds: w.rate_window.unwrap_or(3600),
+            is_active: w.is_active,
+            id: w.id,
         })
         .collect())
 }
@@ -129,6 +185,7 @@ pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>,
                 capacity: w.capacity,
                 schedule: w.schedule,
                 delivery: w.delivery,
+                require_consent: w.require_consent,
             })
         })
         .collect()
@@ -157,6 +214,22 @@ mod tests {
         assert_eq!(p[0].lead_types, vec!["kitchen"]);
         assert_eq!(p[0].format, RecordFormat::Csv);
         assert!(p[0].is_active);
+        // The plaintext key is hashed on load; only the hash is kept.
+        assert_eq!(p[0].api_key_hash, Some(crate::auth::hash_api_key("k")));
+        let w = load_webhook_configs(
+            r#"[{"id":"wh_1","lead_type":"Solar","webhook_secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "rate_limit":10,"rate_window":60},{"id":"wh_2","signature_scheme":"github",
+                "is_active":false}]"#,
+        )
+        .unwrap();
+        assert_eq!(w[0].lead_type.as_deref(), Some("solar"));
+        assert_eq!((w[0].rate_limit, w[0].rate_window_seconds), (Some(10), 60));
+        assert_eq!(
+            w[0].signature_scheme,
+            crate::auth::SignatureScheme::StandardWebhooks
+        );
+        assert_eq!(w[1].signature_scheme, crate::auth::SignatureScheme::GitHub);
+        assert!(!w[1].is_active && w[1].secret.is_none());
         let w = load_workspaces(
             r#"[{"id":"k1","outbound_webhook_url":"http://127.0.0.1:{port}/hooks/k1",
                 "webhook_active":false,"payment_rate":175.5,"webhook_secret":""}]"#,

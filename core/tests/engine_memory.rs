@@ -49,6 +49,8 @@ fn provider(id: &str, lead_types: &[&str], format: RecordFormat, map: &[(&str, &
             .collect::<BTreeMap<_, _>>(),
         rate_limit_per_hour: None,
         is_active: true,
+        api_key_hash: None,
+        allowed_webhooks: Vec::new(),
     }
 }
 
@@ -66,6 +68,7 @@ fn workspace(id: &str, active: bool, rate: i64) -> Workspace {
         capacity: Default::default(),
         schedule: None,
         delivery: Default::default(),
+        require_consent: false,
     }
 }
 
@@ -394,7 +397,7 @@ fn unknown_and_inactive_providers_are_typed_errors() {
     engine.configure(&[p], &[], &[]).unwrap();
     assert_eq!(
         engine.ingest("provider-x", &json("{}")).unwrap_err().kind(),
-        ErrorKind::Unauthorized
+        ErrorKind::Forbidden
     );
 }
 
@@ -448,8 +451,9 @@ fn same_contact_and_product_within_the_window_is_a_duplicate_lead() {
         Ok(tx.events(EventSubject::Lead, again.lead_id)?)
     })
     .unwrap();
-    assert_eq!(events[1].event_type, "duplicate");
-    assert_eq!(events[1].detail["original_lead_id"], first.lead_id);
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, ["received", "validated", "duplicate"]);
+    assert_eq!(events[2].detail["original_lead_id"], first.lead_id);
     let stored = with_tx(&*store, |tx| Ok(tx.lead(again.lead_id)?.unwrap())).unwrap();
     assert_eq!(stored.lead.duplicate_of, Some(first.lead_id));
     // Delivering bills the two appointments once each; the duplicate bills nothing.

@@ -49,6 +49,7 @@ fn ws(id: &str, active: bool) -> Workspace {
         capacity: Default::default(),
         schedule: None,
         delivery: Default::default(),
+        require_consent: false,
     }
 }
 

@@ -25,6 +25,7 @@
 //!     capacity: Default::default(),
 //!     schedule: None,
 //!     delivery: Default::default(),
+//!     require_consent: false,
 //! };
 //! with_tx(&store, |tx| Ok(tx.put_workspace(&ws)?))?;
 //! let back = with_tx(&store, |tx| Ok(tx.workspace("solar_ca_001")?))?;
@@ -71,6 +72,9 @@
 //! | one row per attempt number | `delivery_attempts UNIQUE (delivery_id, attempt_number)` |
 //! | exactly-once billing | `billing_events UNIQUE (appointment_id, kind)`, written with `ON CONFLICT DO NOTHING` |
 //! | routed rows have a workspace, unrouted rows a reason | `CHECK`s on `appointments` |
+//! | a signed inbound message is accepted once per scope | `inbound_messages PRIMARY KEY (scope, message_id)`, written with `ON CONFLICT DO NOTHING` |
+//! | one usage row per (provider, inbound webhook, day) | `provider_usage_log UNIQUE (provider_id, day, webhook_id)`, written with an `ON CONFLICT ... DO UPDATE` that adds |
+//! | a lead event is about exactly one lead or one rejection | `CHECK` on `lead_events` |
 //!
 //! A lead and a rejection live in different tables, so "one outcome per record key across
 //! both" cannot be a single `UNIQUE`: `insert_lead` and `insert_rejection` first insert the key
@@ -114,9 +118,11 @@
 //! the last one applied; opening an up-to-date file writes nothing; a file whose version is
 //! newer than this build knows is refused rather than misread. A migration may rebuild a
 //! table that others reference (SQLite's 12-step `ALTER TABLE` procedure; version 2 rebuilds
-//! `contacts` to make the phone optional), so `foreign_keys` is turned off for the migration
-//! transaction, `PRAGMA foreign_key_check` must find nothing before it commits (otherwise it
-//! rolls back and the open fails), and `foreign_keys` is back on afterwards in every case.
+//! `contacts` to make the phone optional, version 7 rebuilds `lead_source_providers` to allow
+//! the `form` format and `lead_events` to hold events of rejections), so `foreign_keys` is
+//! turned off for the migration transaction, `PRAGMA foreign_key_check` must find nothing
+//! before it commits (otherwise it rolls back and the open fails), and `foreign_keys` is back
+//! on afterwards in every case.
 #![deny(missing_docs)]
 
 mod codec;
@@ -142,6 +148,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     ),
     (5, include_str!("../migrations/0005_delivery_options.sql")),
     (6, include_str!("../migrations/0006_endpoint_health.sql")),
+    (7, include_str!("../migrations/0007_intake_security.sql")),
 ];
 
 /// Connection settings for [`SqliteStore::open_with`].
@@ -508,6 +515,190 @@ mod tests {
             fk(&conn),
             "foreign_keys must be on after a failed migration"
         );
+    }
+
+    /// A version-6 file (built with the real migrations 1 to 6) with providers, workspaces,
+    /// leads (one a duplicate), a rejection and lead events upgrades to version 7 keeping
+    /// every row, and the new columns and tables work afterwards.
+    #[test]
+    fn version_6_database_upgrades_keeping_its_data() {
+        use leadroute_core::auth::SignatureScheme;
+        use leadroute_core::model::*;
+        use leadroute_core::storage::with_tx;
+        use time::macros::datetime;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v6.sqlite");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "foreign_keys", true).expect("fk");
+            migrate_to(&mut conn, 6).expect("migrate to 6");
+            assert_eq!(user_version(&conn).expect("version"), 6);
+            conn.execute_batch(
+                "INSERT INTO lead_source_providers (id, name, lead_types, format, field_map, \
+                   rate_limit_per_hour, is_active, created_at, updated_at) \
+                 VALUES ('provider-a', 'A', '[\"solar\"]', 'json', '{\"phone\":\"tel\"}', 100, 1, \
+                   '2025-03-14T15:09:26.535897Z', '2025-03-14T15:09:26.535897Z'), \
+                        ('provider-c', 'C', '[]', 'csv', '{}', NULL, 0, \
+                   '2025-03-14T15:09:26.535897Z', '2025-03-14T15:09:26.535897Z');
+                 INSERT INTO workspaces (id, name, outbound_webhook_url, created_at, updated_at) \
+                 VALUES ('solar_ca_001', 'Sunrise Solar', 'https://hooks.example/solar', \
+                   '2025-03-14T15:09:26.535897Z', '2025-03-14T15:09:26.535897Z');
+                 INSERT INTO contacts (dedup_scope, phone_e164, created_at) \
+                 VALUES ('global', '+13178638426', '2025-03-14T15:09:26.535897Z');
+                 INSERT INTO leads (contact_id, provider_id, record_key, product_type, zip_code, \
+                   raw_payload, received_at, status, duplicate_of) \
+                 VALUES (1, 'provider-a', 'PA-1', 'Solar', '90210', '{}', \
+                   '2025-03-14T15:00:00.000000Z', 'new', NULL), \
+                        (1, 'provider-a', 'PA-2', 'Solar', '90210', '{}', \
+                   '2025-03-14T16:00:00.000000Z', 'duplicate', 1);
+                 INSERT INTO source_records (provider_id, record_key, lead_id) \
+                 VALUES ('provider-a', 'PA-1', 1), ('provider-a', 'PA-2', 2);
+                 INSERT INTO lead_rejections (provider_id, record_key, raw_payload, received_at) \
+                 VALUES ('provider-a', 'PA-3', '{}', '2025-03-14T17:00:00.000000Z');
+                 INSERT INTO source_records (provider_id, record_key, rejection_id) \
+                 VALUES ('provider-a', 'PA-3', 1);
+                 INSERT INTO lead_events (id, lead_id, event_type, detail, created_at) \
+                 VALUES (5, 1, 'received', '{\"n\":1}', '2025-03-14T15:00:00.000000Z'), \
+                        (9, 2, 'duplicate', '{}', '2025-03-14T16:00:00.000000Z');",
+            )
+            .expect("version 6 data");
+        }
+        let store = SqliteStore::open(&path).expect("upgrade");
+        assert_eq!(store.schema_version().expect("version"), 7);
+        let t = |s: &str| codec::parse_ts(s).expect("time");
+        let (providers, ws, e1, e2, h1, h2, totals) = with_tx(&store, |tx| {
+            Ok((
+                tx.providers()?,
+                tx.workspace("solar_ca_001")?,
+                tx.events(EventSubject::Lead, 1)?,
+                tx.events(EventSubject::Lead, 2)?,
+                tx.lead_status_history(1)?,
+                tx.lead_status_history(2)?,
+                tx.provider_totals("provider-a")?,
+            ))
+        })
+        .expect("read upgraded data");
+        let a = Provider {
+            name: "A".into(),
+            lead_types: vec!["solar".into()],
+            field_map: [("phone".to_string(), "tel".to_string())].into(),
+            rate_limit_per_hour: Some(100),
+            ..Provider::new("provider-a")
+        };
+        let c = Provider {
+            name: "C".into(),
+            is_active: false,
+            format: RecordFormat::Csv,
+            ..Provider::new("provider-c")
+        };
+        assert_eq!(providers, vec![a.clone(), c], "providers keep every field");
+        assert_eq!(ws.map(|w| w.require_consent), Some(false));
+        assert_eq!(
+            (e1.len(), e1[0].detail.clone(), e2.len()),
+            (1, serde_json::json!({"n": 1}), 1),
+            "lead events keep their lead"
+        );
+        let change = |from: Option<&str>, to: &str, at: &str, lead| LeadStatusChange {
+            lead_id: lead,
+            from_status: from.map(str::to_string),
+            to_status: to.into(),
+            reason: None,
+            changed_at: t(at),
+        };
+        assert_eq!(h1, vec![change(None, "new", "2025-03-14T15:00:00Z", 1)]);
+        assert_eq!(
+            h2,
+            vec![
+                change(None, "new", "2025-03-14T16:00:00Z", 2),
+                change(Some("new"), "duplicate", "2025-03-14T16:00:00Z", 2),
+            ],
+            "an old duplicate's history ends at its stored status"
+        );
+        assert_eq!(totals, (0, None));
+
+        // The new columns and tables work on the upgraded file.
+        let form = Provider {
+            api_key_hash: Some(
+                "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            ),
+            allowed_webhooks: vec!["wh_solar_ca".into()],
+            format: RecordFormat::Form,
+            ..Provider::new("provider-f")
+        };
+        let hook = WebhookConfig {
+            signature_scheme: SignatureScheme::Stripe,
+            secret: Some("whsec_test".into()),
+            ..WebhookConfig::new("wh_solar_ca")
+        };
+        let at = datetime!(2025-03-15 09:00 UTC);
+        let (back, rejection_events) = with_tx(&store, |tx| {
+            tx.put_provider(&form)?;
+            tx.put_webhook_config(&hook)?;
+            tx.append_event(&NewEvent {
+                subject: EventSubject::Rejection,
+                subject_id: 1,
+                event_type: "rejected".into(),
+                detail: serde_json::json!({}),
+                created_at: at,
+            })?;
+            tx.add_usage(&ProviderUsage {
+                provider_id: "provider-a".into(),
+                day: "2025-03-15".into(),
+                total_leads: 2,
+                last_lead_at: Some(at),
+                ..ProviderUsage::default()
+            })?;
+            Ok((
+                tx.provider("provider-f")?,
+                tx.events(EventSubject::Rejection, 1)?,
+            ))
+        })
+        .expect("write after the upgrade");
+        assert_eq!(back, Some(form));
+        assert_eq!(rejection_events.len(), 1);
+        drop(store);
+
+        let conn = Connection::open(&path).expect("reopen raw");
+        assert_eq!(foreign_key_violations(&conn), 0);
+        let seed: (i64, Option<String>) = conn
+            .query_row(
+                "SELECT total_leads, last_lead_at FROM lead_source_providers WHERE id = 'provider-a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("provider columns");
+        assert_eq!(seed, (2, Some("2025-03-15T09:00:00.000000Z".into())));
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'lead_events'",
+            )
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("indexes");
+        for i in ["lead_events_subject", "lead_events_rejection"] {
+            assert!(indexes.iter().any(|x| x == i), "missing {i}: {indexes:?}");
+        }
+        // Exactly one subject per lead event.
+        assert!(conn
+            .execute(
+                "INSERT INTO lead_events (lead_id, rejection_id, event_type, created_at) \
+                 VALUES (1, 1, 'x', 'now')",
+                [],
+            )
+            .is_err());
+        assert!(conn
+            .execute(
+                "INSERT INTO lead_events (event_type, created_at) VALUES ('x', 'now')",
+                [],
+            )
+            .is_err());
+    }
+
+    fn foreign_key_violations(conn: &Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .expect("foreign_key_check")
     }
 
     #[test]

@@ -90,21 +90,14 @@ impl SqlTx<'_> {
 // ---------------------------------------------------------------------------------------------
 // Providers, workspaces, rules
 
-const PROVIDER_COLS: &str =
-    "id, name, lead_types, format, field_map, rate_limit_per_hour, is_active";
+const PROVIDER_COLS: &str = "id, name, lead_types, format, field_map, rate_limit_per_hour, \
+                             is_active, api_key_hash, allowed_webhooks";
 
 fn provider_row(r: &Row<'_>) -> Result<Provider, StorageError> {
     let c = Cols::new(r, "lead_source_providers");
     let format: String = c.get(3)?;
-    let format = match format.as_str() {
-        "json" => RecordFormat::Json,
-        "csv" => RecordFormat::Csv,
-        other => {
-            return Err(corrupt(format!(
-                "lead_source_providers: unknown format {other:?}"
-            )))
-        }
-    };
+    let format = RecordFormat::parse(&format)
+        .ok_or_else(|| corrupt(format!("lead_source_providers: unknown format {format:?}")))?;
     Ok(Provider {
         id: c.get(0)?,
         name: c.get(1)?,
@@ -113,21 +106,32 @@ fn provider_row(r: &Row<'_>) -> Result<Provider, StorageError> {
         field_map: c.json(4)?,
         rate_limit_per_hour: c.get(5)?,
         is_active: c.get(6)?,
+        api_key_hash: c.get(7)?,
+        allowed_webhooks: c.json(8)?,
     })
 }
 
 impl ProviderRepo for SqlTx<'_> {
     fn put_provider(&self, p: &Provider) -> Result<(), StorageError> {
         let r = (|| {
+            // Only the configuration columns are replaced: total_leads and last_lead_at belong
+            // to add_usage. A new row starts from the usage already counted for its id.
             self.exec(
                 "INSERT INTO lead_source_providers (id, name, lead_types, format, field_map, \
-                 rate_limit_per_hour, is_active, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
+                 rate_limit_per_hour, is_active, api_key_hash, allowed_webhooks, total_leads, \
+                 last_lead_at, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10, \
+                 (SELECT COALESCE(SUM(total_leads), 0) FROM provider_usage_log \
+                  WHERE provider_id = ?1), \
+                 (SELECT MAX(last_lead_at) FROM provider_usage_log WHERE provider_id = ?1), \
+                 ?8, ?8) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  lead_types = excluded.lead_types, format = excluded.format, \
                  field_map = excluded.field_map, \
                  rate_limit_per_hour = excluded.rate_limit_per_hour, \
-                 is_active = excluded.is_active, updated_at = excluded.updated_at",
+                 is_active = excluded.is_active, api_key_hash = excluded.api_key_hash, \
+                 allowed_webhooks = excluded.allowed_webhooks, \
+                 updated_at = excluded.updated_at",
                 params![
                     p.id,
                     p.name,
@@ -136,7 +140,9 @@ impl ProviderRepo for SqlTx<'_> {
                     json(&p.field_map)?,
                     p.rate_limit_per_hour,
                     p.is_active,
-                    now()?
+                    now()?,
+                    p.api_key_hash,
+                    json(&p.allowed_webhooks)?
                 ],
             )?;
             Ok(())
@@ -163,7 +169,7 @@ impl ProviderRepo for SqlTx<'_> {
 
 const WORKSPACE_COLS: &str = "id, name, outbound_webhook_url, webhook_active, business_type, \
                               payment_rate_cents, timezone, webhook_secret, duplicate_window_days, \
-                              capacity, schedule, delivery";
+                              capacity, schedule, delivery, require_consent";
 
 fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
     let c = Cols::new(r, "workspaces");
@@ -184,6 +190,7 @@ fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
                 .map_err(|e| StorageError::Corrupt(format!("workspaces.schedule: {e}")))?,
         },
         delivery: c.json(11)?,
+        require_consent: c.get(12)?,
     })
 }
 
@@ -193,8 +200,9 @@ impl WorkspaceRepo for SqlTx<'_> {
             self.exec(
                 "INSERT INTO workspaces (id, name, outbound_webhook_url, webhook_active, \
                  business_type, payment_rate_cents, timezone, webhook_secret, \
-                 duplicate_window_days, capacity, schedule, delivery, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, ?10, ?10) \
+                 duplicate_window_days, capacity, schedule, delivery, require_consent, \
+                 created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, ?14, ?10, ?10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  outbound_webhook_url = excluded.outbound_webhook_url, \
                  webhook_active = excluded.webhook_active, \
@@ -203,7 +211,7 @@ impl WorkspaceRepo for SqlTx<'_> {
                  timezone = excluded.timezone, webhook_secret = excluded.webhook_secret, \
                  duplicate_window_days = excluded.duplicate_window_days, \
                  capacity = excluded.capacity, schedule = excluded.schedule, \
-                 delivery = excluded.delivery, \
+                 delivery = excluded.delivery, require_consent = excluded.require_consent, \
                  updated_at = excluded.updated_at",
                 params![
                     w.id,
@@ -218,7 +226,8 @@ impl WorkspaceRepo for SqlTx<'_> {
                     now()?,
                     json(&w.capacity)?,
                     w.schedule.as_ref().map(json).transpose()?,
-                    json(&w.delivery)?
+                    json(&w.delivery)?,
+                    w.require_consent
                 ],
             )?;
             Ok(())
@@ -534,18 +543,15 @@ impl LeadRepo for SqlTx<'_> {
     fn insert_lead(&self, l: &NewLead) -> Result<LeadId, StorageError> {
         let r = self.atomic(|| {
             self.claim_record_key(&l.provider_id, &l.record_key)?;
-            let status = if l.duplicate_of.is_some() {
-                "duplicate"
-            } else {
-                "new"
-            };
+            // Every lead starts at 'new' (LeadRepo::insert_lead), duplicates too: the engine
+            // moves them on with set_lead_status, which records the change.
             let id = self
                 .conn
                 .prepare_cached(
                     "INSERT INTO leads (contact_id, duplicate_of, provider_id, record_key, \
                      external_id, product_type, zip_code, appointment_date, estimated_value, \
                      tcpa_consent, fields, warnings, raw_payload, received_at, status) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'new')",
                 )
                 .db()?
                 .insert(params![
@@ -562,8 +568,7 @@ impl LeadRepo for SqlTx<'_> {
                     json(&l.fields)?,
                     json(&l.warnings)?,
                     l.raw_payload,
-                    ts(l.received_at)?,
-                    status
+                    ts(l.received_at)?
                 ])
                 .map_err(|e| match crate::codec::db(e) {
                     StorageError::Conflict(m) => StorageError::Conflict(format!(
@@ -583,6 +588,11 @@ impl LeadRepo for SqlTx<'_> {
             self.exec(
                 "UPDATE source_records SET lead_id = ?3 WHERE provider_id = ?1 AND record_key = ?2",
                 params![l.provider_id, l.record_key, id],
+            )?;
+            self.exec(
+                "INSERT INTO lead_status_history (lead_id, from_status, to_status, reason, \
+                 changed_at) VALUES (?1, NULL, 'new', NULL, ?2)",
+                params![id, ts(l.received_at)?],
             )?;
             Ok(id)
         });
@@ -612,6 +622,58 @@ impl LeadRepo for SqlTx<'_> {
             ),
             params![contact_id, product_type],
             lead_row,
+        )
+    }
+
+    fn set_lead_status(
+        &self,
+        lead_id: LeadId,
+        status: &str,
+        reason: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let r = self.atomic(|| {
+            let old = self.one("SELECT status FROM leads WHERE id = ?1", [lead_id], |r| {
+                Cols::new(r, "leads").get::<String>(0)
+            })?;
+            let Some(old) = old else {
+                return Err(StorageError::Conflict(format!(
+                    "lead {lead_id} does not exist"
+                )));
+            };
+            if old == status {
+                return Ok(());
+            }
+            self.exec(
+                "UPDATE leads SET status = ?2 WHERE id = ?1",
+                params![lead_id, status],
+            )?;
+            self.exec(
+                "INSERT INTO lead_status_history (lead_id, from_status, to_status, reason, \
+                 changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![lead_id, old, status, reason, ts(at)?],
+            )?;
+            Ok(())
+        });
+        in_op(&format!("set_lead_status {lead_id}"), r)
+    }
+
+    fn lead_status_history(&self, lead_id: LeadId) -> Result<Vec<LeadStatusChange>, StorageError> {
+        // Index lead_status_history_lead (lead_id, id): no sort.
+        self.all(
+            "SELECT lead_id, from_status, to_status, reason, changed_at \
+             FROM lead_status_history WHERE lead_id = ?1 ORDER BY id",
+            [lead_id],
+            |r| {
+                let c = Cols::new(r, "lead_status_history");
+                Ok(LeadStatusChange {
+                    lead_id: c.get(0)?,
+                    from_status: c.get(1)?,
+                    to_status: c.get(2)?,
+                    reason: c.get(3)?,
+                    changed_at: c.time(4)?,
+                })
+            },
         )
     }
 }
@@ -1275,11 +1337,15 @@ impl BillingRepo for SqlTx<'_> {
     }
 }
 
+/// The table of a subject's events and the column naming the subject. Events of a rejected
+/// record live in `lead_events` beside those of leads, with `rejection_id` set instead of
+/// `lead_id` (a `CHECK` requires exactly one).
 fn event_table(subject: EventSubject) -> (&'static str, &'static str) {
     match subject {
         EventSubject::Contact => ("contact_events", "contact_id"),
         EventSubject::Lead => ("lead_events", "lead_id"),
         EventSubject::Appointment => ("appointment_events", "appointment_id"),
+        EventSubject::Rejection => ("lead_events", "rejection_id"),
     }
 }
 
@@ -1301,7 +1367,12 @@ impl EventRepo for SqlTx<'_> {
             )?;
             Ok(())
         })();
-        r.map_err(|e| prefix(&format!("append_event to {table} {}", ev.subject_id), e))
+        r.map_err(|e| {
+            prefix(
+                &format!("append_event to {table} ({col} {})", ev.subject_id),
+                e,
+            )
+        })
     }
 
     fn events(
@@ -1326,6 +1397,181 @@ impl EventRepo for SqlTx<'_> {
                 })
             },
         )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Intake: inbound webhook configurations, replay protection, provider usage
+
+const WEBHOOK_CONFIG_COLS: &str =
+    "id, name, lead_type, secret, signature_scheme, rate_limit, rate_window, is_active";
+
+fn webhook_config_row(r: &Row<'_>) -> Result<WebhookConfig, StorageError> {
+    let c = Cols::new(r, "webhook_configs");
+    let scheme: String = c.get(4)?;
+    Ok(WebhookConfig {
+        id: c.get(0)?,
+        name: c.get(1)?,
+        lead_type: c.get(2)?,
+        secret: c.get(3)?,
+        signature_scheme: leadroute_core::auth::SignatureScheme::parse(&scheme).ok_or_else(
+            || {
+                corrupt(format!(
+                    "webhook_configs: unknown signature_scheme {scheme:?}"
+                ))
+            },
+        )?,
+        rate_limit: c.get(5)?,
+        rate_window_seconds: c.get(6)?,
+        is_active: c.get(7)?,
+    })
+}
+
+impl WebhookConfigRepo for SqlTx<'_> {
+    fn put_webhook_config(&self, w: &WebhookConfig) -> Result<(), StorageError> {
+        let r = (|| {
+            self.exec(
+                "INSERT INTO webhook_configs (id, name, lead_type, secret, signature_scheme, \
+                 rate_limit, rate_window, is_active, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                 lead_type = excluded.lead_type, secret = excluded.secret, \
+                 signature_scheme = excluded.signature_scheme, \
+                 rate_limit = excluded.rate_limit, rate_window = excluded.rate_window, \
+                 is_active = excluded.is_active, updated_at = excluded.updated_at",
+                params![
+                    w.id,
+                    w.name,
+                    w.lead_type,
+                    w.secret,
+                    w.signature_scheme.as_str(),
+                    w.rate_limit,
+                    w.rate_window_seconds,
+                    w.is_active,
+                    now()?
+                ],
+            )?;
+            Ok(())
+        })();
+        in_op(&format!("put_webhook_config {}", w.id), r)
+    }
+
+    fn webhook_configs(&self) -> Result<Vec<WebhookConfig>, StorageError> {
+        self.all(
+            &format!("SELECT {WEBHOOK_CONFIG_COLS} FROM webhook_configs ORDER BY id"),
+            [],
+            webhook_config_row,
+        )
+    }
+}
+
+impl IntakeRepo for SqlTx<'_> {
+    fn remember_message(
+        &self,
+        scope: &str,
+        message_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        // The primary key decides: whichever transaction inserts the row first sees it as
+        // new, in this process or another.
+        let n = self
+            .exec(
+                "INSERT INTO inbound_messages (scope, message_id, received_at) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT (scope, message_id) DO NOTHING",
+                params![scope, message_id, ts(at)?],
+            )
+            .map_err(|e| prefix("remember_message", e))?;
+        Ok(n == 1)
+    }
+
+    fn add_usage(&self, d: &ProviderUsage) -> Result<(), StorageError> {
+        let r = self.atomic(|| {
+            let last = ts_opt(d.last_lead_at)?;
+            let total = int(d.total_leads, "total_leads")?;
+            // max() of SQL is NULL when either side is: COALESCE keeps the one that is set.
+            self.exec(
+                "INSERT INTO provider_usage_log (provider_id, webhook_id, day, requests, \
+                 refused, total_leads, accepted, rejected, last_lead_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (provider_id, day, webhook_id) DO UPDATE SET \
+                 requests = requests + excluded.requests, \
+                 refused = refused + excluded.refused, \
+                 total_leads = total_leads + excluded.total_leads, \
+                 accepted = accepted + excluded.accepted, \
+                 rejected = rejected + excluded.rejected, \
+                 last_lead_at = COALESCE(max(last_lead_at, excluded.last_lead_at), \
+                                         last_lead_at, excluded.last_lead_at)",
+                params![
+                    d.provider_id,
+                    d.webhook_id,
+                    d.day,
+                    int(d.requests, "requests")?,
+                    int(d.refused, "refused")?,
+                    total,
+                    int(d.accepted, "accepted")?,
+                    int(d.rejected, "rejected")?,
+                    last
+                ],
+            )?;
+            // The seed's running totals on the provider row, when there is one.
+            self.exec(
+                "UPDATE lead_source_providers SET total_leads = total_leads + ?2, \
+                 last_lead_at = COALESCE(max(last_lead_at, ?3), last_lead_at, ?3) \
+                 WHERE id = ?1",
+                params![d.provider_id, total, last],
+            )?;
+            Ok(())
+        });
+        in_op(
+            &format!(
+                "add_usage for ({:?}, {:?}, {:?})",
+                d.provider_id, d.webhook_id, d.day
+            ),
+            r,
+        )
+    }
+
+    fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError> {
+        // The UNIQUE index (provider_id, day, webhook_id) gives the order: no sort.
+        self.all(
+            "SELECT provider_id, webhook_id, day, requests, refused, total_leads, accepted, \
+             rejected, last_lead_at FROM provider_usage_log WHERE provider_id = ?1 \
+             ORDER BY day, webhook_id",
+            [provider_id],
+            |r| {
+                let c = Cols::new(r, "provider_usage_log");
+                Ok(ProviderUsage {
+                    provider_id: c.get(0)?,
+                    webhook_id: c.get(1)?,
+                    day: c.get(2)?,
+                    requests: c.count(3)?,
+                    refused: c.count(4)?,
+                    total_leads: c.count(5)?,
+                    accepted: c.count(6)?,
+                    rejected: c.count(7)?,
+                    last_lead_at: c.time_opt(8)?,
+                })
+            },
+        )
+    }
+
+    fn provider_totals(
+        &self,
+        provider_id: &str,
+    ) -> Result<(u64, Option<OffsetDateTime>), StorageError> {
+        // Summed over the usage rows rather than read from lead_source_providers, so that
+        // usage counted before (or without) the provider row is included, as in the in-memory
+        // store; add_usage keeps the provider's columns equal to these sums.
+        let found = self.one(
+            "SELECT COALESCE(SUM(total_leads), 0), MAX(last_lead_at) \
+             FROM provider_usage_log WHERE provider_id = ?1",
+            [provider_id],
+            |r| {
+                let c = Cols::new(r, "provider_usage_log");
+                Ok((c.count(0)?, c.time_opt(1)?))
+            },
+        )?;
+        Ok(found.unwrap_or((0, None)))
     }
 }
 

@@ -29,6 +29,7 @@ fn workspace() -> Workspace {
         capacity: Default::default(),
         schedule: None,
         delivery: Default::default(),
+        require_consent: false,
     }
 }
 
@@ -543,7 +544,7 @@ fn version_1_database_migrates_keeping_its_data() {
         store.schema_version().expect("version"),
         SqliteStore::SCHEMA_VERSION
     );
-    assert_eq!(SqliteStore::SCHEMA_VERSION, 6);
+    assert_eq!(SqliteStore::SCHEMA_VERSION, 7);
 
     let (c1, c2, missing, by_key, l1, l2, appt, counts, ws) = with_tx(&store, |tx| {
         Ok((
@@ -628,16 +629,26 @@ fn version_1_database_migrates_keeping_its_data() {
     );
 
     // AUTOINCREMENT's high-water mark survived the rebuild: the deleted id 3 is not reused.
+    // A duplicate starts at 'new' like every lead; the engine then marks it.
     let (id, l) = with_tx(&store, |tx| {
         let id = tx.insert_contact(&contact("+12125550123"))?;
         let l = tx.insert_lead(&NewLead {
             duplicate_of: Some(1),
             ..lead(1, "PA-00011")
         })?;
+        tx.set_lead_status(l, "duplicate", Some("lead 1"), T0)?;
         Ok((id, l))
     })
     .expect("write after the migration");
     assert_eq!(id, 4, "contact ids are never reused");
+    let history = with_tx(&store, |tx| Ok(tx.lead_status_history(l)?)).expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| (h.from_status.as_deref(), h.to_status.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(None, "new"), (Some("new"), "duplicate")]
+    );
     drop(store);
 
     let conn = raw(&path);

@@ -29,6 +29,7 @@ from ._leadroute import (
 )
 from .errors import (
     ConflictError,
+    ForbiddenError,
     InvalidPhoneError,
     LeadrouteError,
     NotFoundError,
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidPhoneError",
     "ValidationError",
     "UnauthorizedError",
+    "ForbiddenError",
     "RateLimitedError",
     "NotFoundError",
     "ConflictError",

@@ -9,8 +9,9 @@ class                  raised when                                   also derive
 =====================  ============================================  ==========================
 InvalidPhoneError      a phone number cannot be normalized           ``ValueError``
 ValidationError        an input (record, rule, option) is invalid    ``ValueError``
-UnauthorizedError      a caller may not do this (inactive provider)
-RateLimitedError       a caller sent too much; retry later
+UnauthorizedError      the caller is not authenticated (HTTP 401)
+ForbiddenError         authenticated, but not allowed (HTTP 403)
+RateLimitedError       a caller sent too much; retry later (429)
 NotFoundError          a named thing does not exist                  ``LookupError``
 ConflictError          the request conflicts with stored state
 StorageError           the database failed or is busy
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidPhoneError",
     "ValidationError",
     "UnauthorizedError",
+    "ForbiddenError",
     "RateLimitedError",
     "NotFoundError",
     "ConflictError",
@@ -65,7 +67,13 @@ class ValidationError(LeadrouteError, ValueError):
 
 
 class UnauthorizedError(LeadrouteError):
-    """The caller is not allowed to do this (e.g. ``inactive_provider``)."""
+    """The caller is not authenticated: ``missing_api_key``, ``invalid_api_key``,
+    ``bad_signature``, ``stale_timestamp``, ``replayed``, ``no_credentials_configured``, ..."""
+
+
+class ForbiddenError(LeadrouteError):
+    """The caller is authenticated but may not do this: ``provider_inactive``,
+    ``webhook_not_allowed``, ``inactive_provider``."""
 
 
 class RateLimitedError(LeadrouteError):

@@ -75,21 +75,30 @@ impl TieState for StoreTieState<'_> {
     }
 }
 
-/// The gate: a candidate is eligible when its workspace is open now and neither the
-/// workspace's nor the rule's caps and budget are used up in their current windows.
+/// The gate: a candidate is eligible when its workspace takes the lead's consent status,
+/// is open now, and neither the workspace's nor the rule's caps and budget are used up in
+/// their current windows.
 pub(super) struct StoreGate<'a> {
     tx: &'a dyn Tx,
     snap: &'a Snapshot,
     at: OffsetDateTime,
+    /// Whether the lead has TCPA consent (`tcpa_consent = true`).
+    consent: bool,
     error: Option<Error>,
 }
 
 impl<'a> StoreGate<'a> {
-    pub(super) fn new(tx: &'a dyn Tx, snap: &'a Snapshot, at: OffsetDateTime) -> Self {
+    pub(super) fn new(
+        tx: &'a dyn Tx,
+        snap: &'a Snapshot,
+        at: OffsetDateTime,
+        consent: bool,
+    ) -> Self {
         StoreGate {
             tx,
             snap,
             at,
+            consent,
             error: None,
         }
     }
@@ -103,6 +112,9 @@ impl<'a> StoreGate<'a> {
         let Some(ws) = self.snap.workspaces.get(c.workspace_id) else {
             return Ok(Some(SkipReason::WorkspaceMissing));
         };
+        if ws.require_consent && !self.consent {
+            return Ok(Some(SkipReason::ConsentRequired));
+        }
         if let Some(schedule) = self.snap.schedules.get(c.workspace_id) {
             if !schedule.is_open(self.at)? {
                 return Ok(Some(SkipReason::OutsideSchedule));

@@ -17,6 +17,9 @@
 //! `Arc` swapped when configuration changes, so ingestion reads it without holding a lock.
 
 mod gate;
+mod wall;
+
+pub use wall::InboundRequest;
 
 use crate::appointment;
 use crate::billing;
@@ -75,6 +78,8 @@ pub struct EngineConfig {
     pub product_aliases: Vec<(String, String)>,
     /// How rules of equal priority share appointments. Default: lowest rule id.
     pub tie_policy: TiePolicy,
+    /// Largest request body [`Engine::ingest_request`] takes, in bytes. Default 16 MiB.
+    pub max_body_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -93,6 +98,7 @@ impl Default for EngineConfig {
             extra_products: Vec::new(),
             product_aliases: Vec::new(),
             tie_policy: TiePolicy::LowestId,
+            max_body_bytes: 16 << 20,
         }
     }
 }
@@ -112,6 +118,8 @@ pub struct Snapshot {
     pub zones: HashMap<String, Zone>,
     /// Capacities of the active rules that have one, by rule id.
     pub rule_capacity: HashMap<i64, Capacity>,
+    /// Inbound webhooks by id.
+    pub webhooks: HashMap<String, WebhookConfig>,
 }
 
 impl Snapshot {
@@ -119,6 +127,7 @@ impl Snapshot {
         providers: Vec<Provider>,
         workspaces: Vec<Workspace>,
         rules: &[RoutingRule],
+        webhooks: Vec<WebhookConfig>,
         config: &EngineConfig,
     ) -> Result<Snapshot> {
         // Products: every name rules and workspaces use, except configured aliases, which
@@ -184,6 +193,7 @@ impl Snapshot {
             zones,
             rule_capacity,
             workspaces: workspaces.into_iter().map(|w| (w.id.clone(), w)).collect(),
+            webhooks: webhooks.into_iter().map(|w| (w.id.clone(), w)).collect(),
             providers: providers
                 .into_iter()
                 .map(|p| {
@@ -331,6 +341,47 @@ pub struct DeliveryReport {
 }
 
 /// A record after the pure steps, ready to be written.
+/// One provider's records on their way in, with what the wall decided about them.
+struct Batch<'a> {
+    provider: &'a Provider,
+    map: &'a FieldMap,
+    /// The inbound webhook they came through (dedup scope and usage row).
+    webhook_id: Option<&'a str>,
+    /// Lead types the records may have (empty: any).
+    lead_types: &'a [String],
+    records: &'a [RawRecord],
+}
+
+/// The `provider_usage_log` delta of one stored batch: one request, and its newly stored
+/// records (replays are not counted again).
+fn usage_of(batch: &Batch<'_>, outcomes: &[IngestOutcome], at: OffsetDateTime) -> ProviderUsage {
+    let (mut accepted, mut rejected) = (0, 0);
+    for o in outcomes {
+        match o.outcome {
+            Outcome::Accepted(_) => accepted += 1,
+            Outcome::Rejected { .. } => rejected += 1,
+            Outcome::Replayed(_) => {}
+        }
+    }
+    ProviderUsage {
+        provider_id: batch.provider.id.clone(),
+        webhook_id: batch.webhook_id.unwrap_or_default().to_string(),
+        day: utc_day(at),
+        requests: 1,
+        refused: 0,
+        total_leads: accepted + rejected,
+        accepted,
+        rejected,
+        last_lead_at: (accepted + rejected > 0).then_some(at),
+    }
+}
+
+/// `YYYY-MM-DD` of a UTC time.
+fn utc_day(at: OffsetDateTime) -> String {
+    let d = at.to_offset(time::UtcOffset::UTC).date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 enum Prepared {
     Reject {
         record_key: String,
@@ -404,10 +455,15 @@ impl Engine {
     }
 
     fn load_snapshot(store: &dyn Store, config: &EngineConfig) -> Result<Snapshot> {
-        let (providers, workspaces, rules) = with_tx(store, |tx| {
-            Ok((tx.providers()?, tx.workspaces()?, tx.rules()?))
+        let (providers, workspaces, rules, webhooks) = with_tx(store, |tx| {
+            Ok((
+                tx.providers()?,
+                tx.workspaces()?,
+                tx.rules()?,
+                tx.webhook_configs()?,
+            ))
         })?;
-        Snapshot::build(providers, workspaces, &rules, config)
+        Snapshot::build(providers, workspaces, &rules, webhooks, config)
     }
 
     /// The store.
@@ -464,7 +520,7 @@ impl Engine {
         upsert_by(&mut all_p, providers, |p| p.id.clone());
         upsert_by(&mut all_w, workspaces, |w| w.id.clone());
         upsert_by(&mut all_r, rules, |r| r.id);
-        Snapshot::build(all_p, all_w, &all_r, &self.config)?;
+        Snapshot::build(all_p, all_w, &all_r, Vec::new(), &self.config)?;
         with_tx(&*self.store, |tx| {
             for p in providers {
                 tx.put_provider(p)?;
@@ -474,6 +530,23 @@ impl Engine {
             }
             for r in rules {
                 tx.put_rule(r)?;
+            }
+            Ok(())
+        })?;
+        self.refresh()
+    }
+
+    /// Stores inbound webhook configurations (`webhook_configs`, upserts in one transaction)
+    /// and refreshes the snapshot. Providers post through one only when it is in their
+    /// `allowed_webhooks` (see [`Engine::ingest_request`]).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn configure_webhooks(&self, webhooks: &[WebhookConfig]) -> Result<()> {
+        with_tx(&*self.store, |tx| {
+            for w in webhooks {
+                tx.put_webhook_config(w)?;
             }
             Ok(())
         })?;
@@ -527,29 +600,114 @@ impl Engine {
         if !provider.is_active {
             return Err(IntakeError::InactiveProvider(provider_id.to_string()).into());
         }
+        let batch = Batch {
+            provider,
+            map,
+            webhook_id,
+            lead_types: &provider.lead_types,
+            records,
+        };
+        self.ingest_in_tx(&snap, &batch, now(), &|_| Ok(()))
+    }
+
+    /// Ingests one HTTP request from a provider: the intake wall, then the body's records as
+    /// one batch ([`Engine::ingest_batch`]), one outcome per record.
+    ///
+    /// The wall (see `engine::wall`): the provider's API key when it has an
+    /// `api_key_hash`, and the inbound webhook's signature when it has a secret (at least one
+    /// must be configured); then the provider must be active and, when the request names a
+    /// webhook, the webhook active, in the provider's `allowed_webhooks`, and of a lead type
+    /// the provider may send. Replay protection (Standard Webhooks message ids) and rate
+    /// limits (the provider's per UTC hour, the webhook's `rate_limit` per `rate_window`
+    /// seconds) are checked and consumed in the batch's transaction. Records through a
+    /// webhook with a lead type must be of it (else `lead_type_not_allowed`).
+    ///
+    /// The body is split by the provider's format: JSON (one object, an array of objects,
+    /// or JSON Lines), CSV with a header row, or one form-encoded record. Bytes that are not
+    /// UTF-8 are replaced with U+FFFD. A refused request stores no record; it is counted in
+    /// `provider_usage_log.refused` when the provider exists. Accepted requests count in
+    /// `requests`, their stored records in `total_leads` / `accepted` / `rejected`.
+    ///
+    /// # Errors
+    ///
+    /// - [`AuthError`](crate::auth::AuthError) of kind `Unauthorized` (no or wrong key,
+    ///   unknown provider, bad, stale or replayed signature, nothing configured to
+    ///   authenticate with), `Forbidden` (inactive provider, webhook not allowed),
+    ///   `RateLimited` (with `retry_after_seconds`).
+    /// - [`IntakeError::BodyTooLarge`] over [`EngineConfig::max_body_bytes`];
+    ///   [`IntakeError::MissingCsvHeader`] for a CSV body without a header row.
+    /// - Storage errors (the batch is rolled back, quota included).
+    pub fn ingest_request(&self, request: &InboundRequest<'_>) -> Result<Vec<IngestOutcome>> {
+        if request.body.len() > self.config.max_body_bytes {
+            return Err(IntakeError::BodyTooLarge {
+                size: request.body.len(),
+                limit: self.config.max_body_bytes,
+            }
+            .into());
+        }
+        let snap = self.snapshot();
         let at = now();
-        let prepared: Vec<Prepared> = records
+        let result = wall::admit(&snap, request, at.unix_timestamp())
+            .map_err(Error::from)
+            .and_then(|admitted| {
+                let body = String::from_utf8_lossy(request.body);
+                let split = intake::split(admitted.provider.format, &body)?;
+                let lead_types = admitted.lead_types();
+                let batch = Batch {
+                    provider: admitted.provider,
+                    map: admitted.map,
+                    webhook_id: admitted.webhook.map(|w| w.id.as_str()),
+                    lead_types: &lead_types,
+                    records: &split.records,
+                };
+                self.ingest_in_tx(&snap, &batch, at, &|tx| {
+                    wall::consume_quota(tx, &admitted, at)
+                })
+            });
+        if let Err(Error::Auth(_)) = &result {
+            if snap.providers.contains_key(request.provider_id) {
+                let refused = ProviderUsage {
+                    provider_id: request.provider_id.to_string(),
+                    webhook_id: request.webhook_id.unwrap_or_default().to_string(),
+                    day: utc_day(at),
+                    refused: 1,
+                    ..ProviderUsage::default()
+                };
+                with_tx(&*self.store, |tx| Ok(tx.add_usage(&refused)?))?;
+            }
+        }
+        result
+    }
+
+    /// The pure steps for every record, then one transaction: `admit` (the wall's checks
+    /// that need the store), each record's write, and the provider's usage row.
+    fn ingest_in_tx(
+        &self,
+        snap: &Snapshot,
+        batch: &Batch<'_>,
+        at: OffsetDateTime,
+        admit: &dyn Fn(&dyn Tx) -> Result<()>,
+    ) -> Result<Vec<IngestOutcome>> {
+        let prepared: Vec<Prepared> = batch
+            .records
             .iter()
-            .map(|r| self.prepare(&snap, provider, map, r))
+            .map(|r| self.prepare(snap, batch, r))
             .collect();
         with_tx(&*self.store, |tx| {
-            prepared
+            admit(tx)?;
+            let outcomes = prepared
                 .iter()
-                .zip(records)
-                .map(|(p, raw)| self.write(tx, &snap, provider, webhook_id, p, raw, at))
-                .collect()
+                .zip(batch.records)
+                .map(|(p, raw)| self.write(tx, snap, batch.provider, batch.webhook_id, p, raw, at))
+                .collect::<Result<Vec<_>>>()?;
+            tx.add_usage(&usage_of(batch, &outcomes, at))?;
+            Ok(outcomes)
         })
     }
 
     /// The pure steps: parse, map, validate, normalize. Routing needs the store (tie state,
     /// capacity counters) and happens in the write transaction.
-    fn prepare(
-        &self,
-        snap: &Snapshot,
-        provider: &Provider,
-        map: &FieldMap,
-        raw: &RawRecord,
-    ) -> Prepared {
+    fn prepare(&self, snap: &Snapshot, batch: &Batch<'_>, raw: &RawRecord) -> Prepared {
         let fields = match intake::parse_fields(raw) {
             Ok(f) => f,
             Err(e) => {
@@ -562,7 +720,7 @@ impl Engine {
                 }
             }
         };
-        let input = intake::map_fields(fields, map);
+        let input = intake::map_fields(fields, batch.map);
         let record_key = input
             .external_id
             .clone()
@@ -570,7 +728,7 @@ impl Engine {
         let ctx = ValidationContext {
             zips: &self.zips,
             catalog: snap.routing.catalog(),
-            allowed_lead_types: &provider.lead_types,
+            allowed_lead_types: batch.lead_types,
             default_region: &self.config.default_region,
             require_phone: self.config.require_phone,
         };
@@ -591,6 +749,25 @@ impl Engine {
             "email": lead.email,
             "zip_code": lead.zip.to_string(),
             "product_type": lead.product_name,
+            "address": input.address,
+            "city": input.city,
+            "state": input.state,
+            "ip_address": input.ip_address,
+            "user_agent": input.user_agent,
+            "attribution": {
+                "utm_source": input.utm_source,
+                "utm_medium": input.utm_medium,
+                "utm_campaign": input.utm_campaign,
+                "utm_term": input.utm_term,
+                "utm_content": input.utm_content,
+                "campaign_id": input.campaign_id,
+            },
+            "consent": {
+                "consent_value": lead.tcpa_consent,
+                "consent_description": input.consent_text,
+                "consent_hash": input.consent_hash,
+                "certificate_url": input.consent_certificate_url,
+            },
             "custom": input.custom,
         });
         Prepared::Accept {
@@ -601,18 +778,21 @@ impl Engine {
     }
 
     /// Routes a (product, ZIP5) inside the assigning transaction: the tie policy's state is
-    /// read and advanced in the store, each candidate passes the gate (schedule, caps,
-    /// budget), and the winner's capacity is consumed, all in `tx`.
+    /// read and advanced in the store, each candidate passes the gate (consent, schedule,
+    /// caps, budget), and the winner's capacity is consumed, all in `tx`. `consent`: whether
+    /// the lead has TCPA consent.
+    #[allow(clippy::too_many_arguments)]
     fn route_in_tx(
         &self,
         tx: &dyn Tx,
         snap: &Snapshot,
         product: crate::catalog::ProductId,
         zip: crate::zip::Zip5,
+        consent: bool,
         at: OffsetDateTime,
     ) -> Result<Routed> {
         let mut state = gate::StoreTieState::new(tx, true);
-        let mut gate = gate::StoreGate::new(tx, snap, at);
+        let mut gate = gate::StoreGate::new(tx, snap, at, consent);
         let explanation = snap.routing.decide_explained(
             product,
             zip,
@@ -658,8 +838,9 @@ impl Engine {
     }
 
     /// A dry run: how a (product, ZIP) would route now, with the full trace (every
-    /// candidate, skipped ones with their reason, excluded and inactive rules), as JSON.
-    /// Reads the store's tie state and capacity counters; writes nothing.
+    /// candidate, skipped ones with their reason, excluded and inactive rules), as JSON, for
+    /// a lead with TCPA consent. Reads the store's tie state and capacity counters; writes
+    /// nothing.
     ///
     /// # Errors
     ///
@@ -673,7 +854,7 @@ impl Engine {
         let at = now();
         with_tx(&*self.store, |tx| {
             let state = gate::StoreTieState::new(tx, false);
-            let mut gate = gate::StoreGate::new(tx, &snap, at);
+            let mut gate = gate::StoreGate::new(tx, &snap, at, true);
             let trace = snap
                 .routing
                 .explain_with(pid, zip, self.config.tie_policy, &state, &mut gate)
@@ -718,6 +899,24 @@ impl Engine {
                     raw_payload: raw.text().to_string(),
                     received_at: at,
                 })?;
+                let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+                event(
+                    tx,
+                    EventSubject::Rejection,
+                    rejection_id,
+                    "received",
+                    json!({"provider_id": provider.id, "webhook_id": webhook_id,
+                           "record_key": record_key}),
+                    at,
+                )?;
+                event(
+                    tx,
+                    EventSubject::Rejection,
+                    rejection_id,
+                    "rejected",
+                    json!({"reason_codes": codes}),
+                    at,
+                )?;
                 Outcome::Rejected {
                     rejection_id,
                     reasons: reasons.clone(),
@@ -801,8 +1000,18 @@ impl Engine {
             EventSubject::Lead,
             lead_id,
             "received",
-            json!({"provider_id": provider.id, "record_key": record_key,
-                   "contact_id": contact_id, "new_contact": new_contact,
+            json!({"provider_id": provider.id, "webhook_id": webhook_id,
+                   "record_key": record_key}),
+            at,
+        )?;
+        event(
+            tx,
+            EventSubject::Lead,
+            lead_id,
+            "validated",
+            json!({"contact_id": contact_id, "new_contact": new_contact,
+                   "phone": lead.phone.as_ref().map(|p| p.number.as_str()),
+                   "zip_code": lead.zip.to_string(), "product_type": lead.product_name,
                    "warnings": lead.warnings}),
             at,
         )?;
@@ -815,6 +1024,7 @@ impl Engine {
                 json!({"original_lead_id": original, "product_type": lead.product_name}),
                 at,
             )?;
+            tx.set_lead_status(lead_id, "duplicate", None, at)?;
             return Ok(Accepted {
                 lead_id,
                 contact_id,
@@ -827,7 +1037,14 @@ impl Engine {
         }
         let mut appointment_out = None;
         let routing = match lead.appointment_date {
-            Some(_) => Some(self.route_in_tx(tx, snap, lead.product, lead.zip, at)?),
+            Some(_) => Some(self.route_in_tx(
+                tx,
+                snap,
+                lead.product,
+                lead.zip,
+                lead.tcpa_consent == Some(true),
+                at,
+            )?),
             None => None,
         };
         if let Some(routed) = &routing {
@@ -835,12 +1052,22 @@ impl Engine {
                 appointment::from_lead(lead_id, contact_id, lead, routed.assignment.clone(), at)
             {
                 let appt_id = tx.insert_appointment(&new_appt)?;
-                let kind = match &routed.outcome {
-                    RoutingOutcome::Routed { .. } => {
+                let (kind, detail) = match &routed.outcome {
+                    RoutingOutcome::Routed {
+                        workspace_id,
+                        rule_id,
+                    } => {
                         self.enqueue(tx, snap, appt_id, &new_appt, &customer_of(lead), at)?;
-                        "routed"
+                        (
+                            "routed",
+                            json!({"appointment_id": appt_id, "workspace_id": workspace_id,
+                                   "rule_id": rule_id}),
+                        )
                     }
-                    RoutingOutcome::Unrouted(_) => "unrouted",
+                    RoutingOutcome::Unrouted(reason) => (
+                        "unrouted",
+                        json!({"appointment_id": appt_id, "reason": reason.code()}),
+                    ),
                 };
                 event(
                     tx,
@@ -850,6 +1077,12 @@ impl Engine {
                     routed.trace.clone(),
                     at,
                 )?;
+                event(tx, EventSubject::Lead, lead_id, kind, detail, at)?;
+                let reason = match &routed.outcome {
+                    RoutingOutcome::Unrouted(r) => Some(r.code()),
+                    RoutingOutcome::Routed { .. } => None,
+                };
+                tx.set_lead_status(lead_id, kind, reason, at)?;
                 appointment_out = Some((appt_id, routed.outcome.clone()));
             }
         }
@@ -1069,16 +1302,31 @@ impl Engine {
                     }
                     _ => None,
                 };
+                let detail = json!({"delivery_id": d.id, "webhook_id": d.delivery.webhook_id,
+                       "attempt": n, "status_code": attempt.status_code,
+                       "error": attempt.error, "next_attempt_at": next});
                 event(
                     tx,
                     EventSubject::Appointment,
                     appt.id,
                     kind,
-                    json!({"delivery_id": d.id, "webhook_id": d.delivery.webhook_id,
-                           "attempt": n, "status_code": attempt.status_code,
-                           "error": attempt.error, "next_attempt_at": next}),
+                    detail.clone(),
                     finished,
                 )?;
+                // The lead's own trail: delivered, or given up on.
+                if let Some(status) = match &result {
+                    AttemptResult::Delivered { .. } => Some("delivered"),
+                    AttemptResult::Failed => Some("delivery_failed"),
+                    AttemptResult::Retry { .. } => None,
+                } {
+                    let lead_id = appt.appointment.lead_id;
+                    event(tx, EventSubject::Lead, lead_id, status, detail, finished)?;
+                    let reason = attempt
+                        .status_code
+                        .map(|c| format!("HTTP {c}"))
+                        .or_else(|| attempt.error.clone());
+                    tx.set_lead_status(lead_id, status, reason.as_deref(), finished)?;
+                }
                 r.attempted += 1;
             }
             Ok(r)
@@ -1165,7 +1413,12 @@ impl Engine {
                         snap.routing.catalog().lookup(&a.service_type),
                         crate::zip::Zip5::parse(&a.zip_code),
                     ) {
-                        (Some(p), Ok(z)) => self.route_in_tx(tx, &snap, p, z, at)?,
+                        (Some(p), Ok(z)) => {
+                            let consent = tx
+                                .lead(a.lead_id)?
+                                .is_some_and(|l| l.lead.tcpa_consent == Some(true));
+                            self.route_in_tx(tx, &snap, p, z, consent, at)?
+                        }
                         _ => {
                             *r.still_unrouted
                                 .entry(UnroutedReason::UnknownProduct.code().to_string())
@@ -1266,6 +1519,24 @@ impl Engine {
         let lead = tx
             .lead(appt.appointment.lead_id)?
             .ok_or_else(|| Error::Internal(format!("appointment {} has no lead", appt.id)))?;
+        if let Assignment::Routed {
+            workspace_id,
+            rule_id,
+            method,
+            ..
+        } = assignment
+        {
+            event(
+                tx,
+                EventSubject::Lead,
+                lead.id,
+                "routed",
+                json!({"appointment_id": appt.id, "workspace_id": workspace_id,
+                       "rule_id": rule_id, "routing_method": method}),
+                at,
+            )?;
+            tx.set_lead_status(lead.id, "routed", None, at)?;
+        }
         let mut routed = appt.appointment.clone();
         routed.assignment = assignment.clone();
         self.enqueue(tx, snap, appt.id, &routed, &stored_customer(&lead), at)
@@ -1402,6 +1673,16 @@ impl Engine {
                 json!({"reason": reason, "credit_cents": credit.amount.0}),
                 at,
             )?;
+            let lead_id = appt.appointment.lead_id;
+            event(
+                tx,
+                EventSubject::Lead,
+                lead_id,
+                "returned",
+                json!({"appointment_id": appointment_id, "reason": reason}),
+                at,
+            )?;
+            tx.set_lead_status(lead_id, "returned", Some(reason), at)?;
             Ok(credit)
         })
     }
@@ -1457,6 +1738,47 @@ impl Engine {
     /// Storage errors.
     pub fn counts(&self) -> Result<StoreCounts> {
         with_tx(&*self.store, |tx| Ok(tx.counts()?))
+    }
+
+    /// A provider's intake per (inbound webhook, UTC day) (`provider_usage_log`), ordered by
+    /// day, then webhook (`""` for records ingested directly).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>> {
+        with_tx(&*self.store, |tx| Ok(tx.provider_usage(provider_id)?))
+    }
+
+    /// A provider's `total_leads` (records stored, leads and rejections) and `last_lead_at`
+    /// (UTC).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<OffsetDateTime>)> {
+        with_tx(&*self.store, |tx| Ok(tx.provider_totals(provider_id)?))
+    }
+
+    /// The audit trail of one subject (`lead_events` of a lead or of a stored rejection,
+    /// `contact_events`, `appointment_events`), oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn events(&self, subject: EventSubject, id: i64) -> Result<Vec<NewEvent>> {
+        with_tx(&*self.store, |tx| Ok(tx.events(subject, id)?))
+    }
+
+    /// A lead's status changes (`lead_status_history`), oldest first: `new`, then
+    /// `duplicate`, `routed` or `unrouted`, then `delivered`, `delivery_failed` or
+    /// `returned`.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn lead_status_history(&self, lead_id: LeadId) -> Result<Vec<LeadStatusChange>> {
+        with_tx(&*self.store, |tx| Ok(tx.lead_status_history(lead_id)?))
     }
 }
 

@@ -203,11 +203,15 @@ pub enum SkipReason {
     },
     /// The workspace's budget is spent. Decided by the [`Gate`].
     BudgetSpent,
+    /// The workspace requires TCPA consent (`require_consent`) and the lead has none.
+    /// Decided by the [`Gate`].
+    ConsentRequired,
 }
 
 impl SkipReason {
     /// snake_case code: `webhook_inactive`, `workspace_missing`, `rule_inactive`,
-    /// `excluded_zip`, `outside_schedule`, `cap_reached`, `budget_spent`.
+    /// `excluded_zip`, `outside_schedule`, `cap_reached`, `budget_spent`,
+    /// `consent_required`.
     pub fn code(self) -> &'static str {
         match self {
             SkipReason::WebhookInactive => "webhook_inactive",
@@ -217,6 +221,7 @@ impl SkipReason {
             SkipReason::OutsideSchedule => "outside_schedule",
             SkipReason::CapReached { .. } => "cap_reached",
             SkipReason::BudgetSpent => "budget_spent",
+            SkipReason::ConsentRequired => "consent_required",
         }
     }
 }

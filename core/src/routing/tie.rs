@@ -315,11 +315,7 @@ impl RoutingTable {
     /// use leadroute_core::routing::*;
     /// use leadroute_core::zip::Zip5;
     /// # use leadroute_core::model::{Cents, Workspace};
-    /// # let ws = |id: &str| Workspace { id: id.into(), name: id.into(),
-    /// #     outbound_webhook_url: "http://127.0.0.1:9/".into(), webhook_active: true,
-    /// #     business_type: None, payment_rate: Cents(100), timezone: None,
-    /// #     webhook_secret: None, duplicate_window_days: None,
-    /// #     capacity: Default::default(), schedule: None, delivery: Default::default() };
+    /// # let ws = |id: &str| Workspace::new(id, "http://127.0.0.1:9/", Cents(100));
     /// let rule = |id, weight| RoutingRule {
     ///     id, workspace_id: format!("w{id}"), product_types: vec!["Solar".into()],
     ///     zip_codes: vec!["90210".into()], priority: 1, is_active: true, notes: None,

@@ -106,6 +106,25 @@ pub const CHECKS: &[Check] = &[
     ("billing_credits_and_summary", billing_credits_and_summary),
     ("workspace_options_round_trip", workspace_options_round_trip),
     ("endpoint_health_and_deferral", endpoint_health_and_deferral),
+    (
+        "webhook_configs_round_trip_and_upsert",
+        webhook_configs_round_trip_and_upsert,
+    ),
+    (
+        "providers_intake_fields_round_trip",
+        providers_intake_fields_round_trip,
+    ),
+    (
+        "workspace_require_consent_round_trip",
+        workspace_require_consent_round_trip,
+    ),
+    (
+        "remember_message_once_per_scope",
+        remember_message_once_per_scope,
+    ),
+    ("provider_usage_accumulates", provider_usage_accumulates),
+    ("lead_status_history_changes", lead_status_history_changes),
+    ("rejection_events_round_trip", rejection_events_round_trip),
 ];
 
 /// Runs every check in [`CHECKS`], each on a fresh store from `make`.
@@ -171,6 +190,11 @@ fn provider(id: &str) -> Provider {
         .collect(),
         rate_limit_per_hour: Some(3600),
         is_active: true,
+        // sha256 of "test": the stored form of an API key, never the key.
+        api_key_hash: Some(
+            "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        ),
+        allowed_webhooks: vec!["wh_solar_ca".into(), "wh_roofing_tx".into()],
     }
 }
 
@@ -188,6 +212,7 @@ fn workspace(id: &str, rate: Cents) -> Workspace {
         capacity: Default::default(),
         schedule: None,
         delivery: Default::default(),
+        require_consent: false,
     }
 }
 
@@ -433,6 +458,8 @@ pub fn providers_upsert_and_missing(make: MakeStore<'_>) {
     a.field_map.clear();
     a.rate_limit_per_hour = None;
     a.is_active = false;
+    a.api_key_hash = None;
+    a.allowed_webhooks.clear();
     tx(s, "put_provider (update)", |tx| Ok(tx.put_provider(&a)?));
     assert_eq!(
         tx(s, "provider", |tx| Ok(tx.provider("provider-a")?)),
@@ -483,6 +510,7 @@ pub fn workspaces_upsert_and_missing(make: MakeStore<'_>) {
     solar.timezone = None;
     solar.webhook_secret = None;
     solar.duplicate_window_days = None;
+    solar.require_consent = true;
     tx(s, "put_workspace (update)", |tx| {
         Ok(tx.put_workspace(&solar)?)
     });
@@ -2638,4 +2666,602 @@ pub fn endpoint_health_and_deferral(make: MakeStore<'_>) {
     );
     let missing = with_tx(s, |tx| Ok(tx.defer_delivery(9_999, at(1))));
     expect_conflict("deferring a missing delivery", missing.expect("tx"));
+}
+
+/// Every [`SignatureScheme`](crate::auth::SignatureScheme), for round trips.
+const SCHEMES: [crate::auth::SignatureScheme; 4] = [
+    crate::auth::SignatureScheme::GitHub,
+    crate::auth::SignatureScheme::CalCom,
+    crate::auth::SignatureScheme::StandardWebhooks,
+    crate::auth::SignatureScheme::Stripe,
+];
+
+fn webhook_config(id: &str, scheme: crate::auth::SignatureScheme) -> WebhookConfig {
+    WebhookConfig {
+        id: id.into(),
+        name: format!("Inbound {id}"),
+        lead_type: Some("solar".into()),
+        secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        signature_scheme: scheme,
+        rate_limit: Some(120),
+        rate_window_seconds: 60,
+        is_active: true,
+    }
+}
+
+/// `put_webhook_config` stores every field (each signature scheme, optional fields set and
+/// empty) and upserts by id replacing every field; `webhook_configs` is ordered by id; a
+/// rolled-back write leaves nothing.
+pub fn webhook_configs_round_trip_and_upsert(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    assert!(
+        tx(s, "webhook_configs", |tx| Ok(tx.webhook_configs()?)).is_empty(),
+        "a new store has no webhook configs"
+    );
+    // Ids out of order on purpose; one config per scheme, the last one minimal.
+    let mut configs: Vec<WebhookConfig> = ["wh_d", "wh_b", "wh_c", "wh_a"]
+        .iter()
+        .zip(SCHEMES)
+        .map(|(id, scheme)| webhook_config(id, scheme))
+        .collect();
+    configs[3] = WebhookConfig {
+        signature_scheme: crate::auth::SignatureScheme::Stripe,
+        ..WebhookConfig::new("wh_a")
+    };
+    configs[1].is_active = false;
+    configs[2].rate_window_seconds = 86_400;
+    configs[2].rate_limit = Some(0);
+    tx(s, "put_webhook_config", |tx| {
+        for c in &configs {
+            tx.put_webhook_config(c)?;
+        }
+        Ok(())
+    });
+    let mut sorted = configs.clone();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        tx(s, "webhook_configs", |tx| Ok(tx.webhook_configs()?)),
+        sorted,
+        "webhook configs must read back unchanged (every scheme, empty options), ordered by id"
+    );
+
+    // Upsert: every field replaced, options cleared and set.
+    let mut d = configs[0].clone();
+    d.name = "Renamed".into();
+    d.lead_type = None;
+    d.secret = None;
+    d.signature_scheme = crate::auth::SignatureScheme::CalCom;
+    d.rate_limit = None;
+    d.rate_window_seconds = 3600;
+    d.is_active = false;
+    let mut a = configs[3].clone();
+    a.lead_type = Some("hvac".into());
+    a.secret = Some("github-secret".into());
+    a.signature_scheme = crate::auth::SignatureScheme::GitHub;
+    a.rate_limit = Some(10);
+    tx(s, "put_webhook_config (update)", |tx| {
+        tx.put_webhook_config(&d)?;
+        Ok(tx.put_webhook_config(&a)?)
+    });
+    let after = tx(s, "webhook_configs", |tx| Ok(tx.webhook_configs()?));
+    assert_eq!(
+        after,
+        vec![a.clone(), sorted[1].clone(), sorted[2].clone(), d.clone()],
+        "put_webhook_config must replace every field of an existing config, adding no row"
+    );
+
+    let rolled = with_tx(s, |tx| {
+        tx.put_webhook_config(&webhook_config(
+            "wh_z",
+            crate::auth::SignatureScheme::GitHub,
+        ))?;
+        tx.put_webhook_config(&WebhookConfig {
+            is_active: true,
+            ..d.clone()
+        })?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    assert_eq!(
+        tx(s, "webhook_configs", |tx| Ok(tx.webhook_configs()?)),
+        after,
+        "a rolled-back put_webhook_config must leave every config as it was"
+    );
+}
+
+/// A provider's intake fields round-trip: the `form` format, `api_key_hash` set and empty,
+/// `allowed_webhooks` with several ids and none; re-putting a provider keeps its totals.
+pub fn providers_intake_fields_round_trip(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let form = Provider {
+        format: RecordFormat::Form,
+        ..provider("provider-f")
+    };
+    let bare = Provider {
+        format: RecordFormat::Csv,
+        ..Provider::new("provider-b")
+    };
+    tx(s, "put_provider", |tx| {
+        tx.put_provider(&form)?;
+        Ok(tx.put_provider(&bare)?)
+    });
+    assert_eq!(
+        tx(s, "providers", |tx| Ok(tx.providers()?)),
+        vec![bare.clone(), form.clone()],
+        "format form, api_key_hash and allowed_webhooks must read back unchanged"
+    );
+    let usage = ProviderUsage {
+        provider_id: "provider-f".into(),
+        webhook_id: "wh_solar_ca".into(),
+        day: "2025-03-14".into(),
+        requests: 1,
+        total_leads: 3,
+        accepted: 2,
+        rejected: 1,
+        last_lead_at: Some(at(5)),
+        ..ProviderUsage::default()
+    };
+    tx(s, "add_usage", |tx| Ok(tx.add_usage(&usage)?));
+    let rotated = Provider {
+        api_key_hash: Some(
+            "sha256:60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752".into(),
+        ),
+        allowed_webhooks: vec!["wh_hvac_tx".into()],
+        format: RecordFormat::Json,
+        ..form.clone()
+    };
+    tx(s, "put_provider (rotate key)", |tx| {
+        Ok(tx.put_provider(&rotated)?)
+    });
+    let (back, totals) = tx(s, "read", |tx| {
+        Ok((
+            tx.provider("provider-f")?,
+            tx.provider_totals("provider-f")?,
+        ))
+    });
+    assert_eq!(
+        back,
+        Some(rotated),
+        "put_provider must replace api_key_hash and allowed_webhooks"
+    );
+    assert_eq!(
+        totals,
+        (3, Some(at(5))),
+        "put_provider must not reset a provider's totals"
+    );
+}
+
+/// A workspace's `require_consent` round-trips and is replaced by `put_workspace`.
+pub fn workspace_require_consent_round_trip(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let strict = Workspace {
+        require_consent: true,
+        ..workspace("insurance_fl_003", Cents(4500))
+    };
+    let lax = workspace("solar_ca_001", Cents(20000));
+    tx(s, "put_workspace", |tx| {
+        tx.put_workspace(&strict)?;
+        Ok(tx.put_workspace(&lax)?)
+    });
+    assert_eq!(
+        tx(s, "workspaces", |tx| Ok(tx.workspaces()?)),
+        vec![strict.clone(), lax.clone()],
+        "require_consent must read back as stored"
+    );
+    let relaxed = Workspace {
+        require_consent: false,
+        ..strict
+    };
+    let tightened = Workspace {
+        require_consent: true,
+        ..lax
+    };
+    tx(s, "put_workspace (update)", |tx| {
+        tx.put_workspace(&relaxed)?;
+        Ok(tx.put_workspace(&tightened)?)
+    });
+    assert_eq!(
+        tx(s, "workspaces", |tx| Ok(tx.workspaces()?)),
+        vec![relaxed, tightened],
+        "put_workspace must replace require_consent both ways"
+    );
+}
+
+/// `remember_message` is `true` once per (scope, message id): again in the same or a later
+/// transaction it is `false`; another scope or id is new; a rolled-back transaction forgets
+/// what it remembered.
+pub fn remember_message_once_per_scope(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    let (first, again) = tx(s, "remember", |tx| {
+        Ok((
+            tx.remember_message("wh_solar_ca", id, at(0))?,
+            tx.remember_message("wh_solar_ca", id, at(1))?,
+        ))
+    });
+    assert!(first, "a message id not seen before is new");
+    assert!(
+        !again,
+        "the same (scope, id) in the same transaction is not new"
+    );
+    let (later, other_scope, other_id) = tx(s, "remember again", |tx| {
+        Ok((
+            tx.remember_message("wh_solar_ca", id, at(300))?,
+            tx.remember_message("provider:provider-b", id, at(300))?,
+            tx.remember_message("wh_solar_ca", "msg_2KWPBgLlAfxdpx2AI54pPJ85f1W", at(300))?,
+        ))
+    });
+    assert!(
+        !later,
+        "a remembered (scope, id) is not new in a later transaction"
+    );
+    assert!(other_scope, "the same id in another scope is new");
+    assert!(other_id, "another id in the same scope is new");
+
+    let rolled = with_tx(s, |tx| {
+        if !tx.remember_message("wh_solar_ca", "msg_rolled_back", at(400))? {
+            return Err(Error::Internal(
+                "conformance: expected a new message".into(),
+            ));
+        }
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    match rolled {
+        Err(Error::Internal(m)) if m == "roll back" => {}
+        other => panic!("the transaction must fail with its own error, got {other:?}"),
+    }
+    let after = tx(s, "remember after rollback", |tx| {
+        Ok(tx.remember_message("wh_solar_ca", "msg_rolled_back", at(500))?)
+    });
+    assert!(
+        after,
+        "a message remembered in a rolled-back transaction must be new again"
+    );
+}
+
+/// `add_usage` adds counts into one row per (provider, webhook, day), moves `last_lead_at`
+/// only forward, and rolls back; `provider_usage` orders by day then webhook id;
+/// `provider_totals` sums over all rows, with or without a provider row.
+pub fn provider_usage_accumulates(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    assert_eq!(
+        tx(s, "empty", |tx| Ok((
+            tx.provider_usage("provider-a")?,
+            tx.provider_totals("provider-a")?
+        ))),
+        (vec![], (0, None)),
+        "a provider without usage has no rows and totals (0, None)"
+    );
+    tx(s, "provider", |tx| {
+        Ok(tx.put_provider(&provider("provider-a"))?)
+    });
+    let u = |webhook: &str, day: &str, n: [u64; 5], last: Option<OffsetDateTime>| ProviderUsage {
+        provider_id: "provider-a".into(),
+        webhook_id: webhook.into(),
+        day: day.into(),
+        requests: n[0],
+        refused: n[1],
+        total_leads: n[2],
+        accepted: n[3],
+        rejected: n[4],
+        last_lead_at: last,
+    };
+    tx(s, "add_usage", |tx| {
+        // Day 2 first, so that the order must come from the store.
+        tx.add_usage(&u(
+            "wh_solar_ca",
+            "2025-03-15",
+            [1, 0, 4, 3, 1],
+            Some(at(86_400)),
+        ))?;
+        tx.add_usage(&u(
+            "wh_solar_ca",
+            "2025-03-14",
+            [1, 0, 2, 2, 0],
+            Some(at(60)),
+        ))?;
+        // A refused request only: no records, no time.
+        tx.add_usage(&u("wh_solar_ca", "2025-03-14", [0, 1, 0, 0, 0], None))?;
+        // Direct ingestion (webhook "") sorts before every webhook id on the same day.
+        tx.add_usage(&u("", "2025-03-14", [1, 0, 1, 0, 1], Some(at(30))))?;
+        // Another provider's usage, with no provider row.
+        tx.add_usage(&ProviderUsage {
+            provider_id: "provider-ghost".into(),
+            ..u("wh_solar_ca", "2025-03-14", [1, 0, 7, 7, 0], Some(at(90)))
+        })?;
+        Ok(())
+    });
+    tx(s, "add_usage (later transaction)", |tx| {
+        // An earlier last_lead_at must not move the row's back.
+        tx.add_usage(&u(
+            "wh_solar_ca",
+            "2025-03-14",
+            [2, 1, 3, 1, 2],
+            Some(at(10)),
+        ))?;
+        Ok(tx.add_usage(&u(
+            "wh_solar_ca",
+            "2025-03-15",
+            [1, 0, 1, 1, 0],
+            Some(at(90_000)),
+        ))?)
+    });
+    let rows = tx(s, "provider_usage", |tx| {
+        Ok(tx.provider_usage("provider-a")?)
+    });
+    assert_eq!(
+        rows,
+        vec![
+            u("", "2025-03-14", [1, 0, 1, 0, 1], Some(at(30))),
+            u("wh_solar_ca", "2025-03-14", [3, 2, 5, 3, 2], Some(at(60))),
+            u(
+                "wh_solar_ca",
+                "2025-03-15",
+                [2, 0, 5, 4, 1],
+                Some(at(90_000))
+            ),
+        ],
+        "one row per (provider, webhook, day) with summed counts and the latest last_lead_at, \
+         ordered by day then webhook id"
+    );
+    let totals = tx(s, "provider_totals", |tx| {
+        Ok((
+            tx.provider_totals("provider-a")?,
+            tx.provider_totals("provider-ghost")?,
+            tx.provider_totals("provider-b")?,
+        ))
+    });
+    assert_eq!(
+        totals,
+        ((11, Some(at(90_000))), (7, Some(at(90))), (0, None)),
+        "provider_totals sums total_leads and takes the latest last_lead_at of the provider's \
+         rows, also for usage counted without a provider row"
+    );
+
+    let rolled = with_tx(s, |tx| {
+        tx.add_usage(&u(
+            "wh_solar_ca",
+            "2025-03-15",
+            [5, 5, 5, 5, 0],
+            Some(at(100_000)),
+        ))?;
+        tx.add_usage(&u(
+            "wh_new",
+            "2025-03-16",
+            [1, 0, 1, 1, 0],
+            Some(at(200_000)),
+        ))?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    assert_eq!(
+        tx(s, "after rollback", |tx| Ok((
+            tx.provider_usage("provider-a")?,
+            tx.provider_totals("provider-a")?
+        ))),
+        (rows, (11, Some(at(90_000)))),
+        "rolled-back usage must not count"
+    );
+}
+
+/// `insert_lead` starts every lead (duplicates too) at `new` with one history row at its
+/// `received_at`; `set_lead_status` appends a change with the previous status and reason,
+/// does nothing for the current status, is a `Conflict` for a missing lead (the transaction
+/// stays usable), and rolls back with its transaction.
+pub fn lead_status_history_changes(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (c, l) = tx(s, "seed", |tx| {
+        let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?;
+        Ok((c, tx.insert_lead(&new_lead(c, "provider-a", "PA-00001"))?))
+    });
+    let change =
+        |lead_id, from: Option<&str>, to: &str, reason: Option<&str>, when| LeadStatusChange {
+            lead_id,
+            from_status: from.map(str::to_string),
+            to_status: to.into(),
+            reason: reason.map(str::to_string),
+            changed_at: when,
+        };
+    let first = change(l, None, "new", None, at(1));
+    assert_eq!(
+        tx(s, "history", |tx| Ok(tx.lead_status_history(l)?)),
+        vec![first.clone()],
+        "insert_lead writes the first history row: None -> new at received_at"
+    );
+    tx(s, "set_lead_status", |tx| {
+        tx.set_lead_status(l, "unrouted", Some("no_matching_rule"), at(3))?;
+        // The status it already has: no change, no row.
+        tx.set_lead_status(l, "unrouted", Some("ignored"), at(4))?;
+        Ok(())
+    });
+    tx(s, "set_lead_status (later)", |tx| {
+        tx.set_lead_status(l, "routed", None, at(5))?;
+        tx.set_lead_status(l, "routed", None, at(6))?;
+        Ok(tx.set_lead_status(l, "delivered", Some("HTTP 200"), at(7))?)
+    });
+    let expected = vec![
+        first.clone(),
+        change(l, Some("new"), "unrouted", Some("no_matching_rule"), at(3)),
+        change(l, Some("unrouted"), "routed", None, at(5)),
+        change(l, Some("routed"), "delivered", Some("HTTP 200"), at(7)),
+    ];
+    assert_eq!(
+        tx(s, "history", |tx| Ok(tx.lead_status_history(l)?)),
+        expected,
+        "each change is appended oldest first with its previous status; a repeat is ignored"
+    );
+
+    // A duplicate starts at `new` too; the engine moves it on.
+    let d = tx(s, "duplicate", |tx| {
+        let d = tx.insert_lead(&NewLead {
+            duplicate_of: Some(l),
+            received_at: at(60),
+            ..new_lead(c, "provider-a", "PA-00002")
+        })?;
+        tx.set_lead_status(d, "duplicate", Some("lead-level duplicate"), at(60))?;
+        Ok(d)
+    });
+    assert_eq!(
+        tx(s, "history", |tx| Ok(tx.lead_status_history(d)?)),
+        vec![
+            change(d, None, "new", None, at(60)),
+            change(
+                d,
+                Some("new"),
+                "duplicate",
+                Some("lead-level duplicate"),
+                at(60)
+            ),
+        ],
+        "a duplicate lead also starts at new"
+    );
+
+    // A missing lead: Conflict, nothing written, the transaction stays usable.
+    let (missing, history_of_missing, usable) = tx(s, "missing lead", |tx| {
+        let r = tx.set_lead_status(d + 1000, "routed", None, at(8));
+        let h = tx.lead_status_history(d + 1000)?;
+        tx.set_lead_status(l, "returned", Some("customer request"), at(9))?;
+        Ok((r, h, tx.lead_status_history(l)?.len()))
+    });
+    expect_conflict("set_lead_status of a missing lead", missing);
+    assert!(
+        history_of_missing.is_empty(),
+        "a missing lead has no history"
+    );
+    assert_eq!(usable, 5, "the transaction stays usable after the Conflict");
+
+    // Rollback: the status and the rows go back, and so does a rolled-back lead's first row.
+    let before = tx(s, "history", |tx| Ok(tx.lead_status_history(l)?));
+    let rolled = with_tx(s, |tx| {
+        tx.set_lead_status(l, "delivery_failed", Some("HTTP 500"), at(10))?;
+        let n = tx.insert_lead(&new_lead(c, "provider-a", "PA-00003"))?;
+        tx.set_lead_status(n, "routed", None, at(11))?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    assert_eq!(
+        tx(s, "history after rollback", |tx| Ok(
+            tx.lead_status_history(l)?
+        )),
+        before,
+        "a rolled-back status change must leave no row"
+    );
+    let n = tx(s, "the rolled-back record again", |tx| {
+        // The status went back to `returned`: setting it is a no-op, `delivery_failed` is not.
+        tx.set_lead_status(l, "returned", None, at(12))?;
+        tx.set_lead_status(l, "delivery_failed", None, at(13))?;
+        Ok(tx.insert_lead(&new_lead(c, "provider-a", "PA-00003"))?)
+    });
+    let (h, hn) = tx(s, "history", |tx| {
+        Ok((tx.lead_status_history(l)?, tx.lead_status_history(n)?))
+    });
+    assert_eq!(
+        h.last(),
+        Some(&change(
+            l,
+            Some("returned"),
+            "delivery_failed",
+            None,
+            at(13)
+        )),
+        "after a rollback the lead's status is the one committed before it"
+    );
+    assert_eq!(h.len(), before.len() + 1);
+    assert_eq!(
+        hn,
+        vec![change(n, None, "new", None, at(1))],
+        "a lead inserted after a rolled-back one has exactly its own first row"
+    );
+}
+
+/// Events of a rejected record ([`EventSubject::Rejection`]) are kept apart from lead events
+/// with the same numeric id, returned oldest first, and roll back.
+pub fn rejection_events_round_trip(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (l, r) = tx(s, "seed", |tx| {
+        let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?;
+        let l = tx.insert_lead(&new_lead(c, "provider-a", "PA-00001"))?;
+        let r = tx.insert_rejection(&new_rejection(
+            "provider-a",
+            "PA-00002",
+            &["invalid_phone", "unknown_zip"],
+        ))?;
+        Ok((l, r))
+    });
+    let ev = |subject, subject_id, event_type: &str, secs, detail| NewEvent {
+        subject,
+        subject_id,
+        event_type: event_type.into(),
+        detail,
+        created_at: at(secs),
+    };
+    let r1 = ev(
+        EventSubject::Rejection,
+        r,
+        "rejected",
+        2,
+        json!({"reason_codes": ["invalid_phone", "unknown_zip"], "provider_id": "provider-a"}),
+    );
+    let r2 = ev(
+        EventSubject::Rejection,
+        r,
+        "reviewed",
+        9,
+        json!({"by": "ops", "note": null}),
+    );
+    let l1 = ev(
+        EventSubject::Lead,
+        l,
+        "received",
+        1,
+        json!({"record_key": "PA-00001"}),
+    );
+    assert!(
+        tx(s, "none yet", |tx| Ok(
+            tx.events(EventSubject::Rejection, r)?
+        ))
+        .is_empty(),
+        "a rejection without events has none"
+    );
+    tx(s, "append_event", |tx| {
+        tx.append_event(&r1)?;
+        tx.append_event(&l1)?;
+        Ok(tx.append_event(&r2)?)
+    });
+    let got = tx(s, "events", |tx| {
+        Ok((
+            tx.events(EventSubject::Rejection, r)?,
+            tx.events(EventSubject::Lead, l)?,
+            tx.events(EventSubject::Rejection, r + 100)?,
+        ))
+    });
+    assert_eq!(
+        got,
+        (vec![r1.clone(), r2.clone()], vec![l1.clone()], vec![]),
+        "events() must return a rejection's events, oldest first, apart from lead events"
+    );
+    // Lead and rejection ids are independent: with both at the same number, neither sees
+    // the other's events.
+    if l == r {
+        assert_eq!(got.1, vec![l1.clone()]);
+    }
+    let rolled = with_tx(s, |tx| {
+        tx.append_event(&ev(EventSubject::Rejection, r, "rolled", 10, json!({})))?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    assert_eq!(
+        tx(s, "events after rollback", |tx| Ok(
+            tx.events(EventSubject::Rejection, r)?
+        )),
+        vec![r1, r2],
+        "a rolled-back rejection event must not be stored"
+    );
 }

@@ -35,6 +35,56 @@ struct State {
     counters: HashMap<String, (i64, Cents)>,
     rule_state: HashMap<i64, RuleRoutingState>,
     endpoints: HashMap<String, EndpointHealth>,
+    webhook_configs: BTreeMap<String, WebhookConfig>,
+    /// (scope, message id) of accepted signed messages.
+    messages: HashMap<(String, String), OffsetDateTime>,
+    /// (provider, webhook, day) → usage.
+    usage: BTreeMap<(String, String, String), ProviderUsage>,
+    lead_status: HashMap<LeadId, String>,
+    status_history: Vec<LeadStatusChange>,
+}
+
+/// Inserts `value` under `key` and returns the undo that restores the previous entry.
+fn put_undoable<K, V, M>(map: &mut M, key: K, value: V, field: fn(&mut State) -> &mut M) -> Undo
+where
+    K: Clone + Send + 'static,
+    V: Send + 'static,
+    M: MapLike<K, V> + 'static,
+{
+    let old = map.put(key.clone(), value);
+    Box::new(move |s: &mut State| {
+        let m = field(s);
+        match old {
+            Some(o) => {
+                m.put(key, o);
+            }
+            None => m.delete(&key),
+        }
+    })
+}
+
+/// The two map types the state uses, for [`put_undoable`].
+trait MapLike<K, V> {
+    fn put(&mut self, k: K, v: V) -> Option<V>;
+    fn delete(&mut self, k: &K);
+}
+
+impl<K: Ord, V> MapLike<K, V> for BTreeMap<K, V> {
+    fn put(&mut self, k: K, v: V) -> Option<V> {
+        self.insert(k, v)
+    }
+    fn delete(&mut self, k: &K) {
+        self.remove(k);
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> MapLike<K, V> for HashMap<K, V> {
+    fn put(&mut self, k: K, v: V) -> Option<V> {
+        self.insert(k, v)
+    }
+    fn delete(&mut self, k: &K) {
+        self.remove(k);
+    }
 }
 
 /// An in-memory store (see the module docs). Ids start at 1, as in SQLite.
@@ -361,11 +411,21 @@ impl LeadRepo for MemTx {
                 lead: lead.clone(),
             });
             s.record_keys.insert(key.clone(), StoredRecord::Lead(id));
+            s.lead_status.insert(id, "new".to_string());
+            s.status_history.push(LeadStatusChange {
+                lead_id: id,
+                from_status: None,
+                to_status: "new".to_string(),
+                reason: None,
+                changed_at: lead.received_at,
+            });
             Ok((
                 id,
                 Box::new(move |s: &mut State| {
                     s.leads.pop();
                     s.record_keys.remove(&key);
+                    s.lead_status.remove(&id);
+                    s.status_history.pop();
                 }),
             ))
         })
@@ -393,6 +453,46 @@ impl LeadRepo for MemTx {
                 })
                 .max_by_key(|l| (l.lead.received_at, l.id))
                 .cloned()
+        })
+    }
+    fn set_lead_status(
+        &self,
+        lead_id: LeadId,
+        status: &str,
+        reason: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let Some(old) = s.lead_status.get(&lead_id).cloned() else {
+                return Err(conflict(format!("lead {lead_id} does not exist")));
+            };
+            if old == status {
+                return Ok(((), Box::new(|_: &mut State| {}) as Undo));
+            }
+            s.status_history.push(LeadStatusChange {
+                lead_id,
+                from_status: Some(old.clone()),
+                to_status: status.to_string(),
+                reason: reason.map(str::to_string),
+                changed_at: at,
+            });
+            s.lead_status.insert(lead_id, status.to_string());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.status_history.pop();
+                    s.lead_status.insert(lead_id, old);
+                }) as Undo,
+            ))
+        })
+    }
+    fn lead_status_history(&self, lead_id: LeadId) -> Result<Vec<LeadStatusChange>, StorageError> {
+        self.read(|s| {
+            s.status_history
+                .iter()
+                .filter(|c| c.lead_id == lead_id)
+                .cloned()
+                .collect()
         })
     }
 }
@@ -933,6 +1033,89 @@ impl EndpointRepo for MemTx {
                     }
                 }),
             ))
+        })
+    }
+}
+
+impl WebhookConfigRepo for MemTx {
+    fn put_webhook_config(&self, config: &WebhookConfig) -> Result<(), StorageError> {
+        self.write(|s| {
+            let undo = put_undoable(
+                &mut s.webhook_configs,
+                config.id.clone(),
+                config.clone(),
+                |s| &mut s.webhook_configs,
+            );
+            Ok(((), undo))
+        })
+    }
+    fn webhook_configs(&self) -> Result<Vec<WebhookConfig>, StorageError> {
+        self.read(|s| s.webhook_configs.values().cloned().collect())
+    }
+}
+
+impl IntakeRepo for MemTx {
+    fn remember_message(
+        &self,
+        scope: &str,
+        message_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        self.write(|s| {
+            let key = (scope.to_string(), message_id.to_string());
+            if s.messages.contains_key(&key) {
+                return Ok((false, Box::new(|_: &mut State| {}) as Undo));
+            }
+            let undo = put_undoable(&mut s.messages, key, at, |s| &mut s.messages);
+            Ok((true, undo))
+        })
+    }
+    fn add_usage(&self, delta: &ProviderUsage) -> Result<(), StorageError> {
+        self.write(|s| {
+            let key = (
+                delta.provider_id.clone(),
+                delta.webhook_id.clone(),
+                delta.day.clone(),
+            );
+            let mut row = s.usage.get(&key).cloned().unwrap_or_else(|| ProviderUsage {
+                provider_id: key.0.clone(),
+                webhook_id: key.1.clone(),
+                day: key.2.clone(),
+                ..ProviderUsage::default()
+            });
+            row.requests += delta.requests;
+            row.refused += delta.refused;
+            row.total_leads += delta.total_leads;
+            row.accepted += delta.accepted;
+            row.rejected += delta.rejected;
+            row.last_lead_at = row.last_lead_at.max(delta.last_lead_at);
+            let undo = put_undoable(&mut s.usage, key, row, |s| &mut s.usage);
+            Ok(((), undo))
+        })
+    }
+    fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError> {
+        self.read(|s| {
+            let mut rows: Vec<ProviderUsage> = s
+                .usage
+                .values()
+                .filter(|u| u.provider_id == provider_id)
+                .cloned()
+                .collect();
+            rows.sort_by(|a, b| (&a.day, &a.webhook_id).cmp(&(&b.day, &b.webhook_id)));
+            rows
+        })
+    }
+    fn provider_totals(
+        &self,
+        provider_id: &str,
+    ) -> Result<(u64, Option<OffsetDateTime>), StorageError> {
+        self.read(|s| {
+            s.usage
+                .values()
+                .filter(|u| u.provider_id == provider_id)
+                .fold((0, None), |(n, last), u| {
+                    (n + u.total_leads, last.max(u.last_lead_at))
+                })
         })
     }
 }

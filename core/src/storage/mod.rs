@@ -103,6 +103,8 @@ pub trait Tx:
     + CapacityRepo
     + RoutingStateRepo
     + EndpointRepo
+    + WebhookConfigRepo
+    + IntakeRepo
 {
 }
 
@@ -121,6 +123,8 @@ impl<T> Tx for T where
         + CapacityRepo
         + RoutingStateRepo
         + EndpointRepo
+        + WebhookConfigRepo
+        + IntakeRepo
 {
 }
 
@@ -271,6 +275,23 @@ pub trait LeadRepo {
         contact_id: ContactId,
         product_type: &str,
     ) -> Result<Option<Lead>, StorageError>;
+    /// Sets a lead's status (`leads.status`) and appends the change to
+    /// `lead_status_history`.
+    ///
+    /// # Behavior
+    ///
+    /// [`insert_lead`](LeadRepo::insert_lead) starts a lead at `new` with a first history row
+    /// (`from_status` `None`). Setting the status it already has changes nothing and appends
+    /// nothing. [`StorageError::Conflict`] when the lead does not exist.
+    fn set_lead_status(
+        &self,
+        lead_id: LeadId,
+        status: &str,
+        reason: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<(), StorageError>;
+    /// The lead's status changes, oldest first; empty when the lead does not exist.
+    fn lead_status_history(&self, lead_id: LeadId) -> Result<Vec<LeadStatusChange>, StorageError>;
 }
 
 /// Appointments (`appointments`).
@@ -493,6 +514,50 @@ pub trait EndpointRepo {
         workspace_id: &str,
         health: &EndpointHealth,
     ) -> Result<(), StorageError>;
+}
+
+/// Inbound webhook configurations (`webhook_configs`).
+pub trait WebhookConfigRepo {
+    /// Inserts or replaces the configuration with this id.
+    fn put_webhook_config(&self, config: &WebhookConfig) -> Result<(), StorageError>;
+    /// All configurations, ordered by id.
+    fn webhook_configs(&self) -> Result<Vec<WebhookConfig>, StorageError>;
+}
+
+/// Intake bookkeeping: replay protection of signed inbound messages and per-day provider
+/// usage (`inbound_messages`, `provider_usage_log`, and the `total_leads` / `last_lead_at`
+/// columns of `lead_source_providers`).
+pub trait IntakeRepo {
+    /// Records that the signed message `message_id` was accepted in `scope` (the inbound
+    /// webhook or provider it came through).
+    ///
+    /// # Behavior
+    ///
+    /// Returns `true` if the (scope, id) pair is new, `false` if it was already recorded; a
+    /// `UNIQUE (scope, message_id)` constraint backs it, so two processes cannot both see it
+    /// as new.
+    fn remember_message(
+        &self,
+        scope: &str,
+        message_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StorageError>;
+    /// Adds `delta`'s counts to the row of (`provider_id`, `webhook_id`, `day`), creating it
+    /// at zero first, and moves `last_lead_at` forward when `delta` has a later one.
+    ///
+    /// # Behavior
+    ///
+    /// One row per (provider, webhook, day) (`UNIQUE`). The provider's `total_leads` grows by
+    /// `delta.total_leads` and its `last_lead_at` moves forward likewise, in the same
+    /// transaction.
+    fn add_usage(&self, delta: &ProviderUsage) -> Result<(), StorageError>;
+    /// The usage rows of a provider, ordered by day, then webhook id.
+    fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError>;
+    /// The provider's `total_leads` and `last_lead_at`; `(0, None)` when it has none.
+    fn provider_totals(
+        &self,
+        provider_id: &str,
+    ) -> Result<(u64, Option<OffsetDateTime>), StorageError>;
 }
 
 /// Whole-store counts.
