@@ -251,7 +251,11 @@ def test_records_as_dict_str_bytes_and_csv(tmp_path: pathlib.Path) -> None:
     assert e.path == str(tmp_path / "x.db")
     e.configure(providers=PROVIDERS, workspaces=WORKSPACES, rules=RULES)
     record = json.loads(LINES_A[0])
-    as_dict = e.ingest("provider-a", record, api_key="ignored", headers={"x": "y"})
+    # With credentials the record goes through the intake wall: the seed's key works.
+    with pytest.raises(leadroute.UnauthorizedError):
+        e.ingest("provider-a", record, api_key="wrong", headers={"x": "y"})
+    key = PROVIDERS[0]["api_key"]
+    as_dict = e.ingest("provider-a", record, api_key=key, headers={"x": "y"})
     assert as_dict.status == "accepted" and as_dict.new_contact is True
     assert as_dict.accepted
     # The same provider lead id again, as text or bytes: replays.
@@ -366,7 +370,7 @@ def test_configuration_errors(tmp_path: pathlib.Path) -> None:
     inactive = copy.deepcopy(PROVIDERS[0])
     inactive.update(provider_id="sleepy", is_active=False)
     e.add_providers([inactive])
-    with pytest.raises(leadroute.UnauthorizedError) as u:
+    with pytest.raises(leadroute.ForbiddenError) as u:
         e.ingest("sleepy", {"phone": "317-863-8426"})
     assert u.value.code == "inactive_provider"
     with pytest.raises(leadroute.ValidationError) as v:

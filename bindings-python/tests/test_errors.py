@@ -13,6 +13,7 @@ CLASSES = [
     leadroute.InvalidPhoneError,
     leadroute.ValidationError,
     leadroute.UnauthorizedError,
+    leadroute.ForbiddenError,
     leadroute.RateLimitedError,
     leadroute.NotFoundError,
     leadroute.ConflictError,
@@ -29,7 +30,12 @@ def test_hierarchy() -> None:
     assert issubclass(leadroute.InvalidPhoneError, ValueError)
     assert issubclass(leadroute.ValidationError, ValueError)
     assert issubclass(leadroute.NotFoundError, LookupError)
-    for cls in (leadroute.UnauthorizedError, leadroute.ConflictError, leadroute.StorageError):
+    for cls in (
+        leadroute.UnauthorizedError,
+        leadroute.ForbiddenError,
+        leadroute.ConflictError,
+        leadroute.StorageError,
+    ):
         assert not issubclass(cls, ValueError)
 
 

@@ -8,8 +8,10 @@ re-exports it with Python exception classes (``leadroute.errors``).
 - ``RoutingTable``: a compiled routing table from rule dicts, for routing without a
   database (``route``, ``route_many``, ``explain``).
 - ``Engine``: the whole pipeline over a SQLite file (``Engine.open``): configuration,
-  ``ingest``/``ingest_many``, ``deliver_due``, queries, ``explain``, ``reroute_unrouted``,
-  ``backtest``, ``assign_manually``.
+  ``ingest``/``ingest_many``/``ingest_body`` (trusted, or with ``api_key``/``headers``/
+  ``webhook_id`` through the intake wall), ``deliver_due``, queries, ``provider_usage``,
+  ``explain``, ``reroute_unrouted``, ``backtest``, ``assign_manually``.
+- ``hash_api_key``: the stored form of a provider API key.
 
 Batch calls copy their inputs into Rust values, release the GIL while they work, and return
 one result per item.
@@ -23,6 +25,7 @@ from ._leadroute import (
     RouteMatch,
     RoutingTable,
     __version__,
+    hash_api_key,
     normalize_email,
     normalize_phone,
     normalize_phones,
@@ -44,6 +47,7 @@ __all__ = [
     "normalize_phone",
     "normalize_phones",
     "normalize_email",
+    "hash_api_key",
     "RoutingTable",
     "RouteMatch",
     "Engine",

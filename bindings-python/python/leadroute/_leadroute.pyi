@@ -14,6 +14,7 @@ __all__ = [
     "normalize_phone",
     "normalize_phones",
     "normalize_email",
+    "hash_api_key",
     "RouteMatch",
     "RoutingTable",
     "IngestOutcome",
@@ -24,6 +25,7 @@ __version__: str
 
 _JsonDict = dict[str, Any]
 _Record = Mapping[str, Any] | str | bytes | bytearray
+_Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 def normalize_phone(raw: str, region: str = "US", *, strict: bool = False) -> str:
     """E.164 for ``raw``; raises ``InvalidPhoneError`` (a ``ValueError``)."""
@@ -35,6 +37,9 @@ def normalize_phones(
 
 def normalize_email(raw: str) -> str:
     """Trimmed, lowercased, syntax-checked email; raises ``ValidationError``."""
+
+def hash_api_key(key: str) -> str:
+    """``"sha256:<64 hex>"``, the stored form of a provider API key."""
 
 @final
 class RouteMatch:
@@ -132,11 +137,14 @@ class Engine:
         workspaces: Sequence[Mapping[str, Any]] | None = None,
         rules: Sequence[Mapping[str, Any]] | None = None,
         webhook_base: str | None = None,
+        webhooks: Sequence[Mapping[str, Any]] | None = None,
     ) -> None: ...
     def add_providers(self, providers: Sequence[Mapping[str, Any]]) -> None: ...
     def add_workspaces(
         self, workspaces: Sequence[Mapping[str, Any]], *, webhook_base: str | None = None
     ) -> None: ...
+    def add_webhooks(self, webhooks: Sequence[Mapping[str, Any]]) -> None: ...
+    def provider_usage(self, provider_id: str) -> list[_JsonDict]: ...
     def add_rules(self, rules: Sequence[Mapping[str, Any]]) -> None: ...
     def ingest(
         self,
@@ -144,7 +152,8 @@ class Engine:
         record: _Record,
         *,
         api_key: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: _Headers | None = None,
+        webhook_id: str | None = None,
     ) -> IngestOutcome: ...
     def ingest_many(
         self,
@@ -152,7 +161,8 @@ class Engine:
         records: Iterable[_Record],
         *,
         api_key: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: _Headers | None = None,
+        webhook_id: str | None = None,
         batch_size: int = 1000,
     ) -> list[IngestOutcome]: ...
     def ingest_body(
@@ -161,7 +171,8 @@ class Engine:
         body: str | bytes | bytearray,
         *,
         api_key: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: _Headers | None = None,
+        webhook_id: str | None = None,
         batch_size: int = 1000,
     ) -> list[IngestOutcome]: ...
     def deliver_due(self, limit: int | None = None) -> dict[str, int]: ...
