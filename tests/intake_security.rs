@@ -39,7 +39,8 @@ fn on_each_store(test: impl Fn(&Engine)) {
 
 /// Providers: `keyed` (API key, 3 requests per hour), `signed` (no key; posts through the
 /// Standard Webhooks endpoint), `hub` (GitHub-style signatures), `cal` (Cal.com), `off`
-/// (inactive), `form` (form-encoded), `open` (nothing configured). Webhooks: `wh_std`
+/// (inactive), `form` (form-encoded), `open` (nothing configured), `own` (its own signing
+/// secret, GitHub style, as the seed's provider `webhook_secret`). Webhooks: `wh_std`
 /// (signed, 2 per minute), `wh_hub`, `wh_cal`, `wh_solar` (solar only), `wh_off` (inactive).
 fn configure(engine: &Engine) {
     let keyed = |id: &str| Provider {
@@ -73,6 +74,10 @@ fn configure(engine: &Engine) {
             ..keyed("form")
         },
         Provider::new("open"),
+        Provider {
+            signing_secret: Some(HUB_SECRET.into()),
+            ..Provider::new("own")
+        },
     ];
     let workspaces = [
         Workspace {
@@ -319,6 +324,17 @@ fn github_and_cal_com_signatures() {
             hmac_hex(HUB_SECRET, &other),
         )];
         accepted(e.ingest_request(&request("cal", Some("wh_cal"), None, &cal, &other)));
+        // A provider's own secret, without any webhook.
+        let third = record(8, "HVAC", true);
+        assert_eq!(
+            refusal(e.ingest_request(&request("own", None, None, &[], &third))),
+            ("missing_signature", ErrorKind::Unauthorized)
+        );
+        let own = [(
+            "X-Hub-Signature-256".to_string(),
+            format!("sha256={}", hmac_hex(HUB_SECRET, &third)),
+        )];
+        accepted(e.ingest_request(&request("own", None, None, &own, &third)));
     });
 }
 

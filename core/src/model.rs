@@ -129,6 +129,19 @@ pub struct Provider {
     /// (`allowed_webhooks` in the seed); a request through any other is forbidden.
     #[serde(default)]
     pub allowed_webhooks: Vec<String>,
+    /// The provider's own signing secret (the seed's provider `webhook_secret`): when set,
+    /// requests that do not come through a signed inbound webhook must be signed with it in
+    /// [`Provider::signature_scheme`].
+    #[serde(default)]
+    pub signing_secret: Option<String>,
+    /// How the provider signs with [`Provider::signing_secret`]. Default GitHub style
+    /// (`X-Hub-Signature-256: sha256=<hex>`), which takes any secret.
+    #[serde(default = "github")]
+    pub signature_scheme: crate::auth::SignatureScheme,
+}
+
+fn github() -> crate::auth::SignatureScheme {
+    crate::auth::SignatureScheme::GitHub
 }
 
 impl Provider {
@@ -145,6 +158,8 @@ impl Provider {
             is_active: true,
             api_key_hash: None,
             allowed_webhooks: Vec::new(),
+            signing_secret: None,
+            signature_scheme: crate::auth::SignatureScheme::GitHub,
         }
     }
 }

@@ -42,6 +42,9 @@ struct ProviderJson {
     api_key_hash: Option<String>,
     #[serde(default)]
     allowed_webhooks: Vec<String>,
+    /// The provider's signing secret.
+    webhook_secret: Option<String>,
+    signature_scheme: Option<crate::auth::SignatureScheme>,
 }
 
 fn yes() -> bool {
@@ -104,6 +107,10 @@ pub fn load_providers(json: &str) -> Result<Vec<Provider>, SeedError> {
                 .api_key_hash
                 .or_else(|| p.api_key.as_deref().map(crate::auth::hash_api_key)),
             allowed_webhooks: p.allowed_webhooks,
+            signing_secret: p.webhook_secret.filter(|s| !s.is_empty()),
+            signature_scheme: p
+                .signature_scheme
+                .unwrap_or(crate::auth::SignatureScheme::GitHub),
         })
         .collect())
 }

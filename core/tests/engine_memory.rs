@@ -51,6 +51,8 @@ fn provider(id: &str, lead_types: &[&str], format: RecordFormat, map: &[(&str, &
         is_active: true,
         api_key_hash: None,
         allowed_webhooks: Vec::new(),
+        signing_secret: None,
+        signature_scheme: leadroute_core::auth::SignatureScheme::GitHub,
     }
 }
 

@@ -7,7 +7,8 @@
 --   lead_status_history  every change of leads.status, the first one (NULL -> 'new') included.
 -- Changed tables:
 --   lead_source_providers  format may be 'form'; api_key_hash (`sha256:<hex>`, never the key),
---                          allowed_webhooks (JSON array of webhook_configs ids), and the seed's
+--                          allowed_webhooks (JSON array of webhook_configs ids), the provider's
+--                          own signing_secret and signature_scheme, and the seed's
 --                          total_leads / last_lead_at, kept current by add_usage.
 --   workspaces             require_consent: only leads with TCPA consent are routed to it.
 --   lead_events            also holds the events of rejected records: lead_id becomes nullable
@@ -51,6 +52,10 @@ CREATE TABLE lead_source_providers_v7 (
     is_active           INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
     api_key_hash        TEXT,                         -- `sha256:<hex>` of the API key; NULL: none
     allowed_webhooks    TEXT NOT NULL DEFAULT '[]',   -- JSON array of webhook_configs ids
+    signing_secret      TEXT,                         -- the provider's own signing secret
+    signature_scheme    TEXT NOT NULL DEFAULT 'github'
+                        CHECK (signature_scheme IN ('github', 'cal_com', 'standard_webhooks',
+                                                    'stripe')),
     total_leads         INTEGER NOT NULL DEFAULT 0 CHECK (total_leads >= 0),
     last_lead_at        TEXT,
     created_at          TEXT NOT NULL,

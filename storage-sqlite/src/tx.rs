@@ -91,7 +91,8 @@ impl SqlTx<'_> {
 // Providers, workspaces, rules
 
 const PROVIDER_COLS: &str = "id, name, lead_types, format, field_map, rate_limit_per_hour, \
-                             is_active, api_key_hash, allowed_webhooks";
+                             is_active, api_key_hash, allowed_webhooks, signing_secret, \
+                             signature_scheme";
 
 fn provider_row(r: &Row<'_>) -> Result<Provider, StorageError> {
     let c = Cols::new(r, "lead_source_providers");
@@ -108,6 +109,15 @@ fn provider_row(r: &Row<'_>) -> Result<Provider, StorageError> {
         is_active: c.get(6)?,
         api_key_hash: c.get(7)?,
         allowed_webhooks: c.json(8)?,
+        signing_secret: c.get(9)?,
+        signature_scheme: {
+            let s: String = c.get(10)?;
+            leadroute_core::auth::SignatureScheme::parse(&s).ok_or_else(|| {
+                corrupt(format!(
+                    "lead_source_providers: unknown signature scheme {s:?}"
+                ))
+            })?
+        },
     })
 }
 
@@ -118,9 +128,9 @@ impl ProviderRepo for SqlTx<'_> {
             // to add_usage. A new row starts from the usage already counted for its id.
             self.exec(
                 "INSERT INTO lead_source_providers (id, name, lead_types, format, field_map, \
-                 rate_limit_per_hour, is_active, api_key_hash, allowed_webhooks, total_leads, \
-                 last_lead_at, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10, \
+                 rate_limit_per_hour, is_active, api_key_hash, allowed_webhooks, signing_secret, \
+                 signature_scheme, total_leads, last_lead_at, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10, ?11, ?12, \
                  (SELECT COALESCE(SUM(total_leads), 0) FROM provider_usage_log \
                   WHERE provider_id = ?1), \
                  (SELECT MAX(last_lead_at) FROM provider_usage_log WHERE provider_id = ?1), \
@@ -131,6 +141,8 @@ impl ProviderRepo for SqlTx<'_> {
                  rate_limit_per_hour = excluded.rate_limit_per_hour, \
                  is_active = excluded.is_active, api_key_hash = excluded.api_key_hash, \
                  allowed_webhooks = excluded.allowed_webhooks, \
+                 signing_secret = excluded.signing_secret, \
+                 signature_scheme = excluded.signature_scheme, \
                  updated_at = excluded.updated_at",
                 params![
                     p.id,
@@ -142,7 +154,9 @@ impl ProviderRepo for SqlTx<'_> {
                     p.is_active,
                     now()?,
                     p.api_key_hash,
-                    json(&p.allowed_webhooks)?
+                    json(&p.allowed_webhooks)?,
+                    p.signing_secret,
+                    p.signature_scheme.as_str()
                 ],
             )?;
             Ok(())

@@ -5,9 +5,10 @@
 //!
 //! Order of checks, so that nothing is revealed to an unauthenticated caller:
 //!
-//! 1. Authentication: the provider's API key when it has one (`api_key_hash`), and the
-//!    inbound webhook's signature when it has a secret. At least one must be configured; an
-//!    unknown provider is refused exactly like a wrong key (`invalid_api_key`).
+//! 1. Authentication: the provider's API key when it has one (`api_key_hash`), and a
+//!    signature when a secret applies: the inbound webhook's, else the provider's own
+//!    (`signing_secret`). At least one must be configured; an unknown provider is refused
+//!    exactly like a wrong key (`invalid_api_key`).
 //! 2. Permission (HTTP 403): the provider is active; the webhook exists, is active, is in
 //!    the provider's `allowed_webhooks`, and its lead type is one the provider may send.
 //! 3. In the transaction: a signed message id not seen before (Standard Webhooks), then the
@@ -81,7 +82,15 @@ pub(super) fn admit<'s>(
         (Some(_), Some(_)) => return Err(AuthError::InvalidApiKey),
     };
     let config = req.webhook_id.and_then(|id| snap.webhooks.get(id));
-    let secret = config.and_then(|w| w.secret.as_deref().map(|s| (w.signature_scheme, s)));
+    // The webhook's secret signs requests through it; otherwise the provider's own.
+    let secret = config
+        .and_then(|w| w.secret.as_deref().map(|s| (w.signature_scheme, s)))
+        .or_else(|| {
+            provider
+                .signing_secret
+                .as_deref()
+                .map(|s| (provider.signature_scheme, s))
+        });
     let verify = |(scheme, secret): (auth::SignatureScheme, &str)| {
         auth::verify_request(scheme, secret, req.headers, req.body, now_unix)
     };
@@ -105,7 +114,7 @@ pub(super) fn admit<'s>(
                 })?,
         ),
     };
-    // A keyed provider posting to a signed webhook must sign too.
+    // A keyed provider with a secret (its own or the webhook's) must sign too.
     if let (None, Some(s)) = (&verified, secret) {
         verified = Some(verify(s)?);
     }

@@ -195,6 +195,8 @@ fn provider(id: &str) -> Provider {
             "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
         ),
         allowed_webhooks: vec!["wh_solar_ca".into(), "wh_roofing_tx".into()],
+        signing_secret: Some("pb_secret_589c3485e180ebd4".into()),
+        signature_scheme: crate::auth::SignatureScheme::Stripe,
     }
 }
 
@@ -460,6 +462,8 @@ pub fn providers_upsert_and_missing(make: MakeStore<'_>) {
     a.is_active = false;
     a.api_key_hash = None;
     a.allowed_webhooks.clear();
+    a.signing_secret = None;
+    a.signature_scheme = crate::auth::SignatureScheme::GitHub;
     tx(s, "put_provider (update)", |tx| Ok(tx.put_provider(&a)?));
     assert_eq!(
         tx(s, "provider", |tx| Ok(tx.provider("provider-a")?)),
