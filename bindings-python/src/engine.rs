@@ -17,6 +17,7 @@ use leadroute_core::payload::rfc3339;
 use leadroute_core::routing::TiePolicy;
 use leadroute_core::seed;
 use leadroute_core::storage::{with_tx, Tx};
+use leadroute_core::validate::{ValidationOptions, VerticalRules};
 use leadroute_core::{Engine, EngineConfig, Error};
 use leadroute_sqlite::SqliteStore;
 use pyo3::exceptions::PyTypeError;
@@ -552,7 +553,10 @@ impl PyEngine {
     /// 0 turns it off), ``gmail_rules`` (Gmail dot and ``+tag`` rules for email dedup keys),
     /// ``delivery_workers`` (webhook requests in parallel), ``request_timeout`` (seconds per
     /// webhook request), ``extra_products`` (products known besides those rules and
-    /// workspaces name) and ``product_aliases`` (``{alias: product}``).
+    /// workspaces name), ``product_aliases`` (``{alias: product}``) and ``required_fields``
+    /// (fields each lead type requires, ``{lead_type: [field, ...]}``, or ``"seed"`` for the
+    /// table drawn from the corpus; default none; a record without them is rejected with
+    /// ``missing_required_field``).
     ///
     /// Raises ``StorageError`` when the file cannot be opened or migrated, and
     /// ``ValidationError`` (``.code == "invalid_option"``) for a bad option.
@@ -561,7 +565,7 @@ impl PyEngine {
         path = "leadroute.db", *, require_phone = true, tie_policy = "lowest_id",
         dedup_scope = "provider", default_region = "US", duplicate_window_days = 30,
         gmail_rules = false, delivery_workers = 8, request_timeout = 15.0,
-        extra_products = None, product_aliases = None
+        extra_products = None, product_aliases = None, required_fields = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn open(
@@ -577,7 +581,22 @@ impl PyEngine {
         request_timeout: f64,
         extra_products: Option<Vec<String>>,
         product_aliases: Option<std::collections::BTreeMap<String, String>>,
+        required_fields: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyEngine> {
+        let vertical_rules = match required_fields {
+            None => VerticalRules::default(),
+            Some(r) if r.extract::<String>().is_ok_and(|s| s == "seed") => {
+                VerticalRules::seed_defaults()
+            }
+            Some(r) => VerticalRules::new(r.extract().map_err(|_| {
+                validation(
+                    py,
+                    "required_fields: \"seed\" or a mapping of lead type to field names expected",
+                    "invalid_option",
+                    Some("required_fields"),
+                )
+            })?),
+        };
         let tie_policy = TiePolicy::from_code(tie_policy).ok_or_else(|| {
             option_error(
                 py,
@@ -620,6 +639,10 @@ impl PyEngine {
             extra_products: extra_products.unwrap_or_default(),
             product_aliases: product_aliases.unwrap_or_default().into_iter().collect(),
             tie_policy,
+            validation: ValidationOptions {
+                vertical_rules,
+                ..ValidationOptions::default()
+            },
             ..EngineConfig::default()
         };
         let owned = path.to_string();

@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -20,8 +21,8 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 HUB = "It's a Secret to Everybody"
 
 
-def engine() -> leadroute.Engine:
-    e = leadroute.Engine.open(":memory:")
+def engine(**options: Any) -> leadroute.Engine:
+    e = leadroute.Engine.open(":memory:", **options)
     e.configure(
         providers=[
             {
@@ -68,6 +69,18 @@ def record(n: int) -> dict[str, object]:
         "product_type": "Solar",
         "appointment_date": "2026-11-24T13:00:00Z",
     }
+
+
+def test_required_fields_per_lead_type() -> None:
+    e = engine(required_fields={"solar": ["roof_age"]})
+    missing = e.ingest("keyed", record(9), api_key=KEY)
+    assert missing.status == "rejected"
+    assert missing.rejection_codes == ["missing_required_field"]
+    complete = dict(record(10), roof_age=12)
+    assert e.ingest("keyed", complete, api_key=KEY).status == "accepted"
+    with pytest.raises(leadroute.ValidationError) as v:
+        leadroute.Engine.open(":memory:", required_fields=3)  # type: ignore[arg-type]
+    assert v.value.field == "required_fields"
 
 
 def test_hash_api_key() -> None:

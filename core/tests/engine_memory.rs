@@ -1181,3 +1181,41 @@ fn failures_in_a_row_pause_the_endpoint_then_one_probe_goes_through() {
         "the probe reopened it"
     );
 }
+
+#[test]
+fn vertical_rules_require_fields_per_lead_type_when_configured() {
+    // STEPHANIE is solar with `roof_age` but no `monthly_electric_bill`.
+    let config = EngineConfig {
+        validation: leadroute_core::validate::ValidationOptions {
+            vertical_rules: leadroute_core::validate::VerticalRules::seed_defaults(),
+            ..Default::default()
+        },
+        ..EngineConfig::default()
+    };
+    let (strict, _) = engine_with(config);
+    match strict
+        .ingest("provider-a", &json(STEPHANIE))
+        .unwrap()
+        .outcome
+    {
+        Outcome::Rejected { reasons, .. } => {
+            let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+            assert_eq!(codes, ["missing_required_field"]);
+            assert!(
+                reasons[0].detail.contains("monthly_electric_bill"),
+                "{reasons:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let complete = STEPHANIE
+        .replace(
+            r#""roof_age": 28"#,
+            r#""roof_age": 28, "monthly_electric_bill": "180""#,
+        )
+        .replace("a0000001", "a0000009");
+    accepted(&strict.ingest("provider-a", &json(&complete)).unwrap());
+    // The default (the seed's behaviour) requires none of them.
+    let (lenient, _) = engine();
+    accepted(&lenient.ingest("provider-a", &json(STEPHANIE)).unwrap());
+}

@@ -127,6 +127,7 @@ class Engine:
         request_timeout: float = 15.0,
         extra_products: Sequence[str] | None = None,
         product_aliases: Mapping[str, str] | None = None,
+        required_fields: str | Mapping[str, Sequence[str]] | None = None,
     ) -> Engine: ...
     @property
     def path(self) -> str: ...

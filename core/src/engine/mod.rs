@@ -80,6 +80,9 @@ pub struct EngineConfig {
     pub tie_policy: TiePolicy,
     /// Largest request body [`Engine::ingest_request`] takes, in bytes. Default 16 MiB.
     pub max_body_bytes: usize,
+    /// Required fields per vertical, field length limits, the state/ZIP check. Default: no
+    /// vertical rules (as the seed), the limits and the check on.
+    pub validation: validate::ValidationOptions,
 }
 
 impl Default for EngineConfig {
@@ -99,6 +102,7 @@ impl Default for EngineConfig {
             product_aliases: Vec::new(),
             tie_policy: TiePolicy::LowestId,
             max_body_bytes: 16 << 20,
+            validation: validate::ValidationOptions::default(),
         }
     }
 }
@@ -732,7 +736,7 @@ impl Engine {
             default_region: &self.config.default_region,
             require_phone: self.config.require_phone,
         };
-        let lead = match validate::validate(&input, &ctx) {
+        let lead = match validate::validate_with(&input, &ctx, &self.config.validation) {
             Ok(l) => l,
             Err(e) => {
                 return Prepared::Reject {
