@@ -35,5 +35,6 @@ VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" \
 if [ "${LEADROUTE_SKIP_BENCH:-0}" != "1" ]; then
   step "criterion benchmarks (quick mode)"
   cargo bench --bench pipeline --bench routing --bench phone --bench delivery -- --quick
+  cargo bench --bench intake -- --quick
 fi
 step "all checks passed"
