@@ -307,16 +307,7 @@ pub fn parse_fields(record: &RawRecord) -> Result<Fields, MalformedRecord> {
             }
         }
         RawRecord::Csv { header, row } => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(row.as_bytes());
-            let mut rec = csv::StringRecord::new();
-            match rdr.read_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => return Err(MalformedRecord("empty CSV row".into())),
-                Err(e) => return Err(MalformedRecord(format!("invalid CSV row: {e}"))),
-            }
+            let rec = csv_row_fields(row)?;
             if rec.len() != header.len() {
                 return Err(MalformedRecord(format!(
                     "CSV row has {} fields, header has {}",
@@ -326,12 +317,56 @@ pub fn parse_fields(record: &RawRecord) -> Result<Fields, MalformedRecord> {
             }
             Ok(header
                 .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.clone(), Value::String(v.to_string())))
+                .zip(rec)
+                .map(|(h, v)| (h.clone(), Value::String(v)))
                 .collect())
         }
         RawRecord::Form(body) => parse_form(body),
     }
+}
+
+thread_local! {
+    /// One CSV row parser per thread, reset for each row: building a parser (its DFA) costs
+    /// more than parsing a row.
+    static ROW_PARSER: std::cell::RefCell<csv_core::Reader> =
+        std::cell::RefCell::new(csv_core::Reader::new());
+}
+
+/// The fields of one CSV row: its first record in the `csv` crate's default dialect (comma,
+/// `"` quotes with `""` escapes), as `csv::Reader` reads it.
+fn csv_row_fields(row: &str) -> Result<Vec<String>, MalformedRecord> {
+    use csv_core::ReadRecordResult as R;
+    ROW_PARSER.with(|parser| {
+        let mut rdr = parser.borrow_mut();
+        rdr.reset();
+        let mut input = row.as_bytes();
+        let mut out = vec![0u8; row.len() + 1];
+        let mut ends = vec![0usize; 32];
+        let (mut n_out, mut n_ends) = (0, 0);
+        loop {
+            let (res, n_in, o, e) = rdr.read_record(input, &mut out[n_out..], &mut ends[n_ends..]);
+            input = &input[n_in..];
+            n_out += o;
+            n_ends += e;
+            match res {
+                // All input consumed: the next call, with no input, ends the record.
+                R::InputEmpty => {}
+                R::OutputFull => out.resize(out.len() * 2, 0),
+                R::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+                R::Record => break,
+                R::End => return Err(MalformedRecord("empty CSV row".into())),
+            }
+        }
+        let mut start = 0;
+        Ok(ends[..n_ends]
+            .iter()
+            .map(|&end| {
+                let field = String::from_utf8_lossy(&out[start..end]).into_owned();
+                start = end;
+                field
+            })
+            .collect())
+    })
 }
 
 /// Parses an `application/x-www-form-urlencoded` body into fields, following the WHATWG URL
@@ -785,7 +820,7 @@ pub fn map_fields(mut fields: Fields, map: &FieldMap) -> LeadInput {
         }
     }
     for &name in canonical::EXTENDED {
-        let v = read_extended(&fields, map, name, &mut input);
+        let v = read_extended(&mut fields, map, name, &mut input);
         match name {
             canonical::UTM_SOURCE => input.utm_source = v,
             canonical::UTM_MEDIUM => input.utm_medium = v,
@@ -808,26 +843,34 @@ pub fn map_fields(mut fields: Fields, map: &FieldMap) -> LeadInput {
     input
 }
 
-/// Reads an extended field without consuming it: the map's name if it names the field,
-/// else the canonical name, else its aliases. A value that cannot be text is a warning
-/// `unreadable_<field>`, not a rejection (these fields are informational).
+/// Reads an extended field: the map's name if it names the field, else the canonical name,
+/// else its aliases. A readable value is consumed (it is stored under its canonical name,
+/// not again in the custom fields); a value that cannot be text stays in the custom fields
+/// with a warning `unreadable_<field>`, not a rejection (these fields are informational).
 fn read_extended(
-    fields: &Fields,
+    fields: &mut Fields,
     map: &FieldMap,
     name: &'static str,
     input: &mut LeadInput,
 ) -> Option<String> {
-    let v = if map.names(name) {
-        fields.get(map.source_name(name))
+    let key = if map.names(name) {
+        Some(map.source_name(name))
     } else {
         std::iter::once(name)
             .chain(canonical::aliases(name).iter().copied())
-            .find_map(|n| fields.get(n))
-    }?;
-    as_text(v).unwrap_or_else(|_| {
-        input.warnings.push(format!("unreadable_{name}"));
-        None
-    })
+            .find(|n| fields.contains_key(*n))
+    }?
+    .to_string();
+    match as_text(fields.get(&key)?) {
+        Ok(v) => {
+            fields.remove(&key);
+            v
+        }
+        Err(_) => {
+            input.warnings.push(format!("unreadable_{name}"));
+            None
+        }
+    }
 }
 
 /// `sha256:<hex>` of a text's UTF-8 bytes.
@@ -835,8 +878,10 @@ fn sha256_key(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     let mut s = String::with_capacity(7 + 64);
     s.push_str("sha256:");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
-        s.push_str(&format!("{b:02x}"));
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     s
 }
@@ -1081,7 +1126,35 @@ mod tests {
     }
 
     #[test]
-    fn extended_fields_are_read_with_identity_defaults_and_kept_in_custom() {
+    fn csv_rows_parse_as_the_csv_crate_reads_them() {
+        let rows = [
+            "a,b,c",
+            r#""quoted, with comma","say ""hi""",plain"#,
+            "trailing,empty,",
+            ",,",
+            "  spaced  , x ",
+            "one",
+            "crlf,end\r",
+            "\"multi\nline\",next",
+            "unterminated,\"quote",
+            "first,row\nsecond,row",
+            "é,ü,日本",
+        ];
+        for row in rows {
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(row.as_bytes());
+            let mut rec = csv::StringRecord::new();
+            assert!(rdr.read_record(&mut rec).unwrap(), "{row:?}");
+            let want: Vec<String> = rec.iter().map(str::to_string).collect();
+            assert_eq!(csv_row_fields(row).unwrap(), want, "{row:?}");
+        }
+        assert!(csv_row_fields("").is_err());
+    }
+
+    #[test]
+    fn extended_fields_are_read_with_identity_defaults_and_consumed() {
         let Value::Object(m) = json!({
             "utm_source": "bing", "utm_medium": "cpc", "utm_campaign": "solar-17",
             "utm_term": "solar panels", "utm_content": "ad-3", "campaign_id": 42,
@@ -1112,8 +1185,8 @@ mod tests {
             i.consent_certificate_url.as_deref(),
             Some("https://cert.trustedform.com/abc")
         );
-        // Read, not consumed: the stored custom metadata is unchanged.
-        assert_eq!(i.custom.len(), 14);
+        // Consumed: only the field nothing maps stays in the custom metadata.
+        assert_eq!(i.custom.keys().collect::<Vec<_>>(), ["roof_age"]);
         assert!(i.warnings.is_empty() && i.wrong_types.is_empty());
         assert_eq!(i.has_canonical("utm_source"), Some(true));
         assert_eq!(i.has_canonical("utm_medium"), Some(true));

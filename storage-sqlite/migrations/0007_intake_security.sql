@@ -11,6 +11,8 @@
 --                          own signing_secret and signature_scheme, and the seed's
 --                          total_leads / last_lead_at, kept current by add_usage.
 --   workspaces             require_consent: only leads with TCPA consent are routed to it.
+--   leads                  status_reason, status_changed_at: set with status; the triggers
+--                          lead_status_initial and lead_status_change write lead_status_history.
 --   lead_events            also holds the events of rejected records: lead_id becomes nullable
 --                          and rejection_id (lead_rejections) is added; exactly one is set.
 --
@@ -94,8 +96,10 @@ SELECT id, lead_id, NULL, event_type, detail, created_at FROM lead_events ORDER 
 DROP TABLE lead_events;
 ALTER TABLE lead_events_v7 RENAME TO lead_events;
 
-CREATE INDEX lead_events_subject ON lead_events (lead_id, id);
-CREATE INDEX lead_events_rejection ON lead_events (rejection_id, id);
+-- Partial: each event row has one subject, so it enters only that subject's index.
+CREATE INDEX lead_events_subject ON lead_events (lead_id, id) WHERE lead_id IS NOT NULL;
+CREATE INDEX lead_events_rejection ON lead_events (rejection_id, id)
+    WHERE rejection_id IS NOT NULL;
 
 -- webhook_configs ----------------------------------------------------------------------------
 
@@ -156,6 +160,10 @@ CREATE TABLE lead_status_history (
 
 CREATE INDEX lead_status_history_lead ON lead_status_history (lead_id, id);
 
+-- Why and when leads.status last changed, for the trigger below.
+ALTER TABLE leads ADD COLUMN status_reason TEXT;
+ALTER TABLE leads ADD COLUMN status_changed_at TEXT;
+
 -- Existing leads get the history they would have had: every lead started at 'new' when it was
 -- received; version 2 to 6 stored duplicates directly as 'duplicate', which becomes a second
 -- change at the same time.
@@ -163,3 +171,19 @@ INSERT INTO lead_status_history (lead_id, from_status, to_status, reason, change
 SELECT id, NULL, 'new', NULL, received_at FROM leads ORDER BY id;
 INSERT INTO lead_status_history (lead_id, from_status, to_status, reason, changed_at)
 SELECT id, 'new', status, NULL, received_at FROM leads WHERE status <> 'new' ORDER BY id;
+
+-- From now on the database keeps the history itself: a new lead's first row, and one row per
+-- change of leads.status (set together with status_reason and status_changed_at).
+CREATE TRIGGER lead_status_initial AFTER INSERT ON leads
+BEGIN
+    INSERT INTO lead_status_history (lead_id, from_status, to_status, reason, changed_at)
+    VALUES (NEW.id, NULL, NEW.status, NULL, NEW.received_at);
+END;
+
+CREATE TRIGGER lead_status_change AFTER UPDATE OF status ON leads
+WHEN OLD.status <> NEW.status
+BEGIN
+    INSERT INTO lead_status_history (lead_id, from_status, to_status, reason, changed_at)
+    VALUES (NEW.id, OLD.status, NEW.status, NEW.status_reason,
+            COALESCE(NEW.status_changed_at, NEW.received_at));
+END;

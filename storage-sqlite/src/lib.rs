@@ -292,6 +292,27 @@ impl SqliteStore {
         Ok(user_version(&conn)?)
     }
 
+    /// Checkpoints the whole WAL into the database file and truncates the `-wal` file
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`), e.g. after a bulk load or before a backup. Returns
+    /// the number of WAL pages that were checkpointed. A no-op for in-memory databases.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when SQLite fails; [`StorageError::Busy`] when another connection's
+    /// readers keep the checkpoint from completing within the busy timeout.
+    pub fn checkpoint(&self) -> Result<u64, Error> {
+        let conn = self.lock();
+        let (busy, _log, done): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .db()?;
+        if busy != 0 {
+            return Err(StorageError::Busy("WAL checkpoint blocked by readers".into()).into());
+        }
+        Ok(u64::try_from(done.max(0)).unwrap_or(0))
+    }
+
     /// The connection. A panic inside a transaction closure poisons the mutex, but the
     /// unwinding dropped the rusqlite `Transaction`, which rolled back, so the connection is
     /// sound and the poison is ignored.

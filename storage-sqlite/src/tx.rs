@@ -556,9 +556,9 @@ fn lead_row(r: &Row<'_>) -> Result<Lead, StorageError> {
 impl LeadRepo for SqlTx<'_> {
     fn insert_lead(&self, l: &NewLead) -> Result<LeadId, StorageError> {
         let r = self.atomic(|| {
-            self.claim_record_key(&l.provider_id, &l.record_key)?;
             // Every lead starts at 'new' (LeadRepo::insert_lead), duplicates too: the engine
-            // moves them on with set_lead_status, which records the change.
+            // moves them on with set_lead_status. The trigger lead_status_initial writes the
+            // first history row.
             let id = self
                 .conn
                 .prepare_cached(
@@ -599,15 +599,19 @@ impl LeadRepo for SqlTx<'_> {
                     "original lead {id} does not exist"
                 )));
             }
+            // Claimed after the lead row, so one statement both claims the key (across leads
+            // and rejections) and points it at the lead.
             self.exec(
-                "UPDATE source_records SET lead_id = ?3 WHERE provider_id = ?1 AND record_key = ?2",
+                "INSERT INTO source_records (provider_id, record_key, lead_id) VALUES (?1, ?2, ?3)",
                 params![l.provider_id, l.record_key, id],
-            )?;
-            self.exec(
-                "INSERT INTO lead_status_history (lead_id, from_status, to_status, reason, \
-                 changed_at) VALUES (?1, NULL, 'new', NULL, ?2)",
-                params![id, ts(l.received_at)?],
-            )?;
+            )
+            .map_err(|e| match e {
+                StorageError::Conflict(m) => StorageError::Conflict(format!(
+                    "record ({:?}, {:?}) is already stored: {m}",
+                    l.provider_id, l.record_key
+                )),
+                other => other,
+            })?;
             Ok(id)
         });
         in_op("insert_lead", r)
@@ -646,29 +650,21 @@ impl LeadRepo for SqlTx<'_> {
         reason: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<(), StorageError> {
-        let r = self.atomic(|| {
-            let old = self.one("SELECT status FROM leads WHERE id = ?1", [lead_id], |r| {
-                Cols::new(r, "leads").get::<String>(0)
-            })?;
-            let Some(old) = old else {
+        // One statement: the trigger lead_status_change appends the history row from the
+        // old status to the new one, with the reason and time set here.
+        let r = (|| {
+            let changed = self.exec(
+                "UPDATE leads SET status = ?2, status_reason = ?3, status_changed_at = ?4 \
+                 WHERE id = ?1 AND status <> ?2",
+                params![lead_id, status, reason, ts(at)?],
+            )?;
+            if changed == 0 && self.lead(lead_id)?.is_none() {
                 return Err(StorageError::Conflict(format!(
                     "lead {lead_id} does not exist"
                 )));
-            };
-            if old == status {
-                return Ok(());
             }
-            self.exec(
-                "UPDATE leads SET status = ?2 WHERE id = ?1",
-                params![lead_id, status],
-            )?;
-            self.exec(
-                "INSERT INTO lead_status_history (lead_id, from_status, to_status, reason, \
-                 changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![lead_id, old, status, reason, ts(at)?],
-            )?;
             Ok(())
-        });
+        })();
         in_op(&format!("set_lead_status {lead_id}"), r)
     }
 
@@ -1387,6 +1383,41 @@ impl EventRepo for SqlTx<'_> {
                 e,
             )
         })
+    }
+
+    fn append_events(&self, events: &[NewEvent]) -> Result<(), StorageError> {
+        // One multi-row INSERT per subject, each subject's events in their order.
+        for subject in [
+            EventSubject::Contact,
+            EventSubject::Lead,
+            EventSubject::Rejection,
+            EventSubject::Appointment,
+        ] {
+            let rows: Vec<&NewEvent> = events.iter().filter(|e| e.subject == subject).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let (table, col) = event_table(subject);
+            let mut sql =
+                format!("INSERT INTO {table} ({col}, event_type, detail, created_at) VALUES ");
+            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(rows.len() * 4);
+            for (i, ev) in rows.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let n = i * 4;
+                sql.push_str(&format!("(?{}, ?{}, ?{}, ?{})", n + 1, n + 2, n + 3, n + 4));
+                values.extend([
+                    ev.subject_id.into(),
+                    ev.event_type.clone().into(),
+                    json(&ev.detail)?.into(),
+                    ts(ev.created_at)?.into(),
+                ]);
+            }
+            self.exec(&sql, rusqlite::params_from_iter(values))
+                .map_err(|e| prefix(&format!("append_events to {table}"), e))?;
+        }
+        Ok(())
     }
 
     fn events(

@@ -745,35 +745,7 @@ impl Engine {
                 }
             }
         };
-        let fields = json!({
-            "first_name": lead.first_name,
-            "last_name": lead.last_name,
-            "phone": lead.phone.as_ref().map(|p| p.number.as_str()),
-            "phone_extension": lead.phone.as_ref().and_then(|p| p.extension.as_deref()),
-            "email": lead.email,
-            "zip_code": lead.zip.to_string(),
-            "product_type": lead.product_name,
-            "address": input.address,
-            "city": input.city,
-            "state": input.state,
-            "ip_address": input.ip_address,
-            "user_agent": input.user_agent,
-            "attribution": {
-                "utm_source": input.utm_source,
-                "utm_medium": input.utm_medium,
-                "utm_campaign": input.utm_campaign,
-                "utm_term": input.utm_term,
-                "utm_content": input.utm_content,
-                "campaign_id": input.campaign_id,
-            },
-            "consent": {
-                "consent_value": lead.tcpa_consent,
-                "consent_description": input.consent_text,
-                "consent_hash": input.consent_hash,
-                "certificate_url": input.consent_certificate_url,
-            },
-            "custom": input.custom,
-        });
+        let fields = lead_fields(&lead, input);
         Prepared::Accept {
             record_key,
             lead: Box::new(lead),
@@ -904,23 +876,23 @@ impl Engine {
                     received_at: at,
                 })?;
                 let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
-                event(
-                    tx,
-                    EventSubject::Rejection,
-                    rejection_id,
-                    "received",
-                    json!({"provider_id": provider.id, "webhook_id": webhook_id,
-                           "record_key": record_key}),
-                    at,
-                )?;
-                event(
-                    tx,
-                    EventSubject::Rejection,
-                    rejection_id,
-                    "rejected",
-                    json!({"reason_codes": codes}),
-                    at,
-                )?;
+                tx.append_events(&[
+                    audit(
+                        EventSubject::Rejection,
+                        rejection_id,
+                        "received",
+                        json!({"provider_id": provider.id, "webhook_id": webhook_id,
+                               "record_key": record_key}),
+                        at,
+                    ),
+                    audit(
+                        EventSubject::Rejection,
+                        rejection_id,
+                        "rejected",
+                        json!({"reason_codes": codes}),
+                        at,
+                    ),
+                ])?;
                 Outcome::Rejected {
                     rejection_id,
                     reasons: reasons.clone(),
@@ -949,6 +921,8 @@ impl Engine {
         raw: &RawRecord,
         at: OffsetDateTime,
     ) -> Result<Accepted> {
+        // The audit rows of this record, written together at the end.
+        let mut trail: Vec<NewEvent> = Vec::new();
         let (contact_id, change) = contact::resolve_contact(
             tx,
             &NewContact {
@@ -972,15 +946,14 @@ impl Engine {
                 ContactChange::Updated(c) | ContactChange::Merged(c) => json!(c),
                 ContactChange::Created | ContactChange::Unchanged => json!([]),
             };
-            event(
-                tx,
+            trail.push(audit(
                 EventSubject::Contact,
                 contact_id,
                 kind,
                 json!({"provider_id": provider.id, "webhook_id": webhook_id,
                        "record_key": record_key, "changes": changes}),
                 at,
-            )?;
+            ));
         }
         let duplicate_of = self.original_lead(tx, snap, contact_id, lead, at)?;
         let lead_id = tx.insert_lead(&NewLead {
@@ -999,36 +972,33 @@ impl Engine {
             raw_payload: raw.text().to_string(),
             received_at: at,
         })?;
-        event(
-            tx,
+        trail.push(audit(
             EventSubject::Lead,
             lead_id,
             "received",
             json!({"provider_id": provider.id, "webhook_id": webhook_id,
                    "record_key": record_key}),
             at,
-        )?;
-        event(
-            tx,
+        ));
+        // The normalized values are on the lead row; the event says what validation decided.
+        trail.push(audit(
             EventSubject::Lead,
             lead_id,
             "validated",
             json!({"contact_id": contact_id, "new_contact": new_contact,
-                   "phone": lead.phone.as_ref().map(|p| p.number.as_str()),
-                   "zip_code": lead.zip.to_string(), "product_type": lead.product_name,
                    "warnings": lead.warnings}),
             at,
-        )?;
+        ));
         if let Some(original) = duplicate_of {
-            event(
-                tx,
+            trail.push(audit(
                 EventSubject::Lead,
                 lead_id,
                 "duplicate",
                 json!({"original_lead_id": original, "product_type": lead.product_name}),
                 at,
-            )?;
+            ));
             tx.set_lead_status(lead_id, "duplicate", None, at)?;
+            tx.append_events(&trail)?;
             return Ok(Accepted {
                 lead_id,
                 contact_id,
@@ -1073,15 +1043,14 @@ impl Engine {
                         json!({"appointment_id": appt_id, "reason": reason.code()}),
                     ),
                 };
-                event(
-                    tx,
+                trail.push(audit(
                     EventSubject::Appointment,
                     appt_id,
                     kind,
                     routed.trace.clone(),
                     at,
-                )?;
-                event(tx, EventSubject::Lead, lead_id, kind, detail, at)?;
+                ));
+                trail.push(audit(EventSubject::Lead, lead_id, kind, detail, at));
                 let reason = match &routed.outcome {
                     RoutingOutcome::Unrouted(r) => Some(r.code()),
                     RoutingOutcome::Routed { .. } => None,
@@ -1090,6 +1059,7 @@ impl Engine {
                 appointment_out = Some((appt_id, routed.outcome.clone()));
             }
         }
+        tx.append_events(&trail)?;
         Ok(Accepted {
             lead_id,
             contact_id,
@@ -1786,6 +1756,76 @@ impl Engine {
     }
 }
 
+/// The `fields` object stored with a lead: the normalized core fields, then only the optional
+/// groups the record carried (address, network, attribution, consent), then the provider's
+/// unmapped fields under `custom`. Absent values are left out rather than stored as null.
+fn lead_fields(lead: &ValidLead, input: intake::LeadInput) -> serde_json::Value {
+    fn put(map: &mut serde_json::Map<String, serde_json::Value>, key: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            map.insert(key.to_string(), v.into());
+        }
+    }
+    let mut out = serde_json::Map::new();
+    put(&mut out, "first_name", lead.first_name.as_deref());
+    put(&mut out, "last_name", lead.last_name.as_deref());
+    put(
+        &mut out,
+        "phone",
+        lead.phone.as_ref().map(|p| p.number.as_str()),
+    );
+    put(
+        &mut out,
+        "phone_extension",
+        lead.phone.as_ref().and_then(|p| p.extension.as_deref()),
+    );
+    put(&mut out, "email", lead.email.as_deref());
+    out.insert("zip_code".into(), lead.zip.to_string().into());
+    out.insert("product_type".into(), lead.product_name.clone().into());
+    for (key, v) in [
+        ("address", &input.address),
+        ("city", &input.city),
+        ("state", &input.state),
+        ("ip_address", &input.ip_address),
+        ("user_agent", &input.user_agent),
+    ] {
+        put(&mut out, key, v.as_deref());
+    }
+    let mut attribution = serde_json::Map::new();
+    for (key, v) in [
+        ("utm_source", &input.utm_source),
+        ("utm_medium", &input.utm_medium),
+        ("utm_campaign", &input.utm_campaign),
+        ("utm_term", &input.utm_term),
+        ("utm_content", &input.utm_content),
+        ("campaign_id", &input.campaign_id),
+    ] {
+        put(&mut attribution, key, v.as_deref());
+    }
+    if !attribution.is_empty() {
+        out.insert("attribution".into(), attribution.into());
+    }
+    let mut consent = serde_json::Map::new();
+    if let Some(v) = lead.tcpa_consent {
+        consent.insert("consent_value".into(), v.into());
+    }
+    put(
+        &mut consent,
+        "consent_description",
+        input.consent_text.as_deref(),
+    );
+    put(&mut consent, "consent_hash", input.consent_hash.as_deref());
+    put(
+        &mut consent,
+        "certificate_url",
+        input.consent_certificate_url.as_deref(),
+    );
+    if !consent.is_empty() {
+        out.insert("consent".into(), consent.into());
+    }
+    out.insert("custom".into(), input.custom.into());
+    out.into()
+}
+
 /// The customer a new lead describes.
 fn customer_of(lead: &ValidLead) -> Customer {
     Customer {
@@ -1819,6 +1859,23 @@ fn upsert_by<T: Clone, K: PartialEq>(all: &mut Vec<T>, new: &[T], key: impl Fn(&
             Some(slot) => *slot = n.clone(),
             None => all.push(n.clone()),
         }
+    }
+}
+
+/// An audit event, to append later with others ([`crate::storage::EventRepo::append_events`]).
+fn audit(
+    subject: EventSubject,
+    subject_id: i64,
+    kind: &str,
+    detail: serde_json::Value,
+    at: OffsetDateTime,
+) -> NewEvent {
+    NewEvent {
+        subject,
+        subject_id,
+        event_type: kind.to_string(),
+        detail,
+        created_at: at,
     }
 }
 

@@ -463,6 +463,20 @@ pub trait EventRepo {
     /// An adapter with foreign keys refuses an event whose subject row does not exist
     /// ([`StorageError::Conflict`]).
     fn append_event(&self, event: &NewEvent) -> Result<(), StorageError>;
+    /// Appends several events: as [`append_event`](EventRepo::append_event) for each, with
+    /// the order kept among the events of one subject row.
+    ///
+    /// # Behavior
+    ///
+    /// On an error, events before the failing one may be stored; the caller's transaction
+    /// rolls back. An adapter may write them in fewer statements (SQLite: one multi-row
+    /// `INSERT` per table).
+    fn append_events(&self, events: &[NewEvent]) -> Result<(), StorageError> {
+        for e in events {
+            self.append_event(e)?;
+        }
+        Ok(())
+    }
     /// Events of one subject row, in insertion order.
     fn events(&self, subject: EventSubject, subject_id: i64)
         -> Result<Vec<NewEvent>, StorageError>;
