@@ -378,6 +378,8 @@ fn general(text: &str, default_region: &str) -> Result<NormalizedPhone, PhoneErr
     let text = phone_context(&text)?;
     let text = before_second_number(&text);
     let (number, extension) = split_extension(text);
+    let number = stray_letters_ignored(number)?;
+    let number = number.as_ref();
     // The first `+` or digit starts the number (libphonenumber's extractPossibleNumber).
     let international = number
         .chars()
@@ -407,6 +409,45 @@ fn general(text: &str, default_region: &str) -> Result<NormalizedPhone, PhoneErr
             .filter(|e| !e.is_empty())
     });
     Ok(NormalizedPhone { number, extension })
+}
+
+/// libphonenumber reads the letters in a number as keypad digits only when there are at
+/// least three of them (`VALID_ALPHA_PHONE_PATTERN`: a vanity number such as
+/// `1-800-FLOWERS`); fewer are dropped (`normalizeDigitsOnly`), while the crate always maps
+/// them, giving another number (`800 ab 12345` would become `800-221-2345`). With one or two
+/// letters after the number's start, this drops them, after libphonenumber's viability check
+/// (`VALID_PHONE_NUMBER`): the first three digits may be separated only by punctuation,
+/// where `x` counts as punctuation, else the text is not a number. An `x` after a space is
+/// left to the crate, which may read it as an extension marker.
+fn stray_letters_ignored(number: &str) -> Result<std::borrow::Cow<'_, str>, PhoneError> {
+    use std::borrow::Cow;
+    let start = number
+        .find(|c: char| c == '+' || c.is_ascii_digit())
+        .unwrap_or(0);
+    let body = &number[start..];
+    let letters = body.bytes().filter(u8::is_ascii_alphabetic).count();
+    // An `x` after a space may start an extension the crate reads (`... x 6330 / x 7000`).
+    let extension_marker = body
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0].is_ascii_whitespace() && w[1].eq_ignore_ascii_case(&b'x'));
+    if letters == 0 || letters >= 3 || extension_marker {
+        return Ok(Cow::Borrowed(number));
+    }
+    let mut digits = 0;
+    for c in body.bytes() {
+        if c.is_ascii_digit() {
+            digits += 1;
+            if digits == 3 {
+                break;
+            }
+        } else if c.is_ascii_alphabetic() && !c.eq_ignore_ascii_case(&b'x') {
+            return Err(PhoneError::NotANumber);
+        }
+    }
+    let mut kept = number[..start].to_string();
+    kept.extend(body.chars().filter(|c| !c.is_ascii_alphabetic()));
+    Ok(Cow::Owned(kept))
 }
 
 /// When the crate finds a number invalid, libphonenumber may still read it as valid: the
@@ -709,6 +750,20 @@ mod tests {
             e164("tel:863-8426;phone-context=+1-317"),
             Ok("+13178638426".into())
         );
+    }
+
+    #[test]
+    fn one_or_two_letters_are_ignored_three_make_a_vanity_number() {
+        // Expected values from phonenumbers 9.0.33 (tests/data/tricky_phones.txt).
+        assert_eq!(e164("317x863-8426"), Ok("+13178638426".into()));
+        assert_eq!(e164("+44 20a7031 3000"), Ok("+442070313000".into()));
+        assert_eq!(
+            normalize("651x2303 2530", "DE").map(|p| p.number.to_string()),
+            Ok("+4965123032530".into())
+        );
+        assert_eq!(e164("800 ab 12345"), Err("invalid_number"));
+        assert_eq!(e164("3b17-863-8426"), Err("not_a_number"));
+        assert_eq!(e164("1-800-FLOWERS"), Ok("+18003569377".into()));
     }
 
     #[test]
