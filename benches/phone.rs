@@ -12,9 +12,9 @@
 //! The two splits differ because the expensive inputs are not spread evenly: the few numbers
 //! that fall back to the crate (e.g. `+44 20 7946 0xxx`, about 12 µs each against 25 ns for
 //! a NANP number) are about half of the corpus's single-thread time, and more of them sit in
-//! the second half of the file. Contiguous halves therefore measure that skew (one thread
-//! idles while the other finishes); interleaving gives both threads the same mix, as a
-//! work-stealing pool (e.g. rayon) would, and measures how normalization itself scales.
+//! the second half of the file. Contiguous halves measure that skew (one thread idles while
+//! the other finishes); interleaving gives both threads the same mix, so both are in the
+//! crate's code at the same time, which still contends there (see README).
 //!
 //! Throughput is in phone numbers. `cargo bench --bench phone -- --quick` runs it all quickly.
 //! The first call in a fresh process (table vs metadata load) is not measurable here; time it

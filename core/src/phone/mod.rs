@@ -14,9 +14,12 @@
 //!   Rust port), after fixing its input where it is known to differ from libphonenumber:
 //!   Unicode decimal digits (`３`, `٣`, ...) become ASCII digits, input whose number starts
 //!   with `+` is parsed with no default region (the crate corrupts some under a US default
-//!   region), and the extension is cut off by leadroute before the crate sees the number.
-//!   The crate loads its metadata on first use (about 50 ms) and then takes a few
-//!   microseconds per number.
+//!   region), one or two stray letters are dropped (only three or more make a vanity
+//!   number), and the extension is cut off by leadroute before the crate sees the number.
+//!   Each thread on this path works on a metadata database of its own, built from the bundled
+//!   `core/data/PhoneNumberMetadata.xml` (the crate's own 9.0.33 file) on first use (about
+//!   50 ms per concurrent thread), because the crate's regex cache is one mutex per database;
+//!   then a few microseconds per number.
 //!
 //! The extension (`x123`, `ext. 123`, `;ext=123`) is kept apart from the number, not lost.
 //!
@@ -370,6 +373,38 @@ fn parse(raw: &str, default_region: &str) -> Result<NormalizedPhone, PhoneError>
     general(text, default_region)
 }
 
+/// libphonenumber's metadata (`PhoneNumberMetadata.xml`, version 9.0.33: the file the
+/// `phonenumber` crate builds its own database from), for the crate path's databases.
+const METADATA_XML: &str = include_str!("../../data/PhoneNumberMetadata.xml");
+
+/// Idle metadata databases for the crate path. Each `phonenumber::metadata::Database` keeps
+/// its compiled regexes in one 100-entry cache behind one mutex, so threads sharing the crate's
+/// default database wait on each other at every regex (2 threads ran at 0.8× one thread's
+/// throughput); a thread here works on a database no other thread holds (1.8×).
+static DATABASES: std::sync::Mutex<Vec<phonenumber::metadata::Database>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Runs `f` with a database no other thread is using: an idle one from [`DATABASES`], or a
+/// new one (about 50 ms, once per thread that needs the crate path at the same time), put
+/// back afterwards.
+fn with_database<T>(f: impl FnOnce(&phonenumber::metadata::Database) -> T) -> T {
+    let idle = DATABASES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop();
+    let db = idle.unwrap_or_else(|| {
+        phonenumber::metadata::Database::parse(METADATA_XML)
+            // The bundled file parses (a test checks it); never fail a number over it.
+            .unwrap_or_else(|_| phonenumber::metadata::DATABASE.clone())
+    });
+    let out = f(&db);
+    DATABASES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(db);
+    out
+}
+
 /// The general path: the `phonenumber` crate, with leadroute's fixes to its input and output.
 fn general(text: &str, default_region: &str) -> Result<NormalizedPhone, PhoneError> {
     let region = country::Id::from_str(default_region.trim())
@@ -385,23 +420,39 @@ fn general(text: &str, default_region: &str) -> Result<NormalizedPhone, PhoneErr
         .chars()
         .find(|&c| c == '+' || c.is_ascii_digit())
         .is_some_and(|c| c == '+');
-    let parsed = phonenumber::parse((!international).then_some(region), number).map_err(|e| {
-        use phonenumber::ParseError as P;
-        match e {
-            P::NoNumber | P::MalformedInteger(_) => PhoneError::NotANumber,
-            P::InvalidCountryCode => PhoneError::InvalidCountryCode,
-            P::TooShortAfterIdd | P::TooShortNsn => PhoneError::TooShort,
-            P::TooLong => PhoneError::TooLong,
-        }
-    });
+    with_database(|db| crate_path(db, number, extension, international, region))
+}
+
+/// The crate's parse, validation and E.164 formatting of `number`, on `db`.
+fn crate_path(
+    db: &phonenumber::metadata::Database,
+    number: &str,
+    extension: Option<&str>,
+    international: bool,
+    region: country::Id,
+) -> Result<NormalizedPhone, PhoneError> {
+    let parsed =
+        phonenumber::parse_with(db, (!international).then_some(region), number).map_err(|e| {
+            use phonenumber::ParseError as P;
+            match e {
+                P::NoNumber | P::MalformedInteger(_) => PhoneError::NotANumber,
+                P::InvalidCountryCode => PhoneError::InvalidCountryCode,
+                P::TooShortAfterIdd | P::TooShortNsn => PhoneError::TooShort,
+                P::TooLong => PhoneError::TooLong,
+            }
+        });
     let parsed = match parsed {
-        Ok(p) if phonenumber::is_valid(&p) => p,
-        Ok(p) => retry(number, international, p.code().value(), region)
+        Ok(p) if phonenumber::is_valid_with(db, &p) => p,
+        Ok(p) => retry(db, number, international, p.code().value(), region)
             .ok_or(PhoneError::InvalidNumber)?,
         Err(e) => return Err(e),
     };
-    let number = PhoneNumber::from_e164(&parsed.format().mode(Mode::E164).to_string())
-        .ok_or(PhoneError::InvalidNumber)?;
+    let number = PhoneNumber::from_e164(
+        &phonenumber::format_with(db, &parsed)
+            .mode(Mode::E164)
+            .to_string(),
+    )
+    .ok_or(PhoneError::InvalidNumber)?;
     let extension = extension.map(str::to_string).or_else(|| {
         parsed
             .extension()
@@ -457,6 +508,7 @@ fn stray_letters_ignored(number: &str) -> Result<std::borrow::Cow<'_, str>, Phon
 /// most once; this tries the national number with no strip and with one strip, and returns
 /// the first the crate's validator accepts.
 fn retry(
+    db: &phonenumber::metadata::Database,
     number: &str,
     international: bool,
     code: u16,
@@ -470,7 +522,7 @@ fn retry(
         let cc = code.to_string();
         (code, digits.strip_prefix(&cc)?.to_string())
     } else {
-        let meta = phonenumber::metadata::DATABASE.by_id(region.as_ref())?;
+        let meta = db.by_id(region.as_ref())?;
         if let Some(idd) = meta.international_prefix() {
             if idd.find(&digits).is_some_and(|m| m.start() == 0) {
                 return None;
@@ -478,10 +530,7 @@ fn retry(
         }
         (meta.country_code(), digits)
     };
-    let meta = phonenumber::metadata::DATABASE
-        .by_code(&code)?
-        .into_iter()
-        .next()?;
+    let meta = db.by_code(&code)?.into_iter().next()?;
     let once = meta
         .national_prefix()
         .and_then(|p| national.strip_prefix(p))
@@ -490,7 +539,7 @@ fn retry(
         .into_iter()
         .flatten()
         .filter_map(|n| crate_number(code, &n))
-        .find(phonenumber::is_valid)
+        .find(|n| phonenumber::is_valid_with(db, n))
 }
 
 /// A `phonenumber::PhoneNumber` with this country code and national significant number
@@ -750,6 +799,25 @@ mod tests {
             e164("tel:863-8426;phone-context=+1-317"),
             Ok("+13178638426".into())
         );
+    }
+
+    #[test]
+    fn the_bundled_metadata_is_the_crates() {
+        let bundled = phonenumber::metadata::Database::parse(METADATA_XML).unwrap();
+        let ours = phonenumber::metadata::DATABASE.by_id("GB").unwrap();
+        let theirs = bundled.by_id("GB").unwrap();
+        assert_eq!(ours.country_code(), theirs.country_code());
+        for code in 1..1000u16 {
+            assert_eq!(
+                phonenumber::metadata::DATABASE.region(&code),
+                bundled.region(&code),
+                "+{code}"
+            );
+        }
+        // Numbers that take the crate path read the same on any database.
+        let p = phonenumber::parse_with(&bundled, None, "+44 20 7031 3000").unwrap();
+        assert!(phonenumber::is_valid_with(&bundled, &p));
+        assert!(phonenumber::is_valid(&p));
     }
 
     #[test]
