@@ -13,8 +13,8 @@
 //! that fall back to the crate (e.g. `+44 20 7946 0xxx`, about 12 µs each against 25 ns for
 //! a NANP number) are about half of the corpus's single-thread time, and more of them sit in
 //! the second half of the file. Contiguous halves measure that skew (one thread idles while
-//! the other finishes); interleaving gives both threads the same mix, so both are in the
-//! crate's code at the same time, which still contends there (see README).
+//! the other finishes); interleaving gives both threads the same mix, and then each thread's
+//! metadata database recompiles the regexes its 100-entry cache cannot keep (see README).
 //!
 //! Throughput is in phone numbers. `cargo bench --bench phone -- --quick` runs it all quickly.
 //! The first call in a fresh process (table vs metadata load) is not measurable here; time it
