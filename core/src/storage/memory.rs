@@ -156,18 +156,8 @@ impl ProviderRepo for MemTx {
     fn put_provider(&self, provider: &Provider) -> Result<(), StorageError> {
         self.write(|s| {
             let id = provider.id.clone();
-            let old = s.providers.insert(id.clone(), provider.clone());
-            Ok((
-                (),
-                Box::new(move |s: &mut State| match old {
-                    Some(o) => {
-                        s.providers.insert(id, o);
-                    }
-                    None => {
-                        s.providers.remove(&id);
-                    }
-                }),
-            ))
+            let undo = put_undoable(&mut s.providers, id, provider.clone(), |s| &mut s.providers);
+            Ok(((), undo))
         })
     }
     fn provider(&self, id: &str) -> Result<Option<Provider>, StorageError> {
@@ -182,18 +172,10 @@ impl WorkspaceRepo for MemTx {
     fn put_workspace(&self, workspace: &Workspace) -> Result<(), StorageError> {
         self.write(|s| {
             let id = workspace.id.clone();
-            let old = s.workspaces.insert(id.clone(), workspace.clone());
-            Ok((
-                (),
-                Box::new(move |s: &mut State| match old {
-                    Some(o) => {
-                        s.workspaces.insert(id, o);
-                    }
-                    None => {
-                        s.workspaces.remove(&id);
-                    }
-                }),
-            ))
+            let undo = put_undoable(&mut s.workspaces, id, workspace.clone(), |s| {
+                &mut s.workspaces
+            });
+            Ok(((), undo))
         })
     }
     fn workspace(&self, id: &str) -> Result<Option<Workspace>, StorageError> {
@@ -214,18 +196,8 @@ impl RuleRepo for MemTx {
                 )));
             }
             let id = rule.id;
-            let old = s.rules.insert(id, rule.clone());
-            Ok((
-                (),
-                Box::new(move |s: &mut State| match old {
-                    Some(o) => {
-                        s.rules.insert(id, o);
-                    }
-                    None => {
-                        s.rules.remove(&id);
-                    }
-                }),
-            ))
+            let undo = put_undoable(&mut s.rules, id, rule.clone(), |s| &mut s.rules);
+            Ok(((), undo))
         })
     }
     fn rules(&self) -> Result<Vec<RoutingRule>, StorageError> {
@@ -964,22 +936,10 @@ impl CapacityRepo for MemTx {
     }
     fn add_to_counter(&self, key: &str, count: i64, amount: Cents) -> Result<(), StorageError> {
         self.write(|s| {
-            let key = key.to_string();
-            let old = s.counters.get(&key).copied();
-            let (c, a) = old.unwrap_or((0, Cents(0)));
-            s.counters
-                .insert(key.clone(), (c + count, Cents(a.0 + amount.0)));
-            Ok((
-                (),
-                Box::new(move |s: &mut State| match old {
-                    Some(o) => {
-                        s.counters.insert(key, o);
-                    }
-                    None => {
-                        s.counters.remove(&key);
-                    }
-                }),
-            ))
+            let (c, a) = s.counters.get(key).copied().unwrap_or((0, Cents(0)));
+            let sum = (c + count, Cents(a.0 + amount.0));
+            let undo = put_undoable(&mut s.counters, key.to_string(), sum, |s| &mut s.counters);
+            Ok(((), undo))
         })
     }
 }
@@ -994,18 +954,8 @@ impl RoutingStateRepo for MemTx {
         state: &RuleRoutingState,
     ) -> Result<(), StorageError> {
         self.write(|s| {
-            let old = s.rule_state.insert(rule_id, *state);
-            Ok((
-                (),
-                Box::new(move |s: &mut State| match old {
-                    Some(o) => {
-                        s.rule_state.insert(rule_id, o);
-                    }
-                    None => {
-                        s.rule_state.remove(&rule_id);
-                    }
-                }),
-            ))
+            let undo = put_undoable(&mut s.rule_state, rule_id, *state, |s| &mut s.rule_state);
+            Ok(((), undo))
         })
     }
 }
@@ -1021,18 +971,8 @@ impl EndpointRepo for MemTx {
     ) -> Result<(), StorageError> {
         self.write(|s| {
             let key = workspace_id.to_string();
-            let old = s.endpoints.insert(key.clone(), health.clone());
-            Ok((
-                (),
-                Box::new(move |s: &mut State| match old {
-                    Some(o) => {
-                        s.endpoints.insert(key, o);
-                    }
-                    None => {
-                        s.endpoints.remove(&key);
-                    }
-                }),
-            ))
+            let undo = put_undoable(&mut s.endpoints, key, health.clone(), |s| &mut s.endpoints);
+            Ok(((), undo))
         })
     }
 }
