@@ -955,7 +955,12 @@ impl Engine {
                 at,
             ));
         }
-        let duplicate_of = self.original_lead(tx, snap, contact_id, lead, at)?;
+        // A contact created by this record has no earlier lead to duplicate.
+        let duplicate_of = if new_contact {
+            None
+        } else {
+            self.original_lead(tx, snap, contact_id, lead, at)?
+        };
         let lead_id = tx.insert_lead(&NewLead {
             contact_id,
             duplicate_of,
