@@ -618,8 +618,9 @@ impl Engine {
     /// one batch ([`Engine::ingest_batch`]), one outcome per record.
     ///
     /// The wall (see `engine::wall`): the provider's API key when it has an
-    /// `api_key_hash`, and the inbound webhook's signature when it has a secret (at least one
-    /// must be configured); then the provider must be active and, when the request names a
+    /// `api_key_hash`, and a signature when a secret applies (the inbound webhook's, else the
+    /// provider's own `signing_secret`; at least one credential must be configured); then the
+    /// provider must be active and, when the request names a
     /// webhook, the webhook active, in the provider's `allowed_webhooks`, and of a lead type
     /// the provider may send. Replay protection (Standard Webhooks message ids) and rate
     /// limits (the provider's per UTC hour, the webhook's `rate_limit` per `rate_window`
