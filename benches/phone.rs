@@ -5,16 +5,14 @@
 //! | group | functions | what |
 //! | --- | --- | --- |
 //! | `phone/nanp_shapes` | `leadroute`, `crate` | one valid and one invalid NANP number in 14 common shapes (28 inputs) |
+//! | `phone/international` | `leadroute`, `crate` | `+<code> <number>` from 12 countries, each valid and with its last 4 characters cut (24 inputs) |
 //! | `phone/corpus` | `leadroute`, `crate` | every corpus phone, fallbacks included, on 1 thread |
-//! | `phone/corpus_2_threads` | `leadroute`, `crate` | the same phones over 2 threads (`std::thread::scope`), each taking every other phone |
+//! | `phone/corpus_2_threads` | `leadroute`, `crate` | the same phones over 2 threads, each taking every other phone |
 //! | `phone/corpus_2_threads` | `leadroute_halves` | the same, split into first and second half |
 //!
-//! The two splits differ because the expensive inputs are not spread evenly: the few numbers
-//! that fall back to the crate (e.g. `+44 20 7946 0xxx`, about 12 µs each against 25 ns for
-//! a NANP number) are about half of the corpus's single-thread time, and more of them sit in
-//! the second half of the file. Contiguous halves measure that skew (one thread idles while
-//! the other finishes); interleaving gives both threads the same mix, and then each thread's
-//! metadata database recompiles the regexes its 100-entry cache cannot keep (see README).
+//! The 2-thread groups keep both threads for a whole criterion sample (`iter_custom`), so
+//! they measure 2 threads' throughput, not thread start-up: spawning a thread per pass
+//! costs about 30 µs, which is a third of a pass here and would hide the scaling.
 //!
 //! Throughput is in phone numbers. `cargo bench --bench phone -- --quick` runs it all quickly.
 //! The first call in a fresh process (table vs metadata load) is not measurable here; time it
@@ -25,7 +23,7 @@ use leadroute::phone;
 use phonenumber::Mode;
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn corpus_phones() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/corpus");
@@ -107,40 +105,79 @@ fn nanp_shapes() -> Vec<String> {
     out
 }
 
+/// Numbers written `+<code> <number>` from 12 countries, valid and invalid (24 inputs): the
+/// international fast path.
+fn international() -> Vec<String> {
+    [
+        "+44 20 7946 0162",
+        "+49 30 1234567",
+        "+33 1 23 45 67 89",
+        "+61 2 9374 4000",
+        "+81 3-1234-5678",
+        "+91 98765 43210",
+        "+52 55 1234 5678",
+        "+55 11 91234-5678",
+        "+86 10 1234 5678",
+        "+7 912 345 6789",
+        "+34 912 345 678",
+        "+39 06 6988 1234",
+    ]
+    .iter()
+    .flat_map(|valid| [valid.to_string(), valid[..valid.len() - 4].to_string()])
+    .collect()
+}
+
 fn run_all(phones: &[String], f: fn(&str) -> bool) -> u32 {
     phones.iter().map(|p| u32::from(f(black_box(p)))).sum()
 }
 
-/// Every other phone on each of 2 threads.
-fn run_2_threads(phones: &[String], f: fn(&str) -> bool) -> u32 {
-    let half = |start: usize| {
-        phones
-            .iter()
-            .skip(start)
-            .step_by(2)
-            .map(|p| u32::from(f(black_box(p))))
-            .sum::<u32>()
+/// Runs `part` `iters` times on each of 2 threads (one spawned, plus this one), and returns
+/// the wall time until both are done. The threads live for the whole sample, so what is
+/// measured is the throughput of 2 threads normalizing, not the cost of starting a thread
+/// (about 30 µs here, a third of one pass over the corpus on one thread).
+fn on_2_threads<'a>(
+    iters: u64,
+    parts: [&'a [String]; 2],
+    step: usize,
+    f: fn(&str) -> bool,
+) -> Duration {
+    let run = |part: &'a [String]| {
+        let mut n = 0u32;
+        for _ in 0..iters {
+            n += part
+                .iter()
+                .step_by(step)
+                .map(|p| u32::from(f(black_box(p))))
+                .sum::<u32>();
+        }
+        black_box(n)
     };
+    let start = Instant::now();
     std::thread::scope(|s| {
-        let h = s.spawn(|| half(0));
-        half(1) + h.join().expect("thread")
-    })
+        let h = s.spawn(|| run(parts[0]));
+        run(parts[1]);
+        h.join().expect("thread");
+    });
+    start.elapsed()
+}
+
+/// Every other phone on each of 2 threads.
+fn interleaved(phones: &[String], iters: u64, f: fn(&str) -> bool) -> Duration {
+    on_2_threads(iters, [phones, &phones[1..]], 2, f)
 }
 
 /// The first half of the phones on one thread, the second on another.
-fn run_2_threads_halves(phones: &[String], f: fn(&str) -> bool) -> u32 {
+fn halves(phones: &[String], iters: u64, f: fn(&str) -> bool) -> Duration {
     let (a, b) = phones.split_at(phones.len() / 2);
-    std::thread::scope(|s| {
-        let h = s.spawn(|| run_all(a, f));
-        run_all(b, f) + h.join().expect("thread")
-    })
+    on_2_threads(iters, [a, b], 1, f)
 }
 
 fn bench(c: &mut Criterion) {
     let phones = corpus_phones();
     let shapes = nanp_shapes();
+    let intl = international();
     // The two must agree before they are timed.
-    for p in phones.iter().chain(&shapes) {
+    for p in phones.iter().chain(&shapes).chain(&intl) {
         let ours = leadroute_normalize(p).map(|n| n.to_string());
         assert_eq!(ours, crate_normalize(p), "{p:?}");
     }
@@ -155,6 +192,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("crate", |b| b.iter(|| run_all(&shapes, theirs)));
     g.finish();
 
+    let mut g = c.benchmark_group("phone/international");
+    g.throughput(Throughput::Elements(intl.len() as u64));
+    g.bench_function("leadroute", |b| b.iter(|| run_all(&intl, ours)));
+    g.bench_function("crate", |b| b.iter(|| run_all(&intl, theirs)));
+    g.finish();
+
     let mut g = c.benchmark_group("phone/corpus");
     g.throughput(Throughput::Elements(phones.len() as u64));
     g.measurement_time(Duration::from_secs(3));
@@ -165,11 +208,15 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("phone/corpus_2_threads");
     g.throughput(Throughput::Elements(phones.len() as u64));
     g.measurement_time(Duration::from_secs(3));
-    g.bench_function("leadroute", |b| b.iter(|| run_2_threads(&phones, ours)));
-    g.bench_function("leadroute_halves", |b| {
-        b.iter(|| run_2_threads_halves(&phones, ours))
+    g.bench_function("leadroute", |b| {
+        b.iter_custom(|iters| interleaved(&phones, iters, ours))
     });
-    g.bench_function("crate", |b| b.iter(|| run_2_threads(&phones, theirs)));
+    g.bench_function("leadroute_halves", |b| {
+        b.iter_custom(|iters| halves(&phones, iters, ours))
+    });
+    g.bench_function("crate", |b| {
+        b.iter_custom(|iters| interleaved(&phones, iters, theirs))
+    });
     g.finish();
 }
 

@@ -9,6 +9,8 @@ formatting. leadroute must agree on (valid?, E.164) for:
   ``data/corpus``): providers A and B (JSON) and C (CSV);
 - every example number libphonenumber ships, for every supported region and number type,
   rendered as E.164, in international format, and in national format parsed with its region;
+- near-misses of those example numbers and random national numbers for every country code,
+  written ``+<code> <number>`` (what the international fast path decides);
 - every line of ``data/tricky_phones.txt``.
 
 A disagreement is allowed only when listed in ``POLICIES`` with the reason it is deliberate.
@@ -104,6 +106,68 @@ def example_cases() -> list[tuple[str, str]]:
     return cases
 
 
+def international_variants() -> list[tuple[str, str]]:
+    """``+<code> <NSN>`` near every example number, and random NSNs for every country code.
+
+    These are what leadroute's international fast path decides (see ``core/src/phone/intl.rs``):
+    each example NSN with its last digit dropped, changed or doubled, with each first digit,
+    and with one more digit; 40 pseudo-random NSNs of 4 to 14 digits per code; and 20,000
+    example NSNs with up to three digits changed, one dropped or added, some after a
+    national prefix (`0`, `00`, `80`, `8`, `1`, `11`).
+    """
+    import random
+
+    rng = random.Random(20261121)
+    types = [getattr(PhoneNumberType, t) for t in dir(PhoneNumberType) if t.isupper()]
+    cases = set()
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for t in types:
+            n = phonenumbers.example_number_for_type(region, t)
+            if n is None:
+                continue
+            cc = n.country_code
+            nsn = phonenumbers.national_significant_number(n)
+            variants = {nsn[:-1], nsn + nsn[-1], nsn[:-1] + str((int(nsn[-1]) + 1) % 10)}
+            variants |= {str(d) + nsn[1:] for d in range(10)}
+            variants |= {nsn + str(d) for d in (0, 5)}
+            for v in variants:
+                cases.add((f"+{cc} {v}", "US"))
+                cases.add((f"+{cc}-{v[:3]}-{v[3:]}", "GB"))
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    for cc in codes:
+        for _ in range(40):
+            digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 14)))
+            cases.add((f"+{cc}{digits}", "US"))
+    # Mutated example numbers (about half stay valid), some after a national prefix.
+    examples = sorted({(cc, nsn) for (cc, nsn) in (_example_nsns())})
+    for _ in range(20_000):
+        cc, nsn = rng.choice(examples)
+        d = list(nsn)
+        for _ in range(rng.randint(0, 3)):
+            d[rng.randrange(len(d))] = rng.choice("0123456789")
+        if rng.random() < 0.2:
+            del d[rng.randrange(len(d))]
+        if rng.random() < 0.2:
+            d.insert(rng.randrange(len(d)), rng.choice("0123456789"))
+        v = "".join(d)
+        if rng.random() < 0.2:
+            v = rng.choice(["0", "00", "80", "8", "1", "11"]) + v
+        sep = rng.choice(["", " ", "-", "."])
+        cases.add((f"+{cc}{sep}{v}" if rng.random() < 0.7 else f"tel:+{cc}-{v}", "US"))
+    return sorted(cases)
+
+
+def _example_nsns() -> list[tuple[int, str]]:
+    types = [getattr(PhoneNumberType, t) for t in dir(PhoneNumberType) if t.isupper()]
+    out = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for t in types:
+            n = phonenumbers.example_number_for_type(region, t)
+            if n is not None:
+                out.append((n.country_code, phonenumbers.national_significant_number(n)))
+    return out
+
+
 def tricky_cases() -> list[tuple[str, str]]:
     cases = []
     for line in TRICKY.read_text(encoding="utf-8").splitlines():
@@ -127,6 +191,13 @@ def test_example_numbers_of_every_region_agree() -> None:
     assert len(cases) > 3_000
     assert disagreements(cases) == []
     print(f"example numbers: {len(cases)} inputs, 0 disagreements")
+
+
+def test_international_variants_agree() -> None:
+    cases = international_variants()
+    assert len(cases) > 40_000
+    assert disagreements(cases) == []
+    print(f"international variants: {len(cases)} inputs, 0 disagreements")
 
 
 def test_tricky_inputs_agree() -> None:

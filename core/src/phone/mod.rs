@@ -3,13 +3,21 @@
 //! Rules come from libphonenumber (metadata 9.0.33): results equal those of its Python port
 //! `phonenumbers==9.0.33` for validity and E.164, which `bindings-python/tests` checks on the
 //! corpus, on libphonenumber's example numbers of every region and on a file of tricky inputs.
-//! Two paths produce them:
+//! Three paths produce them:
 //!
 //! - **The NANP fast path** (`nanp`): `+1` numbers in their common shapes (10 digits, or 11
 //!   starting with `1`, optionally after `+` or `tel:`, separated by spaces, dots, dashes and
 //!   parentheses, with an optional extension) are decided from a static table derived from the
 //!   `phonenumber` crate's own metadata by `core/examples/gen_nanp_table.rs`: about 20 ns, and
 //!   nothing to load on first use.
+//! - **The international fast path** (`intl`): other input written `+<code> <number>` in
+//!   digits and plain separators (`+44 20 7946 0162`, `tel:+49-30-1234567`), for every
+//!   country code, is decided by libphonenumber's own rules (country code, national prefix
+//!   stripping, region choice for shared codes, validity by number type) on regexes compiled
+//!   from the crate's metadata once per country code: about 0.5 µs, against about 12 µs
+//!   through the crate. It also corrects the crate where it differs from libphonenumber (it
+//!   accepts a pattern matching only the start of a number, and strips national prefixes
+//!   differently after `+`).
 //! - **The general path**: everything else goes to the `phonenumber` crate (libphonenumber's
 //!   Rust port), after fixing its input where it is known to differ from libphonenumber:
 //!   Unicode decimal digits (`３`, `٣`, ...) become ASCII digits, input whose number starts
@@ -28,6 +36,7 @@
 //! countries accepted.
 
 mod digits;
+mod intl;
 mod nanp;
 #[rustfmt::skip]
 mod nanp_table;
@@ -355,6 +364,16 @@ fn parse(raw: &str, default_region: &str) -> Result<NormalizedPhone, PhoneError>
                 }
                 Some(nanp::Verdict::Invalid) => return Err(PhoneError::InvalidNumber),
                 Some(nanp::Verdict::NotANumber) => return Err(PhoneError::NotANumber),
+                None => {}
+            }
+            match intl::read(text) {
+                Some(intl::Verdict::Valid(number)) => {
+                    return Ok(NormalizedPhone {
+                        number,
+                        extension: None,
+                    })
+                }
+                Some(intl::Verdict::Invalid) => return Err(PhoneError::InvalidNumber),
                 None => {}
             }
         }
