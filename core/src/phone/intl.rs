@@ -289,6 +289,13 @@ fn country(code: u16) -> Option<&'static Country> {
         .as_ref()
 }
 
+/// libphonenumber's validity of the national significant number `nsn` (digits, leading
+/// zeros kept) under country calling code `code`; `None` for an unknown code or one whose
+/// patterns did not compile.
+pub(super) fn is_valid(code: u16, nsn: &str) -> Option<bool> {
+    Some(country(code)?.is_valid(nsn))
+}
+
 /// The digits of `text` if it is `+` (optionally after `tel:`) followed by digits and the
 /// separators people type (space, `-`, `.`, `(`, `)`), at most `CODE_MAX + NSN_MAX` digits.
 fn plus_digits(text: &str) -> Option<([u8; CODE_MAX + NSN_MAX], usize)> {

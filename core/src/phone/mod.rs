@@ -461,7 +461,7 @@ fn crate_path(
             }
         });
     let parsed = match parsed {
-        Ok(p) if phonenumber::is_valid_with(db, &p) => p,
+        Ok(p) if is_valid(db, &p) => p,
         Ok(p) => retry(db, number, international, p.code().value(), region)
             .ok_or(PhoneError::InvalidNumber)?,
         Err(e) => return Err(e),
@@ -479,6 +479,20 @@ fn crate_path(
             .filter(|e| !e.is_empty())
     });
     Ok(NormalizedPhone { number, extension })
+}
+
+/// libphonenumber's validity of a number the crate parsed: leadroute's own validator (whole
+/// pattern matches and possible lengths, see `intl`), which the crate gets wrong where a
+/// pattern matches only the start of the number (`+21 310123.1232)` is valid to the crate,
+/// not to libphonenumber); the crate's own check only if that country's patterns did not
+/// compile.
+fn is_valid(db: &phonenumber::metadata::Database, n: &phonenumber::PhoneNumber) -> bool {
+    let code = n.code().value();
+    let e164 = phonenumber::format_with(db, n).mode(Mode::E164).to_string();
+    e164.strip_prefix('+')
+        .and_then(|s| s.strip_prefix(code.to_string().as_str()))
+        .and_then(|nsn| intl::is_valid(code, nsn))
+        .unwrap_or_else(|| phonenumber::is_valid_with(db, n))
 }
 
 /// libphonenumber reads the letters in a number as keypad digits only when there are at
@@ -558,7 +572,7 @@ fn retry(
         .into_iter()
         .flatten()
         .filter_map(|n| crate_number(code, &n))
-        .find(|n| phonenumber::is_valid_with(db, n))
+        .find(|n| is_valid(db, n))
 }
 
 /// A `phonenumber::PhoneNumber` with this country code and national significant number
