@@ -149,6 +149,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("../migrations/0005_delivery_options.sql")),
     (6, include_str!("../migrations/0006_endpoint_health.sql")),
     (7, include_str!("../migrations/0007_intake_security.sql")),
+    (
+        8,
+        include_str!("../migrations/0008_lead_status_at_insert.sql"),
+    ),
 ];
 
 /// Connection settings for [`SqliteStore::open_with`].
@@ -586,7 +590,10 @@ mod tests {
             .expect("version 6 data");
         }
         let store = SqliteStore::open(&path).expect("upgrade");
-        assert_eq!(store.schema_version().expect("version"), 7);
+        assert_eq!(
+            store.schema_version().expect("version"),
+            SqliteStore::SCHEMA_VERSION
+        );
         let t = |s: &str| codec::parse_ts(s).expect("time");
         let (providers, ws, e1, e2, h1, h2, totals) = with_tx(&store, |tx| {
             Ok((

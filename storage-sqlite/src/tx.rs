@@ -321,23 +321,6 @@ impl RuleRepo for SqlTx<'_> {
 // ---------------------------------------------------------------------------------------------
 // Source records, rejections, contacts, leads
 
-impl SqlTx<'_> {
-    /// Claims `(provider_id, record_key)` in `source_records`; `Conflict` when it is taken.
-    fn claim_record_key(&self, provider_id: &str, record_key: &str) -> Result<(), StorageError> {
-        self.exec(
-            "INSERT INTO source_records (provider_id, record_key) VALUES (?1, ?2)",
-            params![provider_id, record_key],
-        )
-        .map(|_| ())
-        .map_err(|e| match e {
-            StorageError::Conflict(m) => StorageError::Conflict(format!(
-                "record ({provider_id:?}, {record_key:?}) is already stored: {m}"
-            )),
-            other => other,
-        })
-    }
-}
-
 impl RecordRepo for SqlTx<'_> {
     fn stored_record(
         &self,
@@ -363,16 +346,18 @@ impl RecordRepo for SqlTx<'_> {
     }
 
     fn insert_rejection(&self, rj: &NewRejection) -> Result<RejectionId, StorageError> {
-        let r = self.atomic(|| {
-            self.claim_record_key(&rj.provider_id, &rj.record_key)?;
-            let id = self
+        // As insert_lead: the row only if the key is free, then the claim.
+        let r = (|| {
+            let written = self
                 .conn
                 .prepare_cached(
                     "INSERT INTO lead_rejections (provider_id, record_key, reason_codes, \
-                     details, raw_payload, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     details, raw_payload, received_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6 \
+                     WHERE NOT EXISTS (SELECT 1 FROM source_records \
+                                       WHERE provider_id = ?1 AND record_key = ?2)",
                 )
                 .db()?
-                .insert(params![
+                .execute(params![
                     rj.provider_id,
                     rj.record_key,
                     json(&rj.reason_codes)?,
@@ -381,13 +366,16 @@ impl RecordRepo for SqlTx<'_> {
                     ts(rj.received_at)?
                 ])
                 .db()?;
-            self.exec(
-                "UPDATE source_records SET rejection_id = ?3 \
-                 WHERE provider_id = ?1 AND record_key = ?2",
-                params![rj.provider_id, rj.record_key, id],
-            )?;
+            if written == 0 {
+                return Err(StorageError::Conflict(format!(
+                    "record ({:?}, {:?}) is already stored",
+                    rj.provider_id, rj.record_key
+                )));
+            }
+            let id = self.conn.last_insert_rowid();
+            self.claim_record(&rj.provider_id, &rj.record_key, None, Some(id))?;
             Ok(id)
-        });
+        })();
         in_op("insert_rejection", r)
     }
 
@@ -553,68 +541,116 @@ fn lead_row(r: &Row<'_>) -> Result<Lead, StorageError> {
     })
 }
 
-impl LeadRepo for SqlTx<'_> {
-    fn insert_lead(&self, l: &NewLead) -> Result<LeadId, StorageError> {
-        let r = self.atomic(|| {
-            // Every lead starts at 'new' (LeadRepo::insert_lead), duplicates too: the engine
-            // moves them on with set_lead_status. The trigger lead_status_initial writes the
-            // first history row.
-            let id = self
-                .conn
-                .prepare_cached(
-                    "INSERT INTO leads (contact_id, duplicate_of, provider_id, record_key, \
-                     external_id, product_type, zip_code, appointment_date, estimated_value, \
-                     tcpa_consent, fields, warnings, raw_payload, received_at, status) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'new')",
-                )
-                .db()?
-                .insert(params![
-                    l.contact_id,
-                    l.duplicate_of,
-                    l.provider_id,
-                    l.record_key,
-                    l.external_id,
-                    l.product_type,
-                    l.zip_code,
-                    ts_opt(l.appointment_date)?,
-                    l.estimated_value,
-                    l.tcpa_consent,
-                    json(&l.fields)?,
-                    json(&l.warnings)?,
-                    l.raw_payload,
-                    ts(l.received_at)?
-                ])
-                .map_err(|e| match crate::codec::db(e) {
-                    StorageError::Conflict(m) => StorageError::Conflict(format!(
-                        "contact {} or original lead {:?} does not exist, or the record is \
-                         stored: {m}",
-                        l.contact_id, l.duplicate_of
-                    )),
-                    other => other,
-                })?;
-            // The foreign key accepts a row that references itself; an original must be an
-            // earlier lead.
-            if l.duplicate_of == Some(id) {
-                return Err(StorageError::Conflict(format!(
-                    "original lead {id} does not exist"
-                )));
-            }
-            // Claimed after the lead row, so one statement both claims the key (across leads
-            // and rejections) and points it at the lead.
-            self.exec(
-                "INSERT INTO source_records (provider_id, record_key, lead_id) VALUES (?1, ?2, ?3)",
-                params![l.provider_id, l.record_key, id],
+impl SqlTx<'_> {
+    /// One `leads` row with its status, and its `source_records` claim. The trigger
+    /// lead_status_initial writes the history (`None -> new`, then `new -> status` unless it
+    /// is `new`), as LeadRepo::insert_lead_as specifies.
+    fn insert_lead_row(
+        &self,
+        l: &NewLead,
+        status: &str,
+        reason: Option<&str>,
+        at: Option<OffsetDateTime>,
+    ) -> Result<LeadId, StorageError> {
+        // One statement writes the lead only if its record key is not claimed (by a lead or a
+        // rejection) and its original, if any, is an existing lead (so not itself); a refused
+        // lead writes nothing, without a savepoint. The claim after it cannot conflict.
+        let written = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO leads (contact_id, duplicate_of, provider_id, record_key, \
+                 external_id, product_type, zip_code, appointment_date, estimated_value, \
+                 tcpa_consent, fields, warnings, raw_payload, received_at, status, \
+                 status_reason, status_changed_at) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17 \
+                 WHERE NOT EXISTS (SELECT 1 FROM source_records \
+                                   WHERE provider_id = ?3 AND record_key = ?4) \
+                 AND (?2 IS NULL OR EXISTS (SELECT 1 FROM leads WHERE id = ?2))",
             )
-            .map_err(|e| match e {
-                StorageError::Conflict(m) => StorageError::Conflict(format!(
-                    "record ({:?}, {:?}) is already stored: {m}",
-                    l.provider_id, l.record_key
-                )),
+            .db()?
+            .execute(params![
+                l.contact_id,
+                l.duplicate_of,
+                l.provider_id,
+                l.record_key,
+                l.external_id,
+                l.product_type,
+                l.zip_code,
+                ts_opt(l.appointment_date)?,
+                l.estimated_value,
+                l.tcpa_consent,
+                json(&l.fields)?,
+                json(&l.warnings)?,
+                l.raw_payload,
+                ts(l.received_at)?,
+                status,
+                reason,
+                ts_opt(at)?
+            ])
+            .map_err(|e| match crate::codec::db(e) {
+                StorageError::Conflict(m) => {
+                    StorageError::Conflict(format!("contact {} does not exist: {m}", l.contact_id))
+                }
                 other => other,
             })?;
-            Ok(id)
-        });
-        in_op("insert_lead", r)
+        if written == 0 {
+            return Err(StorageError::Conflict(format!(
+                "record ({:?}, {:?}) is already stored, or original lead {:?} does not exist",
+                l.provider_id, l.record_key, l.duplicate_of
+            )));
+        }
+        let id = self.conn.last_insert_rowid();
+        self.claim_record(&l.provider_id, &l.record_key, Some(id), None)?;
+        Ok(id)
+    }
+
+    /// Points the unclaimed `(provider_id, record_key)` at its lead or rejection, just
+    /// written after checking the key was free: a conflict here means the database is
+    /// inconsistent, so it is a backend error (the caller's transaction must not commit).
+    fn claim_record(
+        &self,
+        provider_id: &str,
+        record_key: &str,
+        lead_id: Option<LeadId>,
+        rejection_id: Option<RejectionId>,
+    ) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO source_records (provider_id, record_key, lead_id, rejection_id) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![provider_id, record_key, lead_id, rejection_id],
+        )
+        .map(|_| ())
+        .map_err(|e| match e {
+            StorageError::Conflict(m) => StorageError::Backend(format!(
+                "record ({provider_id:?}, {record_key:?}) was claimed while free: {m}"
+            )),
+            other => other,
+        })
+    }
+}
+
+impl LeadRepo for SqlTx<'_> {
+    fn insert_lead(&self, l: &NewLead) -> Result<LeadId, StorageError> {
+        // Every lead starts at 'new' (LeadRepo::insert_lead), duplicates too.
+        in_op("insert_lead", self.insert_lead_row(l, "new", None, None))
+    }
+
+    fn insert_lead_as(
+        &self,
+        l: &NewLead,
+        status: &str,
+        reason: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<LeadId, StorageError> {
+        // One row with its final status: no UPDATE of the (large) row afterwards. Staying
+        // at `new` is no change: no reason, no time (as set_lead_status would leave it).
+        let row = if status == "new" {
+            self.insert_lead_row(l, status, None, None)
+        } else {
+            self.insert_lead_row(l, status, reason, Some(at))
+        };
+        in_op("insert_lead_as", row)
     }
 
     fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError> {

@@ -544,7 +544,7 @@ fn version_1_database_migrates_keeping_its_data() {
         store.schema_version().expect("version"),
         SqliteStore::SCHEMA_VERSION
     );
-    assert_eq!(SqliteStore::SCHEMA_VERSION, 7);
+    assert_eq!(SqliteStore::SCHEMA_VERSION, 8);
 
     let (c1, c2, missing, by_key, l1, l2, appt, counts, ws) = with_tx(&store, |tx| {
         Ok((

@@ -962,22 +962,48 @@ impl Engine {
         } else {
             self.original_lead(tx, snap, contact_id, lead, at)?
         };
-        let lead_id = tx.insert_lead(&NewLead {
-            contact_id,
-            duplicate_of,
-            provider_id: provider.id.clone(),
-            record_key: record_key.to_string(),
-            external_id: lead.external_id.clone(),
-            product_type: lead.product_name.clone(),
-            zip_code: lead.zip.to_string(),
-            appointment_date: lead.appointment_date,
-            estimated_value: lead.estimated_value,
-            tcpa_consent: lead.tcpa_consent,
-            fields: fields.clone(),
-            warnings: lead.warnings.clone(),
-            raw_payload: raw.text().to_string(),
-            received_at: at,
-        })?;
+        // Routing needs no lead id: it runs first, so the lead is stored once, with its
+        // status decided (no update of the row afterwards; the history is the same).
+        let routing = match (duplicate_of, lead.appointment_date) {
+            (None, Some(_)) => Some(self.route_in_tx(
+                tx,
+                snap,
+                lead.product,
+                lead.zip,
+                lead.tcpa_consent == Some(true),
+                at,
+            )?),
+            _ => None,
+        };
+        let (status, reason) = match (duplicate_of, &routing) {
+            (Some(_), _) => ("duplicate", None),
+            (None, Some(routed)) => match &routed.outcome {
+                RoutingOutcome::Routed { .. } => ("routed", None),
+                RoutingOutcome::Unrouted(r) => ("unrouted", Some(r.code())),
+            },
+            (None, None) => ("new", None),
+        };
+        let lead_id = tx.insert_lead_as(
+            &NewLead {
+                contact_id,
+                duplicate_of,
+                provider_id: provider.id.clone(),
+                record_key: record_key.to_string(),
+                external_id: lead.external_id.clone(),
+                product_type: lead.product_name.clone(),
+                zip_code: lead.zip.to_string(),
+                appointment_date: lead.appointment_date,
+                estimated_value: lead.estimated_value,
+                tcpa_consent: lead.tcpa_consent,
+                fields: fields.clone(),
+                warnings: lead.warnings.clone(),
+                raw_payload: raw.text().to_string(),
+                received_at: at,
+            },
+            status,
+            reason,
+            at,
+        )?;
         trail.push(audit(
             EventSubject::Lead,
             lead_id,
@@ -1003,7 +1029,6 @@ impl Engine {
                 json!({"original_lead_id": original, "product_type": lead.product_name}),
                 at,
             ));
-            tx.set_lead_status(lead_id, "duplicate", None, at)?;
             tx.append_events(&trail)?;
             return Ok(Accepted {
                 lead_id,
@@ -1016,52 +1041,32 @@ impl Engine {
             });
         }
         let mut appointment_out = None;
-        let routing = match lead.appointment_date {
-            Some(_) => Some(self.route_in_tx(
-                tx,
-                snap,
-                lead.product,
-                lead.zip,
-                lead.tcpa_consent == Some(true),
-                at,
-            )?),
-            None => None,
-        };
         if let Some(routed) = &routing {
             if let Some(new_appt) =
                 appointment::from_lead(lead_id, contact_id, lead, routed.assignment.clone(), at)
             {
                 let appt_id = tx.insert_appointment(&new_appt)?;
-                let (kind, detail) = match &routed.outcome {
+                let detail = match &routed.outcome {
                     RoutingOutcome::Routed {
                         workspace_id,
                         rule_id,
                     } => {
                         self.enqueue(tx, snap, appt_id, &new_appt, &customer_of(lead), at)?;
-                        (
-                            "routed",
-                            json!({"appointment_id": appt_id, "workspace_id": workspace_id,
-                                   "rule_id": rule_id}),
-                        )
+                        json!({"appointment_id": appt_id, "workspace_id": workspace_id,
+                               "rule_id": rule_id})
                     }
-                    RoutingOutcome::Unrouted(reason) => (
-                        "unrouted",
-                        json!({"appointment_id": appt_id, "reason": reason.code()}),
-                    ),
+                    RoutingOutcome::Unrouted(reason) => {
+                        json!({"appointment_id": appt_id, "reason": reason.code()})
+                    }
                 };
                 trail.push(audit(
                     EventSubject::Appointment,
                     appt_id,
-                    kind,
+                    status,
                     routed.trace.clone(),
                     at,
                 ));
-                trail.push(audit(EventSubject::Lead, lead_id, kind, detail, at));
-                let reason = match &routed.outcome {
-                    RoutingOutcome::Unrouted(r) => Some(r.code()),
-                    RoutingOutcome::Routed { .. } => None,
-                };
-                tx.set_lead_status(lead_id, kind, reason, at)?;
+                trail.push(audit(EventSubject::Lead, lead_id, status, detail, at));
                 appointment_out = Some((appt_id, routed.outcome.clone()));
             }
         }

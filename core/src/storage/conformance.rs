@@ -124,6 +124,10 @@ pub const CHECKS: &[Check] = &[
     ),
     ("provider_usage_accumulates", provider_usage_accumulates),
     ("lead_status_history_changes", lead_status_history_changes),
+    (
+        "insert_lead_as_equals_insert_then_set",
+        insert_lead_as_equals_insert_then_set,
+    ),
     ("rejection_events_round_trip", rejection_events_round_trip),
 ];
 
@@ -3051,6 +3055,86 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
         (rows, (11, Some(at(90_000)))),
         "rolled-back usage must not count"
     );
+}
+
+/// `insert_lead_as` stores what `insert_lead` then `set_lead_status` store: the same lead,
+/// the same history (`None -> new` at `received_at`, then `new -> status` with its reason,
+/// nothing more for `new`), the same later changes, and the same `Conflict` for a stored key.
+pub fn insert_lead_as_equals_insert_then_set(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let c = tx(s, "contact", |tx| {
+        Ok(tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?)
+    });
+    let (a, b, n) = tx(s, "leads", |tx| {
+        let a = tx.insert_lead(&new_lead(c, "provider-a", "PA-1"))?;
+        tx.set_lead_status(a, "unrouted", Some("no_rule_for_zip"), at(5))?;
+        let b = tx.insert_lead_as(
+            &new_lead(c, "provider-a", "PA-2"),
+            "unrouted",
+            Some("no_rule_for_zip"),
+            at(5),
+        )?;
+        let n = tx.insert_lead_as(&new_lead(c, "provider-a", "PA-3"), "new", None, at(6))?;
+        Ok((a, b, n))
+    });
+    let (la, lb, ha, hb, hn) = tx(s, "read back", |tx| {
+        Ok((
+            tx.lead(a)?,
+            tx.lead(b)?,
+            tx.lead_status_history(a)?,
+            tx.lead_status_history(b)?,
+            tx.lead_status_history(n)?,
+        ))
+    });
+    let key_free = |l: Option<Lead>| {
+        let mut l = l.expect("stored").lead;
+        l.record_key.clear();
+        l.external_id = None;
+        l.raw_payload.clear();
+        l
+    };
+    assert_eq!(key_free(la), key_free(lb), "the same lead is stored");
+    let relabeled: Vec<LeadStatusChange> = ha
+        .into_iter()
+        .map(|h| LeadStatusChange { lead_id: b, ..h })
+        .collect();
+    assert_eq!(
+        hb, relabeled,
+        "the same history as insert_lead + set_lead_status"
+    );
+    assert_eq!(hb.len(), 2, "None -> new, then new -> unrouted");
+    assert_eq!(
+        hn,
+        vec![LeadStatusChange {
+            lead_id: n,
+            from_status: None,
+            to_status: "new".into(),
+            reason: None,
+            changed_at: at(1),
+        }],
+        "staying at new writes only the first row"
+    );
+    // The stored status really is the one given: a change appends from it, a repeat does not.
+    let (hb2, hn2) = tx(s, "later changes", |tx| {
+        tx.set_lead_status(b, "unrouted", Some("again"), at(7))?;
+        tx.set_lead_status(b, "routed", None, at(8))?;
+        tx.set_lead_status(n, "new", None, at(8))?;
+        Ok((tx.lead_status_history(b)?, tx.lead_status_history(n)?))
+    });
+    assert_eq!(hb2.len(), 3, "{hb2:?}");
+    assert_eq!(
+        (hb2[2].from_status.as_deref(), hb2[2].to_status.as_str()),
+        (Some("unrouted"), "routed")
+    );
+    assert_eq!(hn2.len(), 1, "{hn2:?}");
+    // A stored key: Conflict, nothing written.
+    let (dup, after) = tx(s, "stored key", |tx| {
+        let r = tx.insert_lead_as(&new_lead(c, "provider-a", "PA-2"), "routed", None, at(9));
+        Ok((r, tx.lead_status_history(b)?.len()))
+    });
+    expect_conflict("insert_lead_as of a stored record key", dup);
+    assert_eq!(after, 3, "a refused lead writes no history");
 }
 
 /// `insert_lead` starts every lead (duplicates too) at `new` with one history row at its

@@ -258,6 +258,27 @@ pub trait LeadRepo {
     /// [`StorageError::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
     /// or as a rejection, or when the contact does not exist.
     fn insert_lead(&self, lead: &NewLead) -> Result<LeadId, StorageError>;
+    /// Stores a lead whose status is already decided (the engine routes before it stores the
+    /// lead): the same rows, status and history as [`insert_lead`](LeadRepo::insert_lead)
+    /// then [`set_lead_status`](LeadRepo::set_lead_status)`(id, status, reason, at)`, i.e.
+    /// history `None -> new` at `received_at`, then `new -> status` with `reason` at `at`
+    /// unless `status` is `new`. An adapter may write it as one row instead of an insert and
+    /// an update; this default does the two calls.
+    ///
+    /// # Behavior
+    ///
+    /// As [`insert_lead`](LeadRepo::insert_lead).
+    fn insert_lead_as(
+        &self,
+        lead: &NewLead,
+        status: &str,
+        reason: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<LeadId, StorageError> {
+        let id = self.insert_lead(lead)?;
+        self.set_lead_status(id, status, reason, at)?;
+        Ok(id)
+    }
     /// The lead with this id.
     ///
     /// # Behavior
