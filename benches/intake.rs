@@ -8,7 +8,8 @@
 //!
 //! | group | function | what |
 //! | --- | --- | --- |
-//! | `intake` | `sqlite_batched_500` | [`Engine::ingest_batch`], 500 records per transaction (the main job's default), provider by provider |
+//! | `intake` | `sqlite_batched_500` | [`Engine::ingest_batch`], 500 records per transaction (the main job's default), provider by provider; the pure steps (parse, map, validate, normalize) on a second thread ahead of the writes ([`EngineConfig::pipeline`], the default on more than one core) |
+//! | `intake` | `sqlite_batched_500_1_thread` | the same with `pipeline: false`: everything on the calling thread (the baseline) |
 //! | `intake` | `sqlite_per_record` | [`Engine::ingest`], one transaction per record, in the same order |
 //!
 //! Each iteration gets a fresh database (a new file in a new temporary directory, migrated and
@@ -89,11 +90,15 @@ fn load_corpus() -> Corpus {
 
 /// A fresh SQLite file in a new temporary directory (which lives as long as the engine is
 /// used), migrated, with an engine configured from the corpus; and its store, to checkpoint.
-fn fresh_engine(c: &Corpus) -> (Engine, Arc<SqliteStore>, tempfile::TempDir) {
+fn fresh_engine(c: &Corpus, pipeline: bool) -> (Engine, Arc<SqliteStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store =
         Arc::new(SqliteStore::open(dir.path().join("intake.db")).expect("open SQLite store"));
-    let engine = Engine::new(store.clone(), EngineConfig::default()).expect("engine");
+    let config = EngineConfig {
+        pipeline,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(store.clone(), config).expect("engine");
     engine
         .configure(&c.providers, &c.workspaces, &c.rules)
         .expect("configure");
@@ -148,7 +153,7 @@ fn ingest_per_record(engine: &Engine, c: &Corpus) -> Mix {
 /// the mix every measured iteration must reproduce.
 fn reference(c: &Corpus) -> Mix {
     let run = |f: fn(&Engine, &Corpus) -> Mix| -> (Mix, StoreCounts, Duration) {
-        let (engine, _store, _dir) = fresh_engine(c);
+        let (engine, _store, _dir) = fresh_engine(c, EngineConfig::default().pipeline);
         let start = Instant::now();
         let mix = f(&engine, c);
         let took = start.elapsed();
@@ -201,20 +206,26 @@ fn bench_intake(cr: &mut Criterion) {
     // outside the measurement. Each iteration ends with a full WAL checkpoint inside it, so
     // that moving all of its writes into the database file is counted (SQLite's automatic
     // checkpoints, every 1,000 pages, run during the iteration; this adds the rest).
-    g.bench_function(format!("sqlite_batched_{BATCH}"), |b| {
-        b.iter_batched(
-            || fresh_engine(&c),
-            |(engine, store, dir)| {
-                assert_eq!(ingest_batched(&engine, &c), want);
-                store.checkpoint().expect("checkpoint");
-                (engine, store, dir)
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    let pipeline = EngineConfig::default().pipeline;
+    for (name, pipeline) in [
+        (format!("sqlite_batched_{BATCH}"), pipeline),
+        (format!("sqlite_batched_{BATCH}_1_thread"), false),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || fresh_engine(&c, pipeline),
+                |(engine, store, dir)| {
+                    assert_eq!(ingest_batched(&engine, &c), want);
+                    store.checkpoint().expect("checkpoint");
+                    (engine, store, dir)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     g.bench_function("sqlite_per_record", |b| {
         b.iter_batched(
-            || fresh_engine(&c),
+            || fresh_engine(&c, pipeline),
             |(engine, store, dir)| {
                 assert_eq!(ingest_per_record(&engine, &c), want);
                 store.checkpoint().expect("checkpoint");

@@ -338,6 +338,46 @@ fn github_and_cal_com_signatures() {
     });
 }
 
+/// Batches large enough for the intake pipeline (a second thread preparing records while
+/// the transaction writes them): accepted ones store every record; one refused inside its
+/// transaction (rate limited) stops the preparing thread, returns the refusal and stores
+/// nothing.
+#[test]
+fn pipelined_batches_accept_and_refuse_whole() {
+    for store in [
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        Arc::new(SqliteStore::open_in_memory().unwrap()),
+    ] {
+        let config = EngineConfig {
+            pipeline: true,
+            ..EngineConfig::default()
+        };
+        let e = Engine::new(store, config).unwrap();
+        configure(&e);
+        let h = [];
+        let batch = |first: u32| {
+            let records: Vec<String> = (first
+                ..first + 2 * leadroute::engine::PIPELINE_MIN_RECORDS as u32)
+                .map(|n| record(n, "Solar", true))
+                .collect();
+            format!("[{}]", records.join(","))
+        };
+        // `keyed`: 3 requests per hour.
+        for r in 0..3 {
+            let out =
+                accepted(e.ingest_request(&request("keyed", None, Some(KEY), &h, &batch(100 * r))));
+            assert_eq!(out.len(), 64);
+        }
+        let refused = e.ingest_request(&request("keyed", None, Some(KEY), &h, &batch(900)));
+        assert_eq!(refusal(refused), ("rate_limited", ErrorKind::RateLimited));
+        assert_eq!(
+            e.counts().unwrap().leads,
+            3 * 64,
+            "the refused batch stored nothing"
+        );
+    }
+}
+
 #[test]
 fn the_request_after_the_limit_is_rate_limited() {
     on_each_store(|e| {

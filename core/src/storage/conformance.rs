@@ -1978,6 +1978,57 @@ pub fn events_per_subject(make: MakeStore<'_>) {
         (vec![c1, c2], vec![l1], vec![a1, a2], vec![]),
         "events() must return one subject's events, oldest first, unchanged"
     );
+
+    // One append_events call with a batch's worth of mixed subjects (here 204 lead, 101
+    // contact and 66 appointment events, interleaved): every event kept, each subject's in
+    // its order.
+    let many: Vec<NewEvent> = (0..371i64)
+        .map(|i| {
+            let (subject, id) = match i % 11 {
+                0..=5 => (EventSubject::Lead, l),
+                6..=8 => (EventSubject::Contact, c),
+                _ => (EventSubject::Appointment, a),
+            };
+            ev(subject, id, &format!("e{i}"), 10 + i, json!({"i": i}))
+        })
+        .collect();
+    tx(s, "append_events", |tx| Ok(tx.append_events(&many)?));
+    let (lead_events, contact_events, appointment_events) = tx(s, "events", |tx| {
+        Ok((
+            tx.events(EventSubject::Lead, l)?,
+            tx.events(EventSubject::Contact, c)?,
+            tx.events(EventSubject::Appointment, a)?,
+        ))
+    });
+    let of = |subject: EventSubject| -> Vec<NewEvent> {
+        many.iter()
+            .filter(|e| e.subject == subject)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        lead_events[1..],
+        of(EventSubject::Lead)[..],
+        "lead events in order"
+    );
+    assert_eq!(
+        contact_events[2..],
+        of(EventSubject::Contact)[..],
+        "contact events in order"
+    );
+    assert_eq!(
+        appointment_events[2..],
+        of(EventSubject::Appointment)[..],
+        "appointment events in order"
+    );
+    assert_eq!(
+        (
+            lead_events.len() - 1,
+            contact_events.len() - 2,
+            appointment_events.len() - 2
+        ),
+        (204, 101, 66)
+    );
 }
 
 /// A transaction whose closure returns `Err` leaves nothing visible and returns the error
