@@ -8,8 +8,8 @@
 //!
 //! | group | function | what |
 //! | --- | --- | --- |
-//! | `intake` | `sqlite_batched_500` | [`Engine::ingest_batch`], 500 records per transaction (the main job's default), provider by provider; the pure steps (parse, map, validate, normalize) on a second thread ahead of the writes ([`EngineConfig::pipeline`], the default on more than one core) |
-//! | `intake` | `sqlite_batched_500_1_thread` | the same with `pipeline: false`: everything on the calling thread (the baseline) |
+//! | `intake` | `sqlite_batched_500` | [`Engine::ingest_batch`], 500 records per transaction (the main job's default), provider by provider, with the defaults, which put two jobs on a second thread: preparing records (parse, map, validate, normalize) ahead of the writes ([`EngineConfig::pipeline`], on with more than one core) and WAL checkpoints ([`SqliteOptions::background_checkpoint`]) |
+//! | `intake` | `sqlite_batched_500_1_thread` | the same with both off: everything on the calling thread (the baseline) |
 //! | `intake` | `sqlite_per_record` | [`Engine::ingest`], one transaction per record, in the same order |
 //!
 //! Each iteration gets a fresh database (a new file in a new temporary directory, migrated and
@@ -28,7 +28,7 @@ use leadroute::intake::{self, RawRecord};
 use leadroute::model::{Provider, StoreCounts, Workspace};
 use leadroute::routing::RoutingRule;
 use leadroute::seed::{load_providers, load_rules, load_workspaces};
-use leadroute::sqlite::SqliteStore;
+use leadroute::sqlite::{SqliteOptions, SqliteStore};
 use leadroute::{Engine, EngineConfig};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -90,12 +90,21 @@ fn load_corpus() -> Corpus {
 
 /// A fresh SQLite file in a new temporary directory (which lives as long as the engine is
 /// used), migrated, with an engine configured from the corpus; and its store, to checkpoint.
-fn fresh_engine(c: &Corpus, pipeline: bool) -> (Engine, Arc<SqliteStore>, tempfile::TempDir) {
+/// `second_thread`: the defaults, which use a second thread for preparing records
+/// ([`EngineConfig::pipeline`]) and for WAL checkpoints
+/// ([`SqliteOptions::background_checkpoint`]); else both off, everything on one thread.
+fn fresh_engine(c: &Corpus, second_thread: bool) -> (Engine, Arc<SqliteStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        Arc::new(SqliteStore::open(dir.path().join("intake.db")).expect("open SQLite store"));
+    let options = if second_thread {
+        SqliteOptions::default()
+    } else {
+        SqliteOptions::default().background_checkpoint(None)
+    };
+    let store = Arc::new(
+        SqliteStore::open_with(dir.path().join("intake.db"), options).expect("open SQLite store"),
+    );
     let config = EngineConfig {
-        pipeline,
+        pipeline: second_thread && EngineConfig::default().pipeline,
         ..EngineConfig::default()
     };
     let engine = Engine::new(store.clone(), config).expect("engine");
@@ -153,7 +162,7 @@ fn ingest_per_record(engine: &Engine, c: &Corpus) -> Mix {
 /// the mix every measured iteration must reproduce.
 fn reference(c: &Corpus) -> Mix {
     let run = |f: fn(&Engine, &Corpus) -> Mix| -> (Mix, StoreCounts, Duration) {
-        let (engine, _store, _dir) = fresh_engine(c, EngineConfig::default().pipeline);
+        let (engine, _store, _dir) = fresh_engine(c, true);
         let start = Instant::now();
         let mix = f(&engine, c);
         let took = start.elapsed();
@@ -206,14 +215,13 @@ fn bench_intake(cr: &mut Criterion) {
     // outside the measurement. Each iteration ends with a full WAL checkpoint inside it, so
     // that moving all of its writes into the database file is counted (SQLite's automatic
     // checkpoints, every 1,000 pages, run during the iteration; this adds the rest).
-    let pipeline = EngineConfig::default().pipeline;
-    for (name, pipeline) in [
-        (format!("sqlite_batched_{BATCH}"), pipeline),
+    for (name, second_thread) in [
+        (format!("sqlite_batched_{BATCH}"), true),
         (format!("sqlite_batched_{BATCH}_1_thread"), false),
     ] {
         g.bench_function(name, |b| {
             b.iter_batched(
-                || fresh_engine(&c, pipeline),
+                || fresh_engine(&c, second_thread),
                 |(engine, store, dir)| {
                     assert_eq!(ingest_batched(&engine, &c), want);
                     store.checkpoint().expect("checkpoint");
@@ -225,7 +233,7 @@ fn bench_intake(cr: &mut Criterion) {
     }
     g.bench_function("sqlite_per_record", |b| {
         b.iter_batched(
-            || fresh_engine(&c, pipeline),
+            || fresh_engine(&c, true),
             |(engine, store, dir)| {
                 assert_eq!(ingest_per_record(&engine, &c), want);
                 store.checkpoint().expect("checkpoint");

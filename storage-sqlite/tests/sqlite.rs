@@ -738,3 +738,98 @@ fn migration_with_foreign_key_violations_rolls_back() {
         .expect("contacts");
     assert_eq!(n, 2, "the contacts must still be there");
 }
+
+/// Writes `n` contacts, one transaction each.
+fn write_contacts(store: &SqliteStore, first: u32, n: u32) {
+    for i in first..first + n {
+        with_tx(store as &dyn Store, |tx| {
+            Ok(tx.insert_contact(&contact(&format!("+1317863{i:04}")))?)
+        })
+        .unwrap();
+    }
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// With the background checkpointer, committed pages reach the database file while the store
+/// stays open, far below the 1,000 WAL pages at which the writer itself would checkpoint;
+/// without it they stay in the WAL.
+#[test]
+fn the_background_checkpointer_copies_commits_into_the_file() {
+    for background in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leadroute.sqlite");
+        let interval = background.then_some(Duration::from_millis(10));
+        let store = SqliteStore::open_with(
+            &path,
+            SqliteOptions::default().background_checkpoint(interval),
+        )
+        .unwrap();
+        store.checkpoint().unwrap();
+        let before = file_len(&path);
+        write_contacts(&store, 0, 100);
+        // Poll for up to 5 s (many ticks); stop early once the file has grown.
+        let mut grown = false;
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(50));
+            if file_len(&path) > before {
+                grown = true;
+                break;
+            }
+        }
+        assert_eq!(
+            grown,
+            background,
+            "background {background}: file {before} -> {} bytes",
+            file_len(&path)
+        );
+        drop(store);
+        // Every contact is there after reopening, either way.
+        let store = SqliteStore::open(&path).unwrap();
+        let counts = with_tx(&store as &dyn Store, |tx| Ok(tx.counts()?)).unwrap();
+        assert_eq!(counts.contacts, 100);
+    }
+}
+
+/// An explicit checkpoint never reports busy because of the store's own background
+/// checkpointer, even when it ticks every millisecond.
+#[test]
+fn an_explicit_checkpoint_waits_for_the_background_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leadroute.sqlite");
+    let store = SqliteStore::open_with(
+        &path,
+        SqliteOptions::default().background_checkpoint(Some(Duration::from_millis(1))),
+    )
+    .unwrap();
+    for round in 0..100 {
+        write_contacts(&store, round * 3, 3);
+        store
+            .checkpoint()
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+}
+
+/// Dropping a store stops its checkpointer at once, whatever the interval.
+#[test]
+fn dropping_the_store_stops_its_checkpointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leadroute.sqlite");
+    let (done, finished) = std::sync::mpsc::channel();
+    let p = path.clone();
+    std::thread::spawn(move || {
+        let store = SqliteStore::open_with(
+            &p,
+            SqliteOptions::default().background_checkpoint(Some(Duration::from_secs(3600))),
+        )
+        .unwrap();
+        write_contacts(&store, 0, 2);
+        drop(store);
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the store was dropped without waiting for its hourly checkpoint tick");
+}

@@ -2,10 +2,12 @@
 //!
 //! Ingesting a record runs the pure steps first, outside any transaction (parse, map,
 //! validate, normalize), then writes the outcome in one transaction: the rejection; or the
-//! contact (found or created), the lead, the routing decision against an immutable snapshot
-//! of the routing table (with tie state and capacity counters read and consumed in the same
-//! transaction, so concurrent writers never over-assign), the appointment with its trace, and
-//! its outbox row. A record whose
+//! contact (found or created), the routing decision against an immutable snapshot of the
+//! routing table (with tie state and capacity counters read and consumed in the same
+//! transaction, so concurrent writers never over-assign), the lead with its decided status,
+//! the appointment with its trace, and its outbox row. In a batch of at least
+//! [`PIPELINE_MIN_RECORDS`] the pure steps run on a second thread, ahead of the writes
+//! ([`EngineConfig::pipeline`]). A record whose
 //! (provider, record key) is already stored is a replay and writes nothing, so re-running a
 //! batch never duplicates contacts, leads, appointments or billing.
 //!
