@@ -211,35 +211,26 @@ fn replacement(rule: &str) -> String {
 
 fn region(meta: &phonenumber::metadata::Metadata) -> Option<Region> {
     let d = meta.descriptors();
-    // getNumberTypeHelper's order; validity only needs one of them to match.
-    let types = [
-        d.premium_rate(),
-        d.toll_free(),
-        d.shared_cost(),
-        d.voip(),
-        d.personal_number(),
-        d.pager(),
-        d.uan(),
-        d.voicemail(),
-        d.fixed_line(),
-        d.mobile(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(desc)
-    .collect::<Option<Vec<_>>>()?;
+    // The number types getNumberTypeHelper checks, in its order (validity needs one to
+    // match); also the types whose lengths make the general description's (the build
+    // leaves out only noInternationalDialling).
     let all_types = [
-        d.fixed_line(),
-        d.mobile(),
-        d.toll_free(),
         d.premium_rate(),
+        d.toll_free(),
         d.shared_cost(),
-        d.personal_number(),
         d.voip(),
+        d.personal_number(),
         d.pager(),
         d.uan(),
         d.voicemail(),
+        d.fixed_line(),
+        d.mobile(),
     ];
+    let types = all_types
+        .into_iter()
+        .flatten()
+        .map(desc)
+        .collect::<Option<Vec<_>>>()?;
     let union = |f: fn(&phonenumber::metadata::Descriptor) -> &[u16]| -> Vec<u16> {
         let set: std::collections::BTreeSet<u16> = all_types
             .iter()
