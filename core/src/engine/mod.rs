@@ -357,7 +357,6 @@ pub struct DeliveryReport {
     pub billed: Cents,
 }
 
-/// A record after the pure steps, ready to be written.
 /// One provider's records on their way in, with what the wall decided about them.
 struct Batch<'a> {
     provider: &'a Provider,
@@ -399,6 +398,7 @@ fn utc_day(at: OffsetDateTime) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// A record after the pure steps, ready to be written.
 enum Prepared {
     Reject {
         record_key: String,
@@ -1974,6 +1974,7 @@ fn audit(
     }
 }
 
+/// Appends one audit event now (see [`audit`]).
 fn event(
     tx: &dyn Tx,
     subject: EventSubject,
@@ -1982,12 +1983,6 @@ fn event(
     detail: serde_json::Value,
     at: OffsetDateTime,
 ) -> Result<()> {
-    tx.append_event(&NewEvent {
-        subject,
-        subject_id,
-        event_type: kind.to_string(),
-        detail,
-        created_at: at,
-    })?;
+    tx.append_event(&audit(subject, subject_id, kind, detail, at))?;
     Ok(())
 }

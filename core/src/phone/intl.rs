@@ -287,6 +287,17 @@ pub(super) fn is_valid(code: u16, nsn: &str) -> Option<bool> {
     Some(country(code)?.is_valid(nsn))
 }
 
+/// `digits` (ASCII, after `+`) as its country calling code and the rest: the first 1 to 3
+/// digits that are a known code (codes are prefix-free; libphonenumber's
+/// `extractCountryCode`). `None` when no prefix is one.
+pub(super) fn split_country_code(digits: &str) -> Option<(u16, &str)> {
+    let map = countries();
+    (1..=CODE_MAX.min(digits.len())).find_map(|len| {
+        let code = digits.get(..len)?.parse::<u16>().ok()?;
+        map.contains_key(&code).then(|| (code, &digits[len..]))
+    })
+}
+
 /// The digits of `text` if it is `+` (optionally after `tel:`) followed by digits and the
 /// separators people type (space, `-`, `.`, `(`, `)`), at most `CODE_MAX + NSN_MAX` digits.
 fn plus_digits(text: &str) -> Option<([u8; CODE_MAX + NSN_MAX], usize)> {
@@ -319,14 +330,7 @@ pub(super) fn read(text: &str) -> Option<Verdict> {
     if digits.starts_with('0') {
         return None;
     }
-    let map = countries();
-    let code_len = (1..=CODE_MAX.min(n)).find(|&len| {
-        digits[..len]
-            .parse::<u16>()
-            .is_ok_and(|c| map.contains_key(&c))
-    })?;
-    let nsn = &digits[code_len..];
-    let code: u16 = digits[..code_len].parse().ok()?;
+    let (code, nsn) = split_country_code(digits)?;
     if !(NSN_MIN..=NSN_MAX).contains(&nsn.len()) {
         return None;
     }

@@ -323,16 +323,7 @@ pub fn normalize_with(
 
 /// The country calling code of a number, from its E.164 form (`+1` → 1, `+44` → 44).
 fn country_code(n: &PhoneNumber) -> u16 {
-    let s = &n.as_str()[1..];
-    // Calling codes are prefix-free: the first prefix that is a known code is the one.
-    for len in 1..=3.min(s.len()) {
-        if let Ok(code) = s[..len].parse::<u16>() {
-            if phonenumber::metadata::DATABASE.region(&code).is_some() {
-                return code;
-            }
-        }
-    }
-    0
+    intl::split_country_code(&n.as_str()[1..]).map_or(0, |(code, _)| code)
 }
 
 /// Regions the fast path reads numbers without `+` for.

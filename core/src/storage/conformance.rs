@@ -3108,6 +3108,23 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
     );
 }
 
+/// A `lead_status_history` row.
+fn status_change(
+    lead_id: LeadId,
+    from: Option<&str>,
+    to: &str,
+    reason: Option<&str>,
+    changed_at: OffsetDateTime,
+) -> LeadStatusChange {
+    LeadStatusChange {
+        lead_id,
+        from_status: from.map(str::to_string),
+        to_status: to.into(),
+        reason: reason.map(str::to_string),
+        changed_at,
+    }
+}
+
 /// `insert_lead_as` stores what `insert_lead` then `set_lead_status` store: the same lead,
 /// the same history (`None -> new` at `received_at`, then `new -> status` with its reason,
 /// nothing more for `new`), the same later changes, and the same `Conflict` for a stored key.
@@ -3157,13 +3174,7 @@ pub fn insert_lead_as_equals_insert_then_set(make: MakeStore<'_>) {
     assert_eq!(hb.len(), 2, "None -> new, then new -> unrouted");
     assert_eq!(
         hn,
-        vec![LeadStatusChange {
-            lead_id: n,
-            from_status: None,
-            to_status: "new".into(),
-            reason: None,
-            changed_at: at(1),
-        }],
+        vec![status_change(n, None, "new", None, at(1))],
         "staying at new writes only the first row"
     );
     // The stored status really is the one given: a change appends from it, a repeat does not.
@@ -3199,15 +3210,8 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
         let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?;
         Ok((c, tx.insert_lead(&new_lead(c, "provider-a", "PA-00001"))?))
     });
-    let change =
-        |lead_id, from: Option<&str>, to: &str, reason: Option<&str>, when| LeadStatusChange {
-            lead_id,
-            from_status: from.map(str::to_string),
-            to_status: to.into(),
-            reason: reason.map(str::to_string),
-            changed_at: when,
-        };
-    let first = change(l, None, "new", None, at(1));
+
+    let first = status_change(l, None, "new", None, at(1));
     assert_eq!(
         tx(s, "history", |tx| Ok(tx.lead_status_history(l)?)),
         vec![first.clone()],
@@ -3226,9 +3230,9 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
     });
     let expected = vec![
         first.clone(),
-        change(l, Some("new"), "unrouted", Some("no_matching_rule"), at(3)),
-        change(l, Some("unrouted"), "routed", None, at(5)),
-        change(l, Some("routed"), "delivered", Some("HTTP 200"), at(7)),
+        status_change(l, Some("new"), "unrouted", Some("no_matching_rule"), at(3)),
+        status_change(l, Some("unrouted"), "routed", None, at(5)),
+        status_change(l, Some("routed"), "delivered", Some("HTTP 200"), at(7)),
     ];
     assert_eq!(
         tx(s, "history", |tx| Ok(tx.lead_status_history(l)?)),
@@ -3249,8 +3253,8 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
     assert_eq!(
         tx(s, "history", |tx| Ok(tx.lead_status_history(d)?)),
         vec![
-            change(d, None, "new", None, at(60)),
-            change(
+            status_change(d, None, "new", None, at(60)),
+            status_change(
                 d,
                 Some("new"),
                 "duplicate",
@@ -3302,7 +3306,7 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
     });
     assert_eq!(
         h.last(),
-        Some(&change(
+        Some(&status_change(
             l,
             Some("returned"),
             "delivery_failed",
@@ -3314,7 +3318,7 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
     assert_eq!(h.len(), before.len() + 1);
     assert_eq!(
         hn,
-        vec![change(n, None, "new", None, at(1))],
+        vec![status_change(n, None, "new", None, at(1))],
         "a lead inserted after a rolled-back one has exactly its own first row"
     );
 }
