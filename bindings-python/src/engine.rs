@@ -789,8 +789,8 @@ impl PyEngine {
     /// A bad record is not an error: it is stored as a rejection (``status == "rejected"``).
     /// Raises ``UnauthorizedError`` (``.code`` ``missing_api_key``, ``invalid_api_key``,
     /// ``bad_signature``, ``stale_timestamp``, ``replayed``, ...), ``ForbiddenError``
-    /// (``provider_inactive``, ``webhook_not_allowed``; ``inactive_provider`` on the trusted
-    /// path), ``RateLimitedError`` (with ``.retry_after`` seconds), ``NotFoundError`` for an
+    /// (``provider_inactive`` on either path, ``webhook_not_allowed``),
+    /// ``RateLimitedError`` (with ``.retry_after`` seconds), ``NotFoundError`` for an
     /// unknown provider on the trusted path, ``ValidationError`` for CSV text without exactly
     /// one row or a body over the size limit, ``TypeError`` for another record type,
     /// ``StorageError`` when the database fails.

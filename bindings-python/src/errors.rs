@@ -6,12 +6,8 @@
 
 use leadroute_core::auth::AuthError;
 use leadroute_core::capacity::CapacityError;
-use leadroute_core::intake::IntakeError;
 use leadroute_core::phone::PhoneError;
-use leadroute_core::routing::RoutingError;
 use leadroute_core::seed::SeedError;
-use leadroute_core::storage::StorageError;
-use leadroute_core::zip::ZipError;
 use leadroute_core::{Error, ErrorKind};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -70,28 +66,7 @@ pub fn phone_error_object<'py>(py: Python<'py>, e: &PhoneError) -> PyResult<Boun
 
 /// The exception class name, code and validation field of a leadroute error.
 fn classify(e: &Error) -> (&'static str, String, Option<&'static str>) {
-    let code: String = match e {
-        Error::Phone(p) => p.code().to_string(),
-        Error::Zip(ZipError::Malformed(_)) => "invalid_zip".into(),
-        Error::Zip(_) => "zip_table".into(),
-        Error::Intake(IntakeError::UnknownProvider(_)) => "unknown_provider".into(),
-        Error::Intake(IntakeError::InactiveProvider(_)) => "inactive_provider".into(),
-        Error::Intake(IntakeError::MissingCsvHeader) => "missing_csv_header".into(),
-        Error::Intake(IntakeError::BodyTooLarge { .. }) => "body_too_large".into(),
-        Error::Auth(a) => a.code().into(),
-        Error::Intake(_) => "unreadable".into(),
-        Error::Routing(r) => routing_code(r).into(),
-        Error::Capacity(c) => c.code().into(),
-        Error::Schedule(s) => s.code().into(),
-        Error::Seed(_) => "invalid_shape".into(),
-        Error::Delivery(_) => "bad_webhook_secret".into(),
-        Error::Storage(StorageError::Conflict(_)) => "conflict".into(),
-        Error::Storage(StorageError::Busy(_)) => "busy".into(),
-        Error::Storage(StorageError::Corrupt(_)) => "corrupt".into(),
-        Error::Storage(_) => "backend".into(),
-        Error::NotFound { entity, .. } => format!("unknown_{entity}"),
-        _ => e.kind().as_str().into(),
-    };
+    let code = e.code().to_string();
     let field = match e {
         Error::Phone(_) => Some("phone"),
         Error::Zip(_) => Some("zip"),
@@ -120,21 +95,6 @@ fn classify(e: &Error) -> (&'static str, String, Option<&'static str>) {
         _ => "LeadrouteError",
     };
     (class, code, field)
-}
-
-fn routing_code(e: &RoutingError) -> &'static str {
-    match e {
-        RoutingError::InvalidZip { .. } => "invalid_zip",
-        RoutingError::UnknownProduct { .. } => "unknown_product",
-        RoutingError::UnknownState { .. } => "unknown_state",
-        RoutingError::InvalidZipPrefix { .. } => "invalid_zip_prefix",
-        RoutingError::UnknownRadiusZip { .. } => "unknown_radius_zip",
-        RoutingError::InvalidRadius { .. } => "invalid_radius",
-        RoutingError::InvalidWeight { .. } => "invalid_weight",
-        RoutingError::DuplicateRule(_) => "duplicate_rule",
-        RoutingError::TooManyRules => "too_many_rules",
-        _ => "invalid_rule",
-    }
 }
 
 /// Maps a leadroute error to its Python exception (see the module docs).

@@ -372,7 +372,7 @@ def test_configuration_errors(tmp_path: pathlib.Path) -> None:
     e.add_providers([inactive])
     with pytest.raises(leadroute.ForbiddenError) as u:
         e.ingest("sleepy", {"phone": "317-863-8426"})
-    assert u.value.code == "inactive_provider"
+    assert u.value.code == "provider_inactive"
     with pytest.raises(leadroute.ValidationError) as v:
         e.explain("Solar", "123")
     assert v.value.code == "invalid_zip"

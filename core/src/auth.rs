@@ -38,7 +38,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ErrorKind;
+use crate::kind::ErrorKind;
 use crate::signature::{self, SignatureError};
 
 /// How far a signed timestamp may be from `now`, in seconds, in either direction: 5 minutes,

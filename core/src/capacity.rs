@@ -107,6 +107,15 @@ impl CapacityError {
             CapacityError::InvalidBudget { .. } => "invalid_budget",
         }
     }
+
+    /// [`ErrorKind::Internal`](crate::kind::ErrorKind::Internal) for a time out of range
+    /// (leadroute computed it), else `InvalidInput` (a configuration error).
+    pub fn kind(&self) -> crate::kind::ErrorKind {
+        match self {
+            CapacityError::OutOfRange => crate::kind::ErrorKind::Internal,
+            _ => crate::kind::ErrorKind::InvalidInput,
+        }
+    }
 }
 
 /// The calendar unit a cap or budget is counted over, in the owner's local time.

@@ -19,7 +19,7 @@
 //! ([`is_duplicate`]).
 
 use crate::model::{ContactId, NewContact};
-use crate::storage::{ContactRepo, StorageError};
+use crate::storage::{ContactRepo, StorageError, StorageErrorKind};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
@@ -173,9 +173,9 @@ pub fn resolve_contact(
     }
     match repo.insert_contact(incoming) {
         Ok(id) => Ok((id, ContactChange::Created)),
-        Err(StorageError::Conflict(msg)) => match find(repo, incoming)? {
+        Err(e) if e.kind() == StorageErrorKind::Conflict => match find(repo, incoming)? {
             Some(found) => update(repo, found.0, &found.1, incoming, found.2),
-            None => Err(StorageError::Conflict(msg)),
+            None => Err(e),
         },
         Err(e) => Err(e),
     }

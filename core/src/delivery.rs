@@ -32,8 +32,15 @@ pub enum DeliveryError {
 
 impl DeliveryError {
     /// The error's kind (configuration problems are `InvalidInput`).
-    pub fn kind(&self) -> crate::ErrorKind {
-        crate::ErrorKind::InvalidInput
+    pub fn kind(&self) -> crate::kind::ErrorKind {
+        crate::kind::ErrorKind::InvalidInput
+    }
+
+    /// Stable snake_case code: `bad_webhook_secret`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeliveryError::BadSecret(_) => "bad_webhook_secret",
+        }
     }
 }
 

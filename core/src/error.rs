@@ -11,52 +11,7 @@ use crate::seed::SeedError;
 use crate::storage::StorageError;
 use crate::zip::ZipError;
 
-/// What kind of failure an [`Error`] is, so that callers can decide what to do without
-/// matching every variant: map to an HTTP status, retry, or give up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The input is wrong; retrying the same input fails again (HTTP 400/422).
-    InvalidInput,
-    /// The caller is not authenticated (HTTP 401).
-    Unauthorized,
-    /// The caller is authenticated but not allowed to do this (HTTP 403).
-    Forbidden,
-    /// The caller sent too much; retry later (HTTP 429).
-    RateLimited,
-    /// A named thing does not exist (HTTP 404).
-    NotFound,
-    /// The request conflicts with stored state (HTTP 409).
-    Conflict,
-    /// A transient failure; the same call may succeed later (HTTP 503).
-    Temporary,
-    /// The storage backend failed.
-    Storage,
-    /// A bug or broken invariant in leadroute.
-    Internal,
-}
-
-impl ErrorKind {
-    /// Whether retrying the same call later can succeed.
-    pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorKind::RateLimited | ErrorKind::Temporary)
-    }
-
-    /// snake_case name, e.g. `invalid_input`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidInput => "invalid_input",
-            ErrorKind::Unauthorized => "unauthorized",
-            ErrorKind::Forbidden => "forbidden",
-            ErrorKind::RateLimited => "rate_limited",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Temporary => "temporary",
-            ErrorKind::Storage => "storage",
-            ErrorKind::Internal => "internal",
-        }
-    }
-}
+pub use crate::kind::ErrorKind;
 
 /// Any leadroute error.
 #[derive(Debug, thiserror::Error)]
@@ -106,23 +61,58 @@ pub enum Error {
 }
 
 impl Error {
-    /// The kind of this error.
+    /// The kind of this error (the wrapped module error's own [`ErrorKind`]).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Phone(_) | Error::Zip(_) | Error::Routing(_) | Error::Seed(_) => {
-                ErrorKind::InvalidInput
-            }
-            Error::Capacity(CapacityError::OutOfRange) => ErrorKind::Internal,
-            Error::Capacity(_) | Error::Schedule(_) => ErrorKind::InvalidInput,
+            Error::Phone(e) => e.kind(),
+            Error::Zip(e) => e.kind(),
             Error::Intake(e) => e.kind(),
+            Error::Routing(e) => e.kind(),
             Error::Auth(e) => e.kind(),
+            Error::Capacity(e) => e.kind(),
+            Error::Schedule(e) => e.kind(),
+            Error::Seed(e) => e.kind(),
             Error::Delivery(e) => e.kind(),
-            Error::Storage(StorageError::Conflict(_)) => ErrorKind::Conflict,
-            Error::Storage(StorageError::Busy(_)) => ErrorKind::Temporary,
-            Error::Storage(_) => ErrorKind::Storage,
+            Error::Storage(e) => e.error_kind(),
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Internal(_) => ErrorKind::Internal,
         }
+    }
+
+    /// The stable snake_case reason code of this error: the wrapped module error's own
+    /// `code()` (e.g. `invalid_number`, `bad_signature`, `provider_inactive`,
+    /// `unknown_product`, `conflict`), `unknown_<entity>` for [`Error::NotFound`] (e.g.
+    /// `unknown_appointment`), `internal` for [`Error::Internal`]. One code per fact,
+    /// whichever path raised it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Phone(e) => e.code(),
+            Error::Zip(e) => e.code(),
+            Error::Intake(e) => e.code(),
+            Error::Routing(e) => e.code(),
+            Error::Auth(e) => e.code(),
+            Error::Capacity(e) => e.code(),
+            Error::Schedule(e) => e.code(),
+            Error::Seed(e) => e.code(),
+            Error::Delivery(e) => e.code(),
+            Error::Storage(e) => e.code(),
+            Error::NotFound { entity, .. } => not_found_code(entity),
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+/// `unknown_<entity>` for the entities the engine looks up.
+fn not_found_code(entity: &str) -> &'static str {
+    match entity {
+        "appointment" => "unknown_appointment",
+        "workspace" => "unknown_workspace",
+        "provider" => "unknown_provider",
+        "lead" => "unknown_lead",
+        "contact" => "unknown_contact",
+        "delivery" => "unknown_delivery",
+        "webhook" => "unknown_webhook",
+        _ => "not_found",
     }
 }
 

@@ -56,13 +56,27 @@ pub enum IntakeError {
 impl IntakeError {
     /// The error's kind: an unknown provider is `NotFound`, an inactive one `Forbidden`,
     /// a bad body `InvalidInput`.
-    pub fn kind(&self) -> crate::ErrorKind {
+    pub fn kind(&self) -> crate::kind::ErrorKind {
+        use crate::kind::ErrorKind;
         match self {
-            IntakeError::UnknownProvider(_) => crate::ErrorKind::NotFound,
-            IntakeError::InactiveProvider(_) => crate::ErrorKind::Forbidden,
+            IntakeError::UnknownProvider(_) => ErrorKind::NotFound,
+            IntakeError::InactiveProvider(_) => ErrorKind::Forbidden,
             IntakeError::MissingCsvHeader
             | IntakeError::Unreadable(_)
-            | IntakeError::BodyTooLarge { .. } => crate::ErrorKind::InvalidInput,
+            | IntakeError::BodyTooLarge { .. } => ErrorKind::InvalidInput,
+        }
+    }
+
+    /// Stable snake_case code: `unknown_provider`, `provider_inactive` (the same code as the
+    /// intake wall's [`AuthError::ProviderInactive`](crate::auth::AuthError)),
+    /// `missing_csv_header`, `unreadable`, `body_too_large`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IntakeError::UnknownProvider(_) => "unknown_provider",
+            IntakeError::InactiveProvider(_) => "provider_inactive",
+            IntakeError::MissingCsvHeader => "missing_csv_header",
+            IntakeError::Unreadable(_) => "unreadable",
+            IntakeError::BodyTooLarge { .. } => "body_too_large",
         }
     }
 }

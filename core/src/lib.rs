@@ -24,6 +24,7 @@ pub mod email;
 pub mod engine;
 pub mod error;
 pub mod intake;
+pub mod kind;
 pub mod model;
 pub mod payload;
 pub mod phone;

@@ -146,6 +146,12 @@ impl ScheduleError {
             ScheduleError::InvalidJson { .. } => "invalid_json",
         }
     }
+
+    /// [`ErrorKind::InvalidInput`](crate::kind::ErrorKind::InvalidInput): a schedule is
+    /// configuration.
+    pub fn kind(&self) -> crate::kind::ErrorKind {
+        crate::kind::ErrorKind::InvalidInput
+    }
 }
 
 /// A day of the week (ISO order, Monday first).

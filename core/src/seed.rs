@@ -24,6 +24,20 @@ pub enum SeedError {
     },
 }
 
+impl SeedError {
+    /// Stable snake_case code: `invalid_shape`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SeedError::Shape { .. } => "invalid_shape",
+        }
+    }
+
+    /// [`ErrorKind::InvalidInput`](crate::kind::ErrorKind::InvalidInput).
+    pub fn kind(&self) -> crate::kind::ErrorKind {
+        crate::kind::ErrorKind::InvalidInput
+    }
+}
+
 #[derive(Deserialize)]
 struct ProviderJson {
     provider_id: String,

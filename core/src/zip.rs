@@ -25,6 +25,22 @@ pub enum ZipError {
     },
 }
 
+impl ZipError {
+    /// Stable snake_case code: `invalid_zip` for a malformed code, `zip_table` for a table
+    /// that cannot be read.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ZipError::Malformed(_) => "invalid_zip",
+            ZipError::Table { .. } => "zip_table",
+        }
+    }
+
+    /// [`ErrorKind::InvalidInput`](crate::kind::ErrorKind::InvalidInput).
+    pub fn kind(&self) -> crate::kind::ErrorKind {
+        crate::kind::ErrorKind::InvalidInput
+    }
+}
+
 /// A five-digit US ZIP code, `0..=99999`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Zip5(u32);

@@ -10,28 +10,25 @@ use time::{OffsetDateTime, UtcOffset};
 /// Maps a rusqlite error to the storage error the traits promise.
 ///
 /// - any `SQLITE_CONSTRAINT_*` (UNIQUE, PRIMARY KEY, FOREIGN KEY, CHECK, NOT NULL) → `Conflict`;
-/// - `SQLITE_BUSY` / `SQLITE_LOCKED` → `Busy`;
+/// - `SQLITE_BUSY` / `SQLITE_LOCKED` → `Unavailable`;
 /// - a value that cannot be decoded, or a corrupt file → `Corrupt`;
 /// - anything else → `Backend`.
 pub(crate) fn db(e: rusqlite::Error) -> StorageError {
     use rusqlite::Error as E;
-    match &e {
+    let make = match &e {
         E::SqliteFailure(f, _) => match f.code {
-            ErrorCode::ConstraintViolation => StorageError::Conflict(e.to_string()),
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                StorageError::Busy(e.to_string())
-            }
-            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
-                StorageError::Corrupt(e.to_string())
-            }
-            _ => StorageError::Backend(e.to_string()),
+            ErrorCode::ConstraintViolation => StorageError::conflict,
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StorageError::unavailable,
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => StorageError::corrupt,
+            _ => StorageError::backend,
         },
         E::FromSqlConversionFailure(..)
         | E::IntegralValueOutOfRange(..)
         | E::InvalidColumnType(..)
-        | E::Utf8Error(..) => StorageError::Corrupt(e.to_string()),
-        _ => StorageError::Backend(e.to_string()),
-    }
+        | E::Utf8Error(..) => StorageError::corrupt,
+        _ => StorageError::backend,
+    };
+    make(e.to_string()).with_source(e)
 }
 
 /// `.db()` on rusqlite results: maps the error with [`db`].
@@ -50,19 +47,13 @@ pub(crate) fn in_op<T>(op: &str, r: Result<T, StorageError>) -> Result<T, Storag
     r.map_err(|e| prefix(op, e))
 }
 
-/// Prefixes one error's message, keeping its variant.
+/// Prefixes one error's message, keeping its kind and source.
 pub(crate) fn prefix(op: &str, e: StorageError) -> StorageError {
-    match e {
-        StorageError::Conflict(m) => StorageError::Conflict(format!("{op}: {m}")),
-        StorageError::Busy(m) => StorageError::Busy(format!("{op}: {m}")),
-        StorageError::Corrupt(m) => StorageError::Corrupt(format!("{op}: {m}")),
-        StorageError::Backend(m) => StorageError::Backend(format!("{op}: {m}")),
-        other => other,
-    }
+    e.context(op)
 }
 
 pub(crate) fn corrupt(msg: impl Into<String>) -> StorageError {
-    StorageError::Corrupt(msg.into())
+    StorageError::corrupt(msg)
 }
 
 /// Formats a time as fixed-width RFC 3339 UTC text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
@@ -74,7 +65,7 @@ pub(crate) fn ts(t: OffsetDateTime) -> Result<String, StorageError> {
     let t = t.to_offset(UtcOffset::UTC);
     let year = t.year();
     if !(0..=9999).contains(&year) {
-        return Err(StorageError::Backend(format!(
+        return Err(StorageError::backend(format!(
             "timestamp {t} is outside the years 0000-9999 that the store can keep in order"
         )));
     }
@@ -112,12 +103,12 @@ pub(crate) fn parse_ts(s: &str) -> Result<OffsetDateTime, StorageError> {
 /// Serializes a value to JSON text for a TEXT column.
 pub(crate) fn json<T: Serialize + ?Sized>(v: &T) -> Result<String, StorageError> {
     serde_json::to_string(v)
-        .map_err(|e| StorageError::Backend(format!("cannot encode JSON column: {e}")))
+        .map_err(|e| StorageError::backend(format!("cannot encode JSON column: {e}")))
 }
 
 /// Converts an unsigned count to SQLite's signed integer.
 pub(crate) fn int(v: u64, what: &str) -> Result<i64, StorageError> {
-    i64::try_from(v).map_err(|_| StorageError::Backend(format!("{what} {v} is out of range")))
+    i64::try_from(v).map_err(|_| StorageError::backend(format!("{what} {v} is out of range")))
 }
 
 /// Typed access to one row's columns, decoding failures as `Corrupt`.

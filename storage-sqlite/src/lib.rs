@@ -82,14 +82,14 @@
 //!
 //! A lead and a rejection live in different tables, so "one outcome per record key across
 //! both" cannot be a single `UNIQUE`: `insert_lead` and `insert_rejection` first insert the key
-//! into `source_records` (a conflict there is [`StorageError::Conflict`]) and then the row it
+//! into `source_records` (a conflict there is [`StorageErrorKind::Conflict`](leadroute_core::storage::StorageErrorKind::Conflict)) and then the row it
 //! points to, inside one savepoint, so a failed call leaves nothing behind even when the caller
 //! handles the error and commits. `stored_record` reads `source_records`.
 //!
-//! **Errors.** `SQLITE_CONSTRAINT_*` maps to [`StorageError::Conflict`],
-//! `SQLITE_BUSY`/`SQLITE_LOCKED` (the busy timeout expired) to [`StorageError::Busy`], values
-//! that cannot be decoded (bad JSON, timestamp or enum text) to [`StorageError::Corrupt`], and
-//! everything else to [`StorageError::Backend`].
+//! **Errors.** `SQLITE_CONSTRAINT_*` maps to [`StorageErrorKind::Conflict`](leadroute_core::storage::StorageErrorKind::Conflict),
+//! `SQLITE_BUSY`/`SQLITE_LOCKED` (the busy timeout expired) to [`StorageErrorKind::Unavailable`](leadroute_core::storage::StorageErrorKind::Unavailable), values
+//! that cannot be decoded (bad JSON, timestamp or enum text) to [`StorageErrorKind::Corrupt`](leadroute_core::storage::StorageErrorKind::Corrupt), and
+//! everything else to [`StorageErrorKind::Backend`](leadroute_core::storage::StorageErrorKind::Backend).
 //!
 //! **Lease-based outbox claim.** SQLite has no `SELECT ... FOR UPDATE SKIP LOCKED`. A worker
 //! claims due deliveries with one statement,
@@ -193,7 +193,7 @@ impl Default for SqliteOptions {
 
 impl SqliteOptions {
     /// How long a transaction waits for another connection's write lock before failing with
-    /// [`StorageError::Busy`] (SQLite's `busy_timeout`). Default 10 s.
+    /// [`StorageErrorKind::Unavailable`](leadroute_core::storage::StorageErrorKind::Unavailable) (SQLite's `busy_timeout`). Default 10 s.
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
@@ -256,9 +256,9 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Storage`]: [`StorageError::Backend`] when the file cannot be opened, WAL cannot
+    /// [`Error::Storage`]: [`StorageErrorKind::Backend`](leadroute_core::storage::StorageErrorKind::Backend) when the file cannot be opened, WAL cannot
     /// be enabled, a migration fails, or the file's schema is newer than this build;
-    /// [`StorageError::Busy`] when another connection holds the write lock for longer than the
+    /// [`StorageErrorKind::Unavailable`](leadroute_core::storage::StorageErrorKind::Unavailable) when another connection holds the write lock for longer than the
     /// busy timeout while this one needs to migrate.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, Error> {
         SqliteStore::open_with(path, SqliteOptions::default())
@@ -312,7 +312,7 @@ impl SqliteStore {
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .db()?;
         if !fk {
-            return Err(StorageError::Backend("SQLite refused foreign_keys=ON".into()).into());
+            return Err(StorageError::backend("SQLite refused foreign_keys=ON").into());
         }
         migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -338,7 +338,7 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Storage`] when SQLite fails; [`StorageError::Busy`] when another connection's
+    /// [`Error::Storage`] when SQLite fails; [`StorageErrorKind::Unavailable`](leadroute_core::storage::StorageErrorKind::Unavailable) when another connection's
     /// readers keep the checkpoint from completing within the busy timeout.
     pub fn checkpoint(&self) -> Result<u64, Error> {
         let conn = self.lock();
@@ -350,7 +350,7 @@ impl SqliteStore {
             })
             .db()?;
         if busy != 0 {
-            return Err(StorageError::Busy("WAL checkpoint blocked by readers".into()).into());
+            return Err(StorageError::unavailable("WAL checkpoint blocked by readers").into());
         }
         Ok(u64::try_from(done.max(0)).unwrap_or(0))
     }
@@ -398,7 +398,7 @@ fn user_version(conn: &Connection) -> Result<u32, StorageError> {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .db()?;
-    u32::try_from(v).map_err(|_| StorageError::Corrupt(format!("bad schema version {v}")))
+    u32::try_from(v).map_err(|_| StorageError::corrupt(format!("bad schema version {v}")))
 }
 
 /// Switches a file database to WAL. Changing the journal mode needs a moment of exclusive
@@ -413,11 +413,14 @@ fn enable_wal(conn: &Connection, timeout: Duration) -> Result<(), StorageError> 
         match mode {
             Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
             Ok(m) => {
-                return Err(StorageError::Backend(format!(
+                return Err(StorageError::backend(format!(
                     "cannot enable WAL: journal_mode stays {m:?}"
                 )))
             }
-            Err(StorageError::Busy(_)) if start.elapsed() < timeout => {
+            Err(e)
+                if e.kind() == leadroute_core::storage::StorageErrorKind::Unavailable
+                    && start.elapsed() < timeout =>
+            {
                 std::thread::sleep(Duration::from_millis(5));
             }
             Err(e) => return Err(codec::prefix("enabling WAL", e)),
@@ -441,7 +444,7 @@ fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), StorageError> {
     let latest = SqliteStore::SCHEMA_VERSION;
     let check = |v: u32| {
         if v > latest {
-            Err(StorageError::Backend(format!(
+            Err(StorageError::backend(format!(
                 "database schema version {v} is newer than this leadroute-sqlite knows \
                  ({latest}); upgrade leadroute"
             )))
@@ -459,7 +462,7 @@ fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), StorageError> {
     let restored = restore_foreign_keys(conn);
     match (result, restored) {
         (Err(e), Ok(())) => Err(e),
-        (Err(e), Err(r)) => Err(StorageError::Backend(format!("{e}; then {r}"))),
+        (Err(e), Err(r)) => Err(StorageError::backend(format!("{e}; then {r}"))),
         (Ok(()), r) => r,
     }
 }
@@ -510,7 +513,7 @@ fn foreign_key_check(conn: &Connection) -> Result<(), StorageError> {
     if total == 0 {
         Ok(())
     } else {
-        Err(StorageError::Backend(format!(
+        Err(StorageError::backend(format!(
             "migration left {total} foreign key violation(s), rolled back: {}",
             found.join(", ")
         )))
@@ -530,8 +533,8 @@ fn restore_foreign_keys(conn: &Connection) -> Result<(), StorageError> {
     if on {
         Ok(())
     } else {
-        Err(StorageError::Backend(
-            "SQLite refused foreign_keys=ON after migrating".into(),
+        Err(StorageError::backend(
+            "SQLite refused foreign_keys=ON after migrating",
         ))
     }
 }

@@ -39,7 +39,7 @@ impl SqlTx<'_> {
                     .and_then(|_| self.exec("RELEASE leadroute_call", []));
                 match undo {
                     Ok(_) => Err(e),
-                    Err(u) => Err(StorageError::Backend(format!(
+                    Err(u) => Err(StorageError::backend(format!(
                         "{e}; then rolling back to the savepoint failed: {u}"
                     ))),
                 }
@@ -201,7 +201,7 @@ fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
         schedule: match c.get::<Option<String>>(10)? {
             None => None,
             Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StorageError::Corrupt(format!("workspaces.schedule: {e}")))?,
+                .map_err(|e| StorageError::corrupt(format!("workspaces.schedule: {e}")))?,
         },
         delivery: c.json(11)?,
         require_consent: c.get(12)?,
@@ -367,7 +367,7 @@ impl RecordRepo for SqlTx<'_> {
                 ])
                 .db()?;
             if written == 0 {
-                return Err(StorageError::Conflict(format!(
+                return Err(StorageError::conflict(format!(
                     "record ({:?}, {:?}) is already stored",
                     rj.provider_id, rj.record_key
                 )));
@@ -413,8 +413,8 @@ fn contact_row(r: &Row<'_>) -> Result<Contact, StorageError> {
 /// too; this gives the `Conflict` a clearer message.
 fn require_contact_key(c: &NewContact) -> Result<(), StorageError> {
     if c.phone_e164.is_none() && c.email_key.is_none() {
-        return Err(StorageError::Conflict(
-            "a contact needs a phone or an email key".into(),
+        return Err(StorageError::conflict(
+            "a contact needs a phone or an email key",
         ));
     }
     Ok(())
@@ -504,7 +504,7 @@ impl ContactRepo for SqlTx<'_> {
                 ],
             )?;
             if n == 0 {
-                return Err(StorageError::Conflict(format!(
+                return Err(StorageError::conflict(format!(
                     "contact {id} does not exist"
                 )));
             }
@@ -588,14 +588,17 @@ impl SqlTx<'_> {
                 reason,
                 ts_opt(at)?
             ])
-            .map_err(|e| match crate::codec::db(e) {
-                StorageError::Conflict(m) => {
-                    StorageError::Conflict(format!("contact {} does not exist: {m}", l.contact_id))
+            .map_err(|e| {
+                let e = crate::codec::db(e);
+                match e.kind() {
+                    StorageErrorKind::Conflict => {
+                        e.context(&format!("contact {} does not exist", l.contact_id))
+                    }
+                    _ => e,
                 }
-                other => other,
             })?;
         if written == 0 {
-            return Err(StorageError::Conflict(format!(
+            return Err(StorageError::conflict(format!(
                 "record ({:?}, {:?}) is already stored, or original lead {:?} does not exist",
                 l.provider_id, l.record_key, l.duplicate_of
             )));
@@ -621,11 +624,13 @@ impl SqlTx<'_> {
             params![provider_id, record_key, lead_id, rejection_id],
         )
         .map(|_| ())
-        .map_err(|e| match e {
-            StorageError::Conflict(m) => StorageError::Backend(format!(
-                "record ({provider_id:?}, {record_key:?}) was claimed while free: {m}"
-            )),
-            other => other,
+        .map_err(|e| match e.kind() {
+            StorageErrorKind::Conflict => StorageError::backend(format!(
+                "record ({provider_id:?}, {record_key:?}) was claimed while free: {}",
+                e.message()
+            ))
+            .with_source(e),
+            _ => e,
         })
     }
 }
@@ -695,7 +700,7 @@ impl LeadRepo for SqlTx<'_> {
                 params![lead_id, status, reason, ts(at)?],
             )?;
             if changed == 0 && self.lead(lead_id)?.is_none() {
-                return Err(StorageError::Conflict(format!(
+                return Err(StorageError::conflict(format!(
                     "lead {lead_id} does not exist"
                 )));
             }
@@ -898,7 +903,7 @@ impl AppointmentRepo for SqlTx<'_> {
                 ],
             )?;
             if n == 0 {
-                return Err(StorageError::Conflict(format!(
+                return Err(StorageError::conflict(format!(
                     "appointment {id} does not exist"
                 )));
             }
@@ -967,8 +972,8 @@ impl AppointmentRepo for SqlTx<'_> {
             payment_rate,
         } = assignment
         else {
-            return Err(StorageError::Conflict(
-                "assign_appointment needs a routed assignment".into(),
+            return Err(StorageError::conflict(
+                "assign_appointment needs a routed assignment",
             ));
         };
         let r = (|| {
@@ -986,7 +991,7 @@ impl AppointmentRepo for SqlTx<'_> {
                 ],
             )?;
             if n == 0 {
-                return Err(StorageError::Conflict(format!(
+                return Err(StorageError::conflict(format!(
                     "appointment {id} does not exist or is already routed"
                 )));
             }
@@ -1205,12 +1210,12 @@ impl OutboxRepo for SqlTx<'_> {
                     a.response_excerpt
                 ],
             )
-            .map_err(|e| match e {
-                StorageError::Conflict(m) => StorageError::Conflict(format!(
-                    "delivery {} does not exist or attempt {} is recorded: {m}",
+            .map_err(|e| match e.kind() {
+                StorageErrorKind::Conflict => e.context(&format!(
+                    "delivery {} does not exist or attempt {} is recorded",
                     a.delivery_id, a.attempt_number
                 )),
-                other => other,
+                _ => e,
             })?;
             let (status, next) = match result {
                 AttemptResult::Delivered { .. } => (ForwardStatus::Success, None),
@@ -1232,7 +1237,7 @@ impl OutboxRepo for SqlTx<'_> {
                 ],
             )?;
             if n == 0 {
-                return Err(StorageError::Conflict(format!(
+                return Err(StorageError::conflict(format!(
                     "delivery {} does not exist",
                     a.delivery_id
                 )));
@@ -1252,7 +1257,7 @@ impl OutboxRepo for SqlTx<'_> {
             params![id, ts(next_attempt_at)?],
         )?;
         if n == 0 {
-            return Err(StorageError::Conflict(format!(
+            return Err(StorageError::conflict(format!(
                 "delivery {id} does not exist"
             )));
         }
@@ -1690,6 +1695,6 @@ impl StatsRepo for SqlTx<'_> {
                 })
             },
         )?;
-        counts.ok_or_else(|| StorageError::Backend("counts: the query returned no row".into()))
+        counts.ok_or_else(|| StorageError::backend("counts: the query returned no row"))
     }
 }

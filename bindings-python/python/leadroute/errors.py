@@ -72,8 +72,8 @@ class UnauthorizedError(LeadrouteError):
 
 
 class ForbiddenError(LeadrouteError):
-    """The caller is authenticated but may not do this: ``provider_inactive``,
-    ``webhook_not_allowed``, ``inactive_provider``."""
+    """The caller is authenticated but may not do this: ``provider_inactive`` (on the
+    trusted path and at the intake wall alike), ``webhook_not_allowed``."""
 
 
 class RateLimitedError(LeadrouteError):

@@ -1701,7 +1701,7 @@ impl Engine {
             let charge = tx
                 .billing_event(appointment_id, BillingKind::Charge)?
                 .ok_or_else(|| {
-                    crate::storage::StorageError::Conflict(format!(
+                    crate::storage::StorageError::conflict(format!(
                         "appointment {appointment_id} was never billed"
                     ))
                 })?;
@@ -1713,7 +1713,7 @@ impl Engine {
                 created_at: at,
             };
             if tx.insert_billing_event(&credit)?.is_none() {
-                return Err(crate::storage::StorageError::Conflict(format!(
+                return Err(crate::storage::StorageError::conflict(format!(
                     "appointment {appointment_id} was already returned"
                 ))
                 .into());

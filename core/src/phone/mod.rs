@@ -113,6 +113,12 @@ impl PhoneError {
             PhoneError::N11Exchange => "n11_exchange",
         }
     }
+
+    /// [`ErrorKind::InvalidInput`](crate::kind::ErrorKind::InvalidInput): a number that
+    /// cannot be normalized is bad input.
+    pub fn kind(&self) -> crate::kind::ErrorKind {
+        crate::kind::ErrorKind::InvalidInput
+    }
 }
 
 /// Longest string: `+`, a country code of up to 3 digits and a national number of up to 17

@@ -117,6 +117,31 @@ pub enum RoutingError {
     TooManyRules,
 }
 
+impl RoutingError {
+    /// Stable snake_case code: `invalid_zip`, `unknown_product`, `unknown_state`,
+    /// `invalid_zip_prefix`, `unknown_radius_zip`, `invalid_radius`, `invalid_weight`,
+    /// `duplicate_rule`, `too_many_rules`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RoutingError::InvalidZip { .. } => "invalid_zip",
+            RoutingError::UnknownProduct { .. } => "unknown_product",
+            RoutingError::UnknownState { .. } => "unknown_state",
+            RoutingError::InvalidZipPrefix { .. } => "invalid_zip_prefix",
+            RoutingError::UnknownRadiusZip { .. } => "unknown_radius_zip",
+            RoutingError::InvalidRadius { .. } => "invalid_radius",
+            RoutingError::InvalidWeight { .. } => "invalid_weight",
+            RoutingError::DuplicateRule(_) => "duplicate_rule",
+            RoutingError::TooManyRules => "too_many_rules",
+        }
+    }
+
+    /// [`ErrorKind::InvalidInput`](crate::kind::ErrorKind::InvalidInput): rules are
+    /// configuration.
+    pub fn kind(&self) -> crate::kind::ErrorKind {
+        crate::kind::ErrorKind::InvalidInput
+    }
+}
+
 /// A routing rule: the seed's shape (`appointment_routing_rules`) plus targeting.
 ///
 /// JSON: the seed's fields, with the fields of [`RuleTargeting`] flattened beside them (all

@@ -173,7 +173,7 @@ fn tx<T>(store: &dyn Store, what: &str, f: impl FnMut(&dyn Tx) -> Result<T, Erro
 #[track_caller]
 fn expect_conflict<T: Debug>(what: &str, r: Result<T, StorageError>) {
     match r {
-        Err(StorageError::Conflict(_)) => {}
+        Err(e) if e.kind() == StorageErrorKind::Conflict => {}
         other => panic!("{what}: expected StorageError::Conflict, got {other:?}"),
     }
 }

@@ -105,7 +105,7 @@ impl Store for MemoryStore {
         let mut guard = self
             .state
             .lock()
-            .map_err(|_| StorageError::Backend("memory store mutex poisoned".into()))?;
+            .map_err(|_| StorageError::backend("memory store mutex poisoned"))?;
         let state = std::mem::take(&mut *guard);
         let tx = MemTx {
             state: RefCell::new(state),
@@ -149,7 +149,7 @@ fn next_id(len: usize) -> i64 {
 }
 
 fn conflict(what: impl Into<String>) -> StorageError {
-    StorageError::Conflict(what.into())
+    StorageError::conflict(what.into())
 }
 
 impl ProviderRepo for MemTx {

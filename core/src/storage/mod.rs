@@ -23,27 +23,12 @@ use time::OffsetDateTime;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
+mod error;
 mod memory;
 
-pub use memory::MemoryStore;
+pub use error::{StorageError, StorageErrorKind};
 
-/// Failures of a storage backend.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StorageError {
-    /// A uniqueness or foreign-key constraint refused the write (e.g. the same record key twice).
-    #[error("constraint violated: {0}")]
-    Conflict(String),
-    /// The backend is busy or locked; the same call may succeed later.
-    #[error("storage temporarily unavailable: {0}")]
-    Busy(String),
-    /// Stored data could not be decoded (a bad enum value, malformed JSON, a bad timestamp).
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    /// Any other backend failure (I/O, SQL error, migration failure).
-    #[error("storage backend error: {0}")]
-    Backend(String),
-}
+pub use memory::MemoryStore;
 
 /// A storage backend.
 pub trait Store: Send + Sync {
@@ -170,7 +155,7 @@ pub trait RuleRepo {
     ///
     /// # Behavior
     ///
-    /// Upsert by id. The rule's workspace must exist ([`StorageError::Conflict`] otherwise).
+    /// Upsert by id. The rule's workspace must exist ([`StorageErrorKind::Conflict`] otherwise).
     fn put_rule(&self, rule: &RoutingRule) -> Result<(), StorageError>;
     /// All rules, active or not, ordered by id.
     fn rules(&self) -> Result<Vec<RoutingRule>, StorageError>;
@@ -192,7 +177,7 @@ pub trait RecordRepo {
     ///
     /// # Behavior
     ///
-    /// [`StorageError::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
+    /// [`StorageErrorKind::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
     /// or as a rejection.
     fn insert_rejection(&self, rejection: &NewRejection) -> Result<RejectionId, StorageError>;
     /// Number of rejections per reason code over the whole store, ordered by code. A
@@ -233,7 +218,7 @@ pub trait ContactRepo {
     ///
     /// # Behavior
     ///
-    /// [`StorageError::Conflict`] when a contact with the same `(dedup_scope, phone_e164)`
+    /// [`StorageErrorKind::Conflict`] when a contact with the same `(dedup_scope, phone_e164)`
     /// exists, or, for a contact without a phone, another contact without a phone with the
     /// same `(dedup_scope, email_key)`; even one committed by another process after this
     /// transaction began. A contact needs a phone or an email key (`Conflict` otherwise).
@@ -244,7 +229,7 @@ pub trait ContactRepo {
     /// # Behavior
     ///
     /// The same uniqueness as [`ContactRepo::insert_contact`] holds afterwards
-    /// ([`StorageError::Conflict`] otherwise, e.g. when the new phone is another contact's);
+    /// ([`StorageErrorKind::Conflict`] otherwise, e.g. when the new phone is another contact's);
     /// `Conflict` when the contact does not exist.
     fn update_contact(&self, id: ContactId, contact: &NewContact) -> Result<(), StorageError>;
 }
@@ -255,7 +240,7 @@ pub trait LeadRepo {
     ///
     /// # Behavior
     ///
-    /// [`StorageError::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
+    /// [`StorageErrorKind::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
     /// or as a rejection, or when the contact does not exist.
     fn insert_lead(&self, lead: &NewLead) -> Result<LeadId, StorageError>;
     /// Stores a lead whose status is already decided (the engine routes before it stores the
@@ -303,7 +288,7 @@ pub trait LeadRepo {
     ///
     /// [`insert_lead`](LeadRepo::insert_lead) starts a lead at `new` with a first history row
     /// (`from_status` `None`). Setting the status it already has changes nothing and appends
-    /// nothing. [`StorageError::Conflict`] when the lead does not exist.
+    /// nothing. [`StorageErrorKind::Conflict`] when the lead does not exist.
     fn set_lead_status(
         &self,
         lead_id: LeadId,
@@ -321,7 +306,7 @@ pub trait AppointmentRepo {
     ///
     /// # Behavior
     ///
-    /// [`StorageError::Conflict`] when the lead already has an appointment, or when the lead,
+    /// [`StorageErrorKind::Conflict`] when the lead already has an appointment, or when the lead,
     /// contact or routed workspace does not exist (an adapter with foreign keys checks all
     /// three; the in-memory store checks the lead).
     fn insert_appointment(
@@ -341,7 +326,7 @@ pub trait AppointmentRepo {
     /// # Behavior
     ///
     /// Replaces `forward_status`, `forward_attempts`, `forwarded_at` and `forward_response`.
-    /// [`StorageError::Conflict`] when the appointment does not exist.
+    /// [`StorageErrorKind::Conflict`] when the appointment does not exist.
     fn update_forward(
         &self,
         id: AppointmentId,
@@ -373,7 +358,7 @@ pub trait AppointmentRepo {
     /// # Behavior
     ///
     /// `assignment` must be [`Assignment::Routed`]; the appointment must exist and be
-    /// unrouted. [`StorageError::Conflict`] otherwise (an appointment is routed at most once;
+    /// unrouted. [`StorageErrorKind::Conflict`] otherwise (an appointment is routed at most once;
     /// a routed one is never silently moved), or when the workspace does not exist.
     fn assign_appointment(
         &self,
@@ -388,7 +373,7 @@ pub trait OutboxRepo {
     ///
     /// # Behavior
     ///
-    /// [`StorageError::Conflict`] when the appointment already has a delivery or does not
+    /// [`StorageErrorKind::Conflict`] when the appointment already has a delivery or does not
     /// exist, or when `webhook_id` is taken.
     fn enqueue_delivery(&self, delivery: &NewDelivery) -> Result<DeliveryId, StorageError>;
     /// Claims up to `limit` due deliveries for one worker until `lease_until`.
@@ -414,7 +399,7 @@ pub trait OutboxRepo {
     /// `attempts` to `attempt.attempt_number`, clears its lease, and sets status and
     /// `next_attempt_at` from `result` (success, pending at the new time, or failed). Billing is
     /// not written here: the caller writes it through [`BillingRepo`] in the same transaction.
-    /// [`StorageError::Conflict`] when the delivery does not exist or the attempt number is
+    /// [`StorageErrorKind::Conflict`] when the delivery does not exist or the attempt number is
     /// already recorded.
     fn record_attempt(&self, attempt: &Attempt, result: &AttemptResult)
         -> Result<(), StorageError>;
@@ -424,7 +409,7 @@ pub trait OutboxRepo {
     /// # Behavior
     ///
     /// Sets `next_attempt_at`, clears the lease; status and attempts are unchanged.
-    /// [`StorageError::Conflict`] when the delivery does not exist.
+    /// [`StorageErrorKind::Conflict`] when the delivery does not exist.
     fn defer_delivery(
         &self,
         id: DeliveryId,
@@ -454,7 +439,7 @@ pub trait BillingRepo {
     /// # Behavior
     ///
     /// Returns `Some(id)` when written and `None` when `(appointment_id, kind)` already exists
-    /// (exactly-once billing; a `UNIQUE` constraint backs it). [`StorageError::Conflict`] when
+    /// (exactly-once billing; a `UNIQUE` constraint backs it). [`StorageErrorKind::Conflict`] when
     /// the appointment does not exist.
     fn insert_billing_event(
         &self,
@@ -482,7 +467,7 @@ pub trait EventRepo {
     /// # Behavior
     ///
     /// An adapter with foreign keys refuses an event whose subject row does not exist
-    /// ([`StorageError::Conflict`]).
+    /// ([`StorageErrorKind::Conflict`]).
     fn append_event(&self, event: &NewEvent) -> Result<(), StorageError>;
     /// Appends several events: as [`append_event`](EventRepo::append_event) for each, with
     /// the order kept among the events of one subject row.
