@@ -75,12 +75,13 @@ pub enum ContactChange {
 
 impl ContactChange {
     /// The `contact_events.event_type` to record: `created`, `updated`, `merged`, or `None`.
-    pub fn event_type(&self) -> Option<&'static str> {
+    pub fn event_type(&self) -> Option<crate::status::EventKind> {
+        use crate::status::EventKind;
         match self {
-            ContactChange::Created => Some("created"),
+            ContactChange::Created => Some(EventKind::Created),
             ContactChange::Unchanged => None,
-            ContactChange::Updated(_) => Some("updated"),
-            ContactChange::Merged(_) => Some("merged"),
+            ContactChange::Updated(_) => Some(EventKind::Updated),
+            ContactChange::Merged(_) => Some(EventKind::Merged),
         }
     }
 }
@@ -271,7 +272,10 @@ mod tests {
             ])
         })
         .unwrap();
-        let ids: Vec<_> = got.iter().map(|(id, c)| (*id, c.event_type())).collect();
+        let ids: Vec<_> = got
+            .iter()
+            .map(|(id, c)| (*id, c.event_type().map(|k| k.as_str())))
+            .collect();
         assert_eq!(
             ids,
             vec![
@@ -337,7 +341,10 @@ mod tests {
             Ok([first, again, merged, by_phone, other, email_only])
         })
         .unwrap();
-        let ids: Vec<_> = got.iter().map(|(id, c)| (*id, c.event_type())).collect();
+        let ids: Vec<_> = got
+            .iter()
+            .map(|(id, c)| (*id, c.event_type().map(|k| k.as_str())))
+            .collect();
         assert_eq!(
             ids,
             vec![

@@ -425,6 +425,86 @@ pub fn summarize(result: &Result<WebhookResponse, TransportError>) -> String {
     }
 }
 
+/// Why a claimed delivery is put back without an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeferReason {
+    /// Another delivery to the same endpoint is its probe after a pause.
+    ProbePending,
+    /// The endpoint is paused, disabled or its workspace's webhook is inactive.
+    EndpointUnavailable,
+}
+
+impl DeferReason {
+    /// snake_case code: `probe_pending`, `endpoint_unavailable`.
+    pub fn code(self) -> &'static str {
+        match self {
+            DeferReason::ProbePending => "probe_pending",
+            DeferReason::EndpointUnavailable => "endpoint_unavailable",
+        }
+    }
+}
+
+/// What to do with each claimed delivery of one batch.
+#[derive(Debug, Default, PartialEq)]
+pub struct AttemptPlan {
+    /// Indexes (into the claimed batch) to attempt now.
+    pub attempt: Vec<usize>,
+    /// Indexes to put back, with the time they are due again (UTC) and why.
+    pub defer: Vec<(usize, OffsetDateTime, DeferReason)>,
+}
+
+/// Decides, for a claimed batch, which deliveries are attempted now: each delivery's
+/// endpoint gate ([`EndpointPolicy::gate`]) with its workspace's `health` and `active`
+/// (`webhook_active`); an endpoint whose pause is over gets exactly one attempt (the probe)
+/// and its other deliveries wait `cool_down`.
+///
+/// `endpoint(i)` gives delivery `i`'s workspace id, health and whether its webhook is
+/// active. Pure: it reads nothing else and writes nothing.
+pub fn plan_attempts<'a>(
+    policy: &EndpointPolicy,
+    count: usize,
+    endpoint: impl Fn(usize) -> (&'a str, &'a EndpointHealth, bool),
+    now: OffsetDateTime,
+) -> AttemptPlan {
+    let mut plan = AttemptPlan::default();
+    let mut probing = std::collections::HashSet::new();
+    for i in 0..count {
+        let (workspace_id, health, active) = endpoint(i);
+        match policy.gate(health, active, now) {
+            EndpointGate::Open => plan.attempt.push(i),
+            EndpointGate::Probe if probing.insert(workspace_id) => plan.attempt.push(i),
+            EndpointGate::Probe => {
+                plan.defer
+                    .push((i, now + policy.cool_down, DeferReason::ProbePending))
+            }
+            EndpointGate::Wait(until) => {
+                plan.defer
+                    .push((i, until, DeferReason::EndpointUnavailable))
+            }
+        }
+    }
+    plan
+}
+
+/// The delivery's next state after attempt `attempt_number` got `verdict`, the attempt
+/// having ended at `ended` (UTC): a retry time or failure per [`RetryPolicy::next_state`],
+/// or, on success, [`AttemptResult::Delivered`] with `charge` (the billing event, written in
+/// the same transaction). `None` when the verdict is a success but `charge` gives nothing
+/// (an unrouted appointment was delivered: a broken invariant the caller reports).
+pub fn settle(
+    retry: &RetryPolicy,
+    attempt_number: u32,
+    verdict: Verdict,
+    ended: OffsetDateTime,
+    unit: f64,
+    charge: impl FnOnce() -> Option<crate::model::NewBillingEvent>,
+) -> Option<AttemptResult> {
+    match retry.next_state(attempt_number, verdict, ended, unit) {
+        Some(next) => Some(next),
+        None => charge().map(|billing| AttemptResult::Delivered { billing }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

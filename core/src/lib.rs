@@ -32,6 +32,7 @@ pub mod routing;
 pub mod schedule;
 pub mod seed;
 pub mod signature;
+pub mod status;
 pub mod storage;
 pub mod validate;
 pub mod zip;

@@ -1,0 +1,188 @@
+//! Statuses and kinds as types: lead status and audit event kind, one spelling everywhere.
+//!
+//! Each enum has one snake_case spelling, used by `Display`, `FromStr`, serde, the stored
+//! rows and the Python bindings (the seed's `leads.status` and `*_events.event_type`
+//! columns). A leaf module: it imports nothing from the crate.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// An unknown spelling of a status or kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownStatus {
+    /// Which enum, e.g. `lead status`.
+    pub what: &'static str,
+    /// The text that was given.
+    pub value: String,
+}
+
+macro_rules! spelled_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $what:literal {
+            $( $(#[$vmeta:meta])* $variant:ident => $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The snake_case spelling, e.g. as stored.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownStatus;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $( $text => Ok($name::$variant), )+
+                    _ => Err(UnknownStatus { what: $what, value: s.to_string() }),
+                }
+            }
+        }
+    };
+}
+
+spelled_enum! {
+    /// A lead's status (`leads.status`, `lead_status_history`): `new` at intake, then
+    /// `duplicate`, `routed` or `unrouted`, then `delivered`, `delivery_failed` or
+    /// `returned`.
+    LeadStatus, "lead status" {
+        /// Stored, not (yet) an appointment: no appointment time, or waiting for contact.
+        New => "new",
+        /// A lead-level duplicate of an earlier lead of the same contact and product.
+        Duplicate => "duplicate",
+        /// Its appointment went to a workspace.
+        Routed => "routed",
+        /// Its appointment is in the unrouted queue.
+        Unrouted => "unrouted",
+        /// Its appointment was delivered to the workspace's webhook (and billed).
+        Delivered => "delivered",
+        /// Delivery was given up (permanent failure or retries exhausted).
+        DeliveryFailed => "delivery_failed",
+        /// The client returned the appointment; a credit was written.
+        Returned => "returned",
+    }
+}
+
+spelled_enum! {
+    /// The kind of an audit event (`contact_events`, `lead_events`, `appointment_events`
+    /// `event_type`).
+    EventKind, "event kind" {
+        /// A contact was created by a record.
+        Created => "created",
+        /// A record filled or changed a contact's fields.
+        Updated => "updated",
+        /// A record merged an email-only contact into this one.
+        Merged => "merged",
+        /// A record arrived (lead or rejection).
+        Received => "received",
+        /// A record passed validation.
+        Validated => "validated",
+        /// A record failed validation.
+        Rejected => "rejected",
+        /// A lead duplicates an earlier one.
+        Duplicate => "duplicate",
+        /// An appointment was routed to a workspace.
+        Routed => "routed",
+        /// An appointment went to the unrouted queue.
+        Unrouted => "unrouted",
+        /// An unrouted appointment was routed again.
+        Rerouted => "rerouted",
+        /// An appointment was assigned by hand.
+        AssignedManually => "assigned_manually",
+        /// A delivery succeeded.
+        Delivered => "delivered",
+        /// A delivery attempt failed and will be retried.
+        DeliveryRetry => "delivery_retry",
+        /// A delivery was given up.
+        DeliveryFailed => "delivery_failed",
+        /// A delivery was put back without an attempt (endpoint paused or disabled).
+        DeliveryDeferred => "delivery_deferred",
+        /// A delivered appointment was returned and credited.
+        Returned => "returned",
+    }
+}
+
+impl LeadStatus {
+    /// The status a new lead is stored with, from what intake decided: a duplicate; else the
+    /// routing of its appointment (`Ok` routed, `Err(reason)` unrouted with its reason code);
+    /// else (no appointment time) `new`. Returns the status and the reason to record.
+    pub fn after_intake(
+        duplicate: bool,
+        routing: Option<Result<(), &str>>,
+    ) -> (LeadStatus, Option<&str>) {
+        match (duplicate, routing) {
+            (true, _) => (LeadStatus::Duplicate, None),
+            (false, Some(Ok(()))) => (LeadStatus::Routed, None),
+            (false, Some(Err(reason))) => (LeadStatus::Unrouted, Some(reason)),
+            (false, None) => (LeadStatus::New, None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_round_trip_through_display_fromstr_and_serde() {
+        for s in LeadStatus::ALL {
+            assert_eq!(s.as_str().parse::<LeadStatus>(), Ok(*s));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
+        }
+        for k in EventKind::ALL {
+            assert_eq!(k.to_string().parse::<EventKind>(), Ok(*k));
+            assert_eq!(
+                serde_json::from_value::<EventKind>(serde_json::json!(k.as_str())).unwrap(),
+                *k
+            );
+        }
+        assert_eq!(LeadStatus::DeliveryFailed.as_str(), "delivery_failed");
+        assert_eq!(EventKind::AssignedManually.as_str(), "assigned_manually");
+        assert!("bogus".parse::<LeadStatus>().is_err());
+    }
+
+    #[test]
+    fn status_after_intake() {
+        assert_eq!(
+            LeadStatus::after_intake(true, Some(Ok(()))),
+            (LeadStatus::Duplicate, None)
+        );
+        assert_eq!(
+            LeadStatus::after_intake(false, Some(Ok(()))),
+            (LeadStatus::Routed, None)
+        );
+        assert_eq!(
+            LeadStatus::after_intake(false, Some(Err("no_rule_for_zip"))),
+            (LeadStatus::Unrouted, Some("no_rule_for_zip"))
+        );
+        assert_eq!(
+            LeadStatus::after_intake(false, None),
+            (LeadStatus::New, None)
+        );
+    }
+}
