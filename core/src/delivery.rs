@@ -505,11 +505,135 @@ pub fn settle(
     }
 }
 
+/// What an attempt's result means for the rest of the store: the appointment's
+/// `forward_status`, the audit event's kind, and the lead's new status when the delivery is
+/// final (delivered or given up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consequences {
+    /// The appointment's `forward_status` after the attempt.
+    pub forward_status: crate::model::ForwardStatus,
+    /// The attempt's audit event kind.
+    pub event: crate::status::EventKind,
+    /// The lead's status when the delivery is final.
+    pub lead_status: Option<crate::status::LeadStatus>,
+}
+
+/// The [`Consequences`] of an attempt's result.
+pub fn consequences(result: &AttemptResult) -> Consequences {
+    use crate::model::ForwardStatus;
+    use crate::status::{EventKind, LeadStatus};
+    let (forward_status, event, lead_status) = match result {
+        AttemptResult::Delivered { .. } => (
+            ForwardStatus::Success,
+            EventKind::Delivered,
+            Some(LeadStatus::Delivered),
+        ),
+        AttemptResult::Retry { .. } => (ForwardStatus::Pending, EventKind::DeliveryRetry, None),
+        AttemptResult::Failed => (
+            ForwardStatus::Failed,
+            EventKind::DeliveryFailed,
+            Some(LeadStatus::DeliveryFailed),
+        ),
+    };
+    Consequences {
+        forward_status,
+        event,
+        lead_status,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Cents, ForwardStatus, NewDelivery};
     use time::macros::datetime;
+
+    #[test]
+    fn plan_attempts_lets_one_probe_through_per_endpoint() {
+        let now = datetime!(2026-01-01 12:00 UTC);
+        let policy = EndpointPolicy::default();
+        let healthy = EndpointHealth::default();
+        let paused_over = EndpointHealth {
+            paused_until: Some(now - std::time::Duration::from_secs(1)),
+            ..EndpointHealth::default()
+        };
+        let paused = EndpointHealth {
+            paused_until: Some(now + std::time::Duration::from_secs(60)),
+            ..EndpointHealth::default()
+        };
+        // 0, 1: probed endpoint "p"; 2: healthy "h"; 3: paused "w"; 4: inactive "h".
+        let endpoints = [
+            ("p", &paused_over, true),
+            ("p", &paused_over, true),
+            ("h", &healthy, true),
+            ("w", &paused, true),
+            ("h", &healthy, false),
+        ];
+        let plan = plan_attempts(&policy, endpoints.len(), |i| endpoints[i], now);
+        assert_eq!(plan.attempt, vec![0, 2]);
+        assert_eq!(
+            plan.defer,
+            vec![
+                (1, now + policy.cool_down, DeferReason::ProbePending),
+                (
+                    3,
+                    now + std::time::Duration::from_secs(60),
+                    DeferReason::EndpointUnavailable
+                ),
+                (4, now + policy.recheck, DeferReason::EndpointUnavailable),
+            ]
+        );
+    }
+
+    #[test]
+    fn settle_bills_successes_and_schedules_retries() {
+        let now = datetime!(2026-01-01 12:00 UTC);
+        let retry = RetryPolicy::default();
+        let bill = || {
+            Some(crate::model::NewBillingEvent {
+                appointment_id: 7,
+                workspace_id: "w".into(),
+                kind: crate::model::BillingKind::Charge,
+                amount: Cents(15_000),
+                created_at: now,
+            })
+        };
+        let ok = settle(&retry, 1, Verdict::Success, now, 0.5, bill);
+        assert!(
+            matches!(ok, Some(AttemptResult::Delivered { ref billing }) if billing.amount == Cents(15_000))
+        );
+        assert_eq!(settle(&retry, 1, Verdict::Success, now, 0.5, || None), None);
+        assert_eq!(
+            settle(&retry, 1, Verdict::Retry(None), now, 0.5, bill),
+            Some(AttemptResult::Retry {
+                next_attempt_at: now + std::time::Duration::from_secs(5)
+            })
+        );
+        assert_eq!(
+            settle(
+                &retry,
+                retry.max_attempts(),
+                Verdict::Retry(None),
+                now,
+                0.5,
+                bill
+            ),
+            Some(AttemptResult::Failed)
+        );
+        let c = consequences(&AttemptResult::Failed);
+        assert_eq!(c.forward_status, ForwardStatus::Failed);
+        assert_eq!(
+            c.lead_status,
+            Some(crate::status::LeadStatus::DeliveryFailed)
+        );
+        assert_eq!(
+            consequences(&AttemptResult::Retry {
+                next_attempt_at: now
+            })
+            .lead_status,
+            None
+        );
+    }
 
     fn resp(status: u16, retry_after: Option<u64>) -> Result<WebhookResponse, TransportError> {
         Ok(WebhookResponse {

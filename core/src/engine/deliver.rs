@@ -7,7 +7,6 @@ use super::{DeliveryReport, Engine, Snapshot, Step};
 use crate::billing;
 use crate::delivery::{self, AttemptPlan, Transport, Verdict};
 use crate::model::*;
-use crate::status::{EventKind, LeadStatus};
 use crate::storage::with_tx;
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -115,17 +114,7 @@ impl Engine {
         report: &mut DeliveryReport,
     ) -> Result<()> {
         let (tx, finished) = (step.tx, step.at);
-        let w = &d.delivery.workspace_id;
-        if let Some(h) = health.get_mut(w) {
-            let next = self
-                .config
-                .endpoint
-                .after(h, *verdict, attempt.status_code, finished);
-            if next != *h {
-                tx.put_endpoint_health(w, &next)?;
-                *h = next;
-            }
-        }
+        self.update_health(step, &d.delivery.workspace_id, attempt, *verdict, health)?;
         let appt = tx
             .appointment(d.delivery.appointment_id)?
             .ok_or_else(|| Error::Internal(format!("delivery {} has no appointment", d.id)))?;
@@ -133,43 +122,23 @@ impl Engine {
         // The retry schedule counts from this attempt's own end, not the batch's.
         let ended = attempt.requested_at + time::Duration::milliseconds(attempt.duration_ms as i64);
         let charge = || billing::charge(appt.id, &appt.appointment.assignment, finished);
-        let result = delivery::settle(
-            &self.config.retry,
-            n,
-            *verdict,
-            ended,
-            fastrand::f64(),
-            charge,
-        )
-        .ok_or_else(|| Error::Internal(format!("delivered appointment {} is unrouted", appt.id)))?;
+        let unit = fastrand::f64();
+        let result = delivery::settle(&self.config.retry, n, *verdict, ended, unit, charge)
+            .ok_or_else(|| {
+                Error::Internal(format!("delivered appointment {} is unrouted", appt.id))
+            })?;
         tx.record_attempt(attempt, &result)?;
-        let (status, forwarded_at, kind, lead_status) = match &result {
-            AttemptResult::Delivered { billing } => {
-                if tx.insert_billing_event(billing)?.is_some() {
-                    report.billed.0 += billing.amount.0;
-                }
-                report.delivered += 1;
-                let s = Some(LeadStatus::Delivered);
-                (
-                    ForwardStatus::Success,
-                    Some(finished),
-                    EventKind::Delivered,
-                    s,
-                )
+        if let AttemptResult::Delivered { billing } = &result {
+            if tx.insert_billing_event(billing)?.is_some() {
+                report.billed.0 += billing.amount.0;
             }
-            AttemptResult::Retry { .. } => {
-                report.retrying += 1;
-                (ForwardStatus::Pending, None, EventKind::DeliveryRetry, None)
-            }
-            AttemptResult::Failed => {
-                report.failed += 1;
-                let s = Some(LeadStatus::DeliveryFailed);
-                (ForwardStatus::Failed, None, EventKind::DeliveryFailed, s)
-            }
-        };
-        tx.update_forward(appt.id, status, n, forwarded_at, Some(summary))?;
+        }
+        let next = delivery::consequences(&result);
+        report.count(next.forward_status);
+        let forwarded_at = (next.forward_status == ForwardStatus::Success).then_some(finished);
+        tx.update_forward(appt.id, next.forward_status, n, forwarded_at, Some(summary))?;
         let audit = Audit::Attempted {
-            kind,
+            kind: next.event,
             attempt: AttemptRef {
                 delivery_id: d.id,
                 webhook_id: &d.delivery.webhook_id,
@@ -184,7 +153,7 @@ impl Engine {
         };
         tx.append_event(&audit.on(EventSubject::Appointment, appt.id, finished))?;
         // The lead's own trail: delivered, or given up on.
-        if let Some(lead_status) = lead_status {
+        if let Some(lead_status) = next.lead_status {
             let lead_id = appt.appointment.lead_id;
             tx.append_event(&audit.on(EventSubject::Lead, lead_id, finished))?;
             let reason = attempt
@@ -193,7 +162,30 @@ impl Engine {
                 .or_else(|| attempt.error.clone());
             tx.set_lead_status(lead_id, lead_status.as_str(), reason.as_deref(), finished)?;
         }
-        report.attempted += 1;
+        Ok(())
+    }
+
+    /// Moves the endpoint's health on after an attempt ([`delivery::EndpointPolicy::after`])
+    /// and stores it when it changed.
+    fn update_health(
+        &self,
+        step: Step<'_>,
+        workspace_id: &str,
+        attempt: &Attempt,
+        verdict: Verdict,
+        health: &mut HashMap<String, EndpointHealth>,
+    ) -> Result<()> {
+        let Some(h) = health.get_mut(workspace_id) else {
+            return Ok(());
+        };
+        let next = self
+            .config
+            .endpoint
+            .after(h, verdict, attempt.status_code, step.at);
+        if next != *h {
+            step.tx.put_endpoint_health(workspace_id, &next)?;
+            *h = next;
+        }
         Ok(())
     }
 

@@ -128,3 +128,15 @@ pub struct DeliveryReport {
     /// Sum of the charges written.
     pub billed: Cents,
 }
+
+impl DeliveryReport {
+    /// Counts one attempt that left its delivery in `status`.
+    pub(crate) fn count(&mut self, status: ForwardStatus) {
+        self.attempted += 1;
+        match status {
+            ForwardStatus::Success => self.delivered += 1,
+            ForwardStatus::Pending => self.retrying += 1,
+            ForwardStatus::Failed => self.failed += 1,
+        }
+    }
+}
