@@ -1,25 +1,37 @@
-//! The storage conformance suite against `SqliteStore`, in memory and on files.
+//! The storage conformance suite against `SqliteStore`, in memory and on files, one test per
+//! check and store.
 
-use leadroute_core::storage::{conformance, Store};
+use leadroute_core::storage::Store;
 use leadroute_sqlite::SqliteStore;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[test]
-fn in_memory_store_passes_the_conformance_suite() {
-    conformance::run_all(&|| {
-        Box::new(SqliteStore::open_in_memory().expect("open in-memory store")) as Box<dyn Store>
-    });
+/// A fresh in-memory database per store.
+mod in_memory {
+    use super::*;
+
+    fn make() -> Box<dyn Store> {
+        Box::new(SqliteStore::open_in_memory().expect("open in-memory store"))
+    }
+
+    leadroute_core::conformance_tests!(make);
 }
 
-#[test]
-fn file_store_passes_the_conformance_suite() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = AtomicUsize::new(0);
-    conformance::run_all(&|| {
-        let path = dir.path().join(format!(
-            "conformance-{}.sqlite",
-            n.fetch_add(1, Ordering::Relaxed)
-        ));
-        Box::new(SqliteStore::open(&path).expect("open file store")) as Box<dyn Store>
-    });
+/// A fresh database file per store, in a temporary directory per test.
+mod file {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A store factory owning its temporary directory, which lives as long as the test.
+    fn stores() -> impl Fn() -> Box<dyn Store> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let n = AtomicUsize::new(0);
+        move || {
+            let path = dir.path().join(format!(
+                "conformance-{}.sqlite",
+                n.fetch_add(1, Ordering::Relaxed)
+            ));
+            Box::new(SqliteStore::open(&path).expect("open file store")) as Box<dyn Store>
+        }
+    }
+
+    leadroute_core::conformance_tests!(stores());
 }

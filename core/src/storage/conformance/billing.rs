@@ -1,0 +1,123 @@
+//! Billing: [`BillingRepo`] charges once per appointment, credits and summaries.
+
+use super::*;
+
+/// `insert_billing_event` writes once per `(appointment_id, kind)` and returns `None` after.
+pub fn billing_exactly_once(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a1, a2) = tx(s, "seed", |tx| {
+        Ok((
+            seed_routed(tx, 1, "solar_ca_001", Cents(20000))?.2,
+            seed_routed(tx, 2, "hvac_tx_002", Cents(7550))?.2,
+        ))
+    });
+    let (first, second) = tx(s, "charge twice in one transaction", |tx| {
+        Ok((
+            tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?,
+            tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?,
+        ))
+    });
+    assert!(
+        first.is_some(),
+        "the first charge of an appointment must be written"
+    );
+    assert_eq!(
+        second, None,
+        "a second charge in the same transaction must return None"
+    );
+    let third = tx(s, "charge again later", |tx| {
+        Ok(tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(99999)))?)
+    });
+    assert_eq!(
+        third, None,
+        "a charge for an already charged appointment must return None"
+    );
+    let other = tx(s, "charge another appointment", |tx| {
+        Ok(tx.insert_billing_event(&charge(a2, "hvac_tx_002", Cents(7550)))?)
+    });
+    assert!(
+        other.is_some() && other != first,
+        "another appointment gets its own charge"
+    );
+    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    assert_eq!(
+        (n.billing_events, n.billed),
+        (2, Cents(27550)),
+        "exactly one charge per appointment, at the first amount"
+    );
+}
+
+/// A credit is one more event per appointment beside its charge; `billing_event` reads each
+/// kind back; `billing_summary` sums per workspace inside `[from, to)`.
+pub fn billing_credits_and_summary(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a1, a2) = tx(s, "seed", |tx| {
+        Ok((
+            seed_routed(tx, 1, "solar_ca_001", Cents(20000))?.2,
+            seed_routed(tx, 2, "hvac_tx_002", Cents(7550))?.2,
+        ))
+    });
+    let credit = NewBillingEvent {
+        kind: BillingKind::Credit,
+        amount: Cents(-20000),
+        created_at: at(60),
+        ..charge(a1, "solar_ca_001", Cents(0))
+    };
+    tx(s, "charges and a credit", |tx| {
+        tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?;
+        tx.insert_billing_event(&charge(a2, "hvac_tx_002", Cents(7550)))?;
+        Ok(tx.insert_billing_event(&credit)?)
+    });
+    let again = tx(
+        s,
+        "credit twice",
+        |tx| Ok(tx.insert_billing_event(&credit)?),
+    );
+    assert_eq!(again, None, "one credit per appointment");
+    let (c, k, none) = tx(s, "billing_event", |tx| {
+        Ok((
+            tx.billing_event(a1, BillingKind::Charge)?,
+            tx.billing_event(a1, BillingKind::Credit)?,
+            tx.billing_event(a2, BillingKind::Credit)?,
+        ))
+    });
+    assert_eq!(c.map(|e| e.amount), Some(Cents(20000)));
+    assert_eq!(k, Some(credit.clone()), "the credit reads back as written");
+    assert_eq!(none, None);
+    let all = tx(s, "summary", |tx| {
+        Ok(tx.billing_summary(at(-1_000_000), at(1_000_000))?)
+    });
+    assert_eq!(
+        all,
+        vec![
+            BillingSummaryRow {
+                workspace_id: "hvac_tx_002".into(),
+                charges: 1,
+                charged: Cents(7550),
+                credits: 0,
+                credited: Cents(0),
+                net: Cents(7550),
+            },
+            BillingSummaryRow {
+                workspace_id: "solar_ca_001".into(),
+                charges: 1,
+                charged: Cents(20000),
+                credits: 1,
+                credited: Cents(-20000),
+                net: Cents(0),
+            },
+        ],
+        "billing_summary per workspace, ordered by id"
+    );
+    let only_credit = tx(s, "window", |tx| Ok(tx.billing_summary(at(60), at(61))?));
+    assert_eq!(
+        only_credit
+            .iter()
+            .map(|r| (r.credits, r.charges))
+            .collect::<Vec<_>>(),
+        vec![(1, 0)],
+        "the window is [from, to) on created_at"
+    );
+}

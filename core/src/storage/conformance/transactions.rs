@@ -1,0 +1,242 @@
+//! Transactions: rollback, serializability, and a `Conflict` that leaves the transaction usable.
+
+use super::*;
+
+/// A `Conflict` inside a transaction does not poison it: later writes in the same
+/// transaction still commit (the engine resolves contact races this way).
+pub fn conflict_leaves_transaction_usable(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let c = new_contact("provider:provider-a", "+13178638426");
+    tx(s, "insert_contact", |tx| Ok(tx.insert_contact(&c)?));
+    let later = tx(s, "conflict then write", |tx| {
+        let dup = tx.insert_contact(&c);
+        let found = tx.contact_by_phone(&c.dedup_scope, "+13178638426")?;
+        let other = tx.insert_contact(&new_contact("provider:provider-a", "+14155550132"))?;
+        Ok((dup, found, other))
+    });
+    expect_conflict("duplicate insert_contact", later.0);
+    assert!(
+        later.1.is_some(),
+        "the existing contact must be readable after the Conflict"
+    );
+    let seen = tx(s, "contact", |tx| Ok(tx.contact(later.2)?));
+    assert_eq!(
+        seen.and_then(|c| c.contact.phone_e164),
+        Some("+14155550132".to_string()),
+        "writes made after a Conflict in the same transaction must commit"
+    );
+    let n = tx(s, "counts", |tx| Ok(tx.counts()?)).contacts;
+    assert_eq!(n, 2, "exactly the two distinct contacts must be stored");
+}
+
+/// A transaction whose closure returns `Err` leaves nothing visible and returns the error
+/// unchanged.
+pub fn rollback_discards_everything(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let p1 = provider("provider-a");
+    let w1 = workspace("solar_ca_001", Cents(20000));
+    let r1 = rule(1, "solar_ca_001", 10);
+    let (c1, l1, a1) = tx(s, "seed", |tx| {
+        tx.put_provider(&p1)?;
+        tx.put_workspace(&w1)?;
+        tx.put_rule(&r1)?;
+        seed_routed(tx, 1, "solar_ca_001", Cents(20000))
+    });
+    let d1 = tx(s, "enqueue", |tx| {
+        Ok(tx.enqueue_delivery(&new_delivery(a1, "solar_ca_001", at(0)))?)
+    });
+    let before = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let appt_before = tx(s, "appointment", |tx| Ok(tx.appointment(a1)?));
+    let delivery_before = tx(s, "delivery", |tx| Ok(tx.delivery(d1)?));
+    let contact_before = tx(s, "contact", |tx| Ok(tx.contact(c1)?));
+
+    let result = with_tx(s, |tx| {
+        let mut p2 = p1.clone();
+        p2.is_active = false;
+        tx.put_provider(&p2)?;
+        tx.put_provider(&provider("provider-z"))?;
+        let mut w2 = w1.clone();
+        w2.payment_rate = Cents(1);
+        tx.put_workspace(&w2)?;
+        tx.put_rule(&rule(2, "solar_ca_001", 1))?;
+        let (c2, l2, a2) = seed_routed(tx, 2, "solar_ca_001", Cents(20000))?;
+        tx.update_contact(
+            c1,
+            &NewContact {
+                first_name: Some("Changed".into()),
+                phone_e164: Some(phone(99)),
+                ..new_contact("provider:provider-a", &phone(1))
+            },
+        )?;
+        tx.insert_contact(&email_contact("provider:provider-a", "rolled@example.com"))?;
+        tx.insert_lead(&NewLead {
+            duplicate_of: Some(l1),
+            ..new_lead(c1, "provider-a", "PA-DUP")
+        })?;
+        tx.insert_rejection(&new_rejection("provider-a", "PA-REJECT", &["invalid_zip"]))?;
+        tx.enqueue_delivery(&new_delivery(a2, "solar_ca_001", at(0)))?;
+        let claimed = tx.claim_due_deliveries(at(1), 10, at(300))?;
+        if claimed.is_empty() {
+            return Err(Error::Internal("conformance: nothing to claim".into()));
+        }
+        tx.record_attempt(
+            &attempt(d1, 1, Some(200)),
+            &AttemptResult::Delivered {
+                billing: charge(a1, "solar_ca_001", Cents(20000)),
+            },
+        )?;
+        tx.update_forward(a1, ForwardStatus::Success, 1, Some(at(11)), Some("ok"))?;
+        tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?;
+        tx.append_event(&NewEvent {
+            subject: EventSubject::Contact,
+            subject_id: c2,
+            event_type: "created".into(),
+            detail: json!({}),
+            created_at: at(1),
+        })?;
+        tx.append_event(&NewEvent {
+            subject: EventSubject::Lead,
+            subject_id: l2,
+            event_type: "received".into(),
+            detail: json!({}),
+            created_at: at(1),
+        })?;
+        tx.append_event(&NewEvent {
+            subject: EventSubject::Appointment,
+            subject_id: a1,
+            event_type: "delivered".into(),
+            detail: json!({}),
+            created_at: at(1),
+        })?;
+        Err::<(), _>(Error::Internal("conformance: deliberate failure".into()))
+    });
+    match result {
+        Err(Error::Internal(m)) if m == "conformance: deliberate failure" => {}
+        other => panic!("transaction must return the closure's error unchanged, got {other:?}"),
+    }
+
+    let after = tx(s, "counts", |tx| Ok(tx.counts()?));
+    assert_eq!(
+        after, before,
+        "a failed transaction must leave every count unchanged"
+    );
+    let seen = tx(s, "read back", |tx| {
+        Ok((
+            tx.providers()?,
+            tx.workspaces()?,
+            tx.rules()?,
+            tx.contact_by_phone("provider:provider-a", &phone(2))?,
+            tx.stored_record("provider-a", "PA-00002")?,
+            tx.stored_record("provider-a", "PA-REJECT")?,
+        ))
+    });
+    assert_eq!(
+        seen,
+        (vec![p1], vec![w1], vec![r1], None, None, None),
+        "a failed transaction must leave providers, workspaces, rules, contacts and record keys unchanged"
+    );
+    let (appt, delivery, attempts) = tx(s, "read back", |tx| {
+        Ok((tx.appointment(a1)?, tx.delivery(d1)?, tx.attempts(d1)?))
+    });
+    let contacts = tx(s, "read back", |tx| {
+        Ok((
+            tx.contact(c1)?,
+            tx.contact_by_phone("provider:provider-a", &phone(99))?,
+            tx.contact_by_email_key("provider:provider-a", "rolled@example.com")?,
+            tx.stored_record("provider-a", "PA-DUP")?,
+            tx.latest_original_lead(c1, "Solar")?.map(|l| l.id),
+        ))
+    });
+    assert_eq!(
+        contacts,
+        (contact_before, None, None, None, Some(l1)),
+        "a failed transaction must not keep contact updates, new contacts or duplicate leads"
+    );
+    assert_eq!(
+        appt, appt_before,
+        "a failed transaction must not change an appointment"
+    );
+    assert_eq!(
+        delivery, delivery_before,
+        "a failed transaction must not lease or move a delivery"
+    );
+    assert!(
+        attempts.is_empty(),
+        "a failed transaction must not store attempts"
+    );
+    let events = tx(s, "events", |tx| {
+        Ok((
+            tx.events(EventSubject::Contact, c1 + 1)?,
+            tx.events(EventSubject::Appointment, a1)?,
+        ))
+    });
+    assert_eq!(
+        events,
+        (vec![], vec![]),
+        "a failed transaction must not store events"
+    );
+    let billed = tx(s, "charge", |tx| {
+        Ok(tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?)
+    });
+    assert!(
+        billed.is_some(),
+        "a rolled-back charge must not block the real one"
+    );
+    assert_eq!(
+        ids(&claim(s, at(1), 10, at(300))),
+        vec![d1],
+        "the rolled-back lease must not hold"
+    );
+}
+
+/// Transactions do not lose each other's updates: concurrent read-modify-write transactions
+/// on one store from several threads behave as if run one after another.
+pub fn transactions_are_serializable(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let mut p = provider("provider-a");
+    p.rate_limit_per_hour = Some(0);
+    tx(s, "seed", |tx| Ok(tx.put_provider(&p)?));
+    const THREADS: u32 = 4;
+    const ROUNDS: u32 = 25;
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            scope.spawn(move || {
+                for r in 0..ROUNDS {
+                    tx(s, "read-modify-write", |tx| {
+                        let mut p = tx
+                            .provider("provider-a")?
+                            .ok_or_else(|| Error::Internal("provider vanished".into()))?;
+                        p.rate_limit_per_hour = p.rate_limit_per_hour.map(|n| n + 1);
+                        tx.put_provider(&p)?;
+                        // Every thread races to create the same contact, the engine's way.
+                        let c = new_contact("provider:provider-a", "+13178638426");
+                        if tx
+                            .contact_by_phone(&c.dedup_scope, "+13178638426")?
+                            .is_none()
+                        {
+                            tx.insert_contact(&c)?;
+                        }
+                        let own = new_contact("provider:provider-a", &phone(1 + t * ROUNDS + r));
+                        tx.insert_contact(&own)?;
+                        Ok(())
+                    });
+                }
+            });
+        }
+    });
+    let got =
+        tx(s, "provider", |tx| Ok(tx.provider("provider-a")?)).and_then(|p| p.rate_limit_per_hour);
+    assert_eq!(
+        got,
+        Some(THREADS * ROUNDS),
+        "concurrent read-modify-write transactions must not lose updates"
+    );
+    assert_eq!(
+        tx(s, "counts", |tx| Ok(tx.counts()?)).contacts,
+        u64::from(1 + THREADS * ROUNDS),
+        "exactly one shared contact plus one per transaction"
+    );
+}
