@@ -459,7 +459,7 @@ fn bodies_in_every_format_and_webhook_lead_types() {
                     .events(EventSubject::Rejection, *rejection_id)
                     .unwrap()
                     .into_iter()
-                    .map(|ev| ev.event_type)
+                    .map(|ev| ev.event_type.to_string())
                     .collect();
                 assert_eq!(trail, ["received", "rejected"]);
             }
@@ -551,14 +551,19 @@ fn consent_gated_workspaces_and_the_lead_audit_trail() {
             .events(EventSubject::Lead, lead)
             .unwrap()
             .into_iter()
-            .map(|ev| ev.event_type)
+            .map(|ev| ev.event_type.to_string())
             .collect();
         assert_eq!(kinds, ["received", "validated", "routed", "delivered"]);
         let statuses: Vec<(Option<String>, String)> = e
             .lead_status_history(lead)
             .unwrap()
             .into_iter()
-            .map(|c| (c.from_status, c.to_status))
+            .map(|c| {
+                (
+                    c.from_status.map(|s| s.to_string()),
+                    c.to_status.to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             statuses,

@@ -6,6 +6,8 @@
 //! ([`Cents`]), never floating-point dollars.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::status::{EventKind, LeadStatus};
 use time::OffsetDateTime;
 
 /// Row id of a contact (`contacts.id`).
@@ -638,8 +640,8 @@ pub struct NewEvent {
     pub subject: EventSubject,
     /// Row id of the contact, lead or appointment.
     pub subject_id: i64,
-    /// snake_case event type, e.g. `created`, `received`, `routed`, `delivered`.
-    pub event_type: String,
+    /// The event's kind (`event_type`), e.g. `created`, `received`, `routed`, `delivered`.
+    pub event_type: EventKind,
     /// Structured detail.
     pub detail: serde_json::Value,
     /// When it happened (UTC).
@@ -717,10 +719,9 @@ pub struct LeadStatusChange {
     /// The lead.
     pub lead_id: LeadId,
     /// The status before (`None` for the first).
-    pub from_status: Option<String>,
-    /// The status after: `new`, `duplicate`, `routed`, `unrouted`, `delivered`,
-    /// `delivery_failed`, `returned`.
-    pub to_status: String,
+    pub from_status: Option<LeadStatus>,
+    /// The status after.
+    pub to_status: LeadStatus,
     /// Why, e.g. the unrouted reason or the delivery's HTTP status.
     pub reason: Option<String>,
     /// When (UTC).

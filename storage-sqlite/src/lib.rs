@@ -675,8 +675,8 @@ mod tests {
         );
         let change = |from: Option<&str>, to: &str, at: &str, lead| LeadStatusChange {
             lead_id: lead,
-            from_status: from.map(str::to_string),
-            to_status: to.into(),
+            from_status: from.map(|s| s.parse().expect("a lead status")),
+            to_status: to.parse().expect("a lead status"),
             reason: None,
             changed_at: t(at),
         };
@@ -712,7 +712,7 @@ mod tests {
             tx.append_event(&NewEvent {
                 subject: EventSubject::Rejection,
                 subject_id: 1,
-                event_type: "rejected".into(),
+                event_type: EventKind::Rejected,
                 detail: serde_json::json!({}),
                 created_at: at,
             })?;

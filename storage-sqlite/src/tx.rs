@@ -636,24 +636,19 @@ impl SqlTx<'_> {
 }
 
 impl LeadRepo for SqlTx<'_> {
-    fn insert_lead(&self, l: &NewLead) -> Result<LeadId, StorageError> {
-        // Every lead starts at 'new' (LeadRepo::insert_lead), duplicates too.
-        in_op("insert_lead", self.insert_lead_row(l, "new", None, None))
-    }
-
     fn insert_lead_as(
         &self,
         l: &NewLead,
-        status: &str,
+        status: LeadStatus,
         reason: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<LeadId, StorageError> {
         // One row with its final status: no UPDATE of the (large) row afterwards. Staying
         // at `new` is no change: no reason, no time (as set_lead_status would leave it).
-        let row = if status == "new" {
-            self.insert_lead_row(l, status, None, None)
+        let row = if status == LeadStatus::New {
+            self.insert_lead_row(l, status.as_str(), None, None)
         } else {
-            self.insert_lead_row(l, status, reason, Some(at))
+            self.insert_lead_row(l, status.as_str(), reason, Some(at))
         };
         in_op("insert_lead_as", row)
     }
@@ -687,7 +682,7 @@ impl LeadRepo for SqlTx<'_> {
     fn set_lead_status(
         &self,
         lead_id: LeadId,
-        status: &str,
+        status: LeadStatus,
         reason: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<(), StorageError> {
@@ -697,7 +692,7 @@ impl LeadRepo for SqlTx<'_> {
             let changed = self.exec(
                 "UPDATE leads SET status = ?2, status_reason = ?3, status_changed_at = ?4 \
                  WHERE id = ?1 AND status <> ?2",
-                params![lead_id, status, reason, ts(at)?],
+                params![lead_id, status.as_str(), reason, ts(at)?],
             )?;
             if changed == 0 && self.lead(lead_id)?.is_none() {
                 return Err(StorageError::conflict(format!(
@@ -719,14 +714,23 @@ impl LeadRepo for SqlTx<'_> {
                 let c = Cols::new(r, "lead_status_history");
                 Ok(LeadStatusChange {
                     lead_id: c.get(0)?,
-                    from_status: c.get(1)?,
-                    to_status: c.get(2)?,
+                    from_status: c
+                        .get::<Option<String>>(1)?
+                        .map(|s| parse_status(&s))
+                        .transpose()?,
+                    to_status: parse_status(&c.get::<String>(2)?)?,
                     reason: c.get(3)?,
                     changed_at: c.time(4)?,
                 })
             },
         )
     }
+}
+
+/// A stored `leads.status` / `lead_status_history` value.
+fn parse_status(s: &str) -> Result<LeadStatus, StorageError> {
+    s.parse()
+        .map_err(|e| corrupt(format!("lead_status_history: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1411,7 +1415,7 @@ impl EventRepo for SqlTx<'_> {
                 ),
                 params![
                     ev.subject_id,
-                    ev.event_type,
+                    ev.event_type.as_str(),
                     json(&ev.detail)?,
                     ts(ev.created_at)?
                 ],
@@ -1450,7 +1454,7 @@ impl EventRepo for SqlTx<'_> {
                 sql.push_str(&format!("(?{}, ?{}, ?{}, ?{})", n + 1, n + 2, n + 3, n + 4));
                 values.extend([
                     ev.subject_id.into(),
-                    ev.event_type.clone().into(),
+                    ev.event_type.as_str().to_string().into(),
                     json(&ev.detail)?.into(),
                     ts(ev.created_at)?.into(),
                 ]);
@@ -1477,7 +1481,10 @@ impl EventRepo for SqlTx<'_> {
                 Ok(NewEvent {
                     subject,
                     subject_id,
-                    event_type: c.get(0)?,
+                    event_type: c
+                        .get::<String>(0)?
+                        .parse()
+                        .map_err(|e| corrupt(format!("{table}.event_type: {e}")))?,
                     detail: c.json(1)?,
                     created_at: c.time(2)?,
                 })

@@ -15,6 +15,11 @@ use time::OffsetDateTime;
 
 const T0: OffsetDateTime = datetime!(2025-03-14 15:09:26.535897 UTC);
 
+/// Stores a lead at `new`, as intake does for a lead without an appointment time.
+fn insert_lead(tx: &dyn leadroute_core::storage::Tx, l: &NewLead) -> Result<LeadId, StorageError> {
+    tx.insert_lead_as(l, LeadStatus::New, None, l.received_at)
+}
+
 fn workspace() -> Workspace {
     Workspace {
         id: "solar_ca_001".into(),
@@ -95,7 +100,7 @@ fn seed_deliveries(store: &dyn Store, n: u32) -> Vec<DeliveryId> {
         let mut out = Vec::new();
         for i in 0..n {
             let c = tx.insert_contact(&contact(&format!("+1317{:07}", 8638426 + i)))?;
-            let l = tx.insert_lead(&lead(c, &format!("PA-{i:05}")))?;
+            let l = insert_lead(tx, &lead(c, &format!("PA-{i:05}")))?;
             let a = tx.insert_appointment(&NewAppointment {
                 lead_id: l,
                 contact_id: c,
@@ -337,7 +342,7 @@ fn concurrent_writers_on_one_file_keep_the_invariants() {
                         // Half of the threads try a lead, the others a rejection; no look-up
                         // first, so the UNIQUE constraints have to refuse the losers.
                         let outcome = if (k + t) % 2 == 0 {
-                            tx.insert_lead(&lead(c, &key)).map(StoredRecord::Lead)
+                            insert_lead(tx, &lead(c, &key)).map(StoredRecord::Lead)
                         } else {
                             tx.insert_rejection(&rejection(&key))
                                 .map(StoredRecord::Rejection)
@@ -614,7 +619,7 @@ fn version_1_database_migrates_keeping_its_data() {
 
     // Foreign keys are on again: a lead for a missing contact and an appointment for a missing
     // lead are refused by the database.
-    let err = with_tx(&store, |tx| Ok(tx.insert_lead(&lead(3, "PA-00009"))?))
+    let err = with_tx(&store, |tx| Ok(insert_lead(tx, &lead(3, "PA-00009"))?))
         .expect_err("contact 3 does not exist");
     assert!(
         matches!(storage_error(&err), e if e.kind() == StorageErrorKind::Conflict),
@@ -622,7 +627,7 @@ fn version_1_database_migrates_keeping_its_data() {
     );
     let mut dup = lead(1, "PA-00010");
     dup.duplicate_of = Some(42);
-    let err = with_tx(&store, |tx| Ok(tx.insert_lead(&dup)?)).expect_err("lead 42 is missing");
+    let err = with_tx(&store, |tx| Ok(insert_lead(tx, &dup)?)).expect_err("lead 42 is missing");
     assert!(
         matches!(storage_error(&err), e if e.kind() == StorageErrorKind::Conflict),
         "{err:?}"
@@ -632,11 +637,14 @@ fn version_1_database_migrates_keeping_its_data() {
     // A duplicate starts at 'new' like every lead; the engine then marks it.
     let (id, l) = with_tx(&store, |tx| {
         let id = tx.insert_contact(&contact("+12125550123"))?;
-        let l = tx.insert_lead(&NewLead {
-            duplicate_of: Some(1),
-            ..lead(1, "PA-00011")
-        })?;
-        tx.set_lead_status(l, "duplicate", Some("lead 1"), T0)?;
+        let l = insert_lead(
+            tx,
+            &NewLead {
+                duplicate_of: Some(1),
+                ..lead(1, "PA-00011")
+            },
+        )?;
+        tx.set_lead_status(l, LeadStatus::Duplicate, Some("lead 1"), T0)?;
         Ok((id, l))
     })
     .expect("write after the migration");
@@ -645,7 +653,7 @@ fn version_1_database_migrates_keeping_its_data() {
     assert_eq!(
         history
             .iter()
-            .map(|h| (h.from_status.as_deref(), h.to_status.as_str()))
+            .map(|h| (h.from_status.map(|s| s.as_str()), h.to_status.as_str()))
             .collect::<Vec<_>>(),
         vec![(None, "new"), (Some("new"), "duplicate")]
     );

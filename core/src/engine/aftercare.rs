@@ -79,7 +79,7 @@ impl Engine {
                 }
                 .on(EventSubject::Lead, lead_id, at),
             ])?;
-            tx.set_lead_status(lead_id, LeadStatus::Returned.as_str(), Some(reason), at)?;
+            tx.set_lead_status(lead_id, LeadStatus::Returned, Some(reason), at)?;
             Ok(credit)
         })
     }

@@ -193,7 +193,7 @@ impl Audit<'_> {
         NewEvent {
             subject,
             subject_id,
-            event_type: self.kind().as_str().to_string(),
+            event_type: self.kind(),
             detail: self.detail(),
             created_at: at,
         }

@@ -160,7 +160,7 @@ impl Engine {
                 .status_code
                 .map(|c| format!("HTTP {c}"))
                 .or_else(|| attempt.error.clone());
-            tx.set_lead_status(lead_id, lead_status.as_str(), reason.as_deref(), finished)?;
+            tx.set_lead_status(lead_id, lead_status, reason.as_deref(), finished)?;
         }
         Ok(())
     }

@@ -137,7 +137,7 @@ pub(crate) fn route_stored(
             method: *method,
         };
         tx.append_event(&routed.on(EventSubject::Lead, lead.id, step.at))?;
-        tx.set_lead_status(lead.id, LeadStatus::Routed.as_str(), None, step.at)?;
+        tx.set_lead_status(lead.id, LeadStatus::Routed, None, step.at)?;
     }
     let mut routed = appt.appointment.clone();
     routed.assignment = assignment.clone();

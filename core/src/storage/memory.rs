@@ -40,7 +40,7 @@ struct State {
     messages: HashMap<(String, String), OffsetDateTime>,
     /// (provider, webhook, day) → usage.
     usage: BTreeMap<(String, String, String), ProviderUsage>,
-    lead_status: HashMap<LeadId, String>,
+    lead_status: HashMap<LeadId, LeadStatus>,
     status_history: Vec<LeadStatusChange>,
 }
 
@@ -359,8 +359,9 @@ impl ContactRepo for MemTx {
     }
 }
 
-impl LeadRepo for MemTx {
-    fn insert_lead(&self, lead: &NewLead) -> Result<LeadId, StorageError> {
+impl MemTx {
+    /// Stores a lead at `new` with its first history row.
+    fn insert_new_lead(&self, lead: &NewLead) -> Result<LeadId, StorageError> {
         self.write(|s| {
             let key = (lead.provider_id.clone(), lead.record_key.clone());
             if s.record_keys.contains_key(&key) {
@@ -383,11 +384,11 @@ impl LeadRepo for MemTx {
                 lead: lead.clone(),
             });
             s.record_keys.insert(key.clone(), StoredRecord::Lead(id));
-            s.lead_status.insert(id, "new".to_string());
+            s.lead_status.insert(id, LeadStatus::New);
             s.status_history.push(LeadStatusChange {
                 lead_id: id,
                 from_status: None,
-                to_status: "new".to_string(),
+                to_status: LeadStatus::New,
                 reason: None,
                 changed_at: lead.received_at,
             });
@@ -401,6 +402,20 @@ impl LeadRepo for MemTx {
                 }),
             ))
         })
+    }
+}
+
+impl LeadRepo for MemTx {
+    fn insert_lead_as(
+        &self,
+        lead: &NewLead,
+        status: LeadStatus,
+        reason: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<LeadId, StorageError> {
+        let id = self.insert_new_lead(lead)?;
+        self.set_lead_status(id, status, reason, at)?;
+        Ok(id)
     }
     fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError> {
         self.read(|s| {
@@ -430,7 +445,7 @@ impl LeadRepo for MemTx {
     fn set_lead_status(
         &self,
         lead_id: LeadId,
-        status: &str,
+        status: LeadStatus,
         reason: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<(), StorageError> {
@@ -443,12 +458,12 @@ impl LeadRepo for MemTx {
             }
             s.status_history.push(LeadStatusChange {
                 lead_id,
-                from_status: Some(old.clone()),
-                to_status: status.to_string(),
+                from_status: Some(old),
+                to_status: status,
                 reason: reason.map(str::to_string),
                 changed_at: at,
             });
-            s.lead_status.insert(lead_id, status.to_string());
+            s.lead_status.insert(lead_id, status);
             Ok((
                 (),
                 Box::new(move |s: &mut State| {

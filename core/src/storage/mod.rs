@@ -236,34 +236,24 @@ pub trait ContactRepo {
 
 /// Leads (`leads`).
 pub trait LeadRepo {
-    /// Stores a lead.
+    /// Stores a lead with its decided status (the engine routes before it stores the lead).
+    /// The history is `None -> new` at `lead.received_at`, then, unless `status` is
+    /// [`LeadStatus::New`], `new -> status` with `reason` at `at`: the same rows as storing
+    /// the lead at `new` and then calling [`set_lead_status`](LeadRepo::set_lead_status).
     ///
     /// # Behavior
     ///
-    /// [`StorageErrorKind::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
-    /// or as a rejection, or when the contact does not exist.
-    fn insert_lead(&self, lead: &NewLead) -> Result<LeadId, StorageError>;
-    /// Stores a lead whose status is already decided (the engine routes before it stores the
-    /// lead): the same rows, status and history as [`insert_lead`](LeadRepo::insert_lead)
-    /// then [`set_lead_status`](LeadRepo::set_lead_status)`(id, status, reason, at)`, i.e.
-    /// history `None -> new` at `received_at`, then `new -> status` with `reason` at `at`
-    /// unless `status` is `new`. An adapter may write it as one row instead of an insert and
-    /// an update; this default does the two calls.
-    ///
-    /// # Behavior
-    ///
-    /// As [`insert_lead`](LeadRepo::insert_lead).
+    /// [`StorageErrorKind::Conflict`] when `(provider_id, record_key)` is already stored, as
+    /// a lead or as a rejection (a `UNIQUE` constraint across both, so two writers cannot
+    /// both store one key), when the contact does not exist, or when `duplicate_of` names a
+    /// lead that does not exist.
     fn insert_lead_as(
         &self,
         lead: &NewLead,
-        status: &str,
+        status: LeadStatus,
         reason: Option<&str>,
         at: OffsetDateTime,
-    ) -> Result<LeadId, StorageError> {
-        let id = self.insert_lead(lead)?;
-        self.set_lead_status(id, status, reason, at)?;
-        Ok(id)
-    }
+    ) -> Result<LeadId, StorageError>;
     /// The lead with this id.
     ///
     /// # Behavior
@@ -286,13 +276,13 @@ pub trait LeadRepo {
     ///
     /// # Behavior
     ///
-    /// [`insert_lead`](LeadRepo::insert_lead) starts a lead at `new` with a first history row
-    /// (`from_status` `None`). Setting the status it already has changes nothing and appends
+    /// [`insert_lead_as`](LeadRepo::insert_lead_as) starts a lead at `new` with a first
+    /// history row (`from_status` `None`). Setting the status it already has changes nothing and appends
     /// nothing. [`StorageErrorKind::Conflict`] when the lead does not exist.
     fn set_lead_status(
         &self,
         lead_id: LeadId,
-        status: &str,
+        status: LeadStatus,
         reason: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<(), StorageError>;

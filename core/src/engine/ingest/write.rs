@@ -137,9 +137,7 @@ fn accepted(
         }),
     );
     let new_lead = new_lead(step, source, contact_id, duplicate_of, lead, fields, raw);
-    let lead_id = step
-        .tx
-        .insert_lead_as(&new_lead, status.as_str(), reason, step.at)?;
+    let lead_id = step.tx.insert_lead_as(&new_lead, status, reason, step.at)?;
     let on_lead = |a: Audit<'_>| a.on(EventSubject::Lead, lead_id, step.at);
     trail.push(on_lead(Audit::Received(source)));
     // The normalized values are on the lead row; the event says what validation decided.

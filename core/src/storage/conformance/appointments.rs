@@ -11,9 +11,9 @@ pub fn appointments_one_per_lead(make: MakeStore<'_>) {
         let c = tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?;
         Ok((
             c,
-            tx.insert_lead(&new_lead(c, "provider-a", "PA-000001"))?,
-            tx.insert_lead(&new_lead(c, "provider-a", "PA-000002"))?,
-            tx.insert_lead(&new_lead(c, "provider-a", "PA-000003"))?,
+            insert_lead(tx, &new_lead(c, "provider-a", "PA-000001"))?,
+            insert_lead(tx, &new_lead(c, "provider-a", "PA-000002"))?,
+            insert_lead(tx, &new_lead(c, "provider-a", "PA-000003"))?,
         ))
     });
     let a_routed = routed(l1, c, "solar_ca_001", Cents(20000));
@@ -154,7 +154,7 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
         let mut made = Vec::new();
         for n in 0..2 {
             let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(100 + n)))?;
-            let l = tx.insert_lead(&new_lead(c, "provider-a", &format!("UQ-{n}")))?;
+            let l = insert_lead(tx, &new_lead(c, "provider-a", &format!("UQ-{n}")))?;
             made.push(tx.insert_appointment(&unrouted(l, c, "no_rule_for_zip"))?);
         }
         let (_, _, r) = seed_routed(tx, 7, "solar_ca_001", Cents(20000))?;

@@ -12,7 +12,7 @@ pub fn events_per_subject(make: MakeStore<'_>) {
     let ev = |subject, subject_id, event_type: &str, secs, detail| NewEvent {
         subject,
         subject_id,
-        event_type: event_type.into(),
+        event_type: event_type.parse().expect("an event kind"),
         detail,
         created_at: at(secs),
     };
@@ -83,7 +83,8 @@ pub fn events_per_subject(make: MakeStore<'_>) {
                 6..=8 => (EventSubject::Contact, c),
                 _ => (EventSubject::Appointment, a),
             };
-            ev(subject, id, &format!("e{i}"), 10 + i, json!({"i": i}))
+            let kind = EventKind::ALL[i as usize % EventKind::ALL.len()];
+            ev(subject, id, kind.as_str(), 10 + i, json!({"i": i}))
         })
         .collect();
     tx(s, "append_events", |tx| Ok(tx.append_events(&many)?));
@@ -132,7 +133,7 @@ pub fn rejection_events_round_trip(make: MakeStore<'_>) {
     let s = &*store;
     let (l, r) = tx(s, "seed", |tx| {
         let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?;
-        let l = tx.insert_lead(&new_lead(c, "provider-a", "PA-00001"))?;
+        let l = insert_lead(tx, &new_lead(c, "provider-a", "PA-00001"))?;
         let r = tx.insert_rejection(&new_rejection(
             "provider-a",
             "PA-00002",
@@ -143,7 +144,7 @@ pub fn rejection_events_round_trip(make: MakeStore<'_>) {
     let ev = |subject, subject_id, event_type: &str, secs, detail| NewEvent {
         subject,
         subject_id,
-        event_type: event_type.into(),
+        event_type: event_type.parse().expect("an event kind"),
         detail,
         created_at: at(secs),
     };
@@ -157,7 +158,7 @@ pub fn rejection_events_round_trip(make: MakeStore<'_>) {
     let r2 = ev(
         EventSubject::Rejection,
         r,
-        "reviewed",
+        "updated",
         9,
         json!({"by": "ops", "note": null}),
     );
@@ -198,7 +199,7 @@ pub fn rejection_events_round_trip(make: MakeStore<'_>) {
         assert_eq!(got.1, vec![l1.clone()]);
     }
     let rolled = with_tx(s, |tx| {
-        tx.append_event(&ev(EventSubject::Rejection, r, "rolled", 10, json!({})))?;
+        tx.append_event(&ev(EventSubject::Rejection, r, "rejected", 10, json!({})))?;
         Err::<(), Error>(Error::Internal("roll back".into()))
     });
     assert!(rolled.is_err());

@@ -23,7 +23,7 @@ pub fn leads_round_trip(make: MakeStore<'_>) {
         ..new_lead(c, "provider-a", "unused")
     };
     let (l1, l2) = tx(s, "insert_lead", |tx| {
-        Ok((tx.insert_lead(&full)?, tx.insert_lead(&bare)?))
+        Ok((insert_lead(tx, &full)?, insert_lead(tx, &bare)?))
     });
     assert_ne!(l1, l2, "lead ids must be distinct");
     let (r1, r2, missing) = tx(s, "lead", |tx| {
@@ -59,7 +59,10 @@ pub fn leads_round_trip(make: MakeStore<'_>) {
         "stored_record must find the lead by (provider_id, record_key) and nothing else"
     );
     let r = tx(s, "insert_lead", |tx| {
-        Ok(tx.insert_lead(&new_lead(c + 1000, "provider-a", "PA-000124")))
+        Ok(insert_lead(
+            tx,
+            &new_lead(c + 1000, "provider-a", "PA-000124"),
+        ))
     });
     expect_conflict("insert_lead for a contact that does not exist", r);
 }
@@ -71,14 +74,14 @@ pub fn leads_duplicate_of(make: MakeStore<'_>) {
     let s = &*store;
     let (c, original) = tx(s, "seed", |tx| {
         let c = tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?;
-        Ok((c, tx.insert_lead(&new_lead(c, "provider-a", "PA-000001"))?))
+        Ok((c, insert_lead(tx, &new_lead(c, "provider-a", "PA-000001"))?))
     });
     let dup = NewLead {
         duplicate_of: Some(original),
         received_at: at(60),
         ..new_lead(c, "provider-a", "PA-000002")
     };
-    let d = tx(s, "insert duplicate", |tx| Ok(tx.insert_lead(&dup)?));
+    let d = tx(s, "insert duplicate", |tx| Ok(insert_lead(tx, &dup)?));
     let got = tx(s, "lead", |tx| Ok((tx.lead(d)?, tx.lead(original)?)));
     assert_eq!(
         got.0,
@@ -95,7 +98,7 @@ pub fn leads_duplicate_of(make: MakeStore<'_>) {
         ..new_lead(c, "provider-a", "PA-000003")
     };
     let (r, stored) = tx(s, "duplicate of a missing lead", |tx| {
-        let r = tx.insert_lead(&orphan);
+        let r = insert_lead(tx, &orphan);
         Ok((r, tx.stored_record("provider-a", "PA-000003")?))
     });
     expect_conflict("insert_lead with duplicate_of naming a missing lead", r);
@@ -104,10 +107,13 @@ pub fn leads_duplicate_of(make: MakeStore<'_>) {
         "a refused duplicate must not claim its record key"
     );
     let fixed = tx(s, "the same record with an existing original", |tx| {
-        Ok(tx.insert_lead(&NewLead {
-            duplicate_of: Some(original),
-            ..orphan.clone()
-        })?)
+        Ok(insert_lead(
+            tx,
+            &NewLead {
+                duplicate_of: Some(original),
+                ..orphan.clone()
+            },
+        )?)
     });
     let n = tx(s, "counts", |tx| Ok(tx.counts()?));
     assert_eq!(n.leads, 3, "exactly the three accepted leads are stored");
@@ -146,7 +152,7 @@ pub fn latest_original_lead_selection(make: MakeStore<'_>) {
             duplicate_of,
             ..new_lead(contact, "provider-a", &format!("PA-{n:06}"))
         };
-        tx(s, "insert_lead", |tx| Ok(tx.insert_lead(&lead)?))
+        tx(s, "insert_lead", |tx| Ok(insert_lead(tx, &lead)?))
     };
     let l1 = add(c, "Solar", 10, None);
     assert_eq!(latest(c, "Solar"), Some(l1), "the only lead");
@@ -187,7 +193,7 @@ pub fn latest_original_lead_selection(make: MakeStore<'_>) {
         received_at: at(30) + Duration::microseconds(1),
         ..new_lead(c, "provider-a", "PA-FINE")
     };
-    let f = tx(s, "insert_lead", |tx| Ok(tx.insert_lead(&fine)?));
+    let f = tx(s, "insert_lead", |tx| Ok(insert_lead(tx, &fine)?));
     assert_eq!(
         latest(c, "Solar"),
         Some(f),
@@ -209,7 +215,7 @@ pub fn record_keys_unique_across_leads_and_rejections(make: MakeStore<'_>) {
                 "PA-000001",
                 &["invalid_phone"],
             ))?,
-            tx.insert_lead(&new_lead(c, "provider-a", "PA-000002"))?,
+            insert_lead(tx, &new_lead(c, "provider-a", "PA-000002"))?,
         ))
     });
     let found = tx(s, "stored_record", |tx| {
@@ -229,7 +235,7 @@ pub fn record_keys_unique_across_leads_and_rejections(make: MakeStore<'_>) {
         "stored_record must report the rejection and the lead, and None for a new key"
     );
     let r = tx(s, "lead over rejection", |tx| {
-        Ok(tx.insert_lead(&new_lead(c, "provider-a", "PA-000001")))
+        Ok(insert_lead(tx, &new_lead(c, "provider-a", "PA-000001")))
     });
     expect_conflict("insert_lead with the record key of a stored rejection", r);
     let r = tx(s, "rejection over lead", |tx| {
@@ -244,14 +250,14 @@ pub fn record_keys_unique_across_leads_and_rejections(make: MakeStore<'_>) {
         r,
     );
     let r = tx(s, "lead twice", |tx| {
-        Ok(tx.insert_lead(&new_lead(c, "provider-a", "PA-000002")))
+        Ok(insert_lead(tx, &new_lead(c, "provider-a", "PA-000002")))
     });
     expect_conflict("insert_lead with the record key of a stored lead", r);
 
     // The key is per provider: the same key from another provider is a new record.
     let (l2, r2) = tx(s, "other provider", |tx| {
         Ok((
-            tx.insert_lead(&new_lead(c, "provider-b", "PA-000001"))?,
+            insert_lead(tx, &new_lead(c, "provider-b", "PA-000001"))?,
             tx.insert_rejection(&new_rejection("provider-c", "PA-000002", &["wrong_type"]))?,
         ))
     });
@@ -285,7 +291,7 @@ pub fn failed_insert_leaves_no_outcome(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let (r, after) = tx(s, "insert_lead with a missing contact", |tx| {
-        let r = tx.insert_lead(&new_lead(4242, "provider-a", "PA-000777"));
+        let r = insert_lead(tx, &new_lead(4242, "provider-a", "PA-000777"));
         Ok((r, tx.stored_record("provider-a", "PA-000777")?))
     });
     expect_conflict("insert_lead for a contact that does not exist", r);
@@ -322,8 +328,8 @@ fn status_change(
 ) -> LeadStatusChange {
     LeadStatusChange {
         lead_id,
-        from_status: from.map(str::to_string),
-        to_status: to.into(),
+        from_status: from.map(|s| s.parse().expect("a lead status")),
+        to_status: to.parse().expect("a lead status"),
         reason: reason.map(str::to_string),
         changed_at,
     }
@@ -339,15 +345,20 @@ pub fn insert_lead_as_equals_insert_then_set(make: MakeStore<'_>) {
         Ok(tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?)
     });
     let (a, b, n) = tx(s, "leads", |tx| {
-        let a = tx.insert_lead(&new_lead(c, "provider-a", "PA-1"))?;
-        tx.set_lead_status(a, "unrouted", Some("no_rule_for_zip"), at(5))?;
+        let a = insert_lead(tx, &new_lead(c, "provider-a", "PA-1"))?;
+        tx.set_lead_status(a, LeadStatus::Unrouted, Some("no_rule_for_zip"), at(5))?;
         let b = tx.insert_lead_as(
             &new_lead(c, "provider-a", "PA-2"),
-            "unrouted",
+            LeadStatus::Unrouted,
             Some("no_rule_for_zip"),
             at(5),
         )?;
-        let n = tx.insert_lead_as(&new_lead(c, "provider-a", "PA-3"), "new", None, at(6))?;
+        let n = tx.insert_lead_as(
+            &new_lead(c, "provider-a", "PA-3"),
+            LeadStatus::New,
+            None,
+            at(6),
+        )?;
         Ok((a, b, n))
     });
     let (la, lb, ha, hb, hn) = tx(s, "read back", |tx| {
@@ -383,20 +394,28 @@ pub fn insert_lead_as_equals_insert_then_set(make: MakeStore<'_>) {
     );
     // The stored status really is the one given: a change appends from it, a repeat does not.
     let (hb2, hn2) = tx(s, "later changes", |tx| {
-        tx.set_lead_status(b, "unrouted", Some("again"), at(7))?;
-        tx.set_lead_status(b, "routed", None, at(8))?;
-        tx.set_lead_status(n, "new", None, at(8))?;
+        tx.set_lead_status(b, LeadStatus::Unrouted, Some("again"), at(7))?;
+        tx.set_lead_status(b, LeadStatus::Routed, None, at(8))?;
+        tx.set_lead_status(n, LeadStatus::New, None, at(8))?;
         Ok((tx.lead_status_history(b)?, tx.lead_status_history(n)?))
     });
     assert_eq!(hb2.len(), 3, "{hb2:?}");
     assert_eq!(
-        (hb2[2].from_status.as_deref(), hb2[2].to_status.as_str()),
+        (
+            hb2[2].from_status.map(|s| s.as_str()),
+            hb2[2].to_status.as_str()
+        ),
         (Some("unrouted"), "routed")
     );
     assert_eq!(hn2.len(), 1, "{hn2:?}");
     // A stored key: Conflict, nothing written.
     let (dup, after) = tx(s, "stored key", |tx| {
-        let r = tx.insert_lead_as(&new_lead(c, "provider-a", "PA-2"), "routed", None, at(9));
+        let r = tx.insert_lead_as(
+            &new_lead(c, "provider-a", "PA-2"),
+            LeadStatus::Routed,
+            None,
+            at(9),
+        );
         Ok((r, tx.lead_status_history(b)?.len()))
     });
     expect_conflict("insert_lead_as of a stored record key", dup);
@@ -412,7 +431,7 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
     let s = &*store;
     let (c, l) = tx(s, "seed", |tx| {
         let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?;
-        Ok((c, tx.insert_lead(&new_lead(c, "provider-a", "PA-00001"))?))
+        Ok((c, insert_lead(tx, &new_lead(c, "provider-a", "PA-00001"))?))
     });
 
     let first = status_change(l, None, "new", None, at(1));
@@ -422,15 +441,15 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
         "insert_lead writes the first history row: None -> new at received_at"
     );
     tx(s, "set_lead_status", |tx| {
-        tx.set_lead_status(l, "unrouted", Some("no_matching_rule"), at(3))?;
+        tx.set_lead_status(l, LeadStatus::Unrouted, Some("no_matching_rule"), at(3))?;
         // The status it already has: no change, no row.
-        tx.set_lead_status(l, "unrouted", Some("ignored"), at(4))?;
+        tx.set_lead_status(l, LeadStatus::Unrouted, Some("ignored"), at(4))?;
         Ok(())
     });
     tx(s, "set_lead_status (later)", |tx| {
-        tx.set_lead_status(l, "routed", None, at(5))?;
-        tx.set_lead_status(l, "routed", None, at(6))?;
-        Ok(tx.set_lead_status(l, "delivered", Some("HTTP 200"), at(7))?)
+        tx.set_lead_status(l, LeadStatus::Routed, None, at(5))?;
+        tx.set_lead_status(l, LeadStatus::Routed, None, at(6))?;
+        Ok(tx.set_lead_status(l, LeadStatus::Delivered, Some("HTTP 200"), at(7))?)
     });
     let expected = vec![
         first.clone(),
@@ -446,12 +465,20 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
 
     // A duplicate starts at `new` too; the engine moves it on.
     let d = tx(s, "duplicate", |tx| {
-        let d = tx.insert_lead(&NewLead {
-            duplicate_of: Some(l),
-            received_at: at(60),
-            ..new_lead(c, "provider-a", "PA-00002")
-        })?;
-        tx.set_lead_status(d, "duplicate", Some("lead-level duplicate"), at(60))?;
+        let d = insert_lead(
+            tx,
+            &NewLead {
+                duplicate_of: Some(l),
+                received_at: at(60),
+                ..new_lead(c, "provider-a", "PA-00002")
+            },
+        )?;
+        tx.set_lead_status(
+            d,
+            LeadStatus::Duplicate,
+            Some("lead-level duplicate"),
+            at(60),
+        )?;
         Ok(d)
     });
     assert_eq!(
@@ -471,9 +498,9 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
 
     // A missing lead: Conflict, nothing written, the transaction stays usable.
     let (missing, history_of_missing, usable) = tx(s, "missing lead", |tx| {
-        let r = tx.set_lead_status(d + 1000, "routed", None, at(8));
+        let r = tx.set_lead_status(d + 1000, LeadStatus::Routed, None, at(8));
         let h = tx.lead_status_history(d + 1000)?;
-        tx.set_lead_status(l, "returned", Some("customer request"), at(9))?;
+        tx.set_lead_status(l, LeadStatus::Returned, Some("customer request"), at(9))?;
         Ok((r, h, tx.lead_status_history(l)?.len()))
     });
     expect_conflict("set_lead_status of a missing lead", missing);
@@ -486,9 +513,9 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
     // Rollback: the status and the rows go back, and so does a rolled-back lead's first row.
     let before = tx(s, "history", |tx| Ok(tx.lead_status_history(l)?));
     let rolled = with_tx(s, |tx| {
-        tx.set_lead_status(l, "delivery_failed", Some("HTTP 500"), at(10))?;
-        let n = tx.insert_lead(&new_lead(c, "provider-a", "PA-00003"))?;
-        tx.set_lead_status(n, "routed", None, at(11))?;
+        tx.set_lead_status(l, LeadStatus::DeliveryFailed, Some("HTTP 500"), at(10))?;
+        let n = insert_lead(tx, &new_lead(c, "provider-a", "PA-00003"))?;
+        tx.set_lead_status(n, LeadStatus::Routed, None, at(11))?;
         Err::<(), Error>(Error::Internal("roll back".into()))
     });
     assert!(rolled.is_err());
@@ -501,9 +528,9 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
     );
     let n = tx(s, "the rolled-back record again", |tx| {
         // The status went back to `returned`: setting it is a no-op, `delivery_failed` is not.
-        tx.set_lead_status(l, "returned", None, at(12))?;
-        tx.set_lead_status(l, "delivery_failed", None, at(13))?;
-        Ok(tx.insert_lead(&new_lead(c, "provider-a", "PA-00003"))?)
+        tx.set_lead_status(l, LeadStatus::Returned, None, at(12))?;
+        tx.set_lead_status(l, LeadStatus::DeliveryFailed, None, at(13))?;
+        Ok(insert_lead(tx, &new_lead(c, "provider-a", "PA-00003"))?)
     });
     let (h, hn) = tx(s, "history", |tx| {
         Ok((tx.lead_status_history(l)?, tx.lead_status_history(n)?))

@@ -342,6 +342,12 @@ fn new_lead(contact_id: ContactId, provider_id: &str, record_key: &str) -> NewLe
     }
 }
 
+/// Stores a lead at `new` (history `None -> new` at its `received_at`), as intake does for a
+/// lead without an appointment time.
+fn insert_lead(tx: &dyn Tx, lead: &NewLead) -> Result<LeadId, StorageError> {
+    tx.insert_lead_as(lead, LeadStatus::New, None, lead.received_at)
+}
+
 fn new_rejection(provider_id: &str, record_key: &str, codes: &[&str]) -> NewRejection {
     NewRejection {
         provider_id: provider_id.into(),
@@ -448,7 +454,7 @@ fn seed_routed(
         tx.put_workspace(&workspace(workspace_id, rate))?;
     }
     let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(n)))?;
-    let l = tx.insert_lead(&new_lead(c, "provider-a", &format!("PA-{n:05}")))?;
+    let l = insert_lead(tx, &new_lead(c, "provider-a", &format!("PA-{n:05}")))?;
     let a = tx.insert_appointment(&routed(l, c, workspace_id, rate))?;
     Ok((c, l, a))
 }

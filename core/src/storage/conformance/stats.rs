@@ -40,7 +40,7 @@ pub fn counts_and_breakdowns(make: MakeStore<'_>) {
         let mut deliveries = Vec::new();
         for (i, (tag, target)) in plan.iter().enumerate() {
             let c = contacts[i % contacts.len()];
-            let l = tx.insert_lead(&new_lead(c, "provider-a", &format!("PA-{i:05}")))?;
+            let l = insert_lead(tx, &new_lead(c, "provider-a", &format!("PA-{i:05}")))?;
             match target {
                 Some((ws, rate)) => {
                     let a = tx.insert_appointment(&routed(l, c, ws, *rate))?;

@@ -71,10 +71,13 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
             },
         )?;
         tx.insert_contact(&email_contact("provider:provider-a", "rolled@example.com"))?;
-        tx.insert_lead(&NewLead {
-            duplicate_of: Some(l1),
-            ..new_lead(c1, "provider-a", "PA-DUP")
-        })?;
+        insert_lead(
+            tx,
+            &NewLead {
+                duplicate_of: Some(l1),
+                ..new_lead(c1, "provider-a", "PA-DUP")
+            },
+        )?;
         tx.insert_rejection(&new_rejection("provider-a", "PA-REJECT", &["invalid_zip"]))?;
         tx.enqueue_delivery(&new_delivery(a2, "solar_ca_001", at(0)))?;
         let claimed = tx.claim_due_deliveries(at(1), 10, at(300))?;
@@ -92,21 +95,21 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
         tx.append_event(&NewEvent {
             subject: EventSubject::Contact,
             subject_id: c2,
-            event_type: "created".into(),
+            event_type: EventKind::Created,
             detail: json!({}),
             created_at: at(1),
         })?;
         tx.append_event(&NewEvent {
             subject: EventSubject::Lead,
             subject_id: l2,
-            event_type: "received".into(),
+            event_type: EventKind::Received,
             detail: json!({}),
             created_at: at(1),
         })?;
         tx.append_event(&NewEvent {
             subject: EventSubject::Appointment,
             subject_id: a1,
-            event_type: "delivered".into(),
+            event_type: EventKind::Delivered,
             detail: json!({}),
             created_at: at(1),
         })?;
