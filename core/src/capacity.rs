@@ -4,7 +4,8 @@
 //! This module is pure: it computes the *window* a counter belongs to ([`period_window`],
 //! [`Zone::window`]), names the counter row ([`counter_key`]) and decides whether one more
 //! appointment fits ([`check`]). Reading and bumping the counters is the engine's and the
-//! storage adapter's job.
+//! storage adapter's job. The records ([`Capacity`], [`Cap`], [`Budget`], [`CapPeriod`],
+//! [`CapScope`]) live in [`crate::model`] and are re-exported here.
 //!
 //! # Windows are local calendar units
 //!
@@ -66,15 +67,16 @@
 //! ```
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use jiff::civil::{Date, DateTime};
-use jiff::tz::{AmbiguousOffset, TimeZone, TimeZoneDatabase};
+use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::model::Cents;
+pub use crate::model::{Budget, Cap, CapPeriod, CapScope, Capacity};
+use crate::tz::{first_instant_at_or_after, from_timestamp, lookup_zone, to_timestamp};
 
 /// An error computing capacity windows or validating a [`Capacity`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,168 +120,8 @@ impl CapacityError {
     }
 }
 
-/// The calendar unit a cap or budget is counted over, in the owner's local time.
-///
-/// Serialized in snake_case: `"hour"`, `"day"`, `"week"`, `"month"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapPeriod {
-    /// A local clock hour (`HH:00` to the next `HH:00`).
-    Hour,
-    /// A local calendar day (midnight to midnight).
-    Day,
-    /// An ISO week: local Monday 00:00 to the next Monday 00:00.
-    Week,
-    /// A calendar month: local 00:00 on the 1st to 00:00 on the 1st of the next month.
-    Month,
-}
-
-impl CapPeriod {
-    /// All periods, shortest first; [`CapPeriod::index`] is the position in this array.
-    pub const ALL: [CapPeriod; 4] = [
-        CapPeriod::Hour,
-        CapPeriod::Day,
-        CapPeriod::Week,
-        CapPeriod::Month,
-    ];
-
-    /// Stable snake_case code: `hour`, `day`, `week`, `month`.
-    pub fn code(self) -> &'static str {
-        match self {
-            CapPeriod::Hour => "hour",
-            CapPeriod::Day => "day",
-            CapPeriod::Week => "week",
-            CapPeriod::Month => "month",
-        }
-    }
-
-    /// Parses [`CapPeriod::code`]'s output.
-    pub fn parse(code: &str) -> Option<CapPeriod> {
-        CapPeriod::ALL.into_iter().find(|p| p.code() == code)
-    }
-
-    /// Position in [`CapPeriod::ALL`] (`Hour` = 0 … `Month` = 3), the index into
-    /// [`Usage::per_period_count`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for CapPeriod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// Who a capacity belongs to: a workspace (all its rules together) or a single routing rule.
-///
-/// Serialized in snake_case: `"workspace"`, `"rule"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapScope {
-    /// Counts every appointment assigned to the workspace; counted in its time zone.
-    Workspace,
-    /// Counts the appointments one rule matched; counted in its workspace's time zone.
-    Rule,
-}
-
-impl CapScope {
-    /// Stable snake_case code: `workspace`, `rule`.
-    pub fn code(self) -> &'static str {
-        match self {
-            CapScope::Workspace => "workspace",
-            CapScope::Rule => "rule",
-        }
-    }
-
-    /// Parses [`CapScope::code`]'s output.
-    pub fn parse(code: &str) -> Option<CapScope> {
-        match code {
-            "workspace" => Some(CapScope::Workspace),
-            "rule" => Some(CapScope::Rule),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for CapScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// At most `limit` appointments per `period`.
-///
-/// JSON shape: `{"period": "day", "limit": 25}`. A limit of `0` blocks every appointment (a
-/// paused owner).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Cap {
-    /// The window the count is kept over.
-    pub period: CapPeriod,
-    /// Maximum number of appointments assigned within one window.
-    pub limit: u32,
-}
-
-/// At most `amount` (integer cents) of assigned payment rates per `period`.
-///
-/// JSON shape: `{"amount": 500000, "period": "month"}` is $5,000.00 per local month. The seed
-/// and clients speak dollars: convert with [`Cents::from_dollars`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Budget {
-    /// The most that may be assigned within one window, in cents; must not be negative.
-    pub amount: Cents,
-    /// The window the spending is kept over.
-    pub period: CapPeriod,
-}
-
-/// The caps and the budget of one owner (a workspace or a rule). The default is unlimited.
-///
-/// JSON shape (both fields optional):
-///
-/// ```json
-/// {"caps": [{"period": "day", "limit": 25}, {"period": "month", "limit": 400}],
-///  "budget": {"amount": 500000, "period": "month"}}
-/// ```
-///
-/// Several caps may share a period; the smallest limit binds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Capacity {
-    /// Count caps; empty means no count limit.
-    #[serde(default)]
-    pub caps: Vec<Cap>,
-    /// Spending limit; `None` means no budget limit.
-    #[serde(default)]
-    pub budget: Option<Budget>,
-}
-
+// `Capacity` is a record of `crate::model`; its check lives here, next to `CapacityError`.
 impl Capacity {
-    /// No caps and no budget.
-    pub fn unlimited() -> Capacity {
-        Capacity::default()
-    }
-
-    /// Whether nothing limits this owner (no caps, no budget): the engine can skip reading
-    /// counters.
-    pub fn is_unlimited(&self) -> bool {
-        self.caps.is_empty() && self.budget.is_none()
-    }
-
-    /// The periods whose counters must be read (and, on assignment, incremented): those of the
-    /// caps and the budget, deduplicated, shortest first.
-    pub fn periods(&self) -> Vec<CapPeriod> {
-        let mut wanted = [false; 4];
-        for cap in &self.caps {
-            wanted[cap.period.index()] = true;
-        }
-        if let Some(budget) = &self.budget {
-            wanted[budget.period.index()] = true;
-        }
-        CapPeriod::ALL
-            .into_iter()
-            .filter(|p| wanted[p.index()])
-            .collect()
-    }
-
     /// Checks the configuration.
     ///
     /// # Errors
@@ -575,77 +417,6 @@ impl PartialEq for Zone {
 
 impl Eq for Zone {}
 
-// ---------------------------------------------------------------------------------------------
-// Zone math shared with `schedule` (crate-private).
-
-/// The bundled IANA tz database, independent of the host.
-pub(crate) fn tzdb() -> &'static TimeZoneDatabase {
-    static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
-    DB.get_or_init(TimeZoneDatabase::bundled)
-}
-
-/// Resolves an IANA name in the bundled database; `UTC` always resolves.
-pub(crate) fn lookup_zone(name: &str) -> Option<TimeZone> {
-    if name.is_empty() {
-        return None;
-    }
-    if name == "UTC" {
-        return Some(TimeZone::UTC);
-    }
-    tzdb().get(name).ok()
-}
-
-/// `time` → `jiff`, through unix nanoseconds.
-pub(crate) fn to_timestamp(at: OffsetDateTime) -> Option<Timestamp> {
-    Timestamp::from_nanosecond(at.unix_timestamp_nanos()).ok()
-}
-
-/// `jiff` → `time` (UTC offset), through unix nanoseconds.
-pub(crate) fn from_timestamp(ts: Timestamp) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(ts.as_nanosecond()).ok()
-}
-
-/// Every instant whose local wall clock reads `dt`: none in a gap, two in a fold.
-pub(crate) fn instants_of(tz: &TimeZone, dt: DateTime) -> Vec<Timestamp> {
-    match tz.to_ambiguous_timestamp(dt).offset() {
-        AmbiguousOffset::Unambiguous { offset } => {
-            offset.to_timestamp(dt).ok().into_iter().collect()
-        }
-        AmbiguousOffset::Gap { .. } => Vec::new(),
-        AmbiguousOffset::Fold { before, after } => {
-            let mut v: Vec<Timestamp> = [before, after]
-                .into_iter()
-                .filter_map(|o| o.to_timestamp(dt).ok())
-                .collect();
-            v.sort();
-            v
-        }
-    }
-}
-
-/// The first instant whose local wall clock reads `dt` or later: the instant itself when
-/// unambiguous, the earlier one in a fold, the transition instant in a gap.
-fn first_instant_at_or_after(tz: &TimeZone, dt: DateTime) -> Option<Timestamp> {
-    let amb = tz.to_ambiguous_timestamp(dt);
-    match amb.offset() {
-        AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).ok(),
-        AmbiguousOffset::Fold { .. } => amb.earlier().ok(),
-        AmbiguousOffset::Gap { before, after } => {
-            // With the post-gap offset, `dt` maps to an instant before the transition; with
-            // the pre-gap offset, to one at or after it. The transition is the first one
-            // following the former.
-            let lo = after.to_timestamp(dt).ok()?;
-            let hi = before.to_timestamp(dt).ok()?;
-            let transition = tz
-                .following(lo)
-                .next()
-                .map(|t| t.timestamp())
-                .filter(|t| *t <= hi);
-            Some(transition.unwrap_or(hi))
-        }
-    }
-}
-
 /// The civil start of the unit of `period` that contains the civil datetime `dt`.
 fn unit_start(period: CapPeriod, dt: DateTime) -> Option<DateTime> {
     let date = dt.date();
@@ -723,7 +494,7 @@ mod tests {
 
     #[test]
     fn bundled_database_is_present() {
-        assert!(!tzdb().is_definitively_empty());
+        assert!(!crate::tz::tzdb().is_definitively_empty());
         assert!(Zone::get("America/New_York").is_ok());
         assert!(Zone::get("Australia/Lord_Howe").is_ok());
         assert_eq!(Zone::get("UTC").unwrap().name(), "UTC");

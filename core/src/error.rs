@@ -8,7 +8,7 @@ use crate::phone::PhoneError;
 use crate::routing::RoutingError;
 use crate::schedule::ScheduleError;
 use crate::seed::SeedError;
-use crate::storage::StorageError;
+use crate::storage_error::StorageError;
 use crate::zip::ZipError;
 
 pub use crate::kind::ErrorKind;

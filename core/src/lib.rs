@@ -11,6 +11,25 @@
 //! is a pure function or a small immutable type that can be used and tested alone. Each input
 //! record ends as exactly one stored outcome: a lead, or a rejection with reason codes and its
 //! raw payload.
+//!
+//! # Layers
+//!
+//! The module graph is acyclic (`core/tests/module_graph.rs` fails on a new cycle). A module
+//! imports only from the layers below it, leaf first:
+//!
+//! 1. `kind` ([`ErrorKind`]), `tz` (crate-private time-zone helpers), [`signature`],
+//!    [`catalog`], [`email`]: they import nothing from the crate.
+//! 2. [`phone`], [`zip`], [`auth`], `storage_error` ([`storage::StorageError`]'s home).
+//! 3. [`model`]: the records, including the capacity and schedule records; it imports only
+//!    `kind`, `tz` and [`auth::SignatureScheme`].
+//! 4. The steps over the records: [`capacity`] and [`schedule`] (their math, over `tz`),
+//!    [`routing`], [`intake`], [`payload`], [`billing`], [`delivery`], then [`validate`],
+//!    [`seed`] and [`appointment`].
+//! 5. [`error`]: the crate [`Error`] wraps each module's error, so it sits above them and no
+//!    module below imports it.
+//! 6. [`storage`]: the store contract returns [`Error`]; then [`contact`], which resolves
+//!    contacts through it.
+//! 7. [`engine`], which orchestrates everything.
 #![deny(missing_docs)]
 
 pub mod appointment;
@@ -34,6 +53,8 @@ pub mod seed;
 pub mod signature;
 pub mod status;
 pub mod storage;
+mod storage_error;
+mod tz;
 pub mod validate;
 pub mod zip;
 

@@ -39,7 +39,7 @@ pub mod reference;
 pub mod targeting;
 mod tie;
 
-pub use crate::capacity::{CapPeriod, CapScope};
+pub use crate::model::{CapPeriod, CapScope};
 pub use index::RoutingTable;
 pub use overlap::Overlap;
 pub use reference::route_linear;
@@ -168,11 +168,8 @@ pub struct RoutingRule {
     #[serde(flatten)]
     pub targeting: RuleTargeting,
     /// Caps and budget of this rule alone (see [`crate::capacity`]); unlimited by default.
-    #[serde(
-        default,
-        skip_serializing_if = "crate::capacity::Capacity::is_unlimited"
-    )]
-    pub capacity: crate::capacity::Capacity,
+    #[serde(default, skip_serializing_if = "crate::model::Capacity::is_unlimited")]
+    pub capacity: crate::model::Capacity,
 }
 
 impl RoutingRule {

@@ -23,10 +23,9 @@ use time::OffsetDateTime;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
-mod error;
 mod memory;
 
-pub use error::{StorageError, StorageErrorKind};
+pub use crate::storage_error::{StorageError, StorageErrorKind};
 
 pub use memory::MemoryStore;
 

@@ -4,11 +4,22 @@
 //! `appointments`, `appointment_routing_rules`, `billing_events`, the `*_events` tables) and the
 //! terms in `DESIGN.md`. Times are UTC ([`time::OffsetDateTime`]); money is integer cents
 //! ([`Cents`]), never floating-point dollars.
+//!
+//! The capacity records ([`Capacity`], [`Cap`], [`Budget`], [`CapPeriod`], [`CapScope`]) and
+//! the schedule records ([`WeeklySchedule`], [`OpenHours`], [`Weekday`], [`ClockTime`]) live
+//! here too, so that a [`Workspace`] is data alone; their math is in [`crate::capacity`] and
+//! [`crate::schedule`], which re-export them.
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::status::{EventKind, LeadStatus};
 use time::OffsetDateTime;
+
+mod capacity;
+pub(crate) mod schedule;
+
+pub use capacity::{Budget, Cap, CapPeriod, CapScope, Capacity};
+pub use schedule::{ClockTime, OpenHours, ScheduleError, Weekday, WeeklySchedule};
 
 /// Row id of a contact (`contacts.id`).
 pub type ContactId = i64;
@@ -192,11 +203,11 @@ pub struct Workspace {
     /// Caps per hour/day/week/month and an optional budget, counted in `timezone`
     /// (see [`crate::capacity`]); unlimited by default.
     #[serde(default)]
-    pub capacity: crate::capacity::Capacity,
+    pub capacity: Capacity,
     /// Weekly hours when the workspace accepts appointments, checked at routing time
     /// (see [`crate::schedule`]); `None` is always open.
     #[serde(default)]
-    pub schedule: Option<crate::schedule::WeeklySchedule>,
+    pub schedule: Option<WeeklySchedule>,
     /// How this workspace wants its payloads shaped and signed.
     #[serde(default)]
     pub delivery: DeliveryOptions,
