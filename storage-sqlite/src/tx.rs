@@ -1008,6 +1008,47 @@ impl AppointmentRepo for SqlTx<'_> {
 // ---------------------------------------------------------------------------------------------
 // Capacity counters and routing state
 
+impl SqlTx<'_> {
+    /// Takes `count` and `amount` from one counter if it stays within `l`'s limits: one
+    /// conditional UPDATE of an existing row, else an INSERT of a new row when the take alone
+    /// fits. Returns whether it took.
+    fn take_one(&self, l: &CounterLimit, count: i64, amount: Cents) -> Result<bool, StorageError> {
+        let max_amount = l.max_amount.map(|m| m.0);
+        let r = (|| {
+            let updated = self.exec(
+                "UPDATE capacity_counters SET count = count + ?2, amount_cents = amount_cents + ?3 \
+                 WHERE counter_key = ?1 AND (?4 IS NULL OR count + ?2 <= ?4) \
+                 AND (?5 IS NULL OR amount_cents + ?3 <= ?5)",
+                params![l.key, count, amount.0, l.max_count, max_amount],
+            )?;
+            if updated == 1 {
+                return Ok(true);
+            }
+            if self.counter_exists(&l.key)? {
+                return Ok(false);
+            }
+            let fits =
+                l.max_count.is_none_or(|m| count <= m) && max_amount.is_none_or(|m| amount.0 <= m);
+            if fits {
+                self.add_to_counter(&l.key, count, amount)?;
+            }
+            Ok(fits)
+        })();
+        in_op(&format!("try_consume {}", l.key), r)
+    }
+
+    /// Whether a counter row exists under `key`.
+    fn counter_exists(&self, key: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .one(
+                "SELECT 1 FROM capacity_counters WHERE counter_key = ?1",
+                [key],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+}
+
 impl CapacityRepo for SqlTx<'_> {
     fn counter(&self, key: &str) -> Result<(i64, Cents), StorageError> {
         let found = self.one(
@@ -1019,6 +1060,24 @@ impl CapacityRepo for SqlTx<'_> {
             },
         )?;
         Ok(found.unwrap_or((0, Cents(0))))
+    }
+
+    fn try_consume(
+        &self,
+        limits: &[CounterLimit],
+        count: i64,
+        amount: Cents,
+    ) -> Result<bool, StorageError> {
+        for (i, l) in limits.iter().enumerate() {
+            if !self.take_one(l, count, amount)? {
+                // Undo the counters already taken from, in this transaction.
+                for done in &limits[..i] {
+                    self.add_to_counter(&done.key, -count, Cents(-amount.0))?;
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn add_to_counter(&self, key: &str, count: i64, amount: Cents) -> Result<(), StorageError> {

@@ -5,7 +5,7 @@ use super::Snapshot;
 use crate::capacity::{self, CapScope, CapViolation, Capacity, Usage, Zone};
 use crate::model::Cents;
 use crate::routing::{Candidate, Gate, SkipReason, TieState};
-use crate::storage::{RuleRoutingState, StorageError, Tx};
+use crate::storage::{CounterLimit, RuleRoutingState, StorageError, Tx};
 use crate::Error;
 use std::cell::RefCell;
 use time::OffsetDateTime;
@@ -192,8 +192,10 @@ fn usage(
     Ok(usage)
 }
 
-/// Consumes one appointment at `price` from the winner's workspace and rule capacities, in
-/// the assigning transaction.
+/// Takes one appointment at `price` from the winner's workspace and rule capacities, in the
+/// assigning transaction, atomically against concurrent writers
+/// ([`CapacityRepo::try_consume`](crate::storage::CapacityRepo::try_consume)): `false` when
+/// another writer took the last unit since the gate read the counters.
 pub(super) fn consume(
     tx: &dyn Tx,
     snap: &Snapshot,
@@ -201,8 +203,25 @@ pub(super) fn consume(
     rule_id: Option<i64>,
     price: Cents,
     at: OffsetDateTime,
-) -> Result<(), Error> {
-    adjust(tx, snap, workspace_id, rule_id, 1, price, at)
+) -> Result<bool, Error> {
+    let mut limits = Vec::new();
+    for (scope, owner, cap) in scopes(snap, workspace_id, rule_id) {
+        let zone = snap.zone(workspace_id)?;
+        for period in cap.periods() {
+            let (start, _) = zone.window(period, at)?;
+            limits.push(CounterLimit {
+                key: capacity::counter_key(scope, &owner, period, start),
+                max_count: cap
+                    .caps
+                    .iter()
+                    .filter(|c| c.period == period)
+                    .map(|c| i64::from(c.limit))
+                    .min(),
+                max_amount: cap.budget.filter(|b| b.period == period).map(|b| b.amount),
+            });
+        }
+    }
+    Ok(tx.try_consume(&limits, 1, price)?)
 }
 
 /// Gives one appointment at `price` back to the capacities it was taken from, in the windows
@@ -215,44 +234,30 @@ pub(super) fn give_back(
     price: Cents,
     matched_at: OffsetDateTime,
 ) -> Result<(), Error> {
-    adjust(
-        tx,
-        snap,
-        workspace_id,
-        rule_id,
-        -1,
-        Cents(-price.0),
-        matched_at,
-    )
-}
-
-fn adjust(
-    tx: &dyn Tx,
-    snap: &Snapshot,
-    workspace_id: &str,
-    rule_id: Option<i64>,
-    count: i64,
-    amount: Cents,
-    at: OffsetDateTime,
-) -> Result<(), Error> {
-    let Some(ws) = snap.workspaces.get(workspace_id) else {
-        return Ok(());
-    };
-    let zone = snap.zone(workspace_id)?;
-    let rule_cap = rule_id.and_then(|id| snap.rule_capacity.get(&id).map(|c| (id, c)));
-    let mut scopes = vec![(CapScope::Workspace, ws.id.clone(), &ws.capacity)];
-    if let Some((id, cap)) = rule_cap {
-        scopes.push((CapScope::Rule, id.to_string(), cap));
-    }
-    for (scope, owner, cap) in scopes {
+    for (scope, owner, cap) in scopes(snap, workspace_id, rule_id) {
+        let zone = snap.zone(workspace_id)?;
         for period in cap.periods() {
-            let (start, _) = zone.window(period, at)?;
-            tx.add_to_counter(
-                &capacity::counter_key(scope, &owner, period, start),
-                count,
-                amount,
-            )?;
+            let (start, _) = zone.window(period, matched_at)?;
+            let key = capacity::counter_key(scope, &owner, period, start);
+            tx.add_to_counter(&key, -1, Cents(-price.0))?;
         }
     }
     Ok(())
+}
+
+/// The capacities an assignment counts against: the workspace's, and its rule's when the rule
+/// has one (scope, owner id, capacity).
+fn scopes<'s>(
+    snap: &'s Snapshot,
+    workspace_id: &str,
+    rule_id: Option<i64>,
+) -> Vec<(CapScope, String, &'s Capacity)> {
+    let Some(ws) = snap.workspaces.get(workspace_id) else {
+        return Vec::new();
+    };
+    let mut scopes = vec![(CapScope::Workspace, ws.id.clone(), &ws.capacity)];
+    if let Some((id, cap)) = rule_id.and_then(|id| snap.rule_capacity.get(&id).map(|c| (id, c))) {
+        scopes.push((CapScope::Rule, id.to_string(), cap));
+    }
+    scopes
 }

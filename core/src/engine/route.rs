@@ -9,7 +9,7 @@ use crate::model::*;
 use crate::payload::{self, Customer};
 use crate::routing::{RoutingRule, RoutingTable, UnroutedReason};
 use crate::status::{EventKind, LeadStatus};
-use crate::storage::with_tx;
+use crate::storage::{with_tx, StorageError};
 use crate::validate::ValidLead;
 use crate::zip::Zip5;
 use crate::{Error, Result};
@@ -23,16 +23,58 @@ pub(crate) struct Routed {
     pub trace: serde_json::Value,
 }
 
+/// How many times [`decide`] routes again when the winner's capacity was taken by a
+/// concurrent writer between the gate's read and the take.
+const MAX_ROUNDS: usize = 16;
+
 /// Routes a (product, ZIP5) inside the assigning transaction: the tie policy's state is read
 /// and advanced in the store, each candidate passes the gate (consent, schedule, caps,
-/// budget), and the winner's capacity is consumed, all in `step.tx`. `consent`: whether the
-/// lead has TCPA consent.
+/// budget), and the winner's capacity is taken atomically
+/// ([`CapacityRepo::try_consume`](crate::storage::CapacityRepo::try_consume)), all in
+/// `step.tx`. When the take is refused (another writer took the last unit after the gate
+/// read the counters; never under SQLite's serialized writers) the decision runs again and
+/// the gate now skips that candidate. `consent`: whether the lead has TCPA consent.
+///
+/// # Errors
+///
+/// Storage errors; a `Temporary` storage error when capacity kept changing for
+/// [`MAX_ROUNDS`] rounds.
 pub(crate) fn decide(
     step: Step<'_>,
     product: ProductId,
     zip: Zip5,
     consent: bool,
 ) -> Result<Routed> {
+    for _ in 0..MAX_ROUNDS {
+        let (routed, winner) = decide_once(step, product, zip, consent)?;
+        let Some((workspace_id, rule_id, rate)) = winner else {
+            return Ok(routed);
+        };
+        if gate::consume(
+            step.tx,
+            step.snap,
+            &workspace_id,
+            Some(rule_id),
+            rate,
+            step.at,
+        )? {
+            return Ok(routed);
+        }
+    }
+    Err(StorageError::unavailable("capacity kept changing while routing").into())
+}
+
+/// The winner of a decision whose capacity must be taken: workspace, rule, payment rate.
+type Winner = (String, i64, Cents);
+
+/// One routing decision, without taking capacity: the decision, and the winner (workspace,
+/// rule, payment rate) whose capacity the caller must take.
+fn decide_once(
+    step: Step<'_>,
+    product: ProductId,
+    zip: Zip5,
+    consent: bool,
+) -> Result<(Routed, Option<Winner>)> {
     let (tx, snap, at) = (step.tx, step.snap, step.at);
     let mut state = gate::StoreTieState::new(tx, true);
     let mut gate = gate::StoreGate::new(tx, snap, at, consent);
@@ -50,13 +92,14 @@ pub(crate) fn decide(
     let m = match explanation.outcome {
         Ok(m) => m,
         Err(reason) => {
-            return Ok(Routed {
+            let routed = Routed {
                 assignment: Assignment::Unrouted {
                     reason: reason.code().to_string(),
                 },
                 outcome: RoutingOutcome::Unrouted(reason),
                 trace,
-            })
+            };
+            return Ok((routed, None));
         }
     };
     let rate = snap
@@ -64,8 +107,7 @@ pub(crate) fn decide(
         .get(m.workspace_id)
         .map(|w| w.payment_rate)
         .unwrap_or_default();
-    gate::consume(tx, snap, m.workspace_id, Some(m.rule_id), rate, at)?;
-    Ok(Routed {
+    let routed = Routed {
         assignment: Assignment::Routed {
             workspace_id: m.workspace_id.to_string(),
             rule_id: Some(m.rule_id),
@@ -78,7 +120,8 @@ pub(crate) fn decide(
             rule_id: m.rule_id,
         },
         trace,
-    })
+    };
+    Ok((routed, Some((m.workspace_id.to_string(), m.rule_id, rate))))
 }
 
 /// Writes the outbox row of a routed appointment (same transaction as its routing).

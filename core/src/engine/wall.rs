@@ -20,7 +20,7 @@ use super::Snapshot;
 use crate::auth::{self, AuthError, RateLimit};
 use crate::intake::FieldMap;
 use crate::model::{Cents, Provider, WebhookConfig};
-use crate::storage::Tx;
+use crate::storage::{CounterLimit, Tx};
 use crate::Error;
 use time::OffsetDateTime;
 
@@ -189,12 +189,16 @@ pub(super) fn consume_quota(
         }),
     ];
     for (kind, id, limit) in limits.into_iter().flatten() {
-        let key = format!("rate:{kind}:{id}:{}", limit.window_start(now));
-        let (used, _) = tx.counter(&key)?;
-        limit
-            .check(u32::try_from(used).unwrap_or(u32::MAX), now)
-            .map_err(AuthError::from)?;
-        tx.add_to_counter(&key, 1, Cents(0))?;
+        let take = CounterLimit {
+            key: format!("rate:{kind}:{id}:{}", limit.window_start(now)),
+            max_count: Some(i64::from(limit.limit)),
+            max_amount: None,
+        };
+        // Checked and counted in one atomic take, so concurrent batches cannot both pass
+        // the last request of a window.
+        if !tx.try_consume(std::slice::from_ref(&take), 1, Cents(0))? {
+            limit.check(limit.limit, now).map_err(AuthError::from)?;
+        }
     }
     Ok(())
 }

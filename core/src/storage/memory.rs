@@ -949,6 +949,26 @@ impl CapacityRepo for MemTx {
     fn counter(&self, key: &str) -> Result<(i64, Cents), StorageError> {
         self.read(|s| s.counters.get(key).copied().unwrap_or((0, Cents(0))))
     }
+    fn try_consume(
+        &self,
+        limits: &[CounterLimit],
+        count: i64,
+        amount: Cents,
+    ) -> Result<bool, StorageError> {
+        let fits = self.read(|s| {
+            limits.iter().all(|l| {
+                let (c, a) = s.counters.get(&l.key).copied().unwrap_or((0, Cents(0)));
+                l.max_count.is_none_or(|m| c + count <= m)
+                    && l.max_amount.is_none_or(|m| a.0 + amount.0 <= m.0)
+            })
+        })?;
+        if fits {
+            for l in limits {
+                self.add_to_counter(&l.key, count, amount)?;
+            }
+        }
+        Ok(fits)
+    }
     fn add_to_counter(&self, key: &str, count: i64, amount: Cents) -> Result<(), StorageError> {
         self.write(|s| {
             let (c, a) = s.counters.get(key).copied().unwrap_or((0, Cents(0)));

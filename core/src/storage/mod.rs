@@ -477,18 +477,56 @@ pub trait EventRepo {
         -> Result<Vec<NewEvent>, StorageError>;
 }
 
-/// Capacity counters: how many appointments (and dollars) a workspace or rule took in one
-/// cap window. Keys come from `capacity::counter_key`.
+/// One counter a [`CapacityRepo::try_consume`] takes from, with the limits that must still
+/// hold after the take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterLimit {
+    /// The counter's key (`capacity::counter_key`, or `rate:{kind}:{id}:{window}` for rate
+    /// limits).
+    pub key: String,
+    /// The most the count may reach; `None`: no count limit.
+    pub max_count: Option<i64>,
+    /// The most the amount may reach, in cents; `None`: no amount limit.
+    pub max_amount: Option<Cents>,
+}
+
+/// Counters of capacity (appointments and cents per cap window of a workspace or rule) and of
+/// rate limits (requests per window). Keys come from `capacity::counter_key` and the intake
+/// wall.
 pub trait CapacityRepo {
     /// The count and amount recorded under `key`; `(0, Cents(0))` when none.
-    fn counter(&self, key: &str) -> Result<(i64, Cents), StorageError>;
-    /// Adds to the counter under `key`, creating it at zero first.
     ///
     /// # Behavior
     ///
-    /// Atomic within the transaction; negative deltas give capacity back (a return). Read
-    /// and add in the same transaction as the assignment: with SQLite's write lock taken at
-    /// `BEGIN`, two writers cannot both see room for the last slot.
+    /// A plain read: under READ COMMITTED it may be stale by the time the transaction
+    /// writes. Use it to explain decisions (the routing trace), never to decide whether a
+    /// take fits: that is [`try_consume`](CapacityRepo::try_consume).
+    fn counter(&self, key: &str) -> Result<(i64, Cents), StorageError>;
+    /// Takes `count` and `amount` from every counter in `limits` if, after the take, each
+    /// stays within its `max_count` and `max_amount`; otherwise takes nothing. Returns
+    /// whether it took. Missing counters start at zero.
+    ///
+    /// # Behavior
+    ///
+    /// Atomic against concurrent transactions at any isolation level: two transactions
+    /// racing for the last unit never both get `true`. A database adapter checks and adds in
+    /// one conditional statement per counter (`UPDATE ... SET count = count + $n WHERE
+    /// count + $n <= $max`, which takes the row lock and re-checks after waiting), and undoes
+    /// its earlier counters in the same transaction when a later one refuses. The caller's
+    /// transaction may go on after `false`.
+    fn try_consume(
+        &self,
+        limits: &[CounterLimit],
+        count: i64,
+        amount: Cents,
+    ) -> Result<bool, StorageError>;
+    /// Adds to the counter under `key` without a limit, creating it at zero first; negative
+    /// deltas give capacity back (a return).
+    ///
+    /// # Behavior
+    ///
+    /// One atomic statement (an upsert adding to the stored values), so concurrent writers'
+    /// adds are never lost.
     fn add_to_counter(&self, key: &str, count: i64, amount: Cents) -> Result<(), StorageError>;
 }
 

@@ -40,6 +40,63 @@ pub fn capacity_counters(make: MakeStore<'_>) {
     );
 }
 
+/// `try_consume` takes from every counter only when all stay within their limits, counts
+/// from zero for a missing counter, leaves everything unchanged when one refuses, and lets
+/// the transaction go on after a refusal.
+pub fn try_consume_all_or_nothing(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let day = "workspace:w:day:2025-03-14T07:00:00Z";
+    let month = "workspace:w:month:2025-03-01T08:00:00Z";
+    let limit = |key: &str, count: Option<i64>, cents: Option<i64>| CounterLimit {
+        key: key.to_string(),
+        max_count: count,
+        max_amount: cents.map(Cents),
+    };
+    let both = [limit(day, Some(2), None), limit(month, None, Some(30_000))];
+    let takes = tx(s, "take", |tx| {
+        Ok([
+            tx.try_consume(&both, 1, Cents(10_000))?,
+            tx.try_consume(&both, 1, Cents(10_000))?,
+            // The day cap is reached: nothing is taken from the month either.
+            tx.try_consume(&both, 1, Cents(10_000))?,
+        ])
+    });
+    assert_eq!(takes, [true, true, false]);
+    let read = |s: &dyn Store| tx(s, "read", |tx| Ok((tx.counter(day)?, tx.counter(month)?)));
+    assert_eq!(read(s), ((2, Cents(20_000)), (2, Cents(20_000))));
+    // The budget refuses the second counter after the first was taken: the first is undone.
+    let next_day = [
+        limit("workspace:w:day:2025-03-15T07:00:00Z", Some(2), None),
+        limit(month, None, Some(30_000)),
+    ];
+    let (refused, after) = tx(s, "budget", |tx| {
+        let refused = !tx.try_consume(&next_day, 1, Cents(15_000))?;
+        // The transaction goes on after a refusal.
+        let after = tx.try_consume(&next_day, 1, Cents(10_000))?;
+        Ok((refused, after))
+    });
+    assert!(
+        refused && after,
+        "refused over budget, then a smaller take fits"
+    );
+    assert_eq!(
+        tx(s, "read", |tx| Ok(
+            tx.counter("workspace:w:day:2025-03-15T07:00:00Z")?
+        )),
+        (1, Cents(10_000)),
+        "the refused take left no trace on the first counter"
+    );
+    // A limit of zero refuses even a missing counter; no limit always takes.
+    let zero = tx(s, "zero", |tx| {
+        Ok((
+            tx.try_consume(&[limit("rate:provider:p:0", Some(0), None)], 1, Cents(0))?,
+            tx.try_consume(&[limit("rate:provider:p:0", None, None)], 1, Cents(0))?,
+        ))
+    });
+    assert_eq!(zero, (false, true));
+}
+
 /// Rule routing state defaults to zero / never, upserts, and rolls back.
 pub fn rule_routing_state(make: MakeStore<'_>) {
     use crate::storage::RuleRoutingState;

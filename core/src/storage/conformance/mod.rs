@@ -108,6 +108,7 @@ macro_rules! __conformance_checks {
             counts_and_breakdowns,
             unrouted_queue_and_assignment,
             capacity_counters,
+            try_consume_all_or_nothing,
             rule_routing_state,
             billing_credits_and_summary,
             workspace_options_round_trip,
