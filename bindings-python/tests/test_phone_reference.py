@@ -11,7 +11,9 @@ formatting. leadroute must agree on (valid?, E.164) for:
   rendered as E.164, in international format, and in national format parsed with its region;
 - near-misses of those example numbers and random national numbers for every country code,
   written ``+<code> <number>`` (what the international fast path decides);
-- every line of ``data/tricky_phones.txt``.
+- every line of ``data/tricky_phones.txt``;
+- a word after a number (``ext``, ``x``, ``extension``, ...), with and without digits after
+  it, for several numbers and formats (``trailing_word_cases``).
 
 A disagreement is allowed only when listed in ``POLICIES`` with the reason it is deliberate.
 """
@@ -178,6 +180,39 @@ def tricky_cases() -> list[tuple[str, str]]:
     return cases
 
 
+# A word written after a number, with and without digits after it (issue 11): libphonenumber
+# cuts an extension only when digits follow its label; a label with no digits stays in the
+# number, where three or more letters make it a vanity number (`212-555-1234 ext` is
+# 2125551234398, too long), one or two are dropped (`x`), and `,` or `#` make it no number.
+TRAILING_NUMBERS = [
+    ("(212)555-1234", "US"),
+    ("(212) 555-1234", "US"),
+    ("212-555-1234", "US"),
+    ("212.555.1234", "US"),
+    ("2125551234", "US"),
+    ("+1 212 555 1234", "US"),
+    ("1-317-863-8426", "US"),
+    ("(254) 240-1519", "US"),
+    ("+44 20 7031 3000", "US"),
+    ("020 7031 3000", "GB"),
+    ("1-800-FLOWERS", "US"),
+]
+TRAILING_WORDS = ["ext", "ext.", "x", "X", "extension", "EXT", "Ext.", "Ext:", "extn", "xt", "int", "#", "~"]
+TRAILING_SEPARATORS = ["", " ", ", ", "\u00a0"]
+TRAILING_TAILS = ["", "5", " 55", " 1234#", ".", " -"]
+
+
+def trailing_word_cases() -> list[tuple[str, str]]:
+    """Every number x word x separator before it x what follows it (digits or not)."""
+    return [
+        (number + sep + word + tail, region)
+        for number, region in TRAILING_NUMBERS
+        for word in TRAILING_WORDS
+        for sep in TRAILING_SEPARATORS
+        for tail in TRAILING_TAILS
+    ]
+
+
 def test_corpus_phones_agree() -> None:
     phones = corpus_phones()
     assert len(phones) >= 5_900
@@ -205,6 +240,17 @@ def test_tricky_inputs_agree() -> None:
     assert len(cases) > 100
     assert disagreements(cases) == []
     print(f"tricky inputs: {len(cases)} inputs, {len(POLICIES)} deliberate policies")
+
+
+def test_trailing_words_agree() -> None:
+    cases = trailing_word_cases()
+    assert len(cases) > 3_000
+    assert disagreements(cases) == []
+    # Both readings occur: a word with no digits makes the number invalid, with digits it
+    # is an extension.
+    assert ours("(212)555-1234 ext", "US") == (False, None)
+    assert ours("(212)555-1234 ext 55", "US") == (True, "+12125551234")
+    print(f"trailing words: {len(cases)} inputs, 0 disagreements")
 
 
 @pytest.mark.parametrize(

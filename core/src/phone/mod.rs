@@ -22,8 +22,10 @@
 //!   Rust port), after fixing its input where it is known to differ from libphonenumber:
 //!   Unicode decimal digits (`３`, `٣`, ...) become ASCII digits, input whose number starts
 //!   with `+` is parsed with no default region (the crate corrupts some under a US default
-//!   region), one or two stray letters are dropped (only three or more make a vanity
-//!   number), and the extension is cut off by leadroute before the crate sees the number.
+//!   region), and leadroute reads the text as libphonenumber does up to its digits (the
+//!   possible number in it, the extension cut off, the viability check, letters read as
+//!   keypad digits only when there are three or more: `212-555-1234 ext` is 2125551234398,
+//!   too long), so that the crate gets only a `+` and digits.
 //!   Each thread on this path works on a metadata database of its own, built from the bundled
 //!   `core/data/PhoneNumberMetadata.xml` (the crate's own 9.0.33 file) on first use (about
 //!   50 ms per concurrent thread), because the crate's regex cache is one mutex per database;
@@ -422,24 +424,39 @@ fn with_database<T>(f: impl FnOnce(&phonenumber::metadata::Database) -> T) -> T 
 }
 
 /// The general path: the `phonenumber` crate, with leadroute's fixes to its input and output.
+///
+/// leadroute reads the text as libphonenumber does up to the digits: the possible number in
+/// it, the extension cut off, the viability check, the letters read; the crate gets only
+/// those digits (after a `+` if there is one). The crate's own reading of text differs from
+/// libphonenumber's: its extension pattern allows no digits, so it cuts a word after the
+/// number as an empty extension (`212-555-1234 ext` is 2125551234398 to libphonenumber, too
+/// long), and then finds viable what libphonenumber does not (`212-555-1234, ext`); it maps
+/// one or two letters to digits, which libphonenumber drops; and it misreads some
+/// punctuation after a `+` (`+4420703130-00` is no number to it).
 fn general(text: &str, default_region: &str) -> Result<NormalizedPhone, PhoneError> {
     let region = country::Id::from_str(default_region.trim())
         .map_err(|_| PhoneError::UnknownRegion(default_region.to_string()))?;
-    let text = digits::to_ascii_digits(text);
-    let text = phone_context(&text)?;
-    let text = before_second_number(&text);
-    let (number, extension) = split_extension(text);
-    let number = stray_letters_ignored(number)?;
-    let number = number.as_ref();
-    // The first `+` or digit starts the number (libphonenumber's extractPossibleNumber).
-    let international = number
-        .chars()
-        .find(|&c| c == '+' || c.is_ascii_digit())
-        .is_some_and(|c| c == '+');
-    with_database(|db| crate_path(db, number, extension, international, region))
+    let raw = text;
+    let text = digits::to_ascii_digits(raw);
+    // libphonenumber's buildNationalNumberForParsing.
+    let context;
+    let national = if text.contains(PHONE_CONTEXT) {
+        context = phone_context(&text)?;
+        &context
+    } else {
+        possible_number(&text)
+    };
+    let (number, extension) = split_extension(without_subaddress(national));
+    if !viable(original(raw, &text, number)) {
+        return Err(PhoneError::NotANumber);
+    }
+    let digits = national_digits(number);
+    let international = digits.starts_with('+');
+    with_database(|db| crate_path(db, &digits, extension, international, region))
 }
 
-/// The crate's parse, validation and E.164 formatting of `number`, on `db`.
+/// The crate's parse, validation and E.164 formatting of `number` (see [`national_digits`]),
+/// on `db`.
 fn crate_path(
     db: &phonenumber::metadata::Database,
     number: &str,
@@ -492,43 +509,132 @@ fn is_valid(db: &phonenumber::metadata::Database, n: &phonenumber::PhoneNumber) 
         .unwrap_or_else(|| phonenumber::is_valid_with(db, n))
 }
 
-/// libphonenumber reads the letters in a number as keypad digits only when there are at
-/// least three of them (`VALID_ALPHA_PHONE_PATTERN`: a vanity number such as
-/// `1-800-FLOWERS`); fewer are dropped (`normalizeDigitsOnly`), while the crate always maps
-/// them, giving another number (`800 ab 12345` would become `800-221-2345`). With one or two
-/// letters after the number's start, this drops them, after libphonenumber's viability check
-/// (`VALID_PHONE_NUMBER`): the first three digits may be separated only by punctuation,
-/// where `x` counts as punctuation, else the text is not a number. An `x` after a space is
-/// left to the crate, which may read it as an extension marker.
-fn stray_letters_ignored(number: &str) -> Result<std::borrow::Cow<'_, str>, PhoneError> {
-    use std::borrow::Cow;
-    let start = number
-        .find(|c: char| c == '+' || c.is_ascii_digit())
-        .unwrap_or(0);
-    let body = &number[start..];
-    let letters = body.bytes().filter(u8::is_ascii_alphabetic).count();
-    // An `x` after a space may start an extension the crate reads (`... x 6330 / x 7000`).
-    let extension_marker = body
-        .as_bytes()
-        .windows(2)
-        .any(|w| w[0].is_ascii_whitespace() && w[1].eq_ignore_ascii_case(&b'x'));
-    if letters == 0 || letters >= 3 || extension_marker {
-        return Ok(Cow::Borrowed(number));
+/// The number as libphonenumber normalizes it once it is viable (see [`viable`]) and its
+/// extension is cut off: a leading `+` if it has one, then its digits. Its ASCII letters are
+/// keypad digits when there are three or more (`VALID_ALPHA_PHONE_PATTERN`, then
+/// `ALPHA_PHONE_MAPPINGS`): a vanity number (`1-800-FLOWERS`), or a word written after a
+/// number with no digits after it, which is no extension (`212-555-1234 ext` is
+/// 2125551234398, too long); fewer are dropped (`normalizeDigitsOnly`: `212-555-1234 x`,
+/// `800 ab 12345`). Anything else is dropped.
+fn national_digits(number: &str) -> String {
+    let vanity = number.bytes().filter(u8::is_ascii_alphabetic).count() >= 3;
+    let plus = number.starts_with('+');
+    let digits = number.chars().filter_map(|c| match c.to_ascii_uppercase() {
+        '0'..='9' => Some(c),
+        'A'..='Z' if !vanity => None,
+        'A'..='C' => Some('2'),
+        'D'..='F' => Some('3'),
+        'G'..='I' => Some('4'),
+        'J'..='L' => Some('5'),
+        'M'..='O' => Some('6'),
+        'P'..='S' => Some('7'),
+        'T'..='V' => Some('8'),
+        'W'..='Z' => Some('9'),
+        _ => None,
+    });
+    plus.then_some('+').into_iter().chain(digits).collect()
+}
+
+/// libphonenumber's viability check (`VALID_PHONE_NUMBER`, matched case-insensitively against
+/// the whole number, here without its extension): two digits, or optional pluses then at least
+/// three digits with only punctuation or `*` before each, then punctuation, `*`, ASCII letters
+/// and digits. A word after a number must be letters (`212-555-1234, ext` and
+/// `212-555-1234 x#` are not numbers). Digits are any Unicode decimal digits; `number` is the
+/// text as typed (see [`original`]), as full-width letters are not allowed.
+fn viable(number: &str) -> bool {
+    let is_digit = |c: char| c.is_ascii_digit() || digits::decimal_value(c).is_some();
+    if number.chars().count() == 2 && number.chars().all(is_digit) {
+        return true;
     }
+    let mut chars = number.chars().peekable();
+    while chars.next_if(|&c| c == '+' || c == '\u{FF0B}').is_some() {}
     let mut digits = 0;
-    for c in body.bytes() {
-        if c.is_ascii_digit() {
+    for c in chars {
+        if is_digit(c) {
             digits += 1;
-            if digits == 3 {
-                break;
-            }
-        } else if c.is_ascii_alphabetic() && !c.eq_ignore_ascii_case(&b'x') {
-            return Err(PhoneError::NotANumber);
+        } else if !(c == '*' || is_punctuation(c) || (digits >= 3 && c.is_ascii_alphabetic())) {
+            return false;
         }
     }
-    let mut kept = number[..start].to_string();
-    kept.extend(body.chars().filter(|c| !c.is_ascii_alphabetic()));
-    Ok(Cow::Owned(kept))
+    digits >= 3
+}
+
+/// libphonenumber's `VALID_PUNCTUATION` (matched case-insensitively, so `X` too).
+fn is_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        '-' | 'x'
+            | 'X'
+            | '\u{2010}'..='\u{2015}'
+            | '\u{2212}'
+            | '\u{30FC}'
+            | '\u{FF0D}'..='\u{FF0F}'
+            | ' '
+            | '\u{A0}'
+            | '\u{AD}'
+            | '\u{200B}'
+            | '\u{2060}'
+            | '\u{3000}'
+            | '('
+            | ')'
+            | '\u{FF08}'
+            | '\u{FF09}'
+            | '\u{FF3B}'
+            | '\u{FF3D}'
+            | '.'
+            | '['
+            | ']'
+            | '/'
+            | '~'
+            | '\u{2053}'
+            | '\u{223C}'
+            | '\u{FF5E}'
+    )
+}
+
+/// The part of `raw` that `part`, a slice of `text = digits::to_ascii_digits(raw)`, was mapped
+/// from (the mapping is one character for one); `part` itself if it is not a slice of `text`
+/// (a `;phone-context=` number) or nothing was mapped.
+fn original<'a>(raw: &'a str, text: &str, part: &'a str) -> &'a str {
+    let Some(start) = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize) else {
+        return part;
+    };
+    if raw.len() == text.len() || start + part.len() > text.len() {
+        return part;
+    }
+    let skip = text[..start].chars().count();
+    let take = part.chars().count();
+    let mut bounds = raw
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([raw.len()])
+        .skip(skip);
+    match (bounds.next(), bounds.nth(take.saturating_sub(1))) {
+        (Some(a), Some(b)) if take > 0 => &raw[a..b],
+        (Some(a), _) => &raw[a..a],
+        _ => part,
+    }
+}
+
+/// `text` without an RFC 3966 ISDN subaddress (`;isub=`), as libphonenumber reads it.
+fn without_subaddress(text: &str) -> &str {
+    match text.find(";isub=") {
+        Some(i) if i > 0 => &text[..i],
+        _ => text,
+    }
+}
+
+/// libphonenumber's `extractPossibleNumber`: from the first `+` or digit, without trailing
+/// characters other than letters, digits and `#` (or `_`), and without a second number
+/// written after `/x` or `\\x` (see [`before_second_number`]).
+fn possible_number(text: &str) -> &str {
+    let Some(start) = text.find(|c: char| c == '+' || c.is_ascii_digit()) else {
+        return "";
+    };
+    let text = text[start..].trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '#'));
+    // Deliberately not libphonenumber's: a space before the second number does not join the
+    // first number's extension to it (`... x 6330 / x 7000`, see the Python reference test).
+    before_second_number(text).trim_end_matches(' ')
 }
 
 /// When the crate finds a number invalid, libphonenumber may still read it as valid: the
@@ -544,9 +650,6 @@ fn retry(
     code: u16,
     region: country::Id,
 ) -> Option<phonenumber::PhoneNumber> {
-    if !number.is_ascii() || number.bytes().any(|c| c.is_ascii_alphabetic()) {
-        return None;
-    }
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
     let (code, national) = if international {
         let cc = code.to_string();
@@ -609,15 +712,17 @@ fn before_second_number(text: &str) -> &str {
     text
 }
 
+/// RFC 3966's phone-context parameter.
+const PHONE_CONTEXT: &str = ";phone-context=";
+
 /// RFC 3966 `;phone-context=`: libphonenumber reads `tel:863-8426;phone-context=+1-317` as
 /// the context's digits followed by the number (the crate does not). Other text is returned
 /// unchanged.
 fn phone_context(text: &str) -> Result<std::borrow::Cow<'_, str>, PhoneError> {
-    const KEY: &str = ";phone-context=";
-    let Some(at) = text.find(KEY) else {
+    let Some(at) = text.find(PHONE_CONTEXT) else {
         return Ok(text.into());
     };
-    let context = &text[at + KEY.len()..];
+    let context = &text[at + PHONE_CONTEXT.len()..];
     let context = &context[..context.find(';').unwrap_or(context.len())];
     if context.is_empty() {
         return Err(PhoneError::NotANumber);
@@ -634,22 +739,24 @@ fn phone_context(text: &str) -> Result<std::borrow::Cow<'_, str>, PhoneError> {
 /// Cuts a trailing extension off `text` as libphonenumber's extension pattern does (leftmost
 /// match that reaches the end): `;ext=` and explicit labels (`ext`, `extn`, `extension`, `xt`)
 /// with up to 20 digits, one-character or `int` labels (`x`, `#`, `~`) with up to 9, `,,` or
-/// `;` with up to 15, commas with up to 9, and `- 123#` with up to 6. Returns the number part
+/// `;` with up to 15, commas with up to 9, and `- 123#` with up to 6; only if the number
+/// before it is viable (see [`viable`]; from its first `+` or digit). Returns the number part
 /// and the extension digits; text without an extension comes back whole.
 fn split_extension(text: &str) -> (&str, Option<&str>) {
     let b = text.as_bytes();
-    for start in 0..b.len() {
-        if !text.is_char_boundary(start) {
-            continue;
-        }
-        if let Some((s, e)) = extension_at(b, start) {
-            let head = &text[..start];
-            if head.bytes().filter(u8::is_ascii_digit).count() >= 3 {
-                return (head, Some(&text[s..e]));
-            }
-        }
+    let Some((start, (s, e))) = (0..b.len())
+        .filter(|&i| text.is_char_boundary(i))
+        .find_map(|i| extension_at(b, i).map(|r| (i, r)))
+    else {
+        return (text, None);
+    };
+    let head = &text[..start];
+    let from = head.find(|c: char| c == '+' || c.is_ascii_digit());
+    if from.is_some_and(|i| viable(&head[i..])) {
+        (head, Some(&text[s..e]))
+    } else {
+        (text, None)
     }
-    (text, None)
 }
 
 /// The extension digits' range if an extension pattern matches `b[i..]` to its end.
@@ -659,6 +766,16 @@ fn extension_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
             i += 1;
         }
         i
+    };
+    // The same, where libphonenumber also allows a no-break space (U+00A0).
+    let skip_space = |mut i: usize, set: &[u8]| loop {
+        if b.get(i).is_some_and(|c| set.contains(c)) {
+            i += 1;
+        } else if b.get(i..i + 2) == Some(&[0xC2, 0xA0][..]) {
+            i += 2;
+        } else {
+            return i;
+        }
     };
     let label = |i: usize, l: &str| {
         let l = l.as_bytes();
@@ -679,14 +796,14 @@ fn extension_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
         } else {
             i
         };
-        skip(i, b" \t,-")
+        skip_space(i, b" \t,-")
     };
     if let Some(j) = label(i, ";ext=") {
         if let Some(r) = tail(j, 20, false) {
             return Some(r);
         }
     }
-    let j = skip(i, b" \t,");
+    let j = skip_space(i, b" \t,");
     // Explicit labels: e?xt(ensi(o|ó))?n? (longest first), доб, anexo.
     let explicit = [
         "extension",
@@ -723,7 +840,7 @@ fn extension_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
             return Some((k, e));
         }
     }
-    let j = skip(i, b" \t");
+    let j = skip_space(i, b" \t");
     if let Some(k) = label(j, ",,").or_else(|| label(j, ";")) {
         if let Some(r) = tail(after_label(k), 15, true) {
             return Some(r);
@@ -862,6 +979,36 @@ mod tests {
         assert_eq!(e164("800 ab 12345"), Err("invalid_number"));
         assert_eq!(e164("3b17-863-8426"), Err("not_a_number"));
         assert_eq!(e164("1-800-FLOWERS"), Ok("+18003569377".into()));
+    }
+
+    #[test]
+    fn a_label_without_digits_is_not_an_extension() {
+        // Expected values from phonenumbers 9.0.33 (tests/data/tricky_phones.txt): with no
+        // digits after it, `ext` is three letters of a vanity number (2125551234398).
+        assert_eq!(e164("(212)555-1234 ext"), Err("invalid_number"));
+        assert_eq!(e164("(212)555-1234 ext."), Err("invalid_number"));
+        assert_eq!(e164("2125551234ext"), Err("invalid_number"));
+        assert_eq!(e164("+1 212 555 1234 ext"), Err("invalid_number"));
+        assert_eq!(e164("317-863-8426 EXT"), Err("invalid_number"));
+        assert_eq!(e164("(212) 555-1234 extension"), Err("too_long"));
+        // One or two letters are dropped.
+        assert_eq!(e164("(212)555-1234 x"), Ok("+12125551234".into()));
+        assert_eq!(e164("317-863-8426 xt"), Ok("+13178638426".into()));
+        // Not a phone number's characters: a comma or `#` with no digits after it.
+        assert_eq!(e164("317-863-8426, ext"), Err("not_a_number"));
+        assert_eq!(e164("317-863-8426 x#"), Err("not_a_number"));
+        // With digits, an extension.
+        for (raw, ext) in [
+            ("(212)555-1234 ext 55", "55"),
+            ("212.555.1234 x12", "12"),
+            ("2125551234ext5", "5"),
+            ("(212)555-1234 Ext. 55.", "55"),
+            ("+1 212 555 1234\u{A0}ext\u{A0}55", "55"),
+        ] {
+            let p = normalize(raw, "US").unwrap();
+            assert_eq!(p.number.as_str(), "+12125551234", "{raw:?}");
+            assert_eq!(p.extension.as_deref(), Some(ext), "{raw:?}");
+        }
     }
 
     #[test]
