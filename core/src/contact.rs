@@ -19,7 +19,7 @@
 //! ([`is_duplicate`]).
 
 use crate::model::{ContactId, NewContact};
-use crate::storage::{ContactRepo, StorageError, StorageErrorKind};
+use crate::storage::{ContactRepo, Inserted, StorageError};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
@@ -159,8 +159,8 @@ fn apply(
 ///
 /// Call it inside a transaction. A record with a phone matches on the phone; failing that,
 /// a contact known only by the same email key takes the phone (a merge). A record without a
-/// phone matches on its email key. If another writer creates the same key first (a `Conflict`
-/// on insert), the contact it created is found and updated instead.
+/// phone matches on its email key. If another writer creates the same key first, the
+/// insert-if-absent finds the contact it created, which is updated instead.
 ///
 /// # Errors
 ///
@@ -172,13 +172,13 @@ pub fn resolve_contact(
     if let Some(found) = find(repo, incoming)? {
         return update(repo, found.0, &found.1, incoming, found.2);
     }
-    match repo.insert_contact(incoming) {
-        Ok(id) => Ok((id, ContactChange::Created)),
-        Err(e) if e.kind() == StorageErrorKind::Conflict => match find(repo, incoming)? {
-            Some(found) => update(repo, found.0, &found.1, incoming, found.2),
-            None => Err(e),
+    match repo.insert_contact_if_absent(incoming)? {
+        Inserted::Created(id) => Ok((id, ContactChange::Created)),
+        // Another writer stored the key since `find` looked: update theirs.
+        Inserted::Existing(id) => match repo.contact(id)? {
+            Some(c) => update(repo, id, &c.contact, incoming, false),
+            None => Err(StorageError::not_found(format!("contact {id} vanished"))),
         },
-        Err(e) => Err(e),
     }
 }
 

@@ -420,6 +420,23 @@ fn require_contact_key(c: &NewContact) -> Result<(), StorageError> {
     Ok(())
 }
 
+impl SqlTx<'_> {
+    /// The id of the contact holding `c`'s key: its phone in the scope, or, without a phone,
+    /// its email key among the scope's contacts without a phone.
+    fn existing_contact(&self, c: &NewContact) -> Result<Option<ContactId>, StorageError> {
+        match (&c.phone_e164, &c.email_key) {
+            (Some(phone), _) => Ok(self.contact_by_phone(&c.dedup_scope, phone)?.map(|x| x.id)),
+            (None, Some(key)) => self.one(
+                "SELECT id FROM contacts WHERE dedup_scope = ?1 AND email_key = ?2 \
+                 AND phone_e164 IS NULL",
+                [&c.dedup_scope, key],
+                |r| Cols::new(r, "contacts").get(0),
+            ),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
 impl ContactRepo for SqlTx<'_> {
     fn contact_by_phone(
         &self,
@@ -459,17 +476,21 @@ impl ContactRepo for SqlTx<'_> {
         )
     }
 
-    fn insert_contact(&self, c: &NewContact) -> Result<ContactId, StorageError> {
+    fn insert_contact_if_absent(
+        &self,
+        c: &NewContact,
+    ) -> Result<Inserted<ContactId>, StorageError> {
         let r = (|| {
             require_contact_key(c)?;
-            self.conn
+            let written = self
+                .conn
                 .prepare_cached(
                     "INSERT INTO contacts (dedup_scope, phone_e164, phone_extension, email, \
                      email_key, first_name, last_name, zip_code, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
                 )
                 .db()?
-                .insert(params![
+                .execute(params![
                     c.dedup_scope,
                     c.phone_e164,
                     c.phone_extension,
@@ -480,9 +501,15 @@ impl ContactRepo for SqlTx<'_> {
                     c.zip_code,
                     ts(c.created_at)?
                 ])
-                .db()
+                .db()?;
+            if written == 1 {
+                return Ok(Inserted::Created(self.conn.last_insert_rowid()));
+            }
+            self.existing_contact(c)?
+                .map(Inserted::Existing)
+                .ok_or_else(|| StorageError::conflict("contact refused by a constraint"))
         })();
-        in_op("insert_contact", r)
+        in_op("insert_contact_if_absent", r)
     }
 
     fn update_contact(&self, id: ContactId, c: &NewContact) -> Result<(), StorageError> {

@@ -15,6 +15,19 @@ use time::OffsetDateTime;
 
 const T0: OffsetDateTime = datetime!(2025-03-14 15:09:26.535897 UTC);
 
+/// Stores a new contact: its id, or `Conflict` when its key is taken.
+fn insert_contact(
+    tx: &dyn leadroute_core::storage::Tx,
+    c: &NewContact,
+) -> Result<ContactId, StorageError> {
+    match tx.insert_contact_if_absent(c)? {
+        leadroute_core::storage::Inserted::Created(id) => Ok(id),
+        leadroute_core::storage::Inserted::Existing(id) => {
+            Err(StorageError::conflict(format!("contact {id} exists")))
+        }
+    }
+}
+
 /// Stores a lead at `new`, as intake does for a lead without an appointment time.
 fn insert_lead(tx: &dyn leadroute_core::storage::Tx, l: &NewLead) -> Result<LeadId, StorageError> {
     tx.insert_lead_as(l, LeadStatus::New, None, l.received_at)
@@ -99,7 +112,7 @@ fn seed_deliveries(store: &dyn Store, n: u32) -> Vec<DeliveryId> {
         tx.put_workspace(&workspace())?;
         let mut out = Vec::new();
         for i in 0..n {
-            let c = tx.insert_contact(&contact(&format!("+1317{:07}", 8638426 + i)))?;
+            let c = insert_contact(tx, &contact(&format!("+1317{:07}", 8638426 + i)))?;
             let l = insert_lead(tx, &lead(c, &format!("PA-{i:05}")))?;
             let a = tx.insert_appointment(&NewAppointment {
                 lead_id: l,
@@ -223,10 +236,13 @@ fn timestamps_are_stored_as_fixed_width_utc_text() {
     let path = dir.path().join("leadroute.sqlite");
     let store = SqliteStore::open(&path).expect("open");
     let id = with_tx(&store, |tx| {
-        Ok(tx.insert_contact(&NewContact {
-            created_at: datetime!(2025-03-14 10:09:26.5 -05:00),
-            ..contact("+13178638426")
-        })?)
+        Ok(insert_contact(
+            tx,
+            &NewContact {
+                created_at: datetime!(2025-03-14 10:09:26.5 -05:00),
+                ..contact("+13178638426")
+            },
+        )?)
     })
     .expect("insert");
     let text: String = raw(&path)
@@ -243,10 +259,9 @@ fn undecodable_rows_are_corrupt() {
     let path = dir.path().join("leadroute.sqlite");
     let store = SqliteStore::open(&path).expect("open");
     with_tx(&store, |tx| Ok(tx.put_workspace(&workspace())?)).expect("write");
-    let id = with_tx(
-        &store,
-        |tx| Ok(tx.insert_contact(&contact("+13178638426"))?),
-    )
+    let id = with_tx(&store, |tx| {
+        Ok(insert_contact(tx, &contact("+13178638426"))?)
+    })
     .expect("insert");
     let conn = raw(&path);
     conn.execute(
@@ -636,7 +651,7 @@ fn version_1_database_migrates_keeping_its_data() {
     // AUTOINCREMENT's high-water mark survived the rebuild: the deleted id 3 is not reused.
     // A duplicate starts at 'new' like every lead; the engine then marks it.
     let (id, l) = with_tx(&store, |tx| {
-        let id = tx.insert_contact(&contact("+12125550123"))?;
+        let id = insert_contact(tx, &contact("+12125550123"))?;
         let l = insert_lead(
             tx,
             &NewLead {
@@ -751,7 +766,7 @@ fn migration_with_foreign_key_violations_rolls_back() {
 fn write_contacts(store: &SqliteStore, first: u32, n: u32) {
     for i in first..first + n {
         with_tx(store as &dyn Store, |tx| {
-            Ok(tx.insert_contact(&contact(&format!("+1317863{i:04}")))?)
+            Ok(insert_contact(tx, &contact(&format!("+1317863{i:04}")))?)
         })
         .unwrap();
     }

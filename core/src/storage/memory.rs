@@ -303,12 +303,22 @@ impl ContactRepo for MemTx {
                 .cloned()
         })
     }
-    fn insert_contact(&self, c: &NewContact) -> Result<ContactId, StorageError> {
+    fn insert_contact_if_absent(
+        &self,
+        c: &NewContact,
+    ) -> Result<Inserted<ContactId>, StorageError> {
         let (by_phone, key) = contact_key(c)?;
+        if let Some(id) = self.read(|s| {
+            let map = if by_phone {
+                &s.contact_keys
+            } else {
+                &s.email_only_keys
+            };
+            map.get(&key).copied()
+        })? {
+            return Ok(Inserted::Existing(id));
+        }
         self.write(|s| {
-            if s.key_map(by_phone).contains_key(&key) {
-                return Err(conflict(format!("contact {key:?} exists")));
-            }
             let id = next_id(s.contacts.len());
             s.contacts.push(Contact {
                 id,
@@ -316,7 +326,7 @@ impl ContactRepo for MemTx {
             });
             s.key_map(by_phone).insert(key.clone(), id);
             Ok((
-                id,
+                Inserted::Created(id),
                 Box::new(move |s: &mut State| {
                     s.contacts.pop();
                     s.key_map(by_phone).remove(&key);

@@ -184,6 +184,24 @@ pub trait RecordRepo {
     fn rejection_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
 }
 
+/// What an insert-if-absent found: a row it created, or the row that already held the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted<T> {
+    /// Stored now.
+    Created(T),
+    /// Already stored (by an earlier record or a concurrent writer); nothing was written.
+    Existing(T),
+}
+
+impl<T> Inserted<T> {
+    /// The id, created or existing.
+    pub fn id(self) -> T {
+        match self {
+            Inserted::Created(id) | Inserted::Existing(id) => id,
+        }
+    }
+}
+
 /// Contacts (`contacts`).
 pub trait ContactRepo {
     /// The contact with this phone in this scope.
@@ -213,15 +231,24 @@ pub trait ContactRepo {
     ///
     /// `Ok(None)` when there is none.
     fn contact(&self, id: ContactId) -> Result<Option<Contact>, StorageError>;
-    /// Stores a new contact.
+    /// Stores a new contact unless one with the same key exists in its scope: the same
+    /// `(dedup_scope, phone_e164)`, or, for a contact without a phone, another contact
+    /// without a phone with the same `(dedup_scope, email_key)`. Returns
+    /// [`Inserted::Created`] with the new id, or [`Inserted::Existing`] with the stored
+    /// contact's id (nothing written).
     ///
     /// # Behavior
     ///
-    /// [`StorageErrorKind::Conflict`] when a contact with the same `(dedup_scope, phone_e164)`
-    /// exists, or, for a contact without a phone, another contact without a phone with the
-    /// same `(dedup_scope, email_key)`; even one committed by another process after this
-    /// transaction began. A contact needs a phone or an email key (`Conflict` otherwise).
-    fn insert_contact(&self, contact: &NewContact) -> Result<ContactId, StorageError>;
+    /// Insert-if-absent in one step, backed by `UNIQUE` constraints: a contact committed by
+    /// another writer after this transaction began is found, not duplicated, and no
+    /// statement fails, so the transaction stays usable on every database (SQL: `INSERT ...
+    /// ON CONFLICT DO NOTHING`, then a read of the winner, which READ COMMITTED sees once it
+    /// committed). A contact needs a phone or an email key ([`StorageErrorKind::Conflict`]
+    /// otherwise).
+    fn insert_contact_if_absent(
+        &self,
+        contact: &NewContact,
+    ) -> Result<Inserted<ContactId>, StorageError>;
     /// Replaces a contact's stored fields with `contact`'s (`dedup_scope` and `created_at`
     /// are kept).
     ///

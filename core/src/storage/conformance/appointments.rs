@@ -8,7 +8,7 @@ pub fn appointments_one_per_lead(make: MakeStore<'_>) {
     let s = &*store;
     let (c, l1, l2, l3) = tx(s, "seed leads", |tx| {
         tx.put_workspace(&workspace("solar_ca_001", Cents(20000)))?;
-        let c = tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?;
+        let c = insert_contact(tx, &new_contact("provider:provider-a", "+13178638426"))?;
         Ok((
             c,
             insert_lead(tx, &new_lead(c, "provider-a", "PA-000001"))?,
@@ -153,7 +153,7 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
         tx.put_workspace(&workspace("solar_ca_001", Cents(20000)))?;
         let mut made = Vec::new();
         for n in 0..2 {
-            let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(100 + n)))?;
+            let c = insert_contact(tx, &new_contact("provider:provider-a", &phone(100 + n)))?;
             let l = insert_lead(tx, &new_lead(c, "provider-a", &format!("UQ-{n}")))?;
             made.push(tx.insert_appointment(&unrouted(l, c, "no_rule_for_zip"))?);
         }

@@ -21,7 +21,7 @@ pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
     );
 
     let c = new_contact("provider:provider-a", "+13178638426");
-    let id = tx(s, "insert_contact", |tx| Ok(tx.insert_contact(&c)?));
+    let id = tx(s, "insert_contact", |tx| Ok(insert_contact(tx, &c)?));
     let expected = Contact {
         id,
         contact: c.clone(),
@@ -47,7 +47,7 @@ pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
     dup.first_name = Some("Steph".into());
     dup.email = None;
     let r = tx(s, "insert duplicate contact", |tx| {
-        Ok(tx.insert_contact(&dup))
+        Ok(insert_contact(tx, &dup))
     });
     expect_conflict(
         "insert_contact with an existing (dedup_scope, phone_e164)",
@@ -57,8 +57,8 @@ pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
         s,
         "insert duplicate contact in the same transaction",
         |tx| {
-            let other = tx.insert_contact(&new_contact("provider:provider-b", "+12125550123"))?;
-            let again = tx.insert_contact(&new_contact("provider:provider-b", "+12125550123"));
+            let other = insert_contact(tx, &new_contact("provider:provider-b", "+12125550123"))?;
+            let again = insert_contact(tx, &new_contact("provider:provider-b", "+12125550123"));
             Ok((other, again))
         },
     );
@@ -66,8 +66,8 @@ pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
 
     let (global, other_phone) = tx(s, "insert contacts with other keys", |tx| {
         Ok((
-            tx.insert_contact(&new_contact("global", "+13178638426"))?,
-            tx.insert_contact(&new_contact("provider:provider-a", "+13178638427"))?,
+            insert_contact(tx, &new_contact("global", "+13178638426"))?,
+            insert_contact(tx, &new_contact("provider:provider-a", "+13178638427"))?,
         ))
     });
     let all = [id, r.0, global, other_phone];
@@ -112,7 +112,7 @@ pub fn contacts_email_only(make: MakeStore<'_>) {
 
     let e = email_contact(scope, key);
     let e_id = tx(s, "insert email-only contact", |tx| {
-        Ok(tx.insert_contact(&e)?)
+        Ok(insert_contact(tx, &e)?)
     });
     let expected = Contact {
         id: e_id,
@@ -135,7 +135,7 @@ pub fn contacts_email_only(make: MakeStore<'_>) {
     let mut again = email_contact(scope, key);
     again.first_name = Some("Jordan M.".into());
     let r = tx(s, "second email-only contact with the key", |tx| {
-        Ok(tx.insert_contact(&again))
+        Ok(insert_contact(tx, &again))
     });
     expect_conflict(
         "insert_contact without a phone and with an existing (dedup_scope, email_key)",
@@ -150,10 +150,10 @@ pub fn contacts_email_only(make: MakeStore<'_>) {
     };
     let (p1, p2, other_scope, other_key) = tx(s, "contacts sharing the key", |tx| {
         Ok((
-            tx.insert_contact(&with_phone("+13178638426"))?,
-            tx.insert_contact(&with_phone("+19198233590"))?,
-            tx.insert_contact(&email_contact("global", key))?,
-            tx.insert_contact(&email_contact(scope, "sh@example.org"))?,
+            insert_contact(tx, &with_phone("+13178638426"))?,
+            insert_contact(tx, &with_phone("+19198233590"))?,
+            insert_contact(tx, &email_contact("global", key))?,
+            insert_contact(tx, &email_contact(scope, "sh@example.org"))?,
         ))
     });
     let all = [e_id, p1, p2, other_scope, other_key];
@@ -188,12 +188,15 @@ pub fn contacts_email_only(make: MakeStore<'_>) {
     // returns the older phone contact.
     let k2 = "dana.lee@example.com";
     let (first, second) = tx(s, "phone contact, then email-only with its key", |tx| {
-        let first = tx.insert_contact(&NewContact {
-            email: Some(k2.into()),
-            email_key: Some(k2.into()),
-            ..new_contact(scope, "+14155550132")
-        })?;
-        let second = tx.insert_contact(&email_contact(scope, k2))?;
+        let first = insert_contact(
+            tx,
+            &NewContact {
+                email: Some(k2.into()),
+                email_key: Some(k2.into()),
+                ..new_contact(scope, "+14155550132")
+            },
+        )?;
+        let second = insert_contact(tx, &email_contact(scope, k2))?;
         Ok((first, second))
     });
     assert_ne!(first, second);
@@ -226,8 +229,8 @@ pub fn contacts_need_a_key(make: MakeStore<'_>) {
         ..new_contact("provider:provider-a", "+13178638426")
     };
     let (r, later) = tx(s, "insert a contact with neither key", |tx| {
-        let r = tx.insert_contact(&keyless);
-        let later = tx.insert_contact(&email_contact("provider:provider-a", "a@example.com"))?;
+        let r = insert_contact(tx, &keyless);
+        let later = insert_contact(tx, &email_contact("provider:provider-a", "a@example.com"))?;
         Ok((r, later))
     });
     expect_conflict("insert_contact with neither a phone nor an email key", r);
@@ -254,7 +257,7 @@ pub fn update_contact_replaces_fields(make: MakeStore<'_>) {
     let scope = "provider:provider-a";
     let key = "jmonroe@example.net";
     let e = email_contact(scope, key);
-    let id = tx(s, "insert", |tx| Ok(tx.insert_contact(&e)?));
+    let id = tx(s, "insert", |tx| Ok(insert_contact(tx, &e)?));
     let merged = NewContact {
         dedup_scope: "global".into(),
         phone_e164: Some("+13178638426".into()),
@@ -301,7 +304,7 @@ pub fn update_contact_replaces_fields(make: MakeStore<'_>) {
     let newer = tx(
         s,
         "email-only contact with the merged contact's key",
-        |tx| Ok(tx.insert_contact(&email_contact(scope, key))?),
+        |tx| Ok(insert_contact(tx, &email_contact(scope, key))?),
     );
     assert_ne!(newer, id);
     let found = tx(s, "contact_by_email_key", |tx| {
@@ -369,11 +372,11 @@ pub fn update_contact_keeps_uniqueness(make: MakeStore<'_>) {
     let scope = "provider:provider-a";
     let (a, b, e1, e2, g) = tx(s, "seed", |tx| {
         Ok((
-            tx.insert_contact(&new_contact(scope, "+13178638426"))?,
-            tx.insert_contact(&new_contact(scope, "+19198233590"))?,
-            tx.insert_contact(&email_contact(scope, "one@example.com"))?,
-            tx.insert_contact(&email_contact(scope, "two@example.com"))?,
-            tx.insert_contact(&new_contact("global", "+14155550132"))?,
+            insert_contact(tx, &new_contact(scope, "+13178638426"))?,
+            insert_contact(tx, &new_contact(scope, "+19198233590"))?,
+            insert_contact(tx, &email_contact(scope, "one@example.com"))?,
+            insert_contact(tx, &email_contact(scope, "two@example.com"))?,
+            insert_contact(tx, &new_contact("global", "+14155550132"))?,
         ))
     });
     let before = tx(s, "read", |tx| {
@@ -464,7 +467,7 @@ pub fn update_contact_rolls_back_with_the_transaction(make: MakeStore<'_>) {
     let scope = "provider:provider-a";
     let key = "jmonroe@example.net";
     let e = tx(s, "seed", |tx| {
-        Ok(tx.insert_contact(&email_contact(scope, key))?)
+        Ok(insert_contact(tx, &email_contact(scope, key))?)
     });
     let before = tx(s, "read", |tx| Ok(tx.contact(e)?));
     let result = with_tx(s, |tx| {
@@ -502,8 +505,8 @@ pub fn update_contact_rolls_back_with_the_transaction(make: MakeStore<'_>) {
     );
     let (dup, free) = tx(s, "keys after the rollback", |tx| {
         Ok((
-            tx.insert_contact(&email_contact(scope, key)),
-            tx.insert_contact(&new_contact(scope, "+13178638426"))?,
+            insert_contact(tx, &email_contact(scope, key)),
+            insert_contact(tx, &new_contact(scope, "+13178638426"))?,
         ))
     });
     expect_conflict(

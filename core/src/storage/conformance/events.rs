@@ -132,7 +132,7 @@ pub fn rejection_events_round_trip(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let (l, r) = tx(s, "seed", |tx| {
-        let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?;
+        let c = insert_contact(tx, &new_contact("provider:provider-a", &phone(1)))?;
         let l = insert_lead(tx, &new_lead(c, "provider-a", "PA-00001"))?;
         let r = tx.insert_rejection(&new_rejection(
             "provider-a",

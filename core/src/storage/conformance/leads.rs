@@ -8,7 +8,10 @@ pub fn leads_round_trip(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let c = tx(s, "insert_contact", |tx| {
-        Ok(tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?)
+        Ok(insert_contact(
+            tx,
+            &new_contact("provider:provider-a", "+13178638426"),
+        )?)
     });
     let full = new_lead(c, "provider-a", "PA-000123");
     let bare = NewLead {
@@ -73,7 +76,7 @@ pub fn leads_duplicate_of(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let (c, original) = tx(s, "seed", |tx| {
-        let c = tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?;
+        let c = insert_contact(tx, &new_contact("provider:provider-a", "+13178638426"))?;
         Ok((c, insert_lead(tx, &new_lead(c, "provider-a", "PA-000001"))?))
     });
     let dup = NewLead {
@@ -132,8 +135,8 @@ pub fn latest_original_lead_selection(make: MakeStore<'_>) {
     let s = &*store;
     let (c, c2) = tx(s, "contacts", |tx| {
         Ok((
-            tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?,
-            tx.insert_contact(&new_contact("provider:provider-a", "+19198233590"))?,
+            insert_contact(tx, &new_contact("provider:provider-a", "+13178638426"))?,
+            insert_contact(tx, &new_contact("provider:provider-a", "+19198233590"))?,
         ))
     });
     let latest = |contact: ContactId, product: &str| {
@@ -206,7 +209,10 @@ pub fn record_keys_unique_across_leads_and_rejections(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let c = tx(s, "insert_contact", |tx| {
-        Ok(tx.insert_contact(&new_contact("provider:provider-a", "+13178638426"))?)
+        Ok(insert_contact(
+            tx,
+            &new_contact("provider:provider-a", "+13178638426"),
+        )?)
     });
     let (rej, lead) = tx(s, "insert outcomes", |tx| {
         Ok((
@@ -342,7 +348,10 @@ pub fn insert_lead_as_equals_insert_then_set(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let c = tx(s, "contact", |tx| {
-        Ok(tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?)
+        Ok(insert_contact(
+            tx,
+            &new_contact("provider:provider-a", &phone(1)),
+        )?)
     });
     let (a, b, n) = tx(s, "leads", |tx| {
         let a = insert_lead(tx, &new_lead(c, "provider-a", "PA-1"))?;
@@ -430,7 +439,7 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let (c, l) = tx(s, "seed", |tx| {
-        let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(1)))?;
+        let c = insert_contact(tx, &new_contact("provider:provider-a", &phone(1)))?;
         Ok((c, insert_lead(tx, &new_lead(c, "provider-a", "PA-00001"))?))
     });
 

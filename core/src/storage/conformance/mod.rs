@@ -343,6 +343,15 @@ fn new_lead(contact_id: ContactId, provider_id: &str, record_key: &str) -> NewLe
     }
 }
 
+/// Stores a new contact: its id, or `Conflict` when its key is taken (the contract's
+/// [`Inserted::Existing`], which the contact checks expect to refuse a second insert).
+fn insert_contact(tx: &dyn Tx, c: &NewContact) -> Result<ContactId, StorageError> {
+    match tx.insert_contact_if_absent(c)? {
+        Inserted::Created(id) => Ok(id),
+        Inserted::Existing(id) => Err(StorageError::conflict(format!("contact {id} exists"))),
+    }
+}
+
 /// Stores a lead at `new` (history `None -> new` at its `received_at`), as intake does for a
 /// lead without an appointment time.
 fn insert_lead(tx: &dyn Tx, lead: &NewLead) -> Result<LeadId, StorageError> {
@@ -454,7 +463,7 @@ fn seed_routed(
     if tx.workspace(workspace_id)?.is_none() {
         tx.put_workspace(&workspace(workspace_id, rate))?;
     }
-    let c = tx.insert_contact(&new_contact("provider:provider-a", &phone(n)))?;
+    let c = insert_contact(tx, &new_contact("provider:provider-a", &phone(n)))?;
     let l = insert_lead(tx, &new_lead(c, "provider-a", &format!("PA-{n:05}")))?;
     let a = tx.insert_appointment(&routed(l, c, workspace_id, rate))?;
     Ok((c, l, a))

@@ -26,7 +26,10 @@ pub fn counts_and_breakdowns(make: MakeStore<'_>) {
         tx.put_workspace(&workspace("roof_fl_003", Cents(15000)))?;
         let mut contacts = Vec::new();
         for n in 0..3 {
-            contacts.push(tx.insert_contact(&new_contact("provider:provider-a", &phone(n)))?);
+            contacts.push(insert_contact(
+                tx,
+                &new_contact("provider:provider-a", &phone(n)),
+            )?);
         }
         let plan: [(&str, Option<(&str, Cents)>); 7] = [
             ("solar", Some(("solar_ca_001", Cents(20000)))),

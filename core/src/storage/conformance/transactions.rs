@@ -8,11 +8,11 @@ pub fn conflict_leaves_transaction_usable(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let c = new_contact("provider:provider-a", "+13178638426");
-    tx(s, "insert_contact", |tx| Ok(tx.insert_contact(&c)?));
+    tx(s, "insert_contact", |tx| Ok(insert_contact(tx, &c)?));
     let later = tx(s, "conflict then write", |tx| {
-        let dup = tx.insert_contact(&c);
+        let dup = insert_contact(tx, &c);
         let found = tx.contact_by_phone(&c.dedup_scope, "+13178638426")?;
-        let other = tx.insert_contact(&new_contact("provider:provider-a", "+14155550132"))?;
+        let other = insert_contact(tx, &new_contact("provider:provider-a", "+14155550132"))?;
         Ok((dup, found, other))
     });
     expect_conflict("duplicate insert_contact", later.0);
@@ -70,7 +70,10 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
                 ..new_contact("provider:provider-a", &phone(1))
             },
         )?;
-        tx.insert_contact(&email_contact("provider:provider-a", "rolled@example.com"))?;
+        insert_contact(
+            tx,
+            &email_contact("provider:provider-a", "rolled@example.com"),
+        )?;
         insert_lead(
             tx,
             &NewLead {
@@ -220,10 +223,10 @@ pub fn transactions_are_serializable(make: MakeStore<'_>) {
                             .contact_by_phone(&c.dedup_scope, "+13178638426")?
                             .is_none()
                         {
-                            tx.insert_contact(&c)?;
+                            insert_contact(tx, &c)?;
                         }
                         let own = new_contact("provider:provider-a", &phone(1 + t * ROUNDS + r));
-                        tx.insert_contact(&own)?;
+                        insert_contact(tx, &own)?;
                         Ok(())
                     });
                 }
