@@ -10,7 +10,7 @@
 //! replay.
 
 use crate::delivery::UreqTransport;
-use crate::engine::{DeliveryReport, Engine, EngineConfig, Outcome, RoutingOutcome};
+use crate::engine::{Accepted, DeliveryReport, Engine, EngineConfig, Outcome, RoutingOutcome};
 use crate::intake;
 use crate::model::{Provider, StoreCounts};
 use crate::seed;
@@ -180,21 +180,8 @@ pub fn run(opts: &PipelineOptions) -> Result<Summary> {
     let rules = seed::load_rules(&read(&opts.data.join("routing_rules.json"))?)?;
     let workspaces_json = read(&opts.data.join("workspaces.json"))?;
 
-    let receiver = match (&opts.webhook_base, opts.deliver) {
-        (None, true) => {
-            let secrets = seed::load_workspaces(&workspaces_json, "http://unused")?
-                .into_iter()
-                .filter_map(|w| w.webhook_secret.map(|s| (w.id, s)))
-                .collect();
-            Some(LoopbackReceiver::start(secrets)?)
-        }
-        _ => None,
-    };
-    let base = match (&opts.webhook_base, &receiver) {
-        (Some(b), _) => b.clone(),
-        (None, Some(r)) => r.base_url(),
-        (None, None) => "http://127.0.0.1:9".to_string(),
-    };
+    let receiver = start_receiver(opts, &workspaces_json)?;
+    let base = webhook_base(opts, receiver.as_ref());
     let workspaces = seed::load_workspaces(&workspaces_json, &base)?;
 
     let store = Arc::new(SqliteStore::open(&opts.db)?);
@@ -205,77 +192,15 @@ pub fn run(opts: &PipelineOptions) -> Result<Summary> {
     let mut routed: HashMap<String, u64> = HashMap::new();
     let ingest_started = Instant::now();
     for provider in &providers {
-        let body = read(&records_file(&opts.data, provider))?;
-        let split = intake::split_file(provider.format, &body)?;
-        let mut tally = ProviderTally {
-            provider_id: provider.id.clone(),
-            read: split.records.len() as u64,
-            blank_lines: split.blank_lines as u64,
-            ..ProviderTally::default()
-        };
-        for chunk in split.records.chunks(opts.batch_size.max(1)) {
-            for out in engine.ingest_batch(&provider.id, chunk)? {
-                match out.outcome {
-                    Outcome::Accepted(a) => {
-                        tally.accepted += 1;
-                        if a.new_contact {
-                            summary.new_contacts += 1;
-                        } else {
-                            summary.returning_contacts += 1;
-                        }
-                        match a.appointment {
-                            None if a.duplicate_of.is_some() => summary.duplicate_leads += 1,
-                            None => summary.leads_without_appointment += 1,
-                            Some((_, r)) => {
-                                summary.appointments += 1;
-                                match r {
-                                    RoutingOutcome::Routed { workspace_id, .. } => {
-                                        *routed.entry(workspace_id).or_default() += 1
-                                    }
-                                    RoutingOutcome::Unrouted(reason) => {
-                                        *summary
-                                            .unrouted_by_reason
-                                            .entry(reason.code().to_string())
-                                            .or_default() += 1
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    Outcome::Rejected { reasons, .. } => {
-                        tally.rejected += 1;
-                        for r in reasons {
-                            *summary
-                                .rejected_by_reason
-                                .entry(r.code.as_str().to_string())
-                                .or_default() += 1;
-                        }
-                    }
-                    Outcome::Replayed(_) => tally.replayed += 1,
-                }
-            }
-        }
+        let tally = ingest_provider(&engine, opts, provider, &mut summary, &mut routed)?;
         summary.providers.push(tally);
     }
     summary.ingest_time = ingest_started.elapsed();
-    let mut by_ws: Vec<(String, u64)> = routed.into_iter().collect();
-    by_ws.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    summary.routed_by_workspace = by_ws;
+    summary.routed_by_workspace = most_first(routed);
 
     if opts.deliver {
         let delivery_started = Instant::now();
-        let transport = UreqTransport::new();
-        loop {
-            let r = engine.deliver_due(&transport, 1000)?;
-            if r.attempted == 0 {
-                break;
-            }
-            summary.delivery.attempted += r.attempted;
-            summary.delivery.delivered += r.delivered;
-            summary.delivery.retrying += r.retrying;
-            summary.delivery.failed += r.failed;
-            summary.delivery.billed.0 += r.billed.0;
-        }
+        deliver_all(&engine, &mut summary.delivery)?;
         summary.delivery_time = delivery_started.elapsed();
     }
     summary.receiver = receiver.map(|r| r.stop());
@@ -284,9 +209,156 @@ pub fn run(opts: &PipelineOptions) -> Result<Summary> {
     Ok(summary)
 }
 
+/// Starts the loopback receiver with the workspaces' secrets, when delivering without a
+/// webhook base.
+fn start_receiver(
+    opts: &PipelineOptions,
+    workspaces_json: &str,
+) -> Result<Option<LoopbackReceiver>> {
+    match (&opts.webhook_base, opts.deliver) {
+        (None, true) => {
+            let secrets = seed::load_workspaces(workspaces_json, "http://unused")?
+                .into_iter()
+                .filter_map(|w| w.webhook_secret.map(|s| (w.id, s)))
+                .collect();
+            Ok(Some(LoopbackReceiver::start(secrets)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The origin of the webhook URLs: the one given, else the receiver's, else a closed port.
+fn webhook_base(opts: &PipelineOptions, receiver: Option<&LoopbackReceiver>) -> String {
+    match (&opts.webhook_base, receiver) {
+        (Some(b), _) => b.clone(),
+        (None, Some(r)) => r.base_url(),
+        (None, None) => "http://127.0.0.1:9".to_string(),
+    }
+}
+
+/// Ingests one provider's records file in batches, counting into `summary` and `routed`
+/// (appointments per workspace); returns the provider's tally.
+fn ingest_provider(
+    engine: &Engine,
+    opts: &PipelineOptions,
+    provider: &Provider,
+    summary: &mut Summary,
+    routed: &mut HashMap<String, u64>,
+) -> Result<ProviderTally> {
+    let body = read(&records_file(&opts.data, provider))?;
+    let split = intake::split_file(provider.format, &body)?;
+    let mut tally = ProviderTally {
+        provider_id: provider.id.clone(),
+        read: split.records.len() as u64,
+        blank_lines: split.blank_lines as u64,
+        ..ProviderTally::default()
+    };
+    for chunk in split.records.chunks(opts.batch_size.max(1)) {
+        for out in engine.ingest_batch(&provider.id, chunk)? {
+            count_outcome(out.outcome, &mut tally, summary, routed);
+        }
+    }
+    Ok(tally)
+}
+
+/// Counts one record's outcome.
+fn count_outcome(
+    outcome: Outcome,
+    tally: &mut ProviderTally,
+    summary: &mut Summary,
+    routed: &mut HashMap<String, u64>,
+) {
+    match outcome {
+        Outcome::Accepted(a) => {
+            tally.accepted += 1;
+            count_accepted(a, summary, routed);
+        }
+        Outcome::Rejected { reasons, .. } => {
+            tally.rejected += 1;
+            for r in reasons {
+                *summary
+                    .rejected_by_reason
+                    .entry(r.code.as_str().to_string())
+                    .or_default() += 1;
+            }
+        }
+        Outcome::Replayed(_) => tally.replayed += 1,
+    }
+}
+
+/// Counts an accepted record: new or returning contact, then duplicate, lead without an
+/// appointment, or appointment routed (into `routed`) or unrouted.
+fn count_accepted(a: Accepted, summary: &mut Summary, routed: &mut HashMap<String, u64>) {
+    if a.new_contact {
+        summary.new_contacts += 1;
+    } else {
+        summary.returning_contacts += 1;
+    }
+    match a.appointment {
+        None if a.duplicate_of.is_some() => summary.duplicate_leads += 1,
+        None => summary.leads_without_appointment += 1,
+        Some((_, r)) => {
+            summary.appointments += 1;
+            match r {
+                RoutingOutcome::Routed { workspace_id, .. } => {
+                    *routed.entry(workspace_id).or_default() += 1
+                }
+                RoutingOutcome::Unrouted(reason) => {
+                    *summary
+                        .unrouted_by_reason
+                        .entry(reason.code().to_string())
+                        .or_default() += 1
+                }
+            }
+        }
+    }
+}
+
+/// Appointments per workspace, most first, ties by workspace id.
+fn most_first(routed: HashMap<String, u64>) -> Vec<(String, u64)> {
+    let mut by_ws: Vec<(String, u64)> = routed.into_iter().collect();
+    by_ws.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    by_ws
+}
+
+/// Delivers every due delivery, 1,000 at a time until none is left, adding to `report`.
+fn deliver_all(engine: &Engine, report: &mut DeliveryReport) -> Result<()> {
+    let transport = UreqTransport::new();
+    loop {
+        let r = engine.deliver_due(&transport, 1000)?;
+        if r.attempted == 0 {
+            return Ok(());
+        }
+        report.attempted += r.attempted;
+        report.delivered += r.delivered;
+        report.retrying += r.retrying;
+        report.failed += r.failed;
+        report.billed.0 += r.billed.0;
+    }
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_records(f)?;
+        self.fmt_appointments(f)?;
+        self.fmt_delivery(f)?;
+        self.fmt_store(f)?;
         let secs = self.elapsed.as_secs_f64();
+        writeln!(
+            f,
+            "elapsed                {:>8.2} s  (ingest {:.2} s, delivery {:.2} s); {:.0} records/s",
+            secs,
+            self.ingest_time.as_secs_f64(),
+            self.delivery_time.as_secs_f64(),
+            self.read() as f64 / secs.max(1e-9)
+        )
+    }
+}
+
+impl Summary {
+    /// The records part of the report: read per provider, accepted, rejected per reason,
+    /// already stored, contacts and leads.
+    fn fmt_records(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "records read           {:>8}", self.read())?;
         for p in &self.providers {
             writeln!(
@@ -308,7 +380,11 @@ impl fmt::Display for Summary {
             "leads, no appt time    {:>8}",
             self.leads_without_appointment
         )?;
-        writeln!(f, "leads, duplicate       {:>8}", self.duplicate_leads)?;
+        writeln!(f, "leads, duplicate       {:>8}", self.duplicate_leads)
+    }
+
+    /// The appointments part: routed (top 10 workspaces) and unrouted per reason.
+    fn fmt_appointments(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "appointments           {:>8}", self.appointments)?;
         writeln!(
             f,
@@ -323,6 +399,11 @@ impl fmt::Display for Summary {
         for (code, n) in &self.unrouted_by_reason {
             writeln!(f, "    {code:<22} {n:>6}")?;
         }
+        Ok(())
+    }
+
+    /// The delivery part: attempts, billing, and the receiver's view when one ran.
+    fn fmt_delivery(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.delivery;
         writeln!(
             f,
@@ -337,6 +418,11 @@ impl fmt::Display for Summary {
                 r.received, r.signature_ok, r.signature_bad
             )?;
         }
+        Ok(())
+    }
+
+    /// The whole-database counts line.
+    fn fmt_store(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.store;
         writeln!(
             f,
@@ -355,14 +441,6 @@ impl fmt::Display for Summary {
             s.attempts,
             s.billing_events,
             s.billed
-        )?;
-        writeln!(
-            f,
-            "elapsed                {:>8.2} s  (ingest {:.2} s, delivery {:.2} s); {:.0} records/s",
-            secs,
-            self.ingest_time.as_secs_f64(),
-            self.delivery_time.as_secs_f64(),
-            self.read() as f64 / secs.max(1e-9)
         )
     }
 }

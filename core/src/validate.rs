@@ -450,222 +450,37 @@ pub fn validate_with(
     ctx: &ValidationContext<'_>,
     opts: &ValidationOptions,
 ) -> Result<ValidLead, ValidationError> {
-    let mut reasons = Vec::new();
-    let mut reject = |code: ReasonCode, detail: String| reasons.push(Reason { code, detail });
-    let wrong = |field: &str| input.wrong_types.iter().any(|w| w.field == field);
-    for w in &input.wrong_types {
-        reject(
-            ReasonCode::WrongType,
-            format!("{}: expected text, got {}", w.field, w.found),
-        );
-    }
-
-    let mut phone_problem: Option<Reason> = None;
-    let phone = match input.phone.as_deref() {
-        None if wrong("phone") => None,
-        None => {
-            phone_problem = Some(Reason {
-                code: ReasonCode::MissingPhone,
-                detail: "no phone".into(),
-            });
-            None
-        }
-        Some(raw) => match phone::normalize(raw, ctx.default_region) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                phone_problem = Some(Reason {
-                    code: ReasonCode::InvalidPhone,
-                    detail: format!("phone {}: {}", quoted(raw), e.code()),
-                });
-                None
-            }
-        },
+    let mut f = Findings {
+        reasons: Vec::new(),
+        warnings: input.warnings.clone(),
     };
-    let mut warnings = input.warnings.clone();
-    let email = match input.email.as_deref().map(crate::email::normalize) {
-        Some(Ok(e)) => Some(e),
-        Some(Err(_)) => {
-            warnings.push("invalid_email".into());
-            None
-        }
-        None => None,
-    };
-    if wrong("email") {
-        warnings.push("invalid_email".into());
-    }
-    if let Some(problem) = phone_problem {
-        if !ctx.require_phone && email.is_some() {
-            warnings.push(problem.code.as_str().to_string());
-        } else {
-            reject(problem.code, problem.detail);
-            if !ctx.require_phone {
-                match input.email.as_deref() {
-                    None => reject(ReasonCode::MissingEmail, "no email either".into()),
-                    Some(raw) => reject(
-                        ReasonCode::InvalidEmail,
-                        format!("email {} is not an address either", quoted(raw)),
-                    ),
-                }
-            }
-        }
-    }
-    if phone.is_none() && wrong("phone") && !ctx.require_phone && email.is_none() {
-        reject(ReasonCode::MissingEmail, "no usable email either".into());
-    }
-
-    let mut zip_state: Option<&str> = None;
-    let zip = match input.zip_code.as_deref() {
-        None if wrong("zip_code") => None,
-        None => {
-            reject(ReasonCode::MissingZip, "no ZIP code".into());
-            None
-        }
-        Some(raw) => match Zip5::parse(raw) {
-            Err(_) => {
-                reject(
-                    ReasonCode::InvalidZip,
-                    format!("ZIP {} is not ZIP5 or ZIP+4", quoted(raw)),
-                );
-                None
-            }
-            Ok(z) => match ctx.zips.get(z) {
-                None => {
-                    reject(ReasonCode::UnknownZip, format!("ZIP {z} does not exist"));
-                    None
-                }
-                Some(info) if !info.active => {
-                    reject(ReasonCode::InactiveZip, format!("ZIP {z} is not active"));
-                    None
-                }
-                Some(info) => {
-                    zip_state = Some(info.state.as_str());
-                    Some(z)
-                }
-            },
-        },
-    };
-
-    let product = match input.product_type.as_deref() {
-        None if wrong("product_type") => None,
-        None => {
-            reject(ReasonCode::MissingProduct, "no product".into());
-            None
-        }
-        Some(raw) => match ctx.catalog.lookup(raw) {
-            None => {
-                reject(
-                    ReasonCode::UnknownProduct,
-                    format!("product {} is not in the catalog", quoted(raw)),
-                );
-                None
-            }
-            Some(p) => {
-                let lead_type = ctx.catalog.lead_type(p);
-                if ctx.allowed_lead_types.is_empty()
-                    || ctx
-                        .allowed_lead_types
-                        .iter()
-                        .any(|t| t.eq_ignore_ascii_case(lead_type))
-                {
-                    Some(p)
-                } else {
-                    reject(
-                        ReasonCode::LeadTypeNotAllowed,
-                        format!(
-                            "lead type {lead_type:?} (product {:?}) is not one of the provider's {:?}",
-                            ctx.catalog.name(p),
-                            ctx.allowed_lead_types
-                        ),
-                    );
-                    None
-                }
-            }
-        },
-    };
-
-    let appointment_date = match input.appointment_date.as_deref() {
-        None => None,
-        Some(raw) => {
-            let t = parse_timestamp(raw);
-            if t.is_none() {
-                reject(
-                    ReasonCode::InvalidAppointmentDate,
-                    format!("appointment time {} is not RFC 3339", quoted(raw)),
-                );
-            }
-            t
-        }
-    };
-
-    for (name, value) in input.text_fields() {
-        let max = match name {
-            canonical::NOTES | canonical::CONSENT_TEXT => opts.max_long_field_chars,
-            _ => opts.max_field_chars,
-        };
-        if let Some(v) = value.filter(|v| too_long(v, max)) {
-            reject(
-                ReasonCode::FieldTooLong,
-                format!(
-                    "{name}: {} characters, over the {max} limit",
-                    v.chars().count()
-                ),
-            );
-        }
-    }
-    for (name, value) in &input.custom {
-        let max = opts.max_long_field_chars;
-        if let Some(v) = value.as_str().filter(|v| too_long(v, max)) {
-            reject(
-                ReasonCode::FieldTooLong,
-                format!(
-                    "{}: {} characters, over the {max} limit",
-                    quoted(name),
-                    v.chars().count()
-                ),
-            );
-        }
-    }
-
+    check_wrong_types(input, &mut f);
+    let (phone, phone_problem) = phone_of(input, ctx.default_region);
+    let email = email_of(input, &mut f.warnings);
+    settle_contact(
+        input,
+        ctx,
+        phone.is_some(),
+        phone_problem,
+        email.is_some(),
+        &mut f,
+    );
+    let zip = zip_of(input, ctx, &mut f);
+    let product = product_of(input, ctx, &mut f);
+    let appointment_date = appointment_of(input, &mut f);
+    check_lengths(input, opts, &mut f);
     if let Some(p) = product {
-        for field in opts.vertical_rules.required(ctx.catalog.lead_type(p)) {
-            if !has_field(input, field) {
-                reject(
-                    ReasonCode::MissingRequiredField,
-                    format!(
-                        "{field} is required for lead type {:?}",
-                        ctx.catalog.lead_type(p)
-                    ),
-                );
-            }
-        }
+        check_required_fields(input, ctx.catalog.lead_type(p), opts, &mut f);
     }
-
-    if let Some(raw) = input.state.as_deref().filter(|_| opts.check_state) {
-        match state_code(raw) {
-            None => warnings.push("unreadable_state".into()),
-            Some(code) if zip_state.is_some_and(|z| !z.eq_ignore_ascii_case(code)) => {
-                warnings.push("state_mismatch".into());
-            }
-            Some(_) => {}
-        }
+    if opts.check_state {
+        f.warnings
+            .extend(state_warning(input, zip.map(|(_, state)| state)));
     }
-    if input
-        .ip_address
-        .as_deref()
-        .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_err())
-    {
-        warnings.push("invalid_ip_address".into());
-    }
-    if input.consent_certificate_url.as_deref().is_some_and(|u| {
-        let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
-        !(lower.starts_with("https://") || lower.starts_with("http://")) || u.contains(' ')
-    }) {
-        warnings.push("invalid_consent_certificate_url".into());
-    }
+    f.warnings.extend(attribution_warnings(input));
 
     let phone_ok = phone.is_some() || (!ctx.require_phone && email.is_some());
     match (zip, product) {
-        (Some(zip), Some(product)) if phone_ok && reasons.is_empty() => Ok(ValidLead {
+        (Some((zip, _)), Some(product)) if phone_ok && f.reasons.is_empty() => Ok(ValidLead {
             phone,
             email,
             zip,
@@ -678,303 +493,295 @@ pub fn validate_with(
             tcpa_consent: input.tcpa_consent,
             external_id: input.external_id.clone(),
             notes: input.notes.clone(),
-            warnings,
+            warnings: f.warnings,
         }),
-        _ => Err(ValidationError { reasons }),
+        _ => Err(ValidationError { reasons: f.reasons }),
     }
+}
+
+/// What the checks found so far: the reasons to reject, in check order, and the warnings.
+struct Findings {
+    /// Reasons to reject the record.
+    reasons: Vec<Reason>,
+    /// Non-fatal findings, starting with the parser's.
+    warnings: Vec<String>,
+}
+
+impl Findings {
+    /// Records a reason to reject the record.
+    fn reject(&mut self, code: ReasonCode, detail: String) {
+        self.reasons.push(Reason { code, detail });
+    }
+}
+
+/// Whether the parser found a JSON type that cannot be text in this canonical field (its
+/// `wrong_type` reason is already reported, so the field's own "missing" reason is not).
+fn wrong(input: &LeadInput, field: &str) -> bool {
+    input.wrong_types.iter().any(|w| w.field == field)
+}
+
+/// One `wrong_type` reason per field whose JSON type cannot be read as text.
+fn check_wrong_types(input: &LeadInput, f: &mut Findings) {
+    for w in &input.wrong_types {
+        f.reject(
+            ReasonCode::WrongType,
+            format!("{}: expected text, got {}", w.field, w.found),
+        );
+    }
+}
+
+/// The normalized phone, or the problem with it (none when the phone had a wrong JSON type,
+/// already reported).
+fn phone_of(input: &LeadInput, region: &str) -> (Option<NormalizedPhone>, Option<Reason>) {
+    match input.phone.as_deref() {
+        None if wrong(input, "phone") => (None, None),
+        None => (
+            None,
+            Some(Reason {
+                code: ReasonCode::MissingPhone,
+                detail: "no phone".into(),
+            }),
+        ),
+        Some(raw) => match phone::normalize(raw, region) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (
+                None,
+                Some(Reason {
+                    code: ReasonCode::InvalidPhone,
+                    detail: format!("phone {}: {}", quoted(raw), e.code()),
+                }),
+            ),
+        },
+    }
+}
+
+/// The normalized email; an unreadable one (or one of a wrong JSON type) is dropped with the
+/// warning `invalid_email`.
+fn email_of(input: &LeadInput, warnings: &mut Vec<String>) -> Option<String> {
+    let email = match input.email.as_deref().map(crate::email::normalize) {
+        Some(Ok(e)) => Some(e),
+        Some(Err(_)) => {
+            warnings.push("invalid_email".into());
+            None
+        }
+        None => None,
+    };
+    if wrong(input, "email") {
+        warnings.push("invalid_email".into());
+    }
+    email
+}
+
+/// Decides whether the phone's problem rejects the record or, when the context does not
+/// require a phone and a valid email stands in, is only a warning; without either, the
+/// email's problem is a reason too.
+fn settle_contact(
+    input: &LeadInput,
+    ctx: &ValidationContext<'_>,
+    has_phone: bool,
+    phone_problem: Option<Reason>,
+    has_email: bool,
+    f: &mut Findings,
+) {
+    if let Some(problem) = phone_problem {
+        if !ctx.require_phone && has_email {
+            f.warnings.push(problem.code.as_str().to_string());
+        } else {
+            f.reject(problem.code, problem.detail);
+            if !ctx.require_phone {
+                match input.email.as_deref() {
+                    None => f.reject(ReasonCode::MissingEmail, "no email either".into()),
+                    Some(raw) => f.reject(
+                        ReasonCode::InvalidEmail,
+                        format!("email {} is not an address either", quoted(raw)),
+                    ),
+                }
+            }
+        }
+    }
+    if !has_phone && wrong(input, "phone") && !ctx.require_phone && !has_email {
+        f.reject(ReasonCode::MissingEmail, "no usable email either".into());
+    }
+}
+
+/// The ZIP5 and its state, when the ZIP is present, well formed, known and active.
+fn zip_of<'a>(
+    input: &LeadInput,
+    ctx: &ValidationContext<'a>,
+    f: &mut Findings,
+) -> Option<(Zip5, &'a str)> {
+    let raw = match input.zip_code.as_deref() {
+        None if wrong(input, "zip_code") => return None,
+        None => {
+            f.reject(ReasonCode::MissingZip, "no ZIP code".into());
+            return None;
+        }
+        Some(raw) => raw,
+    };
+    let Ok(z) = Zip5::parse(raw) else {
+        f.reject(
+            ReasonCode::InvalidZip,
+            format!("ZIP {} is not ZIP5 or ZIP+4", quoted(raw)),
+        );
+        return None;
+    };
+    match ctx.zips.get(z) {
+        None => {
+            f.reject(ReasonCode::UnknownZip, format!("ZIP {z} does not exist"));
+            None
+        }
+        Some(info) if !info.active => {
+            f.reject(ReasonCode::InactiveZip, format!("ZIP {z} is not active"));
+            None
+        }
+        Some(info) => Some((z, info.state.as_str())),
+    }
+}
+
+/// The catalog product, when present, known, and of a lead type the provider may send.
+fn product_of(
+    input: &LeadInput,
+    ctx: &ValidationContext<'_>,
+    f: &mut Findings,
+) -> Option<ProductId> {
+    let raw = match input.product_type.as_deref() {
+        None if wrong(input, "product_type") => return None,
+        None => {
+            f.reject(ReasonCode::MissingProduct, "no product".into());
+            return None;
+        }
+        Some(raw) => raw,
+    };
+    let Some(p) = ctx.catalog.lookup(raw) else {
+        f.reject(
+            ReasonCode::UnknownProduct,
+            format!("product {} is not in the catalog", quoted(raw)),
+        );
+        return None;
+    };
+    let lead_type = ctx.catalog.lead_type(p);
+    if lead_type_allowed(ctx.allowed_lead_types, lead_type) {
+        return Some(p);
+    }
+    f.reject(
+        ReasonCode::LeadTypeNotAllowed,
+        format!(
+            "lead type {lead_type:?} (product {:?}) is not one of the provider's {:?}",
+            ctx.catalog.name(p),
+            ctx.allowed_lead_types
+        ),
+    );
+    None
+}
+
+/// Whether a lead type is one of the allowed ones (any case); an empty list allows any.
+fn lead_type_allowed(allowed: &[String], lead_type: &str) -> bool {
+    allowed.is_empty() || allowed.iter().any(|t| t.eq_ignore_ascii_case(lead_type))
+}
+
+/// The appointment time in UTC, when sent and readable.
+fn appointment_of(input: &LeadInput, f: &mut Findings) -> Option<OffsetDateTime> {
+    let raw = input.appointment_date.as_deref()?;
+    let t = parse_timestamp(raw);
+    if t.is_none() {
+        f.reject(
+            ReasonCode::InvalidAppointmentDate,
+            format!("appointment time {} is not RFC 3339", quoted(raw)),
+        );
+    }
+    t
+}
+
+/// One `field_too_long` reason per text field over its limit: the canonical fields first,
+/// then the provider's custom ones.
+fn check_lengths(input: &LeadInput, opts: &ValidationOptions, f: &mut Findings) {
+    for (name, value) in input.text_fields() {
+        let max = match name {
+            canonical::NOTES | canonical::CONSENT_TEXT => opts.max_long_field_chars,
+            _ => opts.max_field_chars,
+        };
+        if let Some(v) = value.filter(|v| too_long(v, max)) {
+            f.reject(
+                ReasonCode::FieldTooLong,
+                format!(
+                    "{name}: {} characters, over the {max} limit",
+                    v.chars().count()
+                ),
+            );
+        }
+    }
+    for (name, value) in &input.custom {
+        let max = opts.max_long_field_chars;
+        if let Some(v) = value.as_str().filter(|v| too_long(v, max)) {
+            f.reject(
+                ReasonCode::FieldTooLong,
+                format!(
+                    "{}: {} characters, over the {max} limit",
+                    quoted(name),
+                    v.chars().count()
+                ),
+            );
+        }
+    }
+}
+
+/// One `missing_required_field` reason per field the lead type requires and the record
+/// lacks.
+fn check_required_fields(
+    input: &LeadInput,
+    lead_type: &str,
+    opts: &ValidationOptions,
+    f: &mut Findings,
+) {
+    for field in opts.vertical_rules.required(lead_type) {
+        if !has_field(input, field) {
+            f.reject(
+                ReasonCode::MissingRequiredField,
+                format!("{field} is required for lead type {lead_type:?}"),
+            );
+        }
+    }
+}
+
+/// The warning about the record's state: `unreadable_state` when it names no state,
+/// `state_mismatch` when it is not the ZIP's (only when the ZIP's state is known).
+fn state_warning(input: &LeadInput, zip_state: Option<&str>) -> Option<String> {
+    let raw = input.state.as_deref()?;
+    match state_code(raw) {
+        None => Some("unreadable_state".into()),
+        Some(code) if zip_state.is_some_and(|z| !z.eq_ignore_ascii_case(code)) => {
+            Some("state_mismatch".into())
+        }
+        Some(_) => None,
+    }
+}
+
+/// The warnings about attribution fields: `invalid_ip_address`, then
+/// `invalid_consent_certificate_url` when that URL is not `http(s)://` or has a space.
+fn attribution_warnings(input: &LeadInput) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if input
+        .ip_address
+        .as_deref()
+        .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_err())
+    {
+        warnings.push("invalid_ip_address".into());
+    }
+    if input
+        .consent_certificate_url
+        .as_deref()
+        .is_some_and(|u| !is_http_url(u))
+    {
+        warnings.push("invalid_consent_certificate_url".into());
+    }
+    warnings
+}
+
+/// Whether a URL starts with `http://` or `https://` (any case) and has no space.
+fn is_http_url(u: &str) -> bool {
+    let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")) && !u.contains(' ')
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ctx<'a>(catalog: &'a Catalog, allowed: &'a [String]) -> ValidationContext<'a> {
-        ValidationContext {
-            zips: ZipTable::bundled(),
-            catalog,
-            allowed_lead_types: allowed,
-            default_region: "US",
-            require_phone: true,
-        }
-    }
-
-    fn input() -> LeadInput {
-        LeadInput {
-            phone: Some("(317) 863-8426".into()),
-            zip_code: Some("46262-1234".into()),
-            product_type: Some("solar".into()),
-            email: Some(" JM@Example.NET ".into()),
-            appointment_date: Some("2026-11-24T08:00:00-05:00".into()),
-            ..LeadInput::default()
-        }
-    }
-
-    fn codes(r: Result<ValidLead, ValidationError>) -> Vec<&'static str> {
-        r.unwrap_err()
-            .reasons
-            .iter()
-            .map(|r| r.code.as_str())
-            .collect()
-    }
-
-    #[test]
-    fn a_good_record_is_normalized() {
-        let cat = Catalog::from_names(["Solar"]);
-        let v = validate(&input(), &ctx(&cat, &["solar".into()])).unwrap();
-        assert_eq!(v.phone.unwrap().number.as_str(), "+13178638426");
-        assert_eq!(v.zip.to_string(), "46262");
-        assert_eq!(v.product_name, "Solar");
-        assert_eq!(v.email.as_deref(), Some("jm@example.net"));
-        assert_eq!(
-            v.appointment_date.unwrap(),
-            time::macros::datetime!(2026-11-24 13:00 UTC)
-        );
-    }
-
-    #[test]
-    fn every_reason_is_reported() {
-        let cat = Catalog::from_names(["Solar", "Gutters"]);
-        let allowed = ["solar".to_string()];
-        let mut i = input();
-        i.phone = Some("555".into());
-        i.zip_code = Some("ABCDE".into());
-        i.product_type = Some("Gutters".into());
-        i.appointment_date = Some("next tuesday".into());
-        assert_eq!(
-            codes(validate(&i, &ctx(&cat, &allowed))),
-            vec![
-                "invalid_phone",
-                "invalid_zip",
-                "lead_type_not_allowed",
-                "invalid_appointment_date"
-            ]
-        );
-        let empty = LeadInput::default();
-        assert_eq!(
-            codes(validate(&empty, &ctx(&cat, &allowed))),
-            vec!["missing_phone", "missing_zip", "missing_product"]
-        );
-        let mut i = input();
-        i.zip_code = Some("99999".into());
-        i.product_type = Some("Heat".into());
-        assert_eq!(
-            codes(validate(&i, &ctx(&cat, &allowed))),
-            vec!["unknown_zip", "unknown_product"]
-        );
-    }
-
-    #[test]
-    fn bad_email_is_a_warning_not_a_rejection() {
-        let cat = Catalog::from_names(["Solar"]);
-        let mut i = input();
-        i.email = Some("not-an-email".into());
-        let v = validate(&i, &ctx(&cat, &[])).unwrap();
-        assert_eq!(v.email, None);
-        assert_eq!(v.warnings, vec!["invalid_email"]);
-    }
-
-    #[test]
-    fn email_can_stand_in_for_the_phone_when_allowed() {
-        let cat = Catalog::from_names(["Solar"]);
-        let mut lenient = ctx(&cat, &[]);
-        lenient.require_phone = false;
-        let mut i = input();
-        i.phone = Some("555".into());
-        let v = validate(&i, &lenient).unwrap();
-        assert_eq!(v.phone, None);
-        assert_eq!(v.warnings, vec!["invalid_phone"]);
-        assert_eq!(codes(validate(&i, &ctx(&cat, &[]))), vec!["invalid_phone"]);
-        i.email = Some("nope".into());
-        assert_eq!(
-            codes(validate(&i, &lenient)),
-            vec!["invalid_phone", "invalid_email"]
-        );
-        i.phone = None;
-        i.email = None;
-        assert_eq!(
-            codes(validate(&i, &lenient)),
-            vec!["missing_phone", "missing_email"]
-        );
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(
-            parse_timestamp("2026-11-24 13:00:00"),
-            Some(time::macros::datetime!(2026-11-24 13:00 UTC))
-        );
-        assert_eq!(parse_timestamp("2026-13-01T00:00:00Z"), None);
-    }
-
-    fn with_rules(rules: VerticalRules) -> ValidationOptions {
-        ValidationOptions {
-            vertical_rules: rules,
-            ..ValidationOptions::default()
-        }
-    }
-
-    #[test]
-    fn vertical_rules_are_off_by_default_and_name_the_missing_field() {
-        let cat = Catalog::from_names(["Solar", "HVAC"]);
-        let c = ctx(&cat, &[]);
-        let mut i = input();
-        assert!(validate(&i, &c).is_ok());
-        let opts = with_rules(VerticalRules::seed_defaults());
-        let err = validate_with(&i, &c, &opts).unwrap_err();
-        let got: Vec<_> = err
-            .reasons
-            .iter()
-            .map(|r| (r.code.as_str(), r.detail.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (
-                    "missing_required_field",
-                    "monthly_electric_bill is required for lead type \"solar\""
-                ),
-                (
-                    "missing_required_field",
-                    "roof_age is required for lead type \"solar\""
-                ),
-            ]
-        );
-        i.custom.insert("Monthly-Electric-Bill".into(), 450.into());
-        i.custom.insert("roof_age".into(), " ".into());
-        assert_eq!(
-            codes(validate_with(&i, &c, &opts)),
-            vec!["missing_required_field"]
-        );
-        i.custom.insert("roof_age".into(), "28".into());
-        assert!(validate_with(&i, &c, &opts).is_ok());
-        // Canonical names are checked on the mapped fields; other lead types are untouched.
-        let mut rules = VerticalRules::default();
-        rules.require("HVAC", ["estimated_value", "utm_source", "system_type"]);
-        let opts = with_rules(rules);
-        assert!(validate_with(&input(), &c, &opts).is_ok());
-        let mut i = input();
-        i.product_type = Some("hvac".into());
-        i.utm_source = Some("bing".into());
-        i.custom.insert("SystemType".into(), "boiler".into());
-        let err = validate_with(&i, &c, &opts).unwrap_err();
-        assert_eq!(err.reasons.len(), 1);
-        assert!(err.reasons[0].detail.starts_with("estimated_value"));
-        i.estimated_value = Some(1.0);
-        assert!(validate_with(&i, &c, &opts).is_ok());
-        assert!(VerticalRules::default().is_empty());
-        assert!(!VerticalRules::seed_defaults().is_empty());
-        let table = VerticalRules::new([("Bath".to_string(), vec!["budget".to_string()])].into());
-        assert_eq!(table.required("bath"), ["budget"]);
-    }
-
-    #[test]
-    fn over_long_fields_are_refused_with_their_name() {
-        let cat = Catalog::from_names(["Solar"]);
-        let c = ctx(&cat, &[]);
-        let mut i = input();
-        i.first_name = Some("é".repeat(MAX_FIELD_CHARS)); // 2,000 bytes, 1,000 characters
-        i.notes = Some("n".repeat(MAX_FIELD_CHARS + 1));
-        assert!(validate(&i, &c).is_ok());
-        i.city = Some("x".repeat(MAX_FIELD_CHARS + 1));
-        i.consent_text = Some("c".repeat(MAX_LONG_FIELD_CHARS + 1));
-        i.custom
-            .insert("blob".into(), "b".repeat(MAX_LONG_FIELD_CHARS + 1).into());
-        let err = validate(&i, &c).unwrap_err();
-        let got: Vec<_> = err
-            .reasons
-            .iter()
-            .map(|r| (r.code.as_str(), r.detail.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (
-                    "field_too_long",
-                    "city: 1001 characters, over the 1000 limit"
-                ),
-                (
-                    "field_too_long",
-                    "consent_text: 10001 characters, over the 10000 limit"
-                ),
-                (
-                    "field_too_long",
-                    "\"blob\": 10001 characters, over the 10000 limit"
-                ),
-            ]
-        );
-        let tight = ValidationOptions {
-            max_field_chars: 3,
-            ..ValidationOptions::default()
-        };
-        let mut i = input();
-        i.last_name = Some("Smith".into());
-        let err = validate_with(&i, &c, &tight).unwrap_err();
-        let fields: Vec<_> = err
-            .reasons
-            .iter()
-            .map(|r| r.detail.split(':').next().unwrap())
-            .collect();
-        // The phone, email, ZIP, product and appointment are over 3 characters too.
-        assert_eq!(
-            fields,
-            vec![
-                "last_name",
-                "phone",
-                "email",
-                "zip_code",
-                "product_type",
-                "appointment_date"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_state_that_disagrees_with_the_zip_is_a_warning() {
-        let cat = Catalog::from_names(["Solar"]);
-        let c = ctx(&cat, &[]);
-        let mut i = input(); // ZIP 46262 is in Indiana.
-        for ok in ["IN", "in", "Indiana", " indiana ", "I.N."] {
-            i.state = Some(ok.into());
-            assert!(validate(&i, &c).unwrap().warnings.is_empty(), "{ok}");
-        }
-        i.state = Some("OH".into());
-        assert_eq!(validate(&i, &c).unwrap().warnings, vec!["state_mismatch"]);
-        i.state = Some("New York".into());
-        assert_eq!(validate(&i, &c).unwrap().warnings, vec!["state_mismatch"]);
-        i.state = Some("Atlantis".into());
-        assert_eq!(validate(&i, &c).unwrap().warnings, vec!["unreadable_state"]);
-        let off = ValidationOptions {
-            check_state: false,
-            ..ValidationOptions::default()
-        };
-        assert!(validate_with(&i, &c, &off).unwrap().warnings.is_empty());
-        // No ZIP state to compare against: the ZIP's own problem is the reason.
-        i.state = Some("OH".into());
-        i.zip_code = Some("99999".into());
-        assert_eq!(codes(validate(&i, &c)), vec!["unknown_zip"]);
-        assert_eq!(state_code("district of columbia"), Some("DC"));
-        assert_eq!(state_code("D.C."), Some("DC"));
-        assert_eq!(state_code(""), None);
-    }
-
-    #[test]
-    fn attribution_fields_warn_but_never_reject() {
-        let cat = Catalog::from_names(["Solar"]);
-        let c = ctx(&cat, &[]);
-        let mut i = input();
-        i.ip_address = Some("2001:db8::1".into());
-        i.consent_certificate_url = Some("https://cert.trustedform.com/0123abcd".into());
-        assert!(validate(&i, &c).unwrap().warnings.is_empty());
-        i.ip_address = Some("300.1.1.1".into());
-        i.consent_certificate_url = Some("cert.trustedform.com/x".into());
-        assert_eq!(
-            validate(&i, &c).unwrap().warnings,
-            vec!["invalid_ip_address", "invalid_consent_certificate_url"]
-        );
-        i.consent_certificate_url = Some("é".into());
-        assert_eq!(
-            validate(&i, &c).unwrap().warnings,
-            vec!["invalid_ip_address", "invalid_consent_certificate_url"]
-        );
-    }
-}
+mod tests;

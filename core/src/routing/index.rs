@@ -149,99 +149,27 @@ impl RoutingTable {
         Self::build(rules, workspaces, catalog, Some(zips))
     }
 
+    /// Compiles the rules: checks their ids, indexes the active ones by rank and keeps the
+    /// inactive ones that resolve aside. `zips` is used only when a rule is geographic.
     fn build(
         rules: &[RoutingRule],
         workspaces: &[Workspace],
         catalog: &Catalog,
         zips: Option<&ZipTable>,
     ) -> Result<RoutingTable, RoutingError> {
-        let mut seen = HashSet::new();
-        for r in rules {
-            if !seen.insert(r.id) {
-                return Err(RoutingError::DuplicateRule(r.id));
-            }
-        }
-        if rules.len() > u32::MAX as usize {
-            return Err(RoutingError::TooManyRules);
-        }
-        let accepting: HashMap<&str, bool> = workspaces
-            .iter()
-            .map(|w| (w.id.as_str(), w.webhook_active))
-            .collect();
-        let skip_of = |ws: &str| match accepting.get(ws) {
-            None => Some(SkipReason::WorkspaceMissing),
-            Some(false) => Some(SkipReason::WebhookInactive),
-            Some(true) => None,
-        };
-        let compiled = |r: &RoutingRule| CompiledRule {
-            id: r.id,
-            priority: r.priority,
-            weight: r.targeting.weight,
-            workspace_id: r.workspace_id.clone(),
-            skip: skip_of(&r.workspace_id),
-        };
+        check_rule_ids(rules)?;
+        let skips = WorkspaceSkips::new(workspaces);
         let geo = zips
             .filter(|_| rules.iter().any(|r| r.targeting.is_geographic()))
             .map(GeoIndex::new);
-        let mut active: Vec<&RoutingRule> = rules.iter().filter(|r| r.is_active).collect();
-        active.sort_by_key(|r| (r.priority, r.id));
-
-        let n = catalog.len();
-        let mut live: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
-        let mut excluded: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
-        let mut dormant_pairs: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
-        let mut out = Vec::with_capacity(active.len());
-        for (rank, r) in active.iter().enumerate() {
-            let (zips, excl) = resolve_raw(r, geo.as_ref())?;
-            for p in &r.product_types {
-                let pid = catalog
-                    .lookup(p)
-                    .ok_or_else(|| RoutingError::UnknownProduct {
-                        rule_id: r.id,
-                        product: p.clone(),
-                    })?;
-                let i = pid.0 as usize;
-                live[i].extend(zips.iter().map(|&z| (z, rank as u32)));
-                excluded[i].extend(excl.iter().map(|&z| (z, rank as u32)));
-            }
-            out.push(compiled(r));
-        }
-        let mut dormant = Vec::new();
-        let mut inactive: Vec<&RoutingRule> = rules.iter().filter(|r| !r.is_active).collect();
-        inactive.sort_by_key(|r| (r.priority, r.id));
-        for r in inactive {
-            if r.targeting.is_geographic() && geo.is_none() {
-                continue;
-            }
-            let Ok((zips, _)) = resolve_raw(r, geo.as_ref()) else {
-                continue;
-            };
-            let idx = dormant.len() as u32;
-            let mut any = false;
-            for pid in r.product_types.iter().filter_map(|p| catalog.lookup(p)) {
-                dormant_pairs[pid.0 as usize].extend(zips.iter().map(|&z| (z, idx)));
-                any = true;
-            }
-            if any {
-                dormant.push(compiled(r));
-            }
-        }
-
-        let products = live
-            .into_iter()
-            .zip(excluded)
-            .zip(dormant_pairs)
-            .map(|((l, e), d)| ProductIndex {
-                dense: (!l.is_empty()).then(|| dense(l)),
-                excluded: sorted(e),
-                dormant: sorted(d),
-            })
-            .collect();
+        let mut pairs = ProductPairs::new(catalog.len());
+        let active = index_active(rules, catalog, geo.as_ref(), &skips, &mut pairs)?;
+        let dormant = index_inactive(rules, catalog, geo.as_ref(), &skips, &mut pairs);
         Ok(RoutingTable {
             catalog: catalog.clone(),
-            rules: out,
+            rules: active,
             dormant,
-            products,
+            products: pairs.into_products(),
         })
     }
 
@@ -359,4 +287,153 @@ impl RoutingTable {
             Ok(&index.candidates[start..end])
         }
     }
+}
+
+/// Refuses a repeated rule id (over active and inactive rules alike), then more rules than
+/// a `u32` rank can number.
+fn check_rule_ids(rules: &[RoutingRule]) -> Result<(), RoutingError> {
+    let mut seen = HashSet::new();
+    for r in rules {
+        if !seen.insert(r.id) {
+            return Err(RoutingError::DuplicateRule(r.id));
+        }
+    }
+    if rules.len() > u32::MAX as usize {
+        return Err(RoutingError::TooManyRules);
+    }
+    Ok(())
+}
+
+/// Whether each workspace accepts leads (exists, webhook active), by id.
+struct WorkspaceSkips<'w> {
+    /// Workspace id → whether its webhook is active.
+    accepting: HashMap<&'w str, bool>,
+}
+
+impl<'w> WorkspaceSkips<'w> {
+    /// The workspaces' webhook states.
+    fn new(workspaces: &'w [Workspace]) -> WorkspaceSkips<'w> {
+        WorkspaceSkips {
+            accepting: workspaces
+                .iter()
+                .map(|w| (w.id.as_str(), w.webhook_active))
+                .collect(),
+        }
+    }
+
+    /// Why the table skips a workspace (missing, webhook inactive), or `None` if it accepts.
+    fn skip_of(&self, ws: &str) -> Option<SkipReason> {
+        match self.accepting.get(ws) {
+            None => Some(SkipReason::WorkspaceMissing),
+            Some(false) => Some(SkipReason::WebhookInactive),
+            Some(true) => None,
+        }
+    }
+
+    /// A rule as the index holds it.
+    fn compiled(&self, r: &RoutingRule) -> CompiledRule {
+        CompiledRule {
+            id: r.id,
+            priority: r.priority,
+            weight: r.targeting.weight,
+            workspace_id: r.workspace_id.clone(),
+            skip: self.skip_of(&r.workspace_id),
+        }
+    }
+}
+
+/// The (ZIP, index) pairs collected per product id while building.
+struct ProductPairs {
+    /// (ZIP, rank) of active rules that cover the ZIP.
+    live: Vec<Vec<(u32, u32)>>,
+    /// (ZIP, rank) of active rules that target the ZIP's area but exclude the ZIP.
+    excluded: Vec<Vec<(u32, u32)>>,
+    /// (ZIP, dormant index) of inactive rules that cover the ZIP.
+    dormant: Vec<Vec<(u32, u32)>>,
+}
+
+impl ProductPairs {
+    /// Empty lists for `n` products.
+    fn new(n: usize) -> ProductPairs {
+        ProductPairs {
+            live: vec![Vec::new(); n],
+            excluded: vec![Vec::new(); n],
+            dormant: vec![Vec::new(); n],
+        }
+    }
+
+    /// One index per product, by product id.
+    fn into_products(self) -> Vec<ProductIndex> {
+        self.live
+            .into_iter()
+            .zip(self.excluded)
+            .zip(self.dormant)
+            .map(|((l, e), d)| ProductIndex {
+                dense: (!l.is_empty()).then(|| dense(l)),
+                excluded: sorted(e),
+                dormant: sorted(d),
+            })
+            .collect()
+    }
+}
+
+/// Indexes the active rules in rank order (priority, then id) and returns them compiled.
+fn index_active(
+    rules: &[RoutingRule],
+    catalog: &Catalog,
+    geo: Option<&GeoIndex<'_>>,
+    skips: &WorkspaceSkips<'_>,
+    pairs: &mut ProductPairs,
+) -> Result<Vec<CompiledRule>, RoutingError> {
+    let mut active: Vec<&RoutingRule> = rules.iter().filter(|r| r.is_active).collect();
+    active.sort_by_key(|r| (r.priority, r.id));
+    let mut out = Vec::with_capacity(active.len());
+    for (rank, r) in active.iter().enumerate() {
+        let (zips, excl) = resolve_raw(r, geo)?;
+        for p in &r.product_types {
+            let pid = catalog
+                .lookup(p)
+                .ok_or_else(|| RoutingError::UnknownProduct {
+                    rule_id: r.id,
+                    product: p.clone(),
+                })?;
+            let i = pid.0 as usize;
+            pairs.live[i].extend(zips.iter().map(|&z| (z, rank as u32)));
+            pairs.excluded[i].extend(excl.iter().map(|&z| (z, rank as u32)));
+        }
+        out.push(skips.compiled(r));
+    }
+    Ok(out)
+}
+
+/// Indexes the inactive rules whose targeting resolves and that name a known product, in
+/// rank order, and returns them compiled; the others are left out without error.
+fn index_inactive(
+    rules: &[RoutingRule],
+    catalog: &Catalog,
+    geo: Option<&GeoIndex<'_>>,
+    skips: &WorkspaceSkips<'_>,
+    pairs: &mut ProductPairs,
+) -> Vec<CompiledRule> {
+    let mut dormant = Vec::new();
+    let mut inactive: Vec<&RoutingRule> = rules.iter().filter(|r| !r.is_active).collect();
+    inactive.sort_by_key(|r| (r.priority, r.id));
+    for r in inactive {
+        if r.targeting.is_geographic() && geo.is_none() {
+            continue;
+        }
+        let Ok((zips, _)) = resolve_raw(r, geo) else {
+            continue;
+        };
+        let idx = dormant.len() as u32;
+        let mut any = false;
+        for pid in r.product_types.iter().filter_map(|p| catalog.lookup(p)) {
+            pairs.dormant[pid.0 as usize].extend(zips.iter().map(|&z| (z, idx)));
+            any = true;
+        }
+        if any {
+            dormant.push(skips.compiled(r));
+        }
+    }
+    dormant
 }

@@ -227,83 +227,131 @@ pub(crate) fn resolve_raw(
     geo: Option<&GeoIndex<'_>>,
 ) -> Result<(Vec<u32>, Vec<u32>), RoutingError> {
     let t = &rule.targeting;
-    let bad_zip = |value: &str| RoutingError::InvalidZip {
-        rule_id: rule.id,
-        value: value.to_string(),
-    };
     if t.weight == 0 {
         return Err(RoutingError::InvalidWeight { rule_id: rule.id });
     }
-    let mut zips = Vec::with_capacity(rule.zip_codes.len());
-    for z in &rule.zip_codes {
-        zips.push(strict_zip5(z).ok_or_else(|| bad_zip(z))?.get());
-    }
-    let mut excluded = Vec::with_capacity(t.excluded_zips.len());
-    for z in &t.excluded_zips {
-        excluded.push(strict_zip5(z).ok_or_else(|| bad_zip(z))?.get());
-    }
+    let mut zips = strict_zips(rule.id, &rule.zip_codes)?;
+    let excluded = strict_zips(rule.id, &t.excluded_zips)?;
     if t.is_geographic() {
         let geo = geo.expect("a geographic rule is resolved with a ZIP table");
-        for s in &t.states {
-            let key = s.trim().to_ascii_uppercase();
-            let list = (key.len() == 2)
-                .then(|| geo.states.get(&key))
-                .flatten()
-                .ok_or_else(|| RoutingError::UnknownState {
-                    rule_id: rule.id,
-                    state: s.clone(),
-                })?;
-            zips.extend_from_slice(list);
-        }
-        for p in &t.zip3_prefixes {
-            let n = zip3(p).ok_or_else(|| RoutingError::InvalidZipPrefix {
-                rule_id: rule.id,
-                value: p.clone(),
-            })?;
-            let (lo, hi) = (n * 100, n * 100 + 100);
-            let start = geo.active.partition_point(|e| e.zip < lo);
-            let end = geo.active.partition_point(|e| e.zip < hi);
-            zips.extend(geo.active[start..end].iter().map(|e| e.zip));
-        }
+        expand_states(rule, geo, &mut zips)?;
+        expand_prefixes(rule, geo, &mut zips)?;
         if let Some(r) = &t.radius {
-            let centre = strict_zip5(&r.zip).ok_or_else(|| bad_zip(&r.zip))?;
-            let info = geo
-                .table
-                .get(centre)
-                .ok_or_else(|| RoutingError::UnknownRadiusZip {
-                    rule_id: rule.id,
-                    zip: r.zip.clone(),
-                })?;
-            if !(r.miles.is_finite() && r.miles >= 0.0) {
-                return Err(RoutingError::InvalidRadius {
-                    rule_id: rule.id,
-                    miles: r.miles.to_string(),
-                });
-            }
-            // Distance along a meridian never exceeds the great-circle distance: a cheap,
-            // conservative latitude band before the exact test.
-            let band = r.miles / EARTH_RADIUS_MILES * (1.0 + 1e-9) + 1e-12;
-            let lat0 = info.lat.to_radians();
-            for e in &geo.active {
-                if (e.lat.to_radians() - lat0).abs() > band {
-                    continue;
-                }
-                if haversine_miles(info.lat, info.lon, e.lat, e.lon) <= r.miles {
-                    zips.push(e.zip);
-                }
-            }
+            expand_radius(rule.id, r, geo, &mut zips)?;
         }
     }
+    Ok(remove_excluded(zips, excluded))
+}
+
+/// The numeric values of ZIP5s written as exactly five digits, in order; `InvalidZip` for
+/// the first that is not.
+fn strict_zips(rule_id: i64, list: &[String]) -> Result<Vec<u32>, RoutingError> {
+    list.iter()
+        .map(|z| {
+            strict_zip5(z)
+                .map(Zip5::get)
+                .ok_or_else(|| RoutingError::InvalidZip {
+                    rule_id,
+                    value: z.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Appends the active ZIPs of the rule's states; `UnknownState` for the first state the
+/// table does not list.
+fn expand_states(
+    rule: &RoutingRule,
+    geo: &GeoIndex<'_>,
+    zips: &mut Vec<u32>,
+) -> Result<(), RoutingError> {
+    for s in &rule.targeting.states {
+        let key = s.trim().to_ascii_uppercase();
+        let list = (key.len() == 2)
+            .then(|| geo.states.get(&key))
+            .flatten()
+            .ok_or_else(|| RoutingError::UnknownState {
+                rule_id: rule.id,
+                state: s.clone(),
+            })?;
+        zips.extend_from_slice(list);
+    }
+    Ok(())
+}
+
+/// Appends the active ZIPs that start with one of the rule's three-digit prefixes;
+/// `InvalidZipPrefix` for the first malformed prefix.
+fn expand_prefixes(
+    rule: &RoutingRule,
+    geo: &GeoIndex<'_>,
+    zips: &mut Vec<u32>,
+) -> Result<(), RoutingError> {
+    for p in &rule.targeting.zip3_prefixes {
+        let n = zip3(p).ok_or_else(|| RoutingError::InvalidZipPrefix {
+            rule_id: rule.id,
+            value: p.clone(),
+        })?;
+        let (lo, hi) = (n * 100, n * 100 + 100);
+        let start = geo.active.partition_point(|e| e.zip < lo);
+        let end = geo.active.partition_point(|e| e.zip < hi);
+        zips.extend(geo.active[start..end].iter().map(|e| e.zip));
+    }
+    Ok(())
+}
+
+/// Appends the active ZIPs whose centroid lies within the radius; `InvalidZip`,
+/// `UnknownRadiusZip` or `InvalidRadius` for a bad centre or distance.
+fn expand_radius(
+    rule_id: i64,
+    r: &Radius,
+    geo: &GeoIndex<'_>,
+    zips: &mut Vec<u32>,
+) -> Result<(), RoutingError> {
+    let centre = strict_zip5(&r.zip).ok_or_else(|| RoutingError::InvalidZip {
+        rule_id,
+        value: r.zip.to_string(),
+    })?;
+    let info = geo
+        .table
+        .get(centre)
+        .ok_or_else(|| RoutingError::UnknownRadiusZip {
+            rule_id,
+            zip: r.zip.clone(),
+        })?;
+    if !(r.miles.is_finite() && r.miles >= 0.0) {
+        return Err(RoutingError::InvalidRadius {
+            rule_id,
+            miles: r.miles.to_string(),
+        });
+    }
+    // Distance along a meridian never exceeds the great-circle distance: a cheap,
+    // conservative latitude band before the exact test.
+    let band = r.miles / EARTH_RADIUS_MILES * (1.0 + 1e-9) + 1e-12;
+    let lat0 = info.lat.to_radians();
+    for e in &geo.active {
+        if (e.lat.to_radians() - lat0).abs() > band {
+            continue;
+        }
+        if haversine_miles(info.lat, info.lon, e.lat, e.lon) <= r.miles {
+            zips.push(e.zip);
+        }
+    }
+    Ok(())
+}
+
+/// Sorts and deduplicates both lists, keeps the exclusions that are in the targeted area,
+/// and removes them from the covered ZIPs.
+fn remove_excluded(mut zips: Vec<u32>, mut excluded: Vec<u32>) -> (Vec<u32>, Vec<u32>) {
     zips.sort_unstable();
     zips.dedup();
     if excluded.is_empty() {
-        return Ok((zips, excluded));
+        return (zips, excluded);
     }
     excluded.sort_unstable();
     excluded.dedup();
     excluded.retain(|z| zips.binary_search(z).is_ok());
     zips.retain(|z| excluded.binary_search(z).is_err());
-    Ok((zips, excluded))
+    (zips, excluded)
 }
 
 /// Whether `rule` covers `zip` by the definition in the module docs, tested directly (no

@@ -34,7 +34,7 @@
 //! passes both wins. The gate is not called for candidates the table skips, nor for those
 //! after the winner.
 
-use super::index::pairs_at;
+use super::index::{pairs_at, CompiledRule};
 use super::{RouteMatch, RoutingDecision, RoutingTable, SkipReason, Skipped, UnroutedReason};
 use crate::catalog::ProductId;
 use crate::zip::Zip5;
@@ -433,29 +433,13 @@ impl RoutingTable {
             policy,
             outcome: Err(UnroutedReason::NoRuleForProduct),
             candidates: Vec::new(),
-            excluded: Vec::new(),
-            inactive: Vec::new(),
+            excluded: pi.map_or_else(Vec::new, |pi| {
+                trace_rules(&pi.excluded, zip, &self.rules, SkipReason::ExcludedZip)
+            }),
+            inactive: pi.map_or_else(Vec::new, |pi| {
+                trace_rules(&pi.dormant, zip, &self.dormant, SkipReason::RuleInactive)
+            }),
         };
-        if let Some(pi) = pi {
-            for &(_, rank) in pairs_at(&pi.excluded, zip.get()) {
-                let r = &self.rules[rank as usize];
-                e.excluded.push(TraceRule {
-                    rule_id: r.id,
-                    workspace_id: &r.workspace_id,
-                    priority: r.priority,
-                    reason: SkipReason::ExcludedZip,
-                });
-            }
-            for &(_, idx) in pairs_at(&pi.dormant, zip.get()) {
-                let r = &self.dormant[idx as usize];
-                e.inactive.push(TraceRule {
-                    rule_id: r.id,
-                    workspace_id: &r.workspace_id,
-                    priority: r.priority,
-                    reason: SkipReason::RuleInactive,
-                });
-            }
-        }
         let ranks = match self.candidates(product, zip) {
             Ok(r) => r,
             Err(reason) => {
@@ -463,62 +447,70 @@ impl RoutingTable {
                 return (e, Vec::new());
             }
         };
-        let mut order: Vec<u32> = ranks.to_vec();
-        if policy != TiePolicy::LowestId {
-            let mut start = 0;
-            while start < order.len() {
-                let p = self.rules[order[start] as usize].priority;
-                let end = start
-                    + order[start..].partition_point(|&r| self.rules[r as usize].priority == p);
-                let group = &mut order[start..end];
-                if group.len() > 1 {
-                    match policy {
-                        TiePolicy::WeightedRoundRobin => group.sort_by_key(|&r| {
-                            let rule = &self.rules[r as usize];
-                            (
-                                std::cmp::Reverse(
-                                    state.current_weight(rule.id) + i64::from(rule.weight),
-                                ),
-                                rule.id,
-                            )
-                        }),
-                        _ => group.sort_by_key(|&r| {
-                            let rule = &self.rules[r as usize];
-                            (state.last_routed(rule.id), rule.id)
-                        }),
-                    }
-                }
-                start = end;
-            }
-        }
+        let order = self.tie_order(ranks, policy, state);
         e.outcome = Err(UnroutedReason::NoEligibleWorkspace);
-        let mut winner = None;
-        for (i, &rank) in order.iter().enumerate() {
+        self.check_in_order(&order, gate, &mut e);
+        let participants = participants(&e);
+        (e, participants)
+    }
+
+    /// The candidates (ranks ascending) in decision order: each tie group of equal priority
+    /// ordered by `policy` from `state`.
+    fn tie_order(&self, ranks: &[u32], policy: TiePolicy, state: &dyn TieState) -> Vec<u32> {
+        let mut order: Vec<u32> = ranks.to_vec();
+        if policy == TiePolicy::LowestId {
+            return order;
+        }
+        let mut start = 0;
+        while start < order.len() {
+            let p = self.rules[order[start] as usize].priority;
+            let end =
+                start + order[start..].partition_point(|&r| self.rules[r as usize].priority == p);
+            self.sort_tie_group(&mut order[start..end], policy, state);
+            start = end;
+        }
+        order
+    }
+
+    /// Orders one tie group: descending current + configured weight for
+    /// [`TiePolicy::WeightedRoundRobin`], least recently routed for the other policies; ties
+    /// by ascending rule id.
+    fn sort_tie_group(&self, group: &mut [u32], policy: TiePolicy, state: &dyn TieState) {
+        if group.len() <= 1 {
+            return;
+        }
+        match policy {
+            TiePolicy::WeightedRoundRobin => group.sort_by_key(|&r| {
+                let rule = &self.rules[r as usize];
+                (
+                    std::cmp::Reverse(state.current_weight(rule.id) + i64::from(rule.weight)),
+                    rule.id,
+                )
+            }),
+            _ => group.sort_by_key(|&r| {
+                let rule = &self.rules[r as usize];
+                (state.last_routed(rule.id), rule.id)
+            }),
+        }
+    }
+
+    /// Checks the candidates in `order` until one passes, tracing each into `e` (skipped,
+    /// matched, then not reached) and setting `e.outcome` to the match.
+    fn check_in_order<'a>(&'a self, order: &[u32], gate: &mut dyn Gate, e: &mut Explanation<'a>) {
+        for &rank in order {
             let rule = &self.rules[rank as usize];
-            let status = if winner.is_some() {
+            let status = if e.outcome.is_ok() {
                 CandidateStatus::NotReached
             } else {
-                let reason = rule.skip.or_else(|| {
-                    gate.check(&Candidate {
-                        rule_id: rule.id,
-                        workspace_id: &rule.workspace_id,
-                        priority: rule.priority,
-                        weight: rule.weight,
-                    })
-                });
-                match reason {
-                    Some(reason) => CandidateStatus::Skipped { reason },
-                    None => {
-                        winner = Some(i);
-                        e.outcome = Ok(RouteMatch {
-                            rule_id: rule.id,
-                            workspace_id: &rule.workspace_id,
-                            priority: rule.priority,
-                        });
-                        CandidateStatus::Matched
-                    }
-                }
+                check_candidate(rule, gate)
             };
+            if status == CandidateStatus::Matched {
+                e.outcome = Ok(RouteMatch {
+                    rule_id: rule.id,
+                    workspace_id: &rule.workspace_id,
+                    priority: rule.priority,
+                });
+            }
             e.candidates.push(TraceEntry {
                 rule_id: rule.id,
                 workspace_id: &rule.workspace_id,
@@ -527,17 +519,57 @@ impl RoutingTable {
                 status,
             });
         }
-        let participants = match (winner, &e.outcome) {
-            (Some(_), Ok(m)) => e
-                .candidates
-                .iter()
-                .filter(|c| {
-                    c.priority == m.priority && !matches!(c.status, CandidateStatus::Skipped { .. })
-                })
-                .map(|c| (c.rule_id, i64::from(c.weight)))
-                .collect(),
-            _ => Vec::new(),
-        };
-        (e, participants)
     }
+}
+
+/// One candidate's status: skipped by the table, else by the gate, else matched.
+fn check_candidate(rule: &CompiledRule, gate: &mut dyn Gate) -> CandidateStatus {
+    let reason = rule.skip.or_else(|| {
+        gate.check(&Candidate {
+            rule_id: rule.id,
+            workspace_id: &rule.workspace_id,
+            priority: rule.priority,
+            weight: rule.weight,
+        })
+    });
+    match reason {
+        Some(reason) => CandidateStatus::Skipped { reason },
+        None => CandidateStatus::Matched,
+    }
+}
+
+/// The trace of the rules a sorted (ZIP, index into `rules`) list holds for `zip`.
+fn trace_rules<'a>(
+    pairs: &[(u32, u32)],
+    zip: Zip5,
+    rules: &'a [CompiledRule],
+    reason: SkipReason,
+) -> Vec<TraceRule<'a>> {
+    pairs_at(pairs, zip.get())
+        .iter()
+        .map(|&(_, idx)| {
+            let r = &rules[idx as usize];
+            TraceRule {
+                rule_id: r.id,
+                workspace_id: &r.workspace_id,
+                priority: r.priority,
+                reason,
+            }
+        })
+        .collect()
+}
+
+/// The (rule id, weight) of the winner's tie-group participants: the candidates of its
+/// priority that were not skipped (the winner and those not reached); empty without a winner.
+fn participants(e: &Explanation<'_>) -> Vec<(i64, i64)> {
+    let Ok(m) = &e.outcome else {
+        return Vec::new();
+    };
+    e.candidates
+        .iter()
+        .filter(|c| {
+            c.priority == m.priority && !matches!(c.status, CandidateStatus::Skipped { .. })
+        })
+        .map(|c| (c.rule_id, i64::from(c.weight)))
+        .collect()
 }
