@@ -16,7 +16,7 @@ import sys
 
 FN = re.compile(r"^\s*(pub(\([^)]*\))?\s+)?(const\s+)?(unsafe\s+)?fn\s+(\w+)")
 SKIP_DIRS = {"target", "tests", "benches", "examples", "fuzz", ".venv", "conformance"}
-SKIP_FILES = {"conformance.rs"}
+SKIP_FILES = {"conformance.rs", "tests.rs"}
 GENERATED = {"nanp_table.rs"}
 
 

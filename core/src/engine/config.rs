@@ -33,7 +33,7 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// How long a worker holds claimed deliveries. Default 5 min (longer than a batch takes).
     pub lease: Duration,
-    /// Webhook requests sent in parallel by [`Engine::deliver_due`]. Default 8.
+    /// Webhook requests sent in parallel by [`Engine::deliver_due`](super::Engine::deliver_due). Default 8.
     pub delivery_workers: usize,
     /// Products known besides those named by rules and workspaces.
     pub extra_products: Vec<String>,
@@ -43,7 +43,7 @@ pub struct EngineConfig {
     pub product_aliases: Vec<(String, String)>,
     /// How rules of equal priority share appointments. Default: lowest rule id.
     pub tie_policy: TiePolicy,
-    /// Largest request body [`Engine::ingest_request`] takes, in bytes. Default 16 MiB.
+    /// Largest request body [`Engine::ingest_request`](super::Engine::ingest_request) takes, in bytes. Default 16 MiB.
     pub max_body_bytes: usize,
     /// Required fields per vertical, field length limits, the state/ZIP check. Default: no
     /// vertical rules (as the seed), the limits and the check on.

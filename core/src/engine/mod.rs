@@ -16,7 +16,7 @@
 //! The engine decides nothing itself: statuses come from [`crate::status::LeadStatus`],
 //! routing from [`crate::routing`], endpoint gating, retries and settlement from
 //! [`crate::delivery`], charges from [`crate::billing`]. Each use case opens the
-//! transactions and hands every step a [`Step`] (the transaction, the snapshot, the settings
+//! transactions and hands every step a `Step` (the transaction, the snapshot, the settings
 //! and the instant).
 //!
 //! Ingesting a record runs the pure steps first, outside any transaction (parse, map,

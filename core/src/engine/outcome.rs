@@ -66,7 +66,7 @@ pub struct IngestOutcome {
     pub outcome: Outcome,
 }
 
-/// What [`Engine::reroute_unrouted`] did.
+/// What [`Engine::reroute_unrouted`](super::Engine::reroute_unrouted) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RerouteReport {
     /// Unrouted appointments examined.
@@ -100,7 +100,7 @@ pub struct Move {
     pub to: Option<String>,
 }
 
-/// What [`Engine::backtest`] found.
+/// What [`Engine::backtest`](super::Engine::backtest) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BacktestReport {
     /// Appointments replayed.
@@ -111,7 +111,7 @@ pub struct BacktestReport {
     pub moves: Vec<Move>,
 }
 
-/// Totals of one [`Engine::deliver_due`] call.
+/// Totals of one [`Engine::deliver_due`](super::Engine::deliver_due) call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
     /// Deliveries claimed and tried.

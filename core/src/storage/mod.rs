@@ -254,7 +254,7 @@ pub trait ContactRepo {
     ///
     /// # Behavior
     ///
-    /// The same uniqueness as [`ContactRepo::insert_contact`] holds afterwards
+    /// The same uniqueness as [`ContactRepo::insert_contact_if_absent`] holds afterwards
     /// ([`StorageErrorKind::Conflict`] otherwise, e.g. when the new phone is another contact's);
     /// `Conflict` when the contact does not exist.
     fn update_contact(&self, id: ContactId, contact: &NewContact) -> Result<(), StorageError>;

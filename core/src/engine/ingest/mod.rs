@@ -112,7 +112,7 @@ impl Engine {
     }
 
     /// As [`Engine::ingest_batch`], for records that arrived through an inbound webhook
-    /// (`webhook_configs`): with [`DedupScope::Webhook`], contacts dedup per webhook.
+    /// (`webhook_configs`): with [`DedupScope::Webhook`](crate::contact::DedupScope::Webhook), contacts dedup per webhook.
     ///
     /// # Errors
     ///
@@ -166,7 +166,7 @@ impl Engine {
     ///   unknown provider, bad, stale or replayed signature, nothing configured to
     ///   authenticate with), `Forbidden` (inactive provider, webhook not allowed),
     ///   `RateLimited` (with `retry_after_seconds`).
-    /// - [`IntakeError::BodyTooLarge`] over [`EngineConfig::max_body_bytes`];
+    /// - [`IntakeError::BodyTooLarge`] over [`EngineConfig::max_body_bytes`](crate::engine::EngineConfig::max_body_bytes);
     ///   [`IntakeError::MissingCsvHeader`] for a CSV body without a header row.
     /// - Storage errors (the batch is rolled back, quota included).
     pub fn ingest_request(&self, request: &InboundRequest<'_>) -> Result<Vec<IngestOutcome>> {

@@ -515,3 +515,47 @@ pub fn update_contact_rolls_back_with_the_transaction(make: MakeStore<'_>) {
     );
     assert_ne!(free, e, "the rolled-back phone is free for another contact");
 }
+
+/// `insert_contact_if_absent` creates a contact once and then answers `Existing` with the
+/// holder's id for its phone key, or (without a phone) for its email key among contacts
+/// without a phone; it writes nothing then, fails no statement, and the transaction goes on.
+pub fn insert_contact_if_absent_finds_the_holder(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let scope = "provider:provider-a";
+    let (first, again, other_scope, by_email, by_email_again, count) = tx(s, "insert", |tx| {
+        let first = tx.insert_contact_if_absent(&new_contact(scope, &phone(1)))?;
+        let mut changed = new_contact(scope, &phone(1));
+        changed.first_name = Some("Other".into());
+        let again = tx.insert_contact_if_absent(&changed)?;
+        let other_scope =
+            tx.insert_contact_if_absent(&new_contact("provider:provider-b", &phone(1)))?;
+        let by_email = tx.insert_contact_if_absent(&email_contact(scope, "ann@example.com"))?;
+        let by_email_again =
+            tx.insert_contact_if_absent(&email_contact(scope, "ann@example.com"))?;
+        Ok((
+            first,
+            again,
+            other_scope,
+            by_email,
+            by_email_again,
+            tx.counts()?.contacts,
+        ))
+    });
+    assert!(matches!(first, Inserted::Created(_)), "{first:?}");
+    assert_eq!(
+        again,
+        Inserted::Existing(first.id()),
+        "same phone, same scope"
+    );
+    assert!(matches!(other_scope, Inserted::Created(id) if id != first.id()));
+    assert!(matches!(by_email, Inserted::Created(_)), "{by_email:?}");
+    assert_eq!(by_email_again, Inserted::Existing(by_email.id()));
+    assert_eq!(count, 3, "an existing key writes no row");
+    let stored = tx(s, "read", |tx| Ok(tx.contact(first.id())?));
+    assert_eq!(
+        stored.and_then(|c| c.contact.first_name),
+        new_contact(scope, &phone(1)).first_name,
+        "an existing contact is not overwritten"
+    );
+}

@@ -84,6 +84,7 @@ macro_rules! __conformance_checks {
             workspaces_upsert_and_missing,
             rules_upsert_order_and_workspace,
             contacts_unique_dedup_key,
+            insert_contact_if_absent_finds_the_holder,
             conflict_leaves_transaction_usable,
             contacts_email_only,
             contacts_need_a_key,
