@@ -19,6 +19,7 @@
 //! `Arc` swapped when configuration changes, so ingestion reads it without holding a lock.
 
 mod gate;
+mod query;
 mod wall;
 
 pub use wall::InboundRequest;
