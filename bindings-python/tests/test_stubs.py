@@ -47,3 +47,10 @@ def test_everything_public_is_documented() -> None:
                 assert inspect.getdoc(member), f"{name}.{attr}"
     assert set(_leadroute.__all__) <= set(leadroute.__all__)
 
+
+def test_typed_usage_runs(tmp_path: pathlib.Path) -> None:
+    """``typing_check.py`` (checked by ``mypy --strict`` in ``scripts/test.sh``) does what its
+    types say, on a real engine (a file given as ``os.PathLike``)."""
+    import typing_check
+
+    typing_check.run(tmp_path / "typed.db")
