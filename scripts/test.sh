@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of leadroute from a fresh clone: Rust format, lints, docs, tests
 # (unit, integration, doctests, README examples), the Python package's tests in a local
-# virtualenv (.venv, created here), and the criterion benchmarks in quick mode.
+# virtualenv (.venv, created here), the Python stubs (stubtest, mypy --strict), and the
+# criterion benchmarks in quick mode.
 #
 #   scripts/test.sh            everything
 #   LEADROUTE_SKIP_BENCH=1 scripts/test.sh    everything but the benchmarks
@@ -31,6 +32,14 @@ fi
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" \
   .venv/bin/maturin develop --quiet -m bindings-python/Cargo.toml
 .venv/bin/python -m pytest -q bindings-python/tests
+
+step "Python: the stubs against the module (stubtest) and typed use of the API (mypy --strict)"
+# stubtest imports the installed package; mypy checks tests/typing_check.py (assert_type on
+# every result) and the tests against the stubs. Caches stay out of the tree.
+(cd bindings-python && MYPY_CACHE_DIR="${TMPDIR:-/tmp}/leadroute-mypy-cache" \
+  ../.venv/bin/python -m mypy.stubtest leadroute)
+(cd bindings-python && MYPY_CACHE_DIR="${TMPDIR:-/tmp}/leadroute-mypy-cache" \
+  ../.venv/bin/python -m mypy --strict tests)
 
 if [ "${LEADROUTE_SKIP_BENCH:-0}" != "1" ]; then
   step "criterion benchmarks (quick mode)"

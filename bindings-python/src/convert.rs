@@ -1,10 +1,26 @@
 //! JSON values between Rust (`serde_json::Value`) and Python (dict, list, str, int, float,
-//! bool, None).
+//! bool, None), and the engine's records as Python results ([`result_to_py`]).
+//!
+//! # Times in results
+//!
+//! Result dicts are the engine's own records serialized by serde, where a time is RFC 3339
+//! text (see `leadroute_core::model`). On the way to Python one rule turns them back into
+//! times: in a result object, the string value of a key that ends in `_at`, `_date` or
+//! `_until` (`created_at`, `appointment_date`, `paused_until`, ...) becomes an aware
+//! `datetime.datetime` in UTC, and the string value of the key `day` (a UTC day,
+//! `YYYY-MM-DD`) a `datetime.date`. The rule applies to the result's keys and, through lists
+//! and nested objects, to the records it holds (`events`, `per_workspace`, ...), but not inside
+//! free-form JSON, which is passed on as stored: the values of `fields` (a lead's normalized
+//! and custom fields), `detail` (an event's detail) and `trace` (a routing trace). A value
+//! under a time key that is not RFC 3339 text raises `ValueError` (a bug, not bad input).
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
 
 /// Deepest nesting accepted from Python (deeper input is refused, not recursed into).
 const MAX_DEPTH: usize = 64;
@@ -116,4 +132,70 @@ fn from_py_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
 /// JSON text of a Python value (see [`from_py`]).
 pub fn to_json_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     serde_json::to_string(&from_py(obj)?).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Keys whose values are free-form JSON: passed on as stored (see the module docs).
+const OPAQUE_KEYS: [&str; 3] = ["fields", "detail", "trace"];
+
+/// What a result key holds, by the rule in the module docs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Time,
+    Day,
+    Opaque,
+    Other,
+}
+
+fn key_kind(key: &str) -> KeyKind {
+    if OPAQUE_KEYS.contains(&key) {
+        KeyKind::Opaque
+    } else if key == "day" {
+        KeyKind::Day
+    } else if key.ends_with("_at") || key.ends_with("_date") || key.ends_with("_until") {
+        KeyKind::Time
+    } else {
+        KeyKind::Other
+    }
+}
+
+/// An engine record or report, as serde serialized it, as a Python result: dicts, lists and
+/// scalars as [`to_py`] makes them, with times as `datetime` (see the module docs).
+pub fn result_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Array(a) => {
+            let list = PyList::empty(py);
+            for x in a {
+                list.append(result_to_py(py, x)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(o) => {
+            let d = PyDict::new(py);
+            for (k, x) in o {
+                let item = match (key_kind(k), x) {
+                    (KeyKind::Time, Value::String(s)) => utc_datetime(py, k, s)?,
+                    (KeyKind::Day, Value::String(s)) => utc_day(py, k, s)?,
+                    (KeyKind::Opaque, x) => to_py(py, x)?,
+                    (_, x) => result_to_py(py, x)?,
+                };
+                d.set_item(k, item)?;
+            }
+            d.into_any()
+        }
+        other => to_py(py, other)?,
+    })
+}
+
+/// RFC 3339 text as an aware `datetime` in UTC.
+fn utc_datetime<'py>(py: Python<'py>, key: &str, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let t = OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| PyValueError::new_err(format!("{key}: {text:?} is not RFC 3339 ({e})")))?;
+    Ok(t.to_utc().into_pyobject(py)?.into_any())
+}
+
+/// `YYYY-MM-DD` as a `datetime.date`.
+fn utc_day<'py>(py: Python<'py>, key: &str, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let d = Date::parse(text, format_description!("[year]-[month]-[day]"))
+        .map_err(|e| PyValueError::new_err(format!("{key}: {text:?} is not a day ({e})")))?;
+    Ok(d.into_pyobject(py)?.into_any())
 }

@@ -1,251 +1,47 @@
-//! `Engine` (over SQLite) and `IngestOutcome`.
+//! `Engine` (over SQLite): configuration, trusted intake, the intake wall, delivery, queries.
+//!
+//! Results are the engine's own records and reports, serialized by serde and handed to Python
+//! by [`crate::convert::result_to_py`] (times become `datetime`). Every call that touches the
+//! store goes through an [`Engine`] method, with the GIL released.
 
-use crate::convert::{from_py, to_json_text, to_py};
+use crate::convert::{from_py, result_to_py, to_json_text, to_py};
 use crate::errors::{err, validation};
+use crate::outcome::{outcome_to_py, outcomes_to_py};
+use crate::reports::{
+    add_delivery, report_value, BacktestReportDef, BillingSummary, DeliveryReportDef,
+    ProviderTotals, RerouteReportDef, WithEvents,
+};
 use crate::routing::{rules_from_py, zip_arg};
 use leadroute_core::contact::DedupScope;
 use leadroute_core::delivery::UreqTransport;
 use leadroute_core::email::EmailKeyRules;
-use leadroute_core::engine::{
-    InboundRequest, IngestOutcome as CoreOutcome, Outcome, RoutingOutcome,
-};
+use leadroute_core::engine::{DeliveryReport, InboundRequest, IngestOutcome as CoreOutcome};
 use leadroute_core::intake::{self, RawRecord};
-use leadroute_core::model::{
-    Appointment, Assignment, Contact, EventSubject, Lead, RecordFormat, StoredRecord,
-};
-use leadroute_core::payload::rfc3339;
+use leadroute_core::model::{EventSubject, RecordFormat};
 use leadroute_core::routing::TiePolicy;
 use leadroute_core::seed;
-use leadroute_core::storage::{with_tx, Tx};
 use leadroute_core::validate::{ValidationOptions, VerticalRules};
 use leadroute_core::{Engine, EngineConfig, Error};
 use leadroute_sqlite::SqliteStore;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
-use serde_json::{json, Value};
-use std::sync::{Arc, OnceLock};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// What became of one ingested record.
-///
-/// ``status`` is ``"accepted"`` (stored as a lead), ``"rejected"`` (stored as a rejection
-/// with reason codes and its raw payload) or ``"replayed"`` (its record key was already
-/// stored; nothing was written). ``record_key`` is the idempotency key: the provider's
-/// ``lead_id`` or ``sha256:<hex>`` of the raw record.
-///
-/// Accepted: ``lead_id``, ``contact_id``, ``new_contact`` (``False`` for a returning
-/// person), ``duplicate_of`` (the original lead when this one is a lead-level duplicate; it
-/// gets no appointment), ``appointment_id`` (when the record carried an appointment time),
-/// ``routing`` (``"routed"`` or ``"unrouted"``), ``workspace_id`` and ``rule_id`` (routed) or
-/// ``unrouted_reason``, ``trace`` (the stored routing trace, a dict) and ``warnings``.
-/// Rejected: ``rejection_id``, ``rejection_codes`` (e.g. ``["invalid_phone"]``) and
-/// ``rejection_details``. Replayed: ``lead_id`` or ``rejection_id`` of the stored outcome.
-/// Fields that do not apply are ``None`` (or empty lists).
-#[pyclass(frozen, module = "leadroute._leadroute")]
-pub struct IngestOutcome {
-    /// ``"accepted"``, ``"rejected"`` or ``"replayed"``.
-    #[pyo3(get)]
-    status: &'static str,
-    /// The record's idempotency key.
-    #[pyo3(get)]
-    record_key: String,
-    /// The lead (accepted, or replayed lead).
-    #[pyo3(get)]
-    lead_id: Option<i64>,
-    /// The lead's contact (accepted).
-    #[pyo3(get)]
-    contact_id: Option<i64>,
-    /// Whether this record created the contact (accepted).
-    #[pyo3(get)]
-    new_contact: Option<bool>,
-    /// The original lead of a lead-level duplicate.
-    #[pyo3(get)]
-    duplicate_of: Option<i64>,
-    /// The rejection (rejected, or replayed rejection).
-    #[pyo3(get)]
-    rejection_id: Option<i64>,
-    /// Reason codes of a rejection.
-    #[pyo3(get)]
-    rejection_codes: Vec<String>,
-    /// Human-readable detail per reason code.
-    #[pyo3(get)]
-    rejection_details: Vec<String>,
-    /// The appointment, when the record carried an appointment time.
-    #[pyo3(get)]
-    appointment_id: Option<i64>,
-    /// ``"routed"`` or ``"unrouted"`` when there is an appointment.
-    #[pyo3(get)]
-    routing: Option<&'static str>,
-    /// The workspace a routed appointment went to.
-    #[pyo3(get)]
-    workspace_id: Option<String>,
-    /// The rule that matched.
-    #[pyo3(get)]
-    rule_id: Option<i64>,
-    /// Why an appointment is unrouted (e.g. ``no_rule_for_zip``).
-    #[pyo3(get)]
-    unrouted_reason: Option<&'static str>,
-    /// Non-fatal findings (snake_case codes).
-    #[pyo3(get)]
-    warnings: Vec<String>,
-    trace_json: Option<Value>,
-}
-
-impl IngestOutcome {
-    fn new(o: CoreOutcome) -> IngestOutcome {
-        let mut out = IngestOutcome {
-            status: "accepted",
-            record_key: o.record_key,
-            lead_id: None,
-            contact_id: None,
-            new_contact: None,
-            duplicate_of: None,
-            rejection_id: None,
-            rejection_codes: Vec::new(),
-            rejection_details: Vec::new(),
-            appointment_id: None,
-            routing: None,
-            workspace_id: None,
-            rule_id: None,
-            unrouted_reason: None,
-            warnings: Vec::new(),
-            trace_json: None,
-        };
-        match o.outcome {
-            Outcome::Accepted(a) => {
-                out.lead_id = Some(a.lead_id);
-                out.contact_id = Some(a.contact_id);
-                out.new_contact = Some(a.new_contact);
-                out.duplicate_of = a.duplicate_of;
-                out.warnings = a.warnings;
-                out.trace_json = a.routing_trace;
-                if let Some((appt, routing)) = a.appointment {
-                    out.appointment_id = Some(appt);
-                    match routing {
-                        RoutingOutcome::Routed {
-                            workspace_id,
-                            rule_id,
-                        } => {
-                            out.routing = Some("routed");
-                            out.workspace_id = Some(workspace_id);
-                            out.rule_id = Some(rule_id);
-                        }
-                        RoutingOutcome::Unrouted(reason) => {
-                            out.routing = Some("unrouted");
-                            out.unrouted_reason = Some(reason.code());
-                        }
-                    }
-                }
-            }
-            Outcome::Rejected {
-                rejection_id,
-                reasons,
-            } => {
-                out.status = "rejected";
-                out.rejection_id = Some(rejection_id);
-                for r in reasons {
-                    out.rejection_codes.push(r.code.as_str().to_string());
-                    out.rejection_details.push(r.detail);
-                }
-            }
-            Outcome::Replayed(stored) => {
-                out.status = "replayed";
-                match stored {
-                    StoredRecord::Lead(id) => out.lead_id = Some(id),
-                    StoredRecord::Rejection(id) => out.rejection_id = Some(id),
-                }
-            }
-        }
-        out
-    }
-
-    fn as_json(&self) -> Value {
-        json!({
-            "status": self.status,
-            "record_key": self.record_key,
-            "lead_id": self.lead_id,
-            "contact_id": self.contact_id,
-            "new_contact": self.new_contact,
-            "duplicate_of": self.duplicate_of,
-            "rejection_id": self.rejection_id,
-            "rejection_codes": self.rejection_codes,
-            "rejection_details": self.rejection_details,
-            "appointment_id": self.appointment_id,
-            "routing": self.routing,
-            "workspace_id": self.workspace_id,
-            "rule_id": self.rule_id,
-            "unrouted_reason": self.unrouted_reason,
-            "warnings": self.warnings,
-            "trace": self.trace_json,
-        })
-    }
-}
-
-#[pymethods]
-impl IngestOutcome {
-    /// The routing decision's full trace (dict, as stored with the appointment), or ``None``
-    /// without an appointment.
-    #[getter]
-    fn trace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match &self.trace_json {
-            Some(t) => to_py(py, t),
-            None => Ok(py.None().into_bound(py)),
-        }
-    }
-
-    /// Whether the record was stored as a lead.
-    #[getter]
-    fn accepted(&self) -> bool {
-        self.status == "accepted"
-    }
-
-    /// Every field as a plain dict (JSON-compatible), ``trace`` included.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &self.as_json())
-    }
-
-    fn __repr__(&self) -> String {
-        fn opt<T: std::fmt::Debug>(v: &Option<T>) -> String {
-            v.as_ref().map_or("None".to_string(), |x| format!("{x:?}"))
-        }
-        let detail =
-            match self.status {
-                "accepted" => {
-                    format!(
-                "lead_id={}, contact_id={}, new_contact={}, appointment_id={}, routing={}, \
-                 workspace_id={}",
-                opt(&self.lead_id),
-                opt(&self.contact_id),
-                if self.new_contact == Some(true) { "True" } else { "False" },
-                opt(&self.appointment_id),
-                opt(&self.routing),
-                opt(&self.workspace_id)
-            )
-                }
-                "rejected" => format!(
-                    "rejection_id={}, rejection_codes={:?}",
-                    opt(&self.rejection_id),
-                    self.rejection_codes
-                ),
-                _ => format!(
-                    "lead_id={}, rejection_id={}",
-                    opt(&self.lead_id),
-                    opt(&self.rejection_id)
-                ),
-            };
-        format!("IngestOutcome(status={:?}, {detail})", self.status)
-    }
-}
-
 /// The leadroute engine over a SQLite database: configuration, intake, routing, delivery and
-/// billing. Create it with :meth:`Engine.open`. Thread-safe: methods release the GIL while
-/// they work, and one ``Engine`` may be shared by threads.
+/// billing. Create it with :meth:`Engine.open`; release it with :meth:`close` or a ``with``
+/// block. Thread-safe: methods release the GIL while they work, and one ``Engine`` may be
+/// shared by threads.
 #[pyclass(frozen, module = "leadroute._leadroute", name = "Engine")]
 pub struct PyEngine {
-    engine: Engine,
+    /// `None` once closed. Calls clone the `Arc` and work outside the lock, so closing waits
+    /// for no call; the store is released when the last running call ends.
+    engine: RwLock<Option<Arc<Engine>>>,
     path: String,
     transport: OnceLock<UreqTransport>,
 }
@@ -289,149 +85,6 @@ fn record_text(obj: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     Ok(None)
 }
 
-fn time_text(t: Option<OffsetDateTime>) -> Value {
-    t.map(rfc3339).map(Value::String).unwrap_or(Value::Null)
-}
-
-fn events_json(tx: &dyn Tx, subject: EventSubject, id: i64) -> Result<Value, Error> {
-    Ok(Value::Array(
-        tx.events(subject, id)?
-            .into_iter()
-            .map(|e| {
-                json!({"event_type": e.event_type, "detail": e.detail,
-                       "created_at": rfc3339(e.created_at)})
-            })
-            .collect(),
-    ))
-}
-
-fn lead_json(l: &Lead) -> Value {
-    let n = &l.lead;
-    json!({
-        "id": l.id, "contact_id": n.contact_id, "duplicate_of": n.duplicate_of,
-        "provider_id": n.provider_id, "record_key": n.record_key, "external_id": n.external_id,
-        "product_type": n.product_type, "zip_code": n.zip_code,
-        "appointment_date": time_text(n.appointment_date),
-        "estimated_value": n.estimated_value, "tcpa_consent": n.tcpa_consent,
-        "fields": n.fields, "warnings": n.warnings, "raw_payload": n.raw_payload,
-        "received_at": rfc3339(n.received_at),
-    })
-}
-
-fn contact_json(c: &Contact) -> Value {
-    let n = &c.contact;
-    json!({
-        "id": c.id, "dedup_scope": n.dedup_scope, "phone": n.phone_e164,
-        "phone_extension": n.phone_extension, "email": n.email, "email_key": n.email_key,
-        "first_name": n.first_name, "last_name": n.last_name, "zip_code": n.zip_code,
-        "created_at": rfc3339(n.created_at),
-    })
-}
-
-fn appointment_json(a: &Appointment) -> Value {
-    let n = &a.appointment;
-    let mut v = json!({
-        "id": a.id, "lead_id": n.lead_id, "contact_id": n.contact_id,
-        "service_type": n.service_type, "zip_code": n.zip_code,
-        "appointment_date": rfc3339(n.appointment_date), "estimated_value": n.estimated_value,
-        "notes": n.notes, "created_at": rfc3339(n.created_at),
-        "forward_status": a.forward_status.as_str(), "forward_attempts": a.forward_attempts,
-        "forwarded_at": time_text(a.forwarded_at), "forward_response": a.forward_response,
-        "status": Value::Null, "workspace_id": Value::Null, "rule_id": Value::Null,
-        "routing_method": Value::Null, "matched_at": Value::Null,
-        "payment_rate_cents": Value::Null, "unrouted_reason": Value::Null,
-    });
-    match &n.assignment {
-        Assignment::Routed {
-            workspace_id,
-            rule_id,
-            method,
-            matched_at,
-            payment_rate,
-        } => {
-            v["status"] = "routed".into();
-            v["workspace_id"] = workspace_id.as_str().into();
-            v["rule_id"] = json!(rule_id);
-            v["routing_method"] = method.as_str().into();
-            v["matched_at"] = rfc3339(*matched_at).into();
-            v["payment_rate_cents"] = payment_rate.0.into();
-        }
-        Assignment::Unrouted { reason } => {
-            v["status"] = "unrouted".into();
-            v["unrouted_reason"] = reason.as_str().into();
-        }
-    }
-    v
-}
-
-impl PyEngine {
-    fn format_of(&self, provider_id: &str) -> RecordFormat {
-        self.engine
-            .snapshot()
-            .providers
-            .get(provider_id)
-            .map(|(p, _)| p.format)
-            .unwrap_or(RecordFormat::Json)
-    }
-
-    /// One record as the engine takes it (see `ingest`).
-    fn raw_record(
-        &self,
-        py: Python<'_>,
-        format: RecordFormat,
-        record: &Bound<'_, PyAny>,
-    ) -> PyResult<RawRecord> {
-        if let Some(text) = record_text(record)? {
-            return match format {
-                RecordFormat::Json => Ok(RawRecord::Json(text)),
-                RecordFormat::Csv => csv_record(py, &text),
-                RecordFormat::Form => Ok(RawRecord::Form(text)),
-            };
-        }
-        if record.cast::<PyDict>().is_ok() {
-            return Ok(RawRecord::Json(to_json_text(record)?));
-        }
-        Err(PyTypeError::new_err(format!(
-            "a record is a dict, str or bytes, not {}",
-            record.get_type().name()?
-        )))
-    }
-
-    fn ingest_records(
-        &self,
-        py: Python<'_>,
-        provider_id: &str,
-        records: Vec<RawRecord>,
-        batch_size: usize,
-    ) -> PyResult<Vec<IngestOutcome>> {
-        let out = py.detach(|| -> Result<Vec<CoreOutcome>, Error> {
-            if records.is_empty() {
-                // Still checks the provider.
-                return self.engine.ingest_batch(provider_id, &[]);
-            }
-            let mut out = Vec::with_capacity(records.len());
-            for chunk in records.chunks(batch_size.max(1)) {
-                out.extend(self.engine.ingest_batch(provider_id, chunk)?);
-            }
-            Ok(out)
-        });
-        Ok(out
-            .map_err(err(py))?
-            .into_iter()
-            .map(IngestOutcome::new)
-            .collect())
-    }
-
-    fn read<T: Send>(
-        &self,
-        py: Python<'_>,
-        f: impl FnMut(&dyn Tx) -> Result<T, Error> + Send,
-    ) -> PyResult<T> {
-        py.detach(|| with_tx(&**self.engine.store(), f))
-            .map_err(err(py))
-    }
-}
-
 /// The exact bytes of a request body: `str` as UTF-8, `bytes`/`bytearray` as they are, a
 /// dict as JSON text.
 fn body_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
@@ -448,7 +101,7 @@ fn body_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
         return Ok(to_json_text(obj)?.into_bytes());
     }
     Err(PyTypeError::new_err(format!(
-        "a record or body is a dict, str or bytes, not {}",
+        "a body is a dict, str or bytes, not {}",
         obj.get_type().name()?
     )))
 }
@@ -471,56 +124,6 @@ fn header_pairs(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)
     Ok(out)
 }
 
-/// Credentials of one request (see `Engine.ingest`).
-struct Credentials {
-    webhook_id: Option<String>,
-    api_key: Option<String>,
-    headers: Vec<(String, String)>,
-}
-
-impl Credentials {
-    /// `None` when the caller gave no credentials at all (the trusted, in-process path).
-    fn from_args(
-        webhook_id: Option<String>,
-        api_key: Option<String>,
-        headers: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Option<Credentials>> {
-        if webhook_id.is_none() && api_key.is_none() && headers.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(Credentials {
-            webhook_id,
-            api_key,
-            headers: header_pairs(headers)?,
-        }))
-    }
-}
-
-impl PyEngine {
-    /// One request through the intake wall (`Engine::ingest_request`), GIL released.
-    fn ingest_request(
-        &self,
-        py: Python<'_>,
-        provider_id: &str,
-        credentials: &Credentials,
-        body: &[u8],
-    ) -> PyResult<Vec<IngestOutcome>> {
-        let request = InboundRequest {
-            provider_id,
-            webhook_id: credentials.webhook_id.as_deref(),
-            api_key: credentials.api_key.as_deref(),
-            headers: &credentials.headers,
-            body,
-        };
-        Ok(py
-            .detach(|| self.engine.ingest_request(&request))
-            .map_err(err(py))?
-            .into_iter()
-            .map(IngestOutcome::new)
-            .collect())
-    }
-}
-
 /// A CSV record given as text: a header line and one row.
 fn csv_record(py: Python<'_>, text: &str) -> PyResult<RawRecord> {
     let split = intake::split_csv(text).map_err(|e| err(py)(Error::from(e)))?;
@@ -540,10 +143,108 @@ fn csv_record(py: Python<'_>, text: &str) -> PyResult<RawRecord> {
     Ok(records.remove(0))
 }
 
+/// One record as the engine takes it (see `Engine.ingest`).
+fn raw_record(
+    py: Python<'_>,
+    format: RecordFormat,
+    record: &Bound<'_, PyAny>,
+) -> PyResult<RawRecord> {
+    if let Some(text) = record_text(record)? {
+        return match format {
+            RecordFormat::Json => Ok(RawRecord::Json(text)),
+            RecordFormat::Csv => csv_record(py, &text),
+            RecordFormat::Form => Ok(RawRecord::Form(text)),
+        };
+    }
+    if record.cast::<PyDict>().is_ok() {
+        return Ok(RawRecord::Json(to_json_text(record)?));
+    }
+    Err(PyTypeError::new_err(format!(
+        "a record is a dict, str or bytes, not {}",
+        record.get_type().name()?
+    )))
+}
+
+/// `serde_json::Value` of an engine record, as an engine error when it does not serialize.
+fn value_of<T: serde::Serialize>(v: &T) -> Result<Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::Internal(format!("serializing a result: {e}")))
+}
+
+/// The event subject named in Python.
+fn subject_arg(py: Python<'_>, subject: &str) -> PyResult<EventSubject> {
+    match subject {
+        "contact" => Ok(EventSubject::Contact),
+        "lead" => Ok(EventSubject::Lead),
+        "appointment" => Ok(EventSubject::Appointment),
+        "rejection" => Ok(EventSubject::Rejection),
+        other => Err(option_error(
+            py,
+            "subject",
+            other,
+            "contact, lead, appointment or rejection",
+        )),
+    }
+}
+
+impl PyEngine {
+    /// The engine, or `ValueError("engine is closed")`.
+    fn engine(&self) -> PyResult<Arc<Engine>> {
+        self.engine
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| PyValueError::new_err("engine is closed"))
+    }
+
+    /// Runs `f` on the engine with the GIL released and hands its value to Python as a result
+    /// (see [`result_to_py`]).
+    fn query<'py>(
+        &self,
+        py: Python<'py>,
+        f: impl FnOnce(&Engine) -> Result<Value, Error> + Send,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine()?;
+        let v = py.detach(|| f(&engine)).map_err(err(py))?;
+        result_to_py(py, &v)
+    }
+
+    /// The provider's record format for splitting records in Python-side calls (JSON for an
+    /// unknown provider, which the engine then refuses).
+    fn format_of(engine: &Engine, provider_id: &str) -> RecordFormat {
+        engine
+            .record_format(provider_id)
+            .unwrap_or(RecordFormat::Json)
+    }
+
+    /// Trusted records in batches of `batch_size`, one transaction each, GIL released.
+    fn ingest_records(
+        &self,
+        py: Python<'_>,
+        engine: &Engine,
+        provider_id: &str,
+        records: Vec<RawRecord>,
+        batch_size: usize,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let out = py.detach(|| -> Result<Vec<CoreOutcome>, Error> {
+            if records.is_empty() {
+                // Still checks the provider.
+                return engine.ingest_batch(provider_id, &[]);
+            }
+            let mut out = Vec::with_capacity(records.len());
+            for chunk in records.chunks(batch_size.max(1)) {
+                out.extend(engine.ingest_batch(provider_id, chunk)?);
+            }
+            Ok(out)
+        });
+        outcomes_to_py(py, out.map_err(err(py))?)
+    }
+}
+
 #[pymethods]
 impl PyEngine {
-    /// Opens (creating and migrating if needed) the SQLite database at ``path`` and loads
-    /// its configuration. ``":memory:"`` opens a private in-memory database.
+    /// Opens (creating and migrating if needed) the SQLite database at ``path`` (a ``str`` or
+    /// ``os.PathLike``) and loads its configuration. ``":memory:"`` opens a private in-memory
+    /// database.
     ///
     /// Options (keyword-only): ``require_phone`` (default ``True``: a lead needs a valid
     /// phone; ``False``: a valid email is enough), ``tie_policy`` (``"lowest_id"``,
@@ -562,15 +263,20 @@ impl PyEngine {
     /// ``ValidationError`` (``.code == "invalid_option"``) for a bad option.
     #[staticmethod]
     #[pyo3(signature = (
-        path = "leadroute.db", *, require_phone = true, tie_policy = "lowest_id",
+        path = PathBuf::from("leadroute.db"), *, require_phone = true, tie_policy = "lowest_id",
         dedup_scope = "provider", default_region = "US", duplicate_window_days = 30,
         gmail_rules = false, delivery_workers = 8, request_timeout = 15.0,
         extra_products = None, product_aliases = None, required_fields = None
     ))]
+    // The generated signature would show the default path as `...` (not a literal).
+    #[pyo3(text_signature = "(path='leadroute.db', *, require_phone=True, \
+        tie_policy='lowest_id', dedup_scope='provider', default_region='US', \
+        duplicate_window_days=30, gmail_rules=False, delivery_workers=8, request_timeout=15.0, \
+        extra_products=None, product_aliases=None, required_fields=None)")]
     #[allow(clippy::too_many_arguments)]
     fn open(
         py: Python<'_>,
-        path: &str,
+        path: PathBuf,
         require_phone: bool,
         tie_policy: &str,
         dedup_scope: &str,
@@ -645,35 +351,76 @@ impl PyEngine {
             },
             ..EngineConfig::default()
         };
-        let owned = path.to_string();
+        let shown = path.to_string_lossy().into_owned();
         let engine = py
             .detach(|| -> Result<Engine, Error> {
-                let store = if owned == ":memory:" {
+                let store = if path.as_os_str() == ":memory:" {
                     SqliteStore::open_in_memory()?
                 } else {
-                    SqliteStore::open(&owned)?
+                    SqliteStore::open(&path)?
                 };
                 Engine::new(Arc::new(store), config)
             })
             .map_err(err(py))?;
         Ok(PyEngine {
-            engine,
-            path: path.to_string(),
+            engine: RwLock::new(Some(Arc::new(engine))),
+            path: shown,
             transport: OnceLock::new(),
         })
     }
 
-    /// The database path given to :meth:`open`.
+    /// The database path given to :meth:`open`, as a ``str``.
     #[getter]
     fn path(&self) -> &str {
         &self.path
     }
 
-    /// Adds or updates providers, workspaces and routing rules (upserts by id), in one
-    /// transaction, from lists of dicts in the seed's shapes (``providers.json``,
-    /// ``workspaces.json`` with ``payment_rate`` in dollars, ``routing_rules.json`` plus the
-    /// targeting fields). ``webhook_base`` (e.g. ``"http://127.0.0.1:8080"``) replaces the
-    /// ``http://127.0.0.1:{port}`` placeholder in workspace webhook URLs.
+    /// Whether :meth:`close` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.engine
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+
+    /// Releases the database: the engine lets go of the store (for a file, its connections;
+    /// for ``":memory:"``, the data). Calls already running finish first, with the GIL
+    /// released; every later call raises ``ValueError("engine is closed")``. Closing again
+    /// does nothing.
+    fn close(&self, py: Python<'_>) {
+        let engine = self
+            .engine
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // Dropping the last reference closes the store, which may wait for SQLite.
+        py.detach(move || drop(engine));
+    }
+
+    /// Returns the engine itself, for ``with Engine.open(...) as engine:``.
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Closes the engine (see :meth:`close`); exceptions propagate.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyType>>,
+        exc_value: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
+    ) {
+        let _ = (exc_type, exc_value, traceback);
+        self.close(py);
+    }
+
+    /// Adds or updates providers, workspaces, routing rules and inbound webhooks (upserts by
+    /// id) from lists of dicts in the seed's shapes (``providers.json``, ``workspaces.json``
+    /// with ``payment_rate`` in dollars, ``routing_rules.json`` plus the targeting fields,
+    /// ``webhook_configs``). ``webhook_base`` (e.g. ``"http://127.0.0.1:8080"``) replaces the
+    /// ``http://127.0.0.1:{port}`` placeholder in workspace webhook URLs. Providers,
+    /// workspaces and rules are written in one transaction.
     ///
     /// The rules are compiled before anything is written, so a bad set changes nothing.
     /// Raises ``ValidationError`` (``.field`` ``providers``, ``workspaces`` or ``rules``) for a
@@ -689,10 +436,11 @@ impl PyEngine {
         webhook_base: Option<&str>,
         webhooks: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let engine = self.engine()?;
         if let Some(w) = webhooks {
             let configs = seed::load_webhook_configs(&from_py(w)?.to_string())
                 .map_err(|e| err(py)(Error::from(e)))?;
-            py.detach(|| self.engine.configure_webhooks(&configs))
+            py.detach(|| engine.configure_webhooks(&configs))
                 .map_err(err(py))?;
         }
         let providers = match providers {
@@ -712,7 +460,7 @@ impl PyEngine {
             Some(r) => rules_from_py(py, r)?,
             None => Vec::new(),
         };
-        py.detach(|| self.engine.configure(&providers, &workspaces, &rules))
+        py.detach(|| engine.configure(&providers, &workspaces, &rules))
             .map_err(err(py))
     }
 
@@ -743,159 +491,140 @@ impl PyEngine {
         self.configure(py, None, None, None, None, Some(webhooks))
     }
 
-    /// A provider's intake per (inbound webhook, UTC day), as ``provider_usage_log`` keeps
-    /// it: ``[{"webhook_id", "day", "requests", "refused", "total_leads", "accepted",
-    /// "rejected", "last_lead_at"}]`` (``webhook_id`` ``""`` for records ingested directly;
-    /// ``last_lead_at`` RFC 3339 UTC or ``None``), ordered by day.
-    fn provider_usage<'py>(
-        &self,
-        py: Python<'py>,
-        provider_id: &str,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let rows = py
-            .detach(|| self.engine.provider_usage(provider_id))
-            .map_err(err(py))?;
-        let rows: Vec<Value> = rows
-            .into_iter()
-            .map(|u| {
-                json!({"webhook_id": u.webhook_id, "day": u.day, "requests": u.requests,
-                       "refused": u.refused, "total_leads": u.total_leads,
-                       "accepted": u.accepted, "rejected": u.rejected,
-                       "last_lead_at": time_text(u.last_lead_at)})
-            })
-            .collect();
-        to_py(py, &Value::Array(rows))
-    }
-
     /// Adds or updates routing rules (dicts in the shape of ``routing_rules.json`` plus
     /// targeting). See :meth:`configure`.
     fn add_rules(&self, py: Python<'_>, rules: &Bound<'_, PyAny>) -> PyResult<()> {
         self.configure(py, None, None, Some(rules), None, None)
     }
 
-    /// Ingests one record from a provider and returns its :class:`IngestOutcome`.
+    /// Ingests one record from a provider, **trusted**, and returns its outcome:
+    /// :class:`Accepted`, :class:`Rejected` or :class:`Replayed`.
+    ///
+    /// Trusted means the caller has already authenticated the record's sender (an
+    /// in-process script, or a service that checked the provider itself): no API key,
+    /// signature, rate limit or replay check applies, and nothing here takes credentials. A
+    /// provider's HTTP request goes through :meth:`ingest_request` instead.
     ///
     /// ``record`` is a dict (sent as JSON), a ``str``, or ``bytes`` (decoded as UTF-8, invalid
     /// sequences replaced). For a JSON provider the text is one JSON object; for a CSV provider
     /// it is a header line followed by exactly one row (a dict is accepted for either).
     ///
-    /// With any of ``api_key``, ``headers`` or ``webhook_id`` the record is one request
-    /// through the intake wall, as a provider's HTTP request is: the record's exact bytes are
-    /// the body (a dict is sent as JSON text), ``api_key`` is checked against the provider's
-    /// stored hash, ``headers`` (a mapping or ``(name, value)`` pairs) carry the signature
-    /// of the inbound webhook ``webhook_id`` when it has a secret, and rate limits and
-    /// replay protection apply. Without them the call is trusted (an in-process script).
-    ///
-    /// A bad record is not an error: it is stored as a rejection (``status == "rejected"``).
-    /// Raises ``UnauthorizedError`` (``.code`` ``missing_api_key``, ``invalid_api_key``,
-    /// ``bad_signature``, ``stale_timestamp``, ``replayed``, ...), ``ForbiddenError``
-    /// (``provider_inactive`` on either path, ``webhook_not_allowed``),
-    /// ``RateLimitedError`` (with ``.retry_after`` seconds), ``NotFoundError`` for an
-    /// unknown provider on the trusted path, ``ValidationError`` for CSV text without exactly
-    /// one row or a body over the size limit, ``TypeError`` for another record type,
-    /// ``StorageError`` when the database fails.
-    #[pyo3(signature = (provider_id, record, *, api_key = None, headers = None, webhook_id = None))]
+    /// A bad record is not an error: it is stored as a rejection (:class:`Rejected`).
+    /// Raises ``NotFoundError`` (``unknown_provider``), ``ForbiddenError`` for an inactive
+    /// provider (``provider_inactive``), ``ValidationError`` for CSV text without exactly one row, ``TypeError`` for
+    /// another record type, ``StorageError`` when the database fails.
     fn ingest(
         &self,
         py: Python<'_>,
         provider_id: &str,
         record: &Bound<'_, PyAny>,
-        api_key: Option<String>,
-        headers: Option<&Bound<'_, PyAny>>,
-        webhook_id: Option<String>,
-    ) -> PyResult<IngestOutcome> {
-        if let Some(c) = Credentials::from_args(webhook_id, api_key, headers)? {
-            let mut out = self.ingest_request(py, provider_id, &c, &body_bytes(record)?)?;
-            if out.len() != 1 {
-                return Err(validation(
-                    py,
-                    &format!("a record is one record; the body held {}", out.len()),
-                    "record_count",
-                    Some("record"),
-                ));
-            }
-            return Ok(out.remove(0));
-        }
-        let raw = self.raw_record(py, self.format_of(provider_id), record)?;
-        let mut out = self.ingest_records(py, provider_id, vec![raw], 1)?;
-        out.pop()
-            .ok_or_else(|| err(py)(Error::Internal("no outcome for one record".into())))
+    ) -> PyResult<Py<PyAny>> {
+        let engine = self.engine()?;
+        let raw = raw_record(py, Self::format_of(&engine, provider_id), record)?;
+        let mut out = py
+            .detach(|| engine.ingest_batch(provider_id, std::slice::from_ref(&raw)))
+            .map_err(err(py))?;
+        let one = out
+            .pop()
+            .ok_or_else(|| err(py)(Error::Internal("no outcome for one record".into())))?;
+        outcome_to_py(py, one)
     }
 
-    /// Ingests many records from one provider (any iterable of records as :meth:`ingest`
-    /// takes them) and returns one :class:`IngestOutcome` per record, in order. Records are
+    /// Ingests many records from one provider, **trusted** (see :meth:`ingest`): any iterable
+    /// of records as :meth:`ingest` takes them; one outcome per record, in order. Records are
     /// written ``batch_size`` per transaction, with the GIL released; re-ingesting the same
     /// records is a replay. When the database fails, the batches before the failing one stay
-    /// stored and the error is raised (ingesting again is safe). With credentials
-    /// (``api_key``, ``headers``, ``webhook_id``, as in :meth:`ingest`) each record is its own
-    /// request through the intake wall (each takes a rate-limit slot; a signature in
-    /// ``headers`` matches one body only, so signed records go through :meth:`ingest` or
-    /// :meth:`ingest_body`).
-    #[pyo3(signature = (provider_id, records, *, api_key = None, headers = None, webhook_id = None, batch_size = 1000))]
-    #[allow(clippy::too_many_arguments)]
+    /// stored and the error is raised (ingesting again is safe).
+    #[pyo3(signature = (provider_id, records, *, batch_size = 1000))]
     fn ingest_many(
         &self,
         py: Python<'_>,
         provider_id: &str,
         records: &Bound<'_, PyAny>,
-        api_key: Option<String>,
-        headers: Option<&Bound<'_, PyAny>>,
-        webhook_id: Option<String>,
         batch_size: usize,
-    ) -> PyResult<Vec<IngestOutcome>> {
-        if let Some(c) = Credentials::from_args(webhook_id, api_key, headers)? {
-            let mut out = Vec::new();
-            for r in records.try_iter()? {
-                out.extend(self.ingest_request(py, provider_id, &c, &body_bytes(&r?)?)?);
-            }
-            return Ok(out);
-        }
-        let format = self.format_of(provider_id);
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let engine = self.engine()?;
+        let format = Self::format_of(&engine, provider_id);
         let mut raws = Vec::new();
         for r in records.try_iter()? {
-            raws.push(self.raw_record(py, format, &r?)?);
+            raws.push(raw_record(py, format, &r?)?);
         }
-        self.ingest_records(py, provider_id, raws, batch_size)
+        self.ingest_records(py, &engine, provider_id, raws, batch_size)
     }
 
     /// Splits a whole body in the provider's format (JSON Lines: one object per non-blank
-    /// line; CSV: a header row, then one record per row) and ingests every record, as
-    /// :meth:`ingest_many`. ``body`` is ``str`` or ``bytes``. With credentials (as in
-    /// :meth:`ingest`) the body is one request through the intake wall, its exact bytes
-    /// signed and stored in one transaction (JSON bodies may also be one object or an
-    /// array; ``batch_size`` does not apply).
-    #[pyo3(signature = (provider_id, body, *, api_key = None, headers = None, webhook_id = None, batch_size = 1000))]
-    #[allow(clippy::too_many_arguments)]
+    /// line; CSV: a header row, then one record per row) and ingests every record,
+    /// **trusted**, as :meth:`ingest_many`. ``body`` is ``str`` or ``bytes``.
+    #[pyo3(signature = (provider_id, body, *, batch_size = 1000))]
     fn ingest_body(
         &self,
         py: Python<'_>,
         provider_id: &str,
         body: &Bound<'_, PyAny>,
-        api_key: Option<String>,
-        headers: Option<&Bound<'_, PyAny>>,
-        webhook_id: Option<String>,
         batch_size: usize,
-    ) -> PyResult<Vec<IngestOutcome>> {
-        if let Some(c) = Credentials::from_args(webhook_id, api_key, headers)? {
-            if body.cast::<PyDict>().is_ok() {
-                return Err(PyTypeError::new_err("a body is str or bytes"));
-            }
-            return self.ingest_request(py, provider_id, &c, &body_bytes(body)?);
-        }
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let engine = self.engine()?;
         let text =
             record_text(body)?.ok_or_else(|| PyTypeError::new_err("a body is str or bytes"))?;
-        let format = self.format_of(provider_id);
+        let format = Self::format_of(&engine, provider_id);
         let split = py
             .detach(|| intake::split(format, &text))
             .map_err(|e| err(py)(Error::from(e)))?;
-        self.ingest_records(py, provider_id, split.records, batch_size)
+        self.ingest_records(py, &engine, provider_id, split.records, batch_size)
+    }
+
+    /// Ingests one HTTP request from a provider through the **intake wall**, as a service
+    /// that receives provider requests would: every call is authenticated, with or without
+    /// credentials (a provider with an API key and no key given is ``UnauthorizedError``
+    /// ``missing_api_key``, never a bypass). Returns one outcome per record in the body.
+    ///
+    /// ``body`` is the request's exact bytes (``str`` is sent as UTF-8, a dict as JSON text);
+    /// it is split by the provider's format (JSON: one object, an array of objects or JSON
+    /// Lines; CSV with a header row; one form-encoded record) and stored in one transaction.
+    /// ``api_key`` is checked against the provider's stored hash; ``headers`` (a mapping or
+    /// ``(name, value)`` pairs) carry the signature of the inbound webhook ``webhook_id`` when
+    /// it has a secret, or of the provider's own signing secret; rate limits and replay
+    /// protection apply and are counted in :meth:`provider_usage`.
+    ///
+    /// A bad record is not an error: it is stored as a rejection. Raises
+    /// ``UnauthorizedError`` (``.code`` ``missing_api_key``, ``invalid_api_key``,
+    /// ``bad_signature``, ``stale_timestamp``, ``replayed``, ``no_credentials_configured``,
+    /// ...), ``ForbiddenError`` (``provider_inactive``, ``webhook_not_allowed``, ...),
+    /// ``RateLimitedError`` (with ``.retry_after`` seconds), ``ValidationError`` for a body
+    /// over the size limit or a CSV body without a header, ``TypeError`` for another body
+    /// type, ``StorageError`` when the database fails.
+    #[pyo3(signature = (provider_id, body, *, headers = None, api_key = None, webhook_id = None))]
+    fn ingest_request(
+        &self,
+        py: Python<'_>,
+        provider_id: &str,
+        body: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+        api_key: Option<String>,
+        webhook_id: Option<String>,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let engine = self.engine()?;
+        let body = body_bytes(body)?;
+        let headers = header_pairs(headers)?;
+        let request = InboundRequest {
+            provider_id,
+            webhook_id: webhook_id.as_deref(),
+            api_key: api_key.as_deref(),
+            headers: &headers,
+            body: &body,
+        };
+        let out = py
+            .detach(|| engine.ingest_request(&request))
+            .map_err(err(py))?;
+        outcomes_to_py(py, out)
     }
 
     /// Posts due deliveries to the workspaces' webhooks (signed per Standard Webhooks, over
     /// HTTP with ``ureq``) and records every attempt and, on a 2xx answer, the billing event.
     /// ``limit`` caps the deliveries claimed; ``None`` repeats in batches of 100 until nothing
     /// is due (retries scheduled for later stay queued). Returns ``{"attempted", "delivered",
-    /// "retrying", "failed", "billed_cents"}``. Runs with the GIL released.
+    /// "retrying", "failed", "deferred", "billed_cents"}`` (``deferred``: put back without an
+    /// attempt, the endpoint being paused, disabled or inactive). Runs with the GIL released.
     #[pyo3(signature = (limit = None))]
     fn deliver_due<'py>(
         &self,
@@ -903,27 +632,16 @@ impl PyEngine {
         limit: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let transport = self.transport.get_or_init(UreqTransport::new);
-        let report = py
-            .detach(|| -> Result<[u64; 5], Error> {
-                let mut t = [0u64; 5];
-                loop {
-                    let r = self.engine.deliver_due(transport, limit.unwrap_or(100))?;
-                    t[0] += r.attempted;
-                    t[1] += r.delivered;
-                    t[2] += r.retrying;
-                    t[3] += r.failed;
-                    t[4] = t[4].wrapping_add(r.billed.0 as u64);
-                    if limit.is_some() || r.attempted == 0 {
-                        return Ok(t);
-                    }
+        self.query(py, |e| {
+            let mut total = DeliveryReport::default();
+            loop {
+                let r = e.deliver_due(transport, limit.unwrap_or(100))?;
+                add_delivery(&mut total, &r);
+                if limit.is_some() || r.attempted == 0 {
+                    return report_value(&total, DeliveryReportDef::serialize);
                 }
-            })
-            .map_err(err(py))?;
-        to_py(
-            py,
-            &json!({"attempted": report[0], "delivered": report[1], "retrying": report[2],
-                    "failed": report[3], "billed_cents": report[4] as i64}),
-        )
+            }
+        })
     }
 
     /// Whole-store counts: ``contacts``, ``leads``, ``rejections``, ``appointments``,
@@ -931,18 +649,7 @@ impl PyEngine {
     /// ``deliveries_succeeded``, ``deliveries_failed``, ``attempts``, ``billing_events`` and
     /// ``billed_cents`` (all int).
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let c = py.detach(|| self.engine.counts()).map_err(err(py))?;
-        to_py(
-            py,
-            &json!({
-                "contacts": c.contacts, "leads": c.leads, "rejections": c.rejections,
-                "appointments": c.appointments, "appointments_routed": c.appointments_routed,
-                "appointments_unrouted": c.appointments_unrouted, "deliveries": c.deliveries,
-                "deliveries_succeeded": c.deliveries_succeeded,
-                "deliveries_failed": c.deliveries_failed, "attempts": c.attempts,
-                "billing_events": c.billing_events, "billed_cents": c.billed.0,
-            }),
-        )
+        self.query(py, |e| value_of(&e.counts()?))
     }
 
     /// The unrouted queue, oldest first: up to ``limit`` appointment dicts (as
@@ -954,33 +661,25 @@ impl PyEngine {
         limit: usize,
         after: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let page = self.read(py, |tx| Ok(tx.unrouted_appointments(after, limit)?))?;
-        to_py(
-            py,
-            &Value::Array(page.iter().map(appointment_json).collect()),
-        )
+        self.query(py, |e| value_of(&e.unrouted(after, limit)?))
     }
 
     /// The appointment with this id as a dict, or ``None``: ``id``, ``lead_id``,
-    /// ``contact_id``, ``service_type``, ``zip_code``, ``appointment_date`` (RFC 3339, UTC),
-    /// ``status`` (``routed``/``unrouted``), ``workspace_id``, ``rule_id``,
-    /// ``routing_method`` (``auto``/``manual``), ``matched_at``, ``payment_rate_cents``,
-    /// ``unrouted_reason``, ``forward_status``, ``forward_attempts``, ``forwarded_at``,
-    /// ``forward_response``, ``estimated_value`` (dollars), ``notes``, ``created_at``, and
-    /// ``events`` (the audit trail, each ``{"event_type", "detail", "created_at"}``; a
-    /// routing event's detail is its trace).
+    /// ``contact_id``, ``service_type``, ``zip_code``, ``appointment_date``, ``estimated_value``
+    /// (dollars), ``notes``, ``status`` and, when ``"routed"``, ``workspace_id``, ``rule_id``
+    /// (``None`` when assigned by hand), ``routing_method`` (``"auto"``/``"manual"``),
+    /// ``matched_at``, ``payment_rate_cents``, or, when ``"unrouted"``, ``unrouted_reason``;
+    /// then ``created_at``, ``forward_status``, ``forward_attempts``, ``forwarded_at``,
+    /// ``forward_response``, and ``events`` (the audit trail; a routing event's ``detail`` is
+    /// its trace). Times are aware ``datetime`` objects in UTC.
     fn appointment<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.read(py, |tx| {
-            Ok(match tx.appointment(id)? {
-                Some(a) => {
-                    let mut v = appointment_json(&a);
-                    v["events"] = events_json(tx, EventSubject::Appointment, id)?;
-                    v
-                }
-                None => Value::Null,
-            })
-        })?;
-        to_py(py, &v)
+        self.query(py, |e| match e.appointment(id)? {
+            Some(record) => value_of(&WithEvents {
+                record,
+                events: e.events(EventSubject::Appointment, id)?,
+            }),
+            None => Ok(Value::Null),
+        })
     }
 
     /// The lead with this id as a dict, or ``None``: ``id``, ``contact_id``,
@@ -989,17 +688,13 @@ impl PyEngine {
     /// (normalized canonical fields and the provider's other fields), ``warnings``,
     /// ``raw_payload`` (verbatim), ``received_at``, ``events``.
     fn lead<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.read(py, |tx| {
-            Ok(match tx.lead(id)? {
-                Some(l) => {
-                    let mut v = lead_json(&l);
-                    v["events"] = events_json(tx, EventSubject::Lead, id)?;
-                    v
-                }
-                None => Value::Null,
-            })
-        })?;
-        to_py(py, &v)
+        self.query(py, |e| match e.lead(id)? {
+            Some(record) => value_of(&WithEvents {
+                record,
+                events: e.events(EventSubject::Lead, id)?,
+            }),
+            None => Ok(Value::Null),
+        })
     }
 
     /// The contact with this id as a dict, or ``None``: ``id``, ``dedup_scope``, ``phone``
@@ -1007,17 +702,34 @@ impl PyEngine {
     /// ``zip_code``, ``created_at``, ``events`` (creation and every field change with its old
     /// and new value).
     fn contact<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.read(py, |tx| {
-            Ok(match tx.contact(id)? {
-                Some(c) => {
-                    let mut v = contact_json(&c);
-                    v["events"] = events_json(tx, EventSubject::Contact, id)?;
-                    v
-                }
-                None => Value::Null,
-            })
-        })?;
-        to_py(py, &v)
+        self.query(py, |e| match e.contact(id)? {
+            Some(record) => value_of(&WithEvents {
+                record,
+                events: e.events(EventSubject::Contact, id)?,
+            }),
+            None => Ok(Value::Null),
+        })
+    }
+
+    /// The audit trail of one subject, oldest first: ``subject`` is ``"lead"``,
+    /// ``"contact"``, ``"appointment"`` or ``"rejection"`` (the events of a stored rejection,
+    /// by its ``rejection_id``). Each event is ``{"subject", "subject_id", "event_type",
+    /// "detail", "created_at"}``. Raises ``ValidationError`` for another subject.
+    fn events<'py>(&self, py: Python<'py>, subject: &str, id: i64) -> PyResult<Bound<'py, PyAny>> {
+        let subject = subject_arg(py, subject)?;
+        self.query(py, |e| value_of(&e.events(subject, id)?))
+    }
+
+    /// A lead's status changes, oldest first: ``new``, then ``duplicate``, ``routed`` or
+    /// ``unrouted``, then ``delivered``, ``delivery_failed`` or ``returned``. Each is
+    /// ``{"lead_id", "from_status", "to_status", "reason", "changed_at"}`` (``from_status``
+    /// ``None`` for the first). An unknown lead has none.
+    fn lead_status_history<'py>(
+        &self,
+        py: Python<'py>,
+        lead_id: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| value_of(&e.lead_status_history(lead_id)?))
     }
 
     /// Billing per workspace for charges recorded in ``since <= created_at < until`` (aware
@@ -1040,26 +752,39 @@ impl PyEngine {
             Some(u) => time_arg(py, "until", u)?,
             None => time::macros::datetime!(9999-12-31 0:00 UTC),
         };
-        let rows = self.read(py, |tx| Ok(tx.billing_summary(from, to)?))?;
-        let mut total = [0i64; 5];
-        let per: Vec<Value> = rows
-            .iter()
-            .map(|r| {
-                total[0] += r.charges as i64;
-                total[1] += r.charged.0;
-                total[2] += r.credits as i64;
-                total[3] += r.credited.0;
-                total[4] += r.net.0;
-                json!({"workspace_id": r.workspace_id, "charges": r.charges,
-                       "charged_cents": r.charged.0, "credits": r.credits,
-                       "credited_cents": r.credited.0, "net_cents": r.net.0})
+        self.query(py, |e| {
+            value_of(&BillingSummary::new(e.billing_summary(from, to)?))
+        })
+    }
+
+    /// A provider's intake per (inbound webhook, UTC day), as ``provider_usage_log`` keeps
+    /// it, ordered by day: ``[{"provider_id", "webhook_id", "day", "requests", "refused",
+    /// "total_leads", "accepted", "rejected", "last_lead_at"}]`` (``webhook_id`` ``""`` for
+    /// records ingested directly; ``day`` a ``datetime.date``; ``last_lead_at`` an aware
+    /// ``datetime`` or ``None``).
+    fn provider_usage<'py>(
+        &self,
+        py: Python<'py>,
+        provider_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| value_of(&e.provider_usage(provider_id)?))
+    }
+
+    /// A provider's totals over all time: ``{"total_leads", "last_lead_at"}``, the records
+    /// stored (leads and rejections, replays not counted) and when the last one was (an
+    /// aware ``datetime``, or ``None`` before the first). An unknown provider has none.
+    fn provider_totals<'py>(
+        &self,
+        py: Python<'py>,
+        provider_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| {
+            let (total_leads, last_lead_at) = e.provider_totals(provider_id)?;
+            value_of(&ProviderTotals {
+                total_leads,
+                last_lead_at,
             })
-            .collect();
-        to_py(
-            py,
-            &json!({"charges": total[0], "charged_cents": total[1], "credits": total[2],
-                    "credited_cents": total[3], "net_cents": total[4], "per_workspace": per}),
-        )
+        })
     }
 
     /// A dry run: how ``(product, zip)`` would route now, with the stored workspaces, tie
@@ -1072,8 +797,9 @@ impl PyEngine {
         zip: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         zip_arg(py, zip)?;
+        let engine = self.engine()?;
         let v = py
-            .detach(|| self.engine.explain(product, zip))
+            .detach(|| engine.explain(product, zip))
             .map_err(err(py))?;
         to_py(py, &v)
     }
@@ -1083,14 +809,9 @@ impl PyEngine {
     /// "routed": {workspace_id: n}, "still_unrouted": {reason: n}}``.
     #[pyo3(signature = (*, batch = 500))]
     fn reroute_unrouted<'py>(&self, py: Python<'py>, batch: usize) -> PyResult<Bound<'py, PyAny>> {
-        let r = py
-            .detach(|| self.engine.reroute_unrouted(batch))
-            .map_err(err(py))?;
-        to_py(
-            py,
-            &json!({"examined": r.examined, "routed": r.routed,
-                    "still_unrouted": r.still_unrouted}),
-        )
+        self.query(py, |e| {
+            report_value(&e.reroute_unrouted(batch)?, RerouteReportDef::serialize)
+        })
     }
 
     /// Replays every stored appointment against a proposed rule set (rule dicts as
@@ -1104,26 +825,9 @@ impl PyEngine {
         rules: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let rules = rules_from_py(py, rules)?;
-        let r = py
-            .detach(|| self.engine.backtest(&rules))
-            .map_err(err(py))?;
-        let per: Vec<Value> = r
-            .per_workspace
-            .iter()
-            .map(|w| {
-                json!({"workspace_id": w.workspace_id, "current": w.current,
-                       "proposed": w.proposed})
-            })
-            .collect();
-        let moves: Vec<Value> = r
-            .moves
-            .iter()
-            .map(|m| json!({"appointment_id": m.appointment_id, "from": m.from, "to": m.to}))
-            .collect();
-        to_py(
-            py,
-            &json!({"examined": r.examined, "per_workspace": per, "moves": moves}),
-        )
+        self.query(py, |e| {
+            report_value(&e.backtest(&rules)?, BacktestReportDef::serialize)
+        })
     }
 
     /// Assigns an unrouted appointment to a workspace by hand (``routing_method ==
@@ -1138,14 +842,55 @@ impl PyEngine {
         workspace_id: &str,
         note: &str,
     ) -> PyResult<()> {
-        py.detach(|| {
-            self.engine
-                .assign_manually(appointment_id, workspace_id, note)
+        let engine = self.engine()?;
+        py.detach(|| engine.assign_manually(appointment_id, workspace_id, note))
+            .map_err(err(py))
+    }
+
+    /// Returns a delivered appointment (the client disputes it): writes a credit that
+    /// reverses its charge, gives back what it used of the workspace's and the rule's caps
+    /// and budget, records a ``returned`` event with ``reason`` and sets the lead's status to
+    /// ``returned``, in one transaction. Returns the credit: ``{"appointment_id",
+    /// "workspace_id", "kind": "credit", "amount_cents" (negative), "created_at"}``.
+    ///
+    /// Raises ``NotFoundError`` (``unknown_appointment``), and ``ConflictError`` when the
+    /// appointment was never billed (not delivered) or was already returned.
+    fn return_appointment<'py>(
+        &self,
+        py: Python<'py>,
+        appointment_id: i64,
+        reason: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| {
+            value_of(&e.return_appointment(appointment_id, reason)?)
         })
-        .map_err(err(py))
+    }
+
+    /// Re-enables a workspace's webhook endpoint (after a ``410 Gone`` disabled it, or to end
+    /// a pause): its health is reset and every pending delivery to it is due now. Returns how
+    /// many deliveries resume. Raises ``NotFoundError`` (``unknown_workspace``).
+    fn enable_endpoint(&self, py: Python<'_>, workspace_id: &str) -> PyResult<u64> {
+        let engine = self.engine()?;
+        py.detach(|| engine.enable_endpoint(workspace_id))
+            .map_err(err(py))
+    }
+
+    /// The health of a workspace's webhook endpoint: ``{"consecutive_failures",
+    /// "paused_until" (an aware ``datetime`` while paused, else ``None``), "disabled" (set by a
+    /// ``410 Gone``), "disabled_reason"}``. A workspace never delivered to is healthy.
+    fn endpoint_health<'py>(
+        &self,
+        py: Python<'py>,
+        workspace_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| value_of(&e.endpoint_health(workspace_id)?))
     }
 
     fn __repr__(&self) -> String {
-        format!("Engine.open({:?})", self.path)
+        if self.closed() {
+            format!("<closed Engine.open({:?})>", self.path)
+        } else {
+            format!("Engine.open({:?})", self.path)
+        }
     }
 }

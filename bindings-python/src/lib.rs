@@ -10,6 +10,8 @@
 mod convert;
 mod engine;
 mod errors;
+mod outcome;
+mod reports;
 mod routing;
 
 use leadroute_core::email;
@@ -109,7 +111,9 @@ fn _leadroute(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hash_api_key, m)?)?;
     m.add_class::<routing::RouteMatch>()?;
     m.add_class::<routing::PyRoutingTable>()?;
-    m.add_class::<engine::IngestOutcome>()?;
+    m.add_class::<outcome::Accepted>()?;
+    m.add_class::<outcome::Rejected>()?;
+    m.add_class::<outcome::Replayed>()?;
     m.add_class::<engine::PyEngine>()?;
     Ok(())
 }

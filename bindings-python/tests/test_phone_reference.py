@@ -165,7 +165,7 @@ def _example_nsns() -> list[tuple[int, str]]:
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         for t in types:
             n = phonenumbers.example_number_for_type(region, t)
-            if n is not None:
+            if n is not None and n.country_code is not None:
                 out.append((n.country_code, phonenumbers.national_significant_number(n)))
     return out
 

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import phonenumbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import leadroute
+
+if TYPE_CHECKING:
+    from leadroute._leadroute import RuleConfig
 
 # ---------------------------------------------------------------------------------------------
 # Phones
@@ -128,13 +133,13 @@ WORKSPACES = [f"ws_{i}" for i in range(6)]
 
 
 @st.composite
-def rule_sets(draw: st.DrawFn) -> list[dict]:
+def rule_sets(draw: st.DrawFn) -> list[RuleConfig]:
     n = draw(st.integers(0, 25))
     ids = draw(st.lists(st.integers(1, 10_000), min_size=n, max_size=n, unique=True))
-    rules = []
+    rules: list[RuleConfig] = []
     for rid in ids:
         zips = draw(st.lists(st.sampled_from(ZIPS), max_size=5, unique=True))
-        rule = {
+        rule: RuleConfig = {
             "id": rid,
             "workspace_id": draw(st.sampled_from(WORKSPACES)),
             "product_types": draw(
@@ -151,7 +156,7 @@ def rule_sets(draw: st.DrawFn) -> list[dict]:
     return rules
 
 
-def reference_route(rules: list[dict], product: str, zip5: str) -> tuple[str, int, int] | None:
+def reference_route(rules: list[RuleConfig], product: str, zip5: str) -> tuple[str, int, int] | None:
     """The rules as the README states them, naively: active rules whose products include the
     product (exact, trimmed, ASCII case-insensitive) and whose ZIPs include the ZIP and do not
     exclude it; the lowest priority wins, then the lowest id."""
@@ -189,7 +194,7 @@ queries = st.lists(
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_sets(), queries)
-def test_routing_table_matches_the_reference(rules: list[dict], qs: list) -> None:
+def test_routing_table_matches_the_reference(rules: list[RuleConfig], qs: list[Any]) -> None:
     table = leadroute.RoutingTable(rules)
     pairs = [(spelled(p, up, pad), z) for p, up, pad, z in qs]
     many = table.route_many(pairs)

@@ -5,24 +5,33 @@ from __future__ import annotations
 import json
 import pathlib
 import threading
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 import leadroute
 
+if TYPE_CHECKING:
+    from leadroute._leadroute import RouteMatch, RuleConfig
+
 CORPUS = pathlib.Path(__file__).resolve().parents[2] / "data" / "corpus"
 
 
-def rule(rid: int, ws: str, products: list[str], zips: list[str], priority: int = 1, **kw):
-    return {
-        "id": rid,
-        "workspace_id": ws,
-        "product_types": products,
-        "zip_codes": zips,
-        "priority": priority,
-        "is_active": kw.pop("is_active", True),
-        **kw,
-    }
+def rule(
+    rid: int, ws: str, products: list[str], zips: list[str], priority: int = 1, **kw: Any
+) -> RuleConfig:
+    return cast(
+        "RuleConfig",
+        {
+            "id": rid,
+            "workspace_id": ws,
+            "product_types": products,
+            "zip_codes": zips,
+            "priority": priority,
+            "is_active": kw.pop("is_active", True),
+            **kw,
+        },
+    )
 
 
 def test_route_exact_products_and_zips() -> None:
@@ -134,9 +143,9 @@ def test_bad_rules_raise_validation_errors(rules: object, code: str) -> None:
 
 def test_rules_must_be_json_values() -> None:
     with pytest.raises(TypeError):
-        leadroute.RoutingTable([{"id": 1, "x": object()}])
+        leadroute.RoutingTable([cast("RuleConfig", {"id": 1, "x": object()})])
     with pytest.raises(ValueError):
-        leadroute.RoutingTable([{"id": float("nan")}])
+        leadroute.RoutingTable([cast("RuleConfig", {"id": float("nan")})])
 
 
 def test_corpus_rules_and_concurrent_route_many() -> None:
@@ -151,7 +160,7 @@ def test_corpus_rules_and_concurrent_route_many() -> None:
     assert t.route_many(pairs) == expected
     assert sum(m is not None for m in expected) > 100
     # route_many releases the GIL; threads sharing one table agree.
-    results: list[list] = []
+    results: list[list[RouteMatch | None]] = []
     threads = [threading.Thread(target=lambda: results.append(t.route_many(pairs))) for _ in range(4)]
     for th in threads:
         th.start()

@@ -7,21 +7,33 @@ re-exports it with Python exception classes (``leadroute.errors``).
   normalized emails.
 - ``RoutingTable``: a compiled routing table from rule dicts, for routing without a
   database (``route``, ``route_many``, ``explain``).
-- ``Engine``: the whole pipeline over a SQLite file (``Engine.open``): configuration,
-  ``ingest``/``ingest_many``/``ingest_body`` (trusted, or with ``api_key``/``headers``/
-  ``webhook_id`` through the intake wall), ``deliver_due``, queries, ``provider_usage``,
-  ``explain``, ``reroute_unrouted``, ``backtest``, ``assign_manually``.
+- ``Engine``: the whole pipeline over a SQLite file (``Engine.open``, a context manager;
+  ``close``): configuration; trusted intake for records the caller has already
+  authenticated (``ingest``, ``ingest_many``, ``ingest_body``) and the intake wall for a
+  provider's HTTP request (``ingest_request``: API key, signatures, rate limits);
+  ``deliver_due``; queries (``lead``, ``contact``, ``appointment``, ``events``,
+  ``lead_status_history``, ``counts``, ``unrouted``, ``billing_summary``,
+  ``provider_usage``, ``provider_totals``, ``endpoint_health``); ``explain``,
+  ``reroute_unrouted``, ``backtest``, ``assign_manually``, ``return_appointment``,
+  ``enable_endpoint``.
+- ``Accepted``, ``Rejected``, ``Replayed``: what became of an ingested record, for
+  ``match`` and ``isinstance`` (``IngestOutcome``, their union, is for annotations).
 - ``hash_api_key``: the stored form of a provider API key.
 
-Batch calls copy their inputs into Rust values, release the GIL while they work, and return
-one result per item.
+Results are dicts typed by the ``TypedDict`` classes of ``leadroute._leadroute`` (type
+checking only); their times are aware ``datetime`` objects in UTC. Batch calls copy their
+inputs into Rust values, release the GIL while they work, and return one result per item.
 """
 
 from __future__ import annotations
 
+from typing import Union
+
 from ._leadroute import (
+    Accepted,
     Engine,
-    IngestOutcome,
+    Rejected,
+    Replayed,
     RouteMatch,
     RoutingTable,
     __version__,
@@ -42,6 +54,9 @@ from .errors import (
     ValidationError,
 )
 
+IngestOutcome = Union[Accepted, Rejected, Replayed]
+"""What became of one ingested record: ``Accepted``, ``Rejected`` or ``Replayed``."""
+
 __all__ = [
     "__version__",
     "normalize_phone",
@@ -51,6 +66,9 @@ __all__ = [
     "RoutingTable",
     "RouteMatch",
     "Engine",
+    "Accepted",
+    "Rejected",
+    "Replayed",
     "IngestOutcome",
     "LeadrouteError",
     "InvalidPhoneError",

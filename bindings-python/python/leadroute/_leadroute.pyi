@@ -1,11 +1,29 @@
 """Type stubs for the ``leadroute._leadroute`` extension module (hand-written).
 
-``tests/test_stubs.py`` runs ``mypy.stubtest`` to keep this file equal to the module.
+``mypy.stubtest`` keeps this file equal to the module (``tests/test_stubs.py`` and
+``scripts/test.sh``).
+
+Every dict that goes in or comes out has a ``TypedDict`` here: the configuration dicts
+(``ProviderConfig``, ``WorkspaceConfig``, ``RuleConfig``, ``WebhookConfig``) and the results
+(``Lead``, ``Contact``, ``RoutedAppointment`` / ``UnroutedAppointment``, ``Event``,
+``StoreCounts``, ``BillingSummary``, ``DeliveryReport``, ``ProviderUsage``, ...). They exist for
+type checkers only (``@type_check_only``); import them under ``typing.TYPE_CHECKING``::
+
+    if TYPE_CHECKING:
+        from leadroute._leadroute import Lead
+
+Times in results are aware ``datetime.datetime`` objects in UTC (``ProviderUsage["day"]`` is
+a ``datetime.date``). Free-form JSON (a lead's ``fields``, an event's ``detail``) is
+``dict[str, Any]``: its keys depend on the record or the event.
 """
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, final
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, ClassVar, Literal, TypedDict, final, type_check_only
+
+from typing_extensions import NotRequired, Required, TypeAlias
 
 from .errors import InvalidPhoneError
 
@@ -17,15 +35,495 @@ __all__ = [
     "hash_api_key",
     "RouteMatch",
     "RoutingTable",
-    "IngestOutcome",
+    "Accepted",
+    "Rejected",
+    "Replayed",
     "Engine",
 ]
 
 __version__: str
 
-_JsonDict = dict[str, Any]
-_Record = Mapping[str, Any] | str | bytes | bytearray
-_Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+# ---------------------------------------------------------------------------------------------
+# Options and statuses (one spelling each, as the engine writes them)
+
+_RecordFormat: TypeAlias = Literal["json", "csv", "form"]
+_SignatureScheme: TypeAlias = Literal["github", "cal_com", "standard_webhooks", "stripe"]
+_TiePolicy: TypeAlias = Literal["lowest_id", "weighted_round_robin", "least_recently_routed"]
+_DedupScope: TypeAlias = Literal["provider", "webhook", "global"]
+_EventSubject: TypeAlias = Literal["contact", "lead", "appointment", "rejection"]
+_ForwardStatus: TypeAlias = Literal["pending", "success", "failed"]
+_RoutingMethod: TypeAlias = Literal["auto", "manual"]
+_LeadStatus: TypeAlias = Literal[
+    "new", "duplicate", "routed", "unrouted", "delivered", "delivery_failed", "returned"
+]
+_UnroutedReason: TypeAlias = Literal[
+    "unknown_product", "no_rule_for_product", "no_rule_for_zip", "no_eligible_workspace"
+]
+_SkipCode: TypeAlias = Literal[
+    "webhook_inactive",
+    "workspace_missing",
+    "rule_inactive",
+    "excluded_zip",
+    "outside_schedule",
+    "cap_reached",
+    "budget_spent",
+    "consent_required",
+]
+_CapPeriod: TypeAlias = Literal["hour", "day", "week", "month"]
+_BillingKind: TypeAlias = Literal["charge", "credit"]
+
+_Record: TypeAlias = Mapping[str, Any] | str | bytes | bytearray
+_Body: TypeAlias = Mapping[str, Any] | str | bytes | bytearray
+_Headers: TypeAlias = Mapping[str, str] | Iterable[tuple[str, str]]
+_Time: TypeAlias = datetime | str
+
+# ---------------------------------------------------------------------------------------------
+# Configuration in (the seed's shapes)
+
+@type_check_only
+class CapConfig(TypedDict):
+    """At most ``limit`` appointments per ``period``."""
+
+    period: _CapPeriod
+    limit: int
+
+@type_check_only
+class BudgetConfig(TypedDict):
+    """At most ``amount`` cents of payment rates per ``period``."""
+
+    amount: int
+    period: _CapPeriod
+
+@type_check_only
+class CapacityConfig(TypedDict, total=False):
+    """Caps and a budget; both optional (unlimited)."""
+
+    caps: Sequence[CapConfig]
+    budget: BudgetConfig | None
+
+@type_check_only
+class OpenHoursConfig(TypedDict):
+    """One opening span: ``{"days": ["mon", "fri"], "start": "09:00", "end": "17:00"}``."""
+
+    days: Sequence[str]
+    start: str
+    end: str
+
+@type_check_only
+class ScheduleConfig(TypedDict, total=False):
+    """Weekly hours in ``timezone`` (default: the workspace's)."""
+
+    timezone: str | None
+    hours: Sequence[OpenHoursConfig]
+
+@type_check_only
+class DeliveryOptionsConfig(TypedDict, total=False):
+    """How a workspace wants its payloads shaped and signed."""
+
+    rename: Mapping[str, str]
+    omit: Sequence[str]
+    constants: Mapping[str, Any]
+    envelope: bool
+    additional_secrets: Sequence[str]
+
+@type_check_only
+class ProviderConfig(TypedDict, total=False):
+    """A provider, as in ``providers.json``."""
+
+    provider_id: Required[str]
+    format: Required[_RecordFormat]
+    provider_name: str | None
+    lead_types: Sequence[str]
+    field_map: Mapping[str, str]
+    rate_limit_per_hour: int | None
+    is_active: bool
+    api_key: str | None
+    api_key_hash: str | None
+    allowed_webhooks: Sequence[str]
+    webhook_secret: str | None
+    signature_scheme: _SignatureScheme | None
+
+@type_check_only
+class WorkspaceConfig(TypedDict, total=False):
+    """A workspace, as in ``workspaces.json`` (``payment_rate`` in dollars)."""
+
+    id: Required[str]
+    outbound_webhook_url: Required[str]
+    payment_rate: Required[float]
+    name: str | None
+    webhook_active: bool
+    business_type: str | None
+    timezone: str | None
+    webhook_secret: str | None
+    duplicate_window_days: int | None
+    capacity: CapacityConfig
+    schedule: ScheduleConfig | None
+    delivery: DeliveryOptionsConfig
+    require_consent: bool
+
+@type_check_only
+class RadiusConfig(TypedDict):
+    """Every ZIP whose centroid is within ``miles`` of ``zip``'s."""
+
+    zip: str
+    miles: float
+
+@type_check_only
+class RuleConfig(TypedDict, total=False):
+    """A routing rule, as in ``routing_rules.json``, plus targeting and capacity."""
+
+    id: Required[int]
+    workspace_id: Required[str]
+    product_types: Required[Sequence[str]]
+    zip_codes: Required[Sequence[str]]
+    priority: Required[int]
+    is_active: Required[bool]
+    notes: str | None
+    states: Sequence[str]
+    zip3_prefixes: Sequence[str]
+    radius: RadiusConfig | None
+    excluded_zips: Sequence[str]
+    weight: int
+    capacity: CapacityConfig
+
+@type_check_only
+class WebhookConfig(TypedDict, total=False):
+    """An inbound webhook, in the seed's ``webhook_configs`` shape (``rate_window`` in
+    seconds)."""
+
+    id: Required[str]
+    name: str | None
+    lead_type: str | None
+    webhook_secret: str | None
+    secret: str | None
+    signature_scheme: _SignatureScheme | None
+    rate_limit: int | None
+    rate_window: int | None
+    is_active: bool
+
+# ---------------------------------------------------------------------------------------------
+# Routing traces
+
+@type_check_only
+class SkipReason(TypedDict):
+    """Why a candidate was passed over; ``scope`` and ``period`` with ``cap_reached``."""
+
+    code: _SkipCode
+    scope: NotRequired[Literal["workspace", "rule"]]
+    period: NotRequired[_CapPeriod]
+
+@type_check_only
+class TraceMatch(TypedDict):
+    """The rule a decision chose."""
+
+    rule_id: int
+    workspace_id: str
+    priority: int
+
+@type_check_only
+class TraceUnrouted(TypedDict):
+    """Why a decision found no rule."""
+
+    unrouted: _UnroutedReason
+
+@type_check_only
+class TraceCandidate(TypedDict):
+    """One candidate of a decision, in decision order (``reason`` when skipped)."""
+
+    rule_id: int
+    workspace_id: str
+    priority: int
+    weight: int
+    status: Literal["matched", "skipped", "not_reached"]
+    reason: NotRequired[SkipReason]
+
+@type_check_only
+class TraceRule(TypedDict):
+    """A rule that is not a candidate but covers the ZIP's area (excluded ZIP, inactive)."""
+
+    rule_id: int
+    workspace_id: str
+    priority: int
+    reason: SkipReason
+
+@type_check_only
+class RoutingTrace(TypedDict):
+    """The full trace of one routing decision."""
+
+    product: str | None
+    zip: str
+    policy: _TiePolicy
+    outcome: TraceMatch | TraceUnrouted
+    candidates: list[TraceCandidate]
+    excluded: list[TraceRule]
+    inactive: list[TraceRule]
+
+# ---------------------------------------------------------------------------------------------
+# Results out
+
+@type_check_only
+class Event(TypedDict):
+    """One audit event; ``detail``'s keys depend on ``event_type`` (a routing event's detail
+    is its trace)."""
+
+    subject: _EventSubject
+    subject_id: int
+    event_type: str
+    detail: dict[str, Any]
+    created_at: datetime
+
+@type_check_only
+class Lead(TypedDict):
+    """A stored lead with its audit trail."""
+
+    id: int
+    contact_id: int
+    duplicate_of: int | None
+    provider_id: str
+    record_key: str
+    external_id: str | None
+    product_type: str
+    zip_code: str
+    appointment_date: datetime | None
+    estimated_value: float | None
+    tcpa_consent: bool | None
+    fields: dict[str, Any]
+    warnings: list[str]
+    raw_payload: str
+    received_at: datetime
+    events: list[Event]
+
+@type_check_only
+class Contact(TypedDict):
+    """A stored contact with its audit trail."""
+
+    id: int
+    dedup_scope: str
+    phone: str | None
+    phone_extension: str | None
+    email: str | None
+    email_key: str | None
+    first_name: str | None
+    last_name: str | None
+    zip_code: str | None
+    created_at: datetime
+    events: list[Event]
+
+@type_check_only
+class _AppointmentBase(TypedDict):
+    id: int
+    lead_id: int
+    contact_id: int
+    service_type: str
+    zip_code: str
+    appointment_date: datetime
+    estimated_value: float | None
+    notes: str | None
+    created_at: datetime
+    forward_status: _ForwardStatus
+    forward_attempts: int
+    forwarded_at: datetime | None
+    forward_response: str | None
+
+@type_check_only
+class RoutedAppointment(_AppointmentBase):
+    """An appointment routed to a workspace (``status == "routed"``)."""
+
+    status: Literal["routed"]
+    workspace_id: str
+    rule_id: int | None
+    routing_method: _RoutingMethod
+    matched_at: datetime
+    payment_rate_cents: int
+
+@type_check_only
+class UnroutedAppointment(_AppointmentBase):
+    """An appointment in the unrouted queue (``status == "unrouted"``)."""
+
+    status: Literal["unrouted"]
+    unrouted_reason: _UnroutedReason
+
+@type_check_only
+class RoutedAppointmentDetail(RoutedAppointment):
+    """A routed appointment with its audit trail."""
+
+    events: list[Event]
+
+@type_check_only
+class UnroutedAppointmentDetail(UnroutedAppointment):
+    """An unrouted appointment with its audit trail."""
+
+    events: list[Event]
+
+@type_check_only
+class StoreCounts(TypedDict):
+    """Whole-store counts."""
+
+    contacts: int
+    leads: int
+    rejections: int
+    appointments: int
+    appointments_routed: int
+    appointments_unrouted: int
+    deliveries: int
+    deliveries_succeeded: int
+    deliveries_failed: int
+    attempts: int
+    billing_events: int
+    billed_cents: int
+
+@type_check_only
+class DeliveryReport(TypedDict):
+    """Totals of ``Engine.deliver_due``."""
+
+    attempted: int
+    delivered: int
+    retrying: int
+    failed: int
+    deferred: int
+    billed_cents: int
+
+@type_check_only
+class BillingSummaryRow(TypedDict):
+    """Billing of one workspace over the period."""
+
+    workspace_id: str
+    charges: int
+    charged_cents: int
+    credits: int
+    credited_cents: int
+    net_cents: int
+
+@type_check_only
+class BillingSummary(TypedDict):
+    """Billing over the period: totals and one row per workspace with events."""
+
+    charges: int
+    charged_cents: int
+    credits: int
+    credited_cents: int
+    net_cents: int
+    per_workspace: list[BillingSummaryRow]
+
+@type_check_only
+class BillingEvent(TypedDict):
+    """A charge or a credit (negative ``amount_cents``)."""
+
+    appointment_id: int
+    workspace_id: str
+    kind: _BillingKind
+    amount_cents: int
+    created_at: datetime
+
+@type_check_only
+class ProviderUsage(TypedDict):
+    """A provider's intake through one inbound webhook (``""``: direct) on one UTC day."""
+
+    provider_id: str
+    webhook_id: str
+    day: date
+    requests: int
+    refused: int
+    total_leads: int
+    accepted: int
+    rejected: int
+    last_lead_at: datetime | None
+
+@type_check_only
+class ProviderTotals(TypedDict):
+    """A provider's records stored over all time, and when the last one was."""
+
+    total_leads: int
+    last_lead_at: datetime | None
+
+@type_check_only
+class LeadStatusChange(TypedDict):
+    """One change of a lead's status."""
+
+    lead_id: int
+    from_status: _LeadStatus | None
+    to_status: _LeadStatus
+    reason: str | None
+    changed_at: datetime
+
+@type_check_only
+class EndpointHealth(TypedDict):
+    """The health of a workspace's webhook endpoint."""
+
+    consecutive_failures: int
+    paused_until: datetime | None
+    disabled: bool
+    disabled_reason: str | None
+
+@type_check_only
+class RerouteReport(TypedDict):
+    """What ``Engine.reroute_unrouted`` did."""
+
+    examined: int
+    routed: dict[str, int]
+    still_unrouted: dict[str, int]
+
+@type_check_only
+class BacktestRow(TypedDict):
+    """Appointments of one workspace (``None``: unrouted) now and under the proposal."""
+
+    workspace_id: str | None
+    current: int
+    proposed: int
+
+# Functional syntax: ``from`` is a keyword. Private: stub-only, and ``@type_check_only`` cannot
+# mark this form.
+_BacktestMove = TypedDict(
+    "_BacktestMove", {"appointment_id": int, "from": str | None, "to": str | None}
+)
+
+@type_check_only
+class BacktestReport(TypedDict):
+    """What ``Engine.backtest`` found."""
+
+    examined: int
+    per_workspace: list[BacktestRow]
+    moves: list[_BacktestMove]
+
+@type_check_only
+class AcceptedDict(TypedDict):
+    """``Accepted.to_dict()``."""
+
+    status: Literal["accepted"]
+    record_key: str
+    lead_id: int
+    contact_id: int
+    new_contact: bool
+    duplicate_of: int | None
+    appointment_id: int | None
+    routing: Literal["routed", "unrouted"] | None
+    workspace_id: str | None
+    rule_id: int | None
+    unrouted_reason: _UnroutedReason | None
+    warnings: list[str]
+    trace: RoutingTrace | None
+
+@type_check_only
+class RejectedDict(TypedDict):
+    """``Rejected.to_dict()``."""
+
+    status: Literal["rejected"]
+    record_key: str
+    rejection_id: int
+    rejection_codes: list[str]
+    rejection_details: list[str]
+
+@type_check_only
+class ReplayedDict(TypedDict):
+    """``Replayed.to_dict()``."""
+
+    status: Literal["replayed"]
+    record_key: str
+    lead_id: int | None
+    rejection_id: int | None
+
+# ---------------------------------------------------------------------------------------------
+# Functions
 
 def normalize_phone(raw: str, region: str = "US", *, strict: bool = False) -> str:
     """E.164 for ``raw``; raises ``InvalidPhoneError`` (a ``ValueError``)."""
@@ -40,6 +538,9 @@ def normalize_email(raw: str) -> str:
 
 def hash_api_key(key: str) -> str:
     """``"sha256:<64 hex>"``, the stored form of a provider API key."""
+
+# ---------------------------------------------------------------------------------------------
+# Classes
 
 @final
 class RouteMatch:
@@ -59,55 +560,90 @@ class RoutingTable:
     """A compiled routing table from rule dicts (every named workspace is active)."""
 
     def __new__(
-        cls, rules: Sequence[Mapping[str, Any]], *, products: Sequence[str] | None = None
+        cls, rules: Sequence[RuleConfig], *, products: Sequence[str] | None = None
     ) -> RoutingTable: ...
     def route(self, product: str, zip: str) -> RouteMatch | None: ...
-    def route_many(self, pairs: Iterable[tuple[str, str]]) -> list[RouteMatch | None]: ...
-    def explain(self, product: str, zip: str) -> _JsonDict: ...
+    def route_many(
+        self, pairs: Iterable[tuple[str, str] | list[str]]
+    ) -> list[RouteMatch | None]: ...
+    def explain(self, product: str, zip: str) -> RoutingTrace: ...
     @property
     def rule_count(self) -> int: ...
     @property
     def products(self) -> list[str]: ...
 
 @final
-class IngestOutcome:
-    """What became of one ingested record."""
+class Accepted:
+    """A record stored as a lead."""
 
+    __match_args__ = ("lead_id", "contact_id", "appointment_id")
     @property
-    def status(self) -> str: ...
+    def status(self) -> Literal["accepted"]: ...
     @property
     def record_key(self) -> str: ...
     @property
-    def lead_id(self) -> int | None: ...
+    def lead_id(self) -> int: ...
     @property
-    def contact_id(self) -> int | None: ...
+    def contact_id(self) -> int: ...
     @property
-    def new_contact(self) -> bool | None: ...
+    def new_contact(self) -> bool: ...
     @property
     def duplicate_of(self) -> int | None: ...
     @property
-    def rejection_id(self) -> int | None: ...
-    @property
-    def rejection_codes(self) -> list[str]: ...
-    @property
-    def rejection_details(self) -> list[str]: ...
-    @property
     def appointment_id(self) -> int | None: ...
     @property
-    def routing(self) -> str | None: ...
+    def routing(self) -> Literal["routed", "unrouted"] | None: ...
     @property
     def workspace_id(self) -> str | None: ...
     @property
     def rule_id(self) -> int | None: ...
     @property
-    def unrouted_reason(self) -> str | None: ...
+    def unrouted_reason(self) -> _UnroutedReason | None: ...
     @property
     def warnings(self) -> list[str]: ...
     @property
-    def trace(self) -> _JsonDict | None: ...
+    def trace(self) -> RoutingTrace | None: ...
+    def to_dict(self) -> AcceptedDict: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class Rejected:
+    """A record stored as a rejection."""
+
+    __match_args__ = ("rejection_id", "rejection_codes")
     @property
-    def accepted(self) -> bool: ...
-    def to_dict(self) -> _JsonDict: ...
+    def status(self) -> Literal["rejected"]: ...
+    @property
+    def record_key(self) -> str: ...
+    @property
+    def rejection_id(self) -> int: ...
+    @property
+    def rejection_codes(self) -> list[str]: ...
+    @property
+    def rejection_details(self) -> list[str]: ...
+    def to_dict(self) -> RejectedDict: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class Replayed:
+    """A record whose key was already stored; nothing was written."""
+
+    __match_args__ = ("lead_id", "rejection_id")
+    @property
+    def status(self) -> Literal["replayed"]: ...
+    @property
+    def record_key(self) -> str: ...
+    @property
+    def lead_id(self) -> int | None: ...
+    @property
+    def rejection_id(self) -> int | None: ...
+    def to_dict(self) -> ReplayedDict: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+_IngestOutcome: TypeAlias = Accepted | Rejected | Replayed
 
 @final
 class Engine:
@@ -115,11 +651,11 @@ class Engine:
 
     @staticmethod
     def open(
-        path: str = "leadroute.db",
+        path: str | os.PathLike[str] = "leadroute.db",
         *,
         require_phone: bool = True,
-        tie_policy: str = "lowest_id",
-        dedup_scope: str = "provider",
+        tie_policy: _TiePolicy = "lowest_id",
+        dedup_scope: _DedupScope = "provider",
         default_region: str = "US",
         duplicate_window_days: int = 30,
         gmail_rules: bool = False,
@@ -127,65 +663,72 @@ class Engine:
         request_timeout: float = 15.0,
         extra_products: Sequence[str] | None = None,
         product_aliases: Mapping[str, str] | None = None,
-        required_fields: str | Mapping[str, Sequence[str]] | None = None,
+        required_fields: Literal["seed"] | Mapping[str, Sequence[str]] | None = None,
     ) -> Engine: ...
     @property
     def path(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Engine: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
     def configure(
         self,
         *,
-        providers: Sequence[Mapping[str, Any]] | None = None,
-        workspaces: Sequence[Mapping[str, Any]] | None = None,
-        rules: Sequence[Mapping[str, Any]] | None = None,
+        providers: Sequence[ProviderConfig] | None = None,
+        workspaces: Sequence[WorkspaceConfig] | None = None,
+        rules: Sequence[RuleConfig] | None = None,
         webhook_base: str | None = None,
-        webhooks: Sequence[Mapping[str, Any]] | None = None,
+        webhooks: Sequence[WebhookConfig] | None = None,
     ) -> None: ...
-    def add_providers(self, providers: Sequence[Mapping[str, Any]]) -> None: ...
+    def add_providers(self, providers: Sequence[ProviderConfig]) -> None: ...
     def add_workspaces(
-        self, workspaces: Sequence[Mapping[str, Any]], *, webhook_base: str | None = None
+        self, workspaces: Sequence[WorkspaceConfig], *, webhook_base: str | None = None
     ) -> None: ...
-    def add_webhooks(self, webhooks: Sequence[Mapping[str, Any]]) -> None: ...
-    def provider_usage(self, provider_id: str) -> list[_JsonDict]: ...
-    def add_rules(self, rules: Sequence[Mapping[str, Any]]) -> None: ...
-    def ingest(
-        self,
-        provider_id: str,
-        record: _Record,
-        *,
-        api_key: str | None = None,
-        headers: _Headers | None = None,
-        webhook_id: str | None = None,
-    ) -> IngestOutcome: ...
+    def add_webhooks(self, webhooks: Sequence[WebhookConfig]) -> None: ...
+    def add_rules(self, rules: Sequence[RuleConfig]) -> None: ...
+    def ingest(self, provider_id: str, record: _Record) -> _IngestOutcome: ...
     def ingest_many(
-        self,
-        provider_id: str,
-        records: Iterable[_Record],
-        *,
-        api_key: str | None = None,
-        headers: _Headers | None = None,
-        webhook_id: str | None = None,
-        batch_size: int = 1000,
-    ) -> list[IngestOutcome]: ...
+        self, provider_id: str, records: Iterable[_Record], *, batch_size: int = 1000
+    ) -> list[_IngestOutcome]: ...
     def ingest_body(
+        self, provider_id: str, body: str | bytes | bytearray, *, batch_size: int = 1000
+    ) -> list[_IngestOutcome]: ...
+    def ingest_request(
         self,
         provider_id: str,
-        body: str | bytes | bytearray,
+        body: _Body,
         *,
-        api_key: str | None = None,
         headers: _Headers | None = None,
+        api_key: str | None = None,
         webhook_id: str | None = None,
-        batch_size: int = 1000,
-    ) -> list[IngestOutcome]: ...
-    def deliver_due(self, limit: int | None = None) -> dict[str, int]: ...
-    def counts(self) -> dict[str, int]: ...
-    def unrouted(self, limit: int = 100, *, after: int = 0) -> list[_JsonDict]: ...
-    def appointment(self, id: int) -> _JsonDict | None: ...
-    def lead(self, id: int) -> _JsonDict | None: ...
-    def contact(self, id: int) -> _JsonDict | None: ...
+    ) -> list[_IngestOutcome]: ...
+    def deliver_due(self, limit: int | None = None) -> DeliveryReport: ...
+    def counts(self) -> StoreCounts: ...
+    def unrouted(
+        self, limit: int = 100, *, after: int = 0
+    ) -> list[UnroutedAppointment]: ...
+    def appointment(
+        self, id: int
+    ) -> RoutedAppointmentDetail | UnroutedAppointmentDetail | None: ...
+    def lead(self, id: int) -> Lead | None: ...
+    def contact(self, id: int) -> Contact | None: ...
+    def events(self, subject: _EventSubject, id: int) -> list[Event]: ...
+    def lead_status_history(self, lead_id: int) -> list[LeadStatusChange]: ...
     def billing_summary(
-        self, *, since: datetime | str | None = None, until: datetime | str | None = None
-    ) -> _JsonDict: ...
-    def explain(self, product: str, zip: str) -> _JsonDict: ...
-    def reroute_unrouted(self, *, batch: int = 500) -> _JsonDict: ...
-    def backtest(self, rules: Sequence[Mapping[str, Any]]) -> _JsonDict: ...
+        self, *, since: _Time | None = None, until: _Time | None = None
+    ) -> BillingSummary: ...
+    def provider_usage(self, provider_id: str) -> list[ProviderUsage]: ...
+    def provider_totals(self, provider_id: str) -> ProviderTotals: ...
+    def explain(self, product: str, zip: str) -> RoutingTrace: ...
+    def reroute_unrouted(self, *, batch: int = 500) -> RerouteReport: ...
+    def backtest(self, rules: Sequence[RuleConfig]) -> BacktestReport: ...
     def assign_manually(self, appointment_id: int, workspace_id: str, note: str = "") -> None: ...
+    def return_appointment(self, appointment_id: int, reason: str) -> BillingEvent: ...
+    def enable_endpoint(self, workspace_id: str) -> int: ...
+    def endpoint_health(self, workspace_id: str) -> EndpointHealth: ...

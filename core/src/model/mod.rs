@@ -9,6 +9,10 @@
 //! the schedule records ([`WeeklySchedule`], [`OpenHours`], [`Weekday`], [`ClockTime`]) live
 //! here too, so that a [`Workspace`] is data alone; their math is in [`crate::capacity`] and
 //! [`crate::schedule`], which re-export them.
+//!
+//! Serialized (serde), the stored rows are flat JSON objects (a wrapper's stored fields sit
+//! beside its id), with times as RFC 3339 text and billed amounts in integer cents under
+//! `_cents` keys.
 
 use serde::{Deserialize, Serialize};
 
@@ -247,6 +251,7 @@ pub struct EndpointHealth {
     pub consecutive_failures: u32,
     /// While set and in the future, no delivery is attempted; the first one after it is the
     /// probe.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub paused_until: Option<OffsetDateTime>,
     /// Set by a `410 Gone`: nothing is attempted until the endpoint is re-enabled.
     pub disabled: bool,
@@ -285,6 +290,7 @@ pub struct NewContact {
     /// Dedup scope, e.g. `provider:provider-a` (see [`crate::contact::DedupScope`]).
     pub dedup_scope: String,
     /// E.164 phone, the dedup key within the scope; `None` for a contact known by email only.
+    #[serde(rename = "phone", alias = "phone_e164")]
     pub phone_e164: Option<String>,
     /// Phone extension, kept apart from the number.
     pub phone_extension: Option<String>,
@@ -300,6 +306,7 @@ pub struct NewContact {
     /// ZIP5 of the contact's address.
     pub zip_code: Option<String>,
     /// When the contact was first stored (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -309,6 +316,7 @@ pub struct Contact {
     /// Row id.
     pub id: ContactId,
     /// Everything that was stored.
+    #[serde(flatten)]
     pub contact: NewContact,
 }
 
@@ -333,6 +341,7 @@ pub struct NewLead {
     /// ZIP5.
     pub zip_code: String,
     /// Requested appointment time (UTC), if the record carries one.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub appointment_date: Option<OffsetDateTime>,
     /// Estimated job value in dollars, if sent.
     pub estimated_value: Option<f64>,
@@ -345,6 +354,7 @@ pub struct NewLead {
     /// The raw record, verbatim as received.
     pub raw_payload: String,
     /// When it was received (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
 }
 
@@ -354,6 +364,7 @@ pub struct Lead {
     /// Row id.
     pub id: LeadId,
     /// Everything that was stored.
+    #[serde(flatten)]
     pub lead: NewLead,
 }
 
@@ -371,6 +382,7 @@ pub struct NewRejection {
     /// The raw record, verbatim as received.
     pub raw_payload: String,
     /// When it was received (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
 }
 
@@ -437,7 +449,11 @@ impl ForwardStatus {
 }
 
 /// The routing outcome stored with an appointment.
+///
+/// JSON: tagged by `status` (`routed` or `unrouted`), with the variant's fields beside it
+/// (`routing_method`, `payment_rate_cents`, `unrouted_reason`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
 pub enum Assignment {
     /// Routed to a workspace.
     Routed {
@@ -446,15 +462,19 @@ pub enum Assignment {
         /// The rule that matched (`None` for manual assignment).
         rule_id: Option<i64>,
         /// Auto or manual.
+        #[serde(rename = "routing_method")]
         method: RoutingMethod,
         /// When it was matched (UTC).
+        #[serde(with = "time::serde::rfc3339")]
         matched_at: OffsetDateTime,
         /// The workspace's payment rate at routing time: what a delivery bills.
+        #[serde(rename = "payment_rate_cents")]
         payment_rate: Cents,
     },
     /// In the unrouted queue.
     Unrouted {
         /// Reason code, e.g. `no_rule_for_zip`.
+        #[serde(rename = "unrouted_reason")]
         reason: String,
     },
 }
@@ -471,14 +491,17 @@ pub struct NewAppointment {
     /// ZIP5, the payload's `customer_zip`.
     pub zip_code: String,
     /// Scheduled time (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub appointment_date: OffsetDateTime,
     /// Estimated job value in dollars.
     pub estimated_value: Option<f64>,
     /// Free-text notes.
     pub notes: Option<String>,
     /// Routing outcome.
+    #[serde(flatten)]
     pub assignment: Assignment,
     /// Creation time (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -488,12 +511,14 @@ pub struct Appointment {
     /// Row id, the payload's `appointment_id`.
     pub id: AppointmentId,
     /// What was stored at creation.
+    #[serde(flatten)]
     pub appointment: NewAppointment,
     /// `forward_status`.
     pub forward_status: ForwardStatus,
     /// `forward_attempts`: HTTP tries made so far.
     pub forward_attempts: u32,
     /// `forwarded_at`: time of the successful delivery (UTC).
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub forwarded_at: Option<OffsetDateTime>,
     /// `forward_response`: the last response, truncated.
     pub forward_response: Option<String>,
@@ -513,8 +538,10 @@ pub struct NewDelivery {
     /// The exact JSON bytes to POST (UTF-8).
     pub payload: String,
     /// First due time (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub next_attempt_at: OffsetDateTime,
     /// Creation time (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -530,6 +557,7 @@ pub struct Delivery {
     /// Attempts made so far.
     pub attempts: u32,
     /// Lease expiry while a worker holds the row (UTC).
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub locked_until: Option<OffsetDateTime>,
 }
 
@@ -541,6 +569,7 @@ pub struct Attempt {
     /// 1-based attempt number.
     pub attempt_number: u32,
     /// When the request started (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub requested_at: OffsetDateTime,
     /// Round-trip time in milliseconds.
     pub duration_ms: u64,
@@ -563,6 +592,7 @@ pub enum AttemptResult {
     /// Try again at this time (UTC).
     Retry {
         /// Next due time.
+        #[serde(with = "time::serde::rfc3339")]
         next_attempt_at: OffsetDateTime,
     },
     /// Give up: permanent failure or retries exhausted.
@@ -606,12 +636,15 @@ pub struct BillingSummaryRow {
     /// Charges (delivered appointments) in the period.
     pub charges: u64,
     /// Their total, in cents.
+    #[serde(rename = "charged_cents")]
     pub charged: Cents,
     /// Credits (returned appointments) in the period.
     pub credits: u64,
     /// Their total, in cents (negative or zero).
+    #[serde(rename = "credited_cents")]
     pub credited: Cents,
     /// `charged + credited`.
+    #[serde(rename = "net_cents")]
     pub net: Cents,
 }
 
@@ -625,8 +658,10 @@ pub struct NewBillingEvent {
     /// Charge or (later) credit.
     pub kind: BillingKind,
     /// Amount in cents: the workspace's payment rate at routing time.
+    #[serde(rename = "amount_cents")]
     pub amount: Cents,
     /// When it was recorded (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -656,6 +691,7 @@ pub struct NewEvent {
     /// Structured detail.
     pub detail: serde_json::Value,
     /// When it happened (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -721,6 +757,7 @@ pub struct ProviderUsage {
     /// Of those, rejections.
     pub rejected: u64,
     /// When the last record was stored (UTC).
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_lead_at: Option<OffsetDateTime>,
 }
 
@@ -736,6 +773,7 @@ pub struct LeadStatusChange {
     /// Why, e.g. the unrouted reason or the delivery's HTTP status.
     pub reason: Option<String>,
     /// When (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub changed_at: OffsetDateTime,
 }
 
@@ -765,5 +803,6 @@ pub struct StoreCounts {
     /// Rows in `billing_events`.
     pub billing_events: u64,
     /// Sum of `billing_events.amount_cents`.
+    #[serde(rename = "billed_cents")]
     pub billed: Cents,
 }

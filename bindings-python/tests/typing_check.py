@@ -1,0 +1,227 @@
+"""Typed use of the leadroute API, for ``mypy --strict`` (``scripts/test.sh``).
+
+Every call's result has the precise type the stub promises (``assert_type``): TypedDicts for
+dicts in and out, ``Literal`` options and statuses, ``datetime`` times, and the outcome
+classes narrowed by ``match``. ``run()`` also executes the checks on an in-memory engine
+(``tests/test_stubs.py``), so the types describe what the module really returns.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Literal
+
+import leadroute
+
+if sys.version_info >= (3, 11):
+    from typing import assert_never, assert_type
+else:  # pragma: no cover
+    from typing_extensions import assert_never, assert_type
+
+if TYPE_CHECKING:
+    from leadroute._leadroute import (
+        AcceptedDict,
+        BacktestReport,
+        BillingEvent,
+        BillingSummary,
+        Contact,
+        DeliveryReport,
+        EndpointHealth,
+        Event,
+        Lead,
+        LeadStatusChange,
+        ProviderConfig,
+        ProviderTotals,
+        ProviderUsage,
+        RerouteReport,
+        RoutedAppointmentDetail,
+        RoutingTrace,
+        RuleConfig,
+        StoreCounts,
+        UnroutedAppointment,
+        UnroutedAppointmentDetail,
+        WebhookConfig,
+        WorkspaceConfig,
+    )
+
+PROVIDERS: list[ProviderConfig] = [
+    {"provider_id": "p", "format": "json", "lead_types": ["solar"], "api_key": "k-1"},
+    {"provider_id": "c", "format": "csv", "field_map": {"phone": "Phone"}},
+]
+WORKSPACES: list[WorkspaceConfig] = [
+    {
+        "id": "w",
+        "outbound_webhook_url": "http://127.0.0.1:9/hooks/w",
+        "payment_rate": 25.0,
+        "capacity": {"caps": [{"period": "day", "limit": 50}]},
+        "schedule": None,
+    }
+]
+RULES: list[RuleConfig] = [
+    {
+        "id": 1,
+        "workspace_id": "w",
+        "product_types": ["Solar"],
+        "zip_codes": ["46262"],
+        "priority": 1,
+        "is_active": True,
+        "excluded_zips": [],
+        "radius": {"zip": "46262", "miles": 0.0},
+    }
+]
+WEBHOOKS: list[WebhookConfig] = [
+    {"id": "wh", "lead_type": "solar", "signature_scheme": "github", "webhook_secret": "s"}
+]
+
+
+def record(n: int, zip_code: str = "46262") -> dict[str, object]:
+    return {
+        "lead_id": f"t{n}",
+        "phone": f"317863{n:04d}",
+        "zip_code": zip_code,
+        "product_type": "Solar",
+        "appointment_date": "2026-11-24T13:00:00Z",
+    }
+
+
+def check_outcomes(engine: leadroute.Engine) -> int:
+    """The outcome classes: a union narrowed by ``match``; returns the routed lead's id."""
+    out = engine.ingest("p", record(1))
+    assert_type(out, leadroute.IngestOutcome)
+    lead_id = 0
+    match out:
+        case leadroute.Accepted(lid, contact_id, appointment_id):
+            assert_type(lid, int)
+            assert_type(contact_id, int)
+            assert_type(appointment_id, int | None)
+            assert_type(out.routing, Literal["routed", "unrouted"] | None)
+            assert_type(out.trace, "RoutingTrace | None")
+            d = out.to_dict()
+            assert_type(d, "AcceptedDict")
+            assert d["status"] == "accepted" and out.routing == "routed"
+            lead_id = lid
+        case leadroute.Rejected(rejection_id, codes):
+            assert_type(rejection_id, int)
+            assert_type(codes, list[str])
+            raise AssertionError(codes)
+        case leadroute.Replayed(lead_id=replayed_lead):
+            assert_type(replayed_lead, int | None)
+            raise AssertionError(out)
+        case _:
+            assert_never(out)
+    many = engine.ingest_many("p", [record(2, "10001"), {"phone": "555"}], batch_size=10)
+    assert_type(many, list[leadroute.IngestOutcome])
+    assert [o.status for o in many] == ["accepted", "rejected"]
+    body = engine.ingest_body("c", b"Phone,zip_code,product_type\n3178639999,46262,Solar\n")
+    assert_type(body, list[leadroute.IngestOutcome])
+    wall = engine.ingest_request("p", record(4), api_key="k-1", headers={"x-request-id": "1"})
+    assert_type(wall, list[leadroute.IngestOutcome])
+    assert [o.status for o in wall] == ["accepted"]
+    try:
+        engine.ingest_request("p", record(5))
+    except leadroute.UnauthorizedError as e:
+        assert_type(e.code, str)
+        assert e.code == "missing_api_key"
+    return lead_id
+
+
+def check_queries(engine: leadroute.Engine, lead_id: int) -> None:
+    lead = engine.lead(lead_id)
+    assert_type(lead, "Lead | None")
+    assert lead is not None
+    assert_type(lead["received_at"], datetime)
+    assert_type(lead["appointment_date"], datetime | None)
+    assert_type(lead["events"], "list[Event]")
+    assert lead["received_at"].tzinfo is not None
+    contact = engine.contact(lead["contact_id"])
+    assert_type(contact, "Contact | None")
+    assert contact is not None and contact["phone"] == "+13178630001"
+    a = engine.appointment(1)
+    assert_type(a, "RoutedAppointmentDetail | UnroutedAppointmentDetail | None")
+    assert a is not None
+    if a["status"] == "routed":
+        assert_type(a["workspace_id"], str)
+        assert_type(a["routing_method"], Literal["auto", "manual"])
+        assert_type(a["matched_at"], datetime)
+    else:
+        assert_type(
+            a["unrouted_reason"],
+            Literal[
+                "unknown_product", "no_rule_for_product", "no_rule_for_zip", "no_eligible_workspace"
+            ],
+        )
+    assert_type(a["forward_status"], Literal["pending", "success", "failed"])
+    queue = engine.unrouted(10, after=0)
+    assert_type(queue, "list[UnroutedAppointment]")
+    assert [q["unrouted_reason"] for q in queue] == ["no_rule_for_zip"]
+    events = engine.events("lead", lead_id)
+    assert_type(events, "list[Event]")
+    assert_type(events[0]["subject"], Literal["contact", "lead", "appointment", "rejection"])
+    history = engine.lead_status_history(lead_id)
+    assert_type(history, "list[LeadStatusChange]")
+    assert [h["to_status"] for h in history] == ["new", "routed"]
+    counts = engine.counts()
+    assert_type(counts, "StoreCounts")
+    assert_type(counts["billed_cents"], int)
+    bill = engine.billing_summary(since=datetime(2000, 1, 1, tzinfo=timezone.utc), until=None)
+    assert_type(bill, "BillingSummary")
+    assert_type(bill["per_workspace"][0]["net_cents"] if bill["per_workspace"] else 0, int)
+    usage = engine.provider_usage("p")
+    assert_type(usage, "list[ProviderUsage]")
+    assert_type(usage[0]["day"], date)
+    totals = engine.provider_totals("p")
+    assert_type(totals, "ProviderTotals")
+    assert_type(totals["last_lead_at"], datetime | None)
+    health = engine.endpoint_health("w")
+    assert_type(health, "EndpointHealth")
+    assert_type(health["paused_until"], datetime | None)
+    trace = engine.explain("Solar", "46262")
+    assert_type(trace, "RoutingTrace")
+    outcome = trace["outcome"]
+    if "unrouted" in outcome:
+        raise AssertionError(outcome)
+    assert outcome["workspace_id"] == "w"
+    assert_type(engine.reroute_unrouted(batch=10), "RerouteReport")
+    bt = engine.backtest(RULES)
+    assert_type(bt, "BacktestReport")
+    assert all(m["from"] == m["to"] for m in bt["moves"])
+    table = leadroute.RoutingTable(RULES, products=["Roofing"])
+    assert_type(table.explain("Solar", "46262"), "RoutingTrace")
+    match table.route("Solar", "46262"):
+        case leadroute.RouteMatch() as m:
+            assert_type(m.workspace_id, str)
+        case None:
+            raise AssertionError("no route")
+
+
+def delivered_and_returned(engine: leadroute.Engine, appointment_id: int) -> None:
+    """Types only (needs a webhook receiver): delivery, returns, endpoints."""
+    report = engine.deliver_due(limit=None)
+    assert_type(report, "DeliveryReport")
+    assert_type(report["deferred"], int)
+    credit = engine.return_appointment(appointment_id, "customer cancelled")
+    assert_type(credit, "BillingEvent")
+    assert_type(credit["kind"], Literal["charge", "credit"])
+    assert_type(engine.enable_endpoint("w"), int)
+    engine.assign_manually(appointment_id, "w", note="by hand")
+
+
+def run(path: str | os.PathLike[str] = ":memory:") -> None:
+    """Opens an engine, configures it, and runs the checks above."""
+    with leadroute.Engine.open(path, tie_policy="weighted_round_robin") as engine:
+        assert_type(engine, leadroute.Engine)
+        engine.configure(providers=PROVIDERS, workspaces=WORKSPACES, rules=RULES)
+        engine.add_webhooks(WEBHOOKS)
+        lead_id = check_outcomes(engine)
+        check_queries(engine, lead_id)
+        assert not engine.closed
+    assert engine.closed
+    assert_type(engine.path, str)
+
+
+if __name__ == "__main__":
+    run(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ":memory:")
+    print("ok")
