@@ -70,7 +70,7 @@ fn corpus_phones() -> Vec<String> {
 }
 
 /// The crate's parse + is_valid + format, with leadroute's one workaround (no default region
-/// for `+` input; see DESIGN.md).
+/// for `+` input; see docs/DESIGN.md).
 fn crate_normalize(raw: &str) -> Option<String> {
     let plus = raw.trim().trim_start_matches("tel:").starts_with('+');
     let n = phonenumber::parse((!plus).then_some(phonenumber::country::US), raw).ok()?;

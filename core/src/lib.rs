@@ -17,7 +17,7 @@
 //! The module graph is acyclic (`core/tests/module_graph.rs` fails on a new cycle). A module
 //! imports only from the layers below it, leaf first:
 //!
-//! 1. `kind` ([`ErrorKind`]), `tz` (crate-private time-zone helpers), [`signature`],
+//! 1. `kind` ([`ErrorKind`]), [`status`] (lead statuses, event kinds), `tz` (crate-private time-zone helpers), [`signature`],
 //!    [`catalog`], [`email`]: they import nothing from the crate.
 //! 2. [`phone`], [`zip`], [`auth`], `storage_error` ([`storage::StorageError`]'s home).
 //! 3. [`model`]: the records, including the capacity and schedule records; it imports only

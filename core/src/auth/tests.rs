@@ -157,7 +157,7 @@ fn cal_good_and_refusals() {
 
 // ---- Standard Webhooks ----------------------------------------------------------------
 
-// The specification's test vector (DESIGN.md, Standard Webhooks facts).
+// The specification's test vector (docs/DESIGN.md, Standard Webhooks facts).
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SW_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
 const SW_TS: i64 = 1614265330;

@@ -2,7 +2,7 @@
 //!
 //! Names follow the seed schema (`lead_source_providers`, `workspaces`, `contacts`, `leads`,
 //! `appointments`, `appointment_routing_rules`, `billing_events`, the `*_events` tables) and the
-//! terms in `DESIGN.md`. Times are UTC ([`time::OffsetDateTime`]); money is integer cents
+//! terms in `docs/DESIGN.md`. Times are UTC ([`time::OffsetDateTime`]); money is integer cents
 //! ([`Cents`]), never floating-point dollars.
 //!
 //! The capacity records ([`Capacity`], [`Cap`], [`Budget`], [`CapPeriod`], [`CapScope`]) and
