@@ -87,9 +87,21 @@ fn ingest(path: &Path, w: u32) -> u32 {
     capped
 }
 
+/// Appointments per workspace, routed ones only, by count descending then workspace id.
 fn routed_per_workspace(path: &Path) -> Vec<(String, u64)> {
     let store = SqliteStore::open(path).unwrap();
-    leadroute::storage::with_tx(&store, |tx| Ok(tx.routed_counts()?)).unwrap()
+    let all =
+        leadroute::storage::with_tx(&store, |tx| Ok(tx.appointments_after(0, 100_000)?)).unwrap();
+    let mut per: std::collections::BTreeMap<String, u64> = Default::default();
+    for a in all {
+        if let leadroute::model::Assignment::Routed { workspace_id, .. } = a.appointment.assignment
+        {
+            *per.entry(workspace_id).or_default() += 1;
+        }
+    }
+    let mut rows: Vec<(String, u64)> = per.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows
 }
 
 #[test]

@@ -225,7 +225,7 @@ fn reference(all: &[RawRecord]) -> Reference {
 /// Returns how many contacts have a phone and how many are known by email only.
 fn assert_unique_contacts(store: &dyn Store, expected: Option<u64>) -> (usize, usize) {
     let contacts = with_tx(store, |tx| {
-        let n = tx.counts()?.contacts;
+        let n = tx.reports().counts()?.contacts;
         let mut out = Vec::new();
         let mut id = 1;
         // Ids may have gaps (AUTOINCREMENT never reuses one); stop well past the last.
@@ -311,7 +311,7 @@ fn assert_matches_reference(store: &dyn Store, workers: &[Vec<(String, Seen)>], 
     }
 
     let count = |s: Seen| by_key.values().filter(|v| **v == s).count() as u64;
-    let c = with_tx(store, |tx| Ok(tx.counts()?)).expect("counts");
+    let c = with_tx(store, |tx| Ok(tx.reports().counts()?)).expect("counts");
     eprintln!("reference: {:?}", r.counts);
     eprintln!("concurrent: {c:?}, {duplicates} duplicate leads");
     assert_eq!(
@@ -451,7 +451,7 @@ fn threads_keep_email_only_contacts_unique() {
         "every record stored once, rejected exactly when the sequential run rejects it"
     );
     let store = SqliteStore::open(&path).expect("reopen");
-    let c = with_tx(&store, |tx| Ok(tx.counts()?)).expect("counts");
+    let c = with_tx(&store, |tx| Ok(tx.reports().counts()?)).expect("counts");
     assert_eq!(c.leads + c.rejections, sequential.len() as u64);
     assert_eq!(
         c.appointments_routed, c.deliveries,

@@ -118,7 +118,7 @@ fn sigkilled_deliverers_lose_nothing_and_bill_once() {
     };
     let delivered = || {
         let store = SqliteStore::open(&path).unwrap();
-        with_tx(&store, |tx| Ok(tx.counts()?.deliveries_succeeded)).unwrap()
+        with_tx(&store, |tx| Ok(tx.reports().counts()?.deliveries_succeeded)).unwrap()
     };
     let mut mid_run_kills = 0;
     for round in 0..8 {
@@ -145,7 +145,7 @@ fn sigkilled_deliverers_lose_nothing_and_bill_once() {
 
     let store = SqliteStore::open(&path).unwrap();
     let (counts, gaps) = with_tx(&store, |tx| {
-        let counts = tx.counts()?;
+        let counts = tx.reports().counts()?;
         let mut gaps = Vec::new();
         for id in 1..=APPOINTMENTS as i64 {
             let d = tx.delivery(id)?.unwrap();

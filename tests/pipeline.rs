@@ -91,7 +91,7 @@ fn vendored_sample_is_accounted_for_exactly_once() {
 
     // The stored billing events are exactly the routed rates.
     let store = SqliteStore::open(&opts.db).unwrap();
-    let counts = with_tx(&store as &dyn Store, |tx| Ok(tx.counts()?)).unwrap();
+    let counts = with_tx(&store as &dyn Store, |tx| Ok(tx.reports().counts()?)).unwrap();
     assert_eq!(counts, first.store);
 
     // Rerun: every record is a replay; nothing new is stored, delivered or billed.

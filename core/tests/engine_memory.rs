@@ -221,7 +221,7 @@ fn a_good_record_becomes_a_routed_signed_delivered_billed_appointment() {
 
 #[test]
 fn bad_records_are_stored_as_rejections_with_all_reasons() {
-    let (engine, store) = engine();
+    let (engine, _) = engine();
     let records = [
         json(r#"{"phone": "555", "zip": "ABCDE", "product": "Roofing", "lead_id": "x1"}"#),
         json("{not json"),
@@ -253,8 +253,11 @@ fn bad_records_are_stored_as_rejections_with_all_reasons() {
     assert!(outs[1].record_key.starts_with("sha256:"));
     let c = engine.counts().unwrap();
     assert_eq!((c.rejections, c.leads, c.contacts), (5, 0, 0));
-    let by_code = with_tx(&*store, |tx| Ok(tx.rejection_counts()?)).unwrap();
-    assert!(by_code.contains(&("malformed_record".to_string(), 2)));
+    let malformed = codes
+        .iter()
+        .filter(|c| c.contains(&"malformed_record"))
+        .count();
+    assert_eq!(malformed, 2, "two stored rejections for malformed records");
     // The same bad records again are replays, not second rejections.
     let again = engine.ingest_batch("provider-a", &records).unwrap();
     assert!(again

@@ -649,7 +649,7 @@ mod tests {
                 tx.events(EventSubject::Lead, 2)?,
                 tx.lead_status_history(1)?,
                 tx.lead_status_history(2)?,
-                tx.provider_totals("provider-a")?,
+                tx.reports().provider_totals("provider-a")?,
             ))
         })
         .expect("read upgraded data");

@@ -77,14 +77,6 @@ impl SqlTx<'_> {
             .db()?
             .transpose()
     }
-
-    /// `(text, count)` pairs from a two-column grouped query.
-    fn counted(&self, sql: &str, table: &'static str) -> Result<Vec<(String, u64)>, StorageError> {
-        self.all(sql, [], |r| {
-            let c = Cols::new(r, table);
-            Ok((c.get(0)?, c.count(1)?))
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,14 +369,6 @@ impl RecordRepo for SqlTx<'_> {
             Ok(id)
         })();
         in_op("insert_rejection", r)
-    }
-
-    fn rejection_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
-        self.counted(
-            "SELECT code.value, COUNT(*) FROM lead_rejections AS r, \
-             json_each(r.reason_codes) AS code GROUP BY code.value ORDER BY code.value",
-            "lead_rejections",
-        )
     }
 }
 
@@ -943,22 +927,6 @@ impl AppointmentRepo for SqlTx<'_> {
         in_op("update_forward", r)
     }
 
-    fn routed_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
-        self.counted(
-            "SELECT workspace_id, COUNT(*) AS n FROM appointments WHERE status = 'routed' \
-             GROUP BY workspace_id ORDER BY n DESC, workspace_id",
-            "appointments",
-        )
-    }
-
-    fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
-        self.counted(
-            "SELECT unrouted_reason, COUNT(*) FROM appointments WHERE status = 'unrouted' \
-             GROUP BY unrouted_reason ORDER BY unrouted_reason",
-            "appointments",
-        )
-    }
-
     fn appointments_after(
         &self,
         after: AppointmentId,
@@ -1449,33 +1417,6 @@ impl BillingRepo for SqlTx<'_> {
             },
         )
     }
-
-    fn billing_summary(
-        &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-    ) -> Result<Vec<BillingSummaryRow>, StorageError> {
-        self.all(
-            "SELECT workspace_id, \
-             SUM(kind = 'charge'), COALESCE(SUM(CASE WHEN kind = 'charge' THEN amount_cents END), 0), \
-             SUM(kind = 'credit'), COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount_cents END), 0), \
-             SUM(amount_cents) \
-             FROM billing_events WHERE created_at >= ?1 AND created_at < ?2 \
-             GROUP BY workspace_id ORDER BY workspace_id",
-            params![ts(from)?, ts(to)?],
-            |r| {
-                let c = Cols::new(r, "billing_events");
-                Ok(BillingSummaryRow {
-                    workspace_id: c.get(0)?,
-                    charges: c.count(1)?,
-                    charged: Cents(c.get(2)?),
-                    credits: c.count(3)?,
-                    credited: Cents(c.get(4)?),
-                    net: Cents(c.get(5)?),
-                })
-            },
-        )
-    }
 }
 
 /// The table of a subject's events and the column naming the subject. Events of a rejected
@@ -1709,7 +1650,35 @@ impl IntakeRepo for SqlTx<'_> {
             r,
         )
     }
+}
 
+impl Reports for SqlTx<'_> {
+    fn billing_summary(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<BillingSummaryRow>, StorageError> {
+        self.all(
+            "SELECT workspace_id, \
+             SUM(kind = 'charge'), COALESCE(SUM(CASE WHEN kind = 'charge' THEN amount_cents END), 0), \
+             SUM(kind = 'credit'), COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount_cents END), 0), \
+             SUM(amount_cents) \
+             FROM billing_events WHERE created_at >= ?1 AND created_at < ?2 \
+             GROUP BY workspace_id ORDER BY workspace_id",
+            params![ts(from)?, ts(to)?],
+            |r| {
+                let c = Cols::new(r, "billing_events");
+                Ok(BillingSummaryRow {
+                    workspace_id: c.get(0)?,
+                    charges: c.count(1)?,
+                    charged: Cents(c.get(2)?),
+                    credits: c.count(3)?,
+                    credited: Cents(c.get(4)?),
+                    net: Cents(c.get(5)?),
+                })
+            },
+        )
+    }
     fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError> {
         // The UNIQUE index (provider_id, day, webhook_id) gives the order: no sort.
         self.all(
@@ -1733,7 +1702,6 @@ impl IntakeRepo for SqlTx<'_> {
             },
         )
     }
-
     fn provider_totals(
         &self,
         provider_id: &str,
@@ -1752,9 +1720,6 @@ impl IntakeRepo for SqlTx<'_> {
         )?;
         Ok(found.unwrap_or((0, None)))
     }
-}
-
-impl StatsRepo for SqlTx<'_> {
     fn counts(&self) -> Result<StoreCounts, StorageError> {
         let counts = self.one(
             "SELECT (SELECT COUNT(*) FROM contacts), \

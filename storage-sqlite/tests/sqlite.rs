@@ -313,7 +313,7 @@ fn a_held_write_lock_is_busy_after_the_timeout() {
             .expect("holder commits");
         });
         started.wait();
-        let err = with_tx(&waiter, |tx| Ok(tx.counts()?)).expect_err("must time out");
+        let err = with_tx(&waiter, |tx| Ok(tx.reports().counts()?)).expect_err("must time out");
         release.wait();
         assert!(
             matches!(storage_error(&err), e if e.kind() == StorageErrorKind::Unavailable),
@@ -379,7 +379,7 @@ fn concurrent_writers_on_one_file_keep_the_invariants() {
         }
     });
     let store = SqliteStore::open(&path).expect("open");
-    let counts = with_tx(&store, |tx| Ok(tx.counts()?)).expect("counts");
+    let counts = with_tx(&store, |tx| Ok(tx.reports().counts()?)).expect("counts");
     assert_eq!(counts.contacts, 1, "one contact per (dedup scope, phone)");
     assert_eq!(
         counts.leads + counts.rejections,
@@ -575,7 +575,7 @@ fn version_1_database_migrates_keeping_its_data() {
             tx.lead(1)?,
             tx.lead(2)?,
             tx.appointment_for_lead(1)?,
-            tx.counts()?,
+            tx.reports().counts()?,
             tx.workspace("solar_ca_001")?,
         ))
     })
@@ -811,7 +811,7 @@ fn the_background_checkpointer_copies_commits_into_the_file() {
         drop(store);
         // Every contact is there after reopening, either way.
         let store = SqliteStore::open(&path).unwrap();
-        let counts = with_tx(&store as &dyn Store, |tx| Ok(tx.counts()?)).unwrap();
+        let counts = with_tx(&store as &dyn Store, |tx| Ok(tx.reports().counts()?)).unwrap();
         assert_eq!(counts.contacts, 100);
     }
 }

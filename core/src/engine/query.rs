@@ -32,7 +32,9 @@ impl Engine {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<Vec<BillingSummaryRow>> {
-        with_tx(&*self.store, |tx| Ok(tx.billing_summary(from, to)?))
+        with_tx(&*self.store, |tx| {
+            Ok(tx.reports().billing_summary(from, to)?)
+        })
     }
 
     /// Whole-store counts.
@@ -41,7 +43,7 @@ impl Engine {
     ///
     /// Storage errors.
     pub fn counts(&self) -> Result<StoreCounts> {
-        with_tx(&*self.store, |tx| Ok(tx.counts()?))
+        with_tx(&*self.store, |tx| Ok(tx.reports().counts()?))
     }
 
     /// A provider's intake per (inbound webhook, UTC day) (`provider_usage_log`), ordered by
@@ -51,7 +53,9 @@ impl Engine {
     ///
     /// Storage errors.
     pub fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>> {
-        with_tx(&*self.store, |tx| Ok(tx.provider_usage(provider_id)?))
+        with_tx(&*self.store, |tx| {
+            Ok(tx.reports().provider_usage(provider_id)?)
+        })
     }
 
     /// A provider's `total_leads` (records stored, leads and rejections) and `last_lead_at`
@@ -61,7 +65,9 @@ impl Engine {
     ///
     /// Storage errors.
     pub fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<OffsetDateTime>)> {
-        with_tx(&*self.store, |tx| Ok(tx.provider_totals(provider_id)?))
+        with_tx(&*self.store, |tx| {
+            Ok(tx.reports().provider_totals(provider_id)?)
+        })
     }
 
     /// The audit trail of one subject (`lead_events` of a lead or of a stored rejection,

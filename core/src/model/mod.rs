@@ -628,7 +628,7 @@ impl BillingKind {
     }
 }
 
-/// Billing of one workspace over a period (see [`crate::storage::BillingRepo::billing_summary`]).
+/// Billing of one workspace over a period (see [`crate::storage::Reports::billing_summary`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillingSummaryRow {
     /// The workspace.

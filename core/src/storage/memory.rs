@@ -236,17 +236,6 @@ impl RecordRepo for MemTx {
             ))
         })
     }
-    fn rejection_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
-        self.read(|s| {
-            let mut m: BTreeMap<String, u64> = BTreeMap::new();
-            for r in &s.rejections {
-                for c in &r.reason_codes {
-                    *m.entry(c.clone()).or_default() += 1;
-                }
-            }
-            m.into_iter().collect()
-        })
-    }
 }
 
 /// The unique key a contact occupies: its phone, or its email key when it has no phone.
@@ -575,20 +564,6 @@ impl AppointmentRepo for MemTx {
             ))
         })
     }
-    fn routed_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
-        self.read(|s| {
-            let mut m: HashMap<&str, u64> = HashMap::new();
-            for a in &s.appointments {
-                if let Assignment::Routed { workspace_id, .. } = &a.appointment.assignment {
-                    *m.entry(workspace_id.as_str()).or_default() += 1;
-                }
-            }
-            let mut v: Vec<(String, u64)> =
-                m.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
-            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            v
-        })
-    }
     fn appointments_after(
         &self,
         after: AppointmentId,
@@ -645,17 +620,6 @@ impl AppointmentRepo for MemTx {
                     s.appointments[(id - 1) as usize].appointment.assignment = old;
                 }),
             ))
-        })
-    }
-    fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError> {
-        self.read(|s| {
-            let mut m: BTreeMap<String, u64> = BTreeMap::new();
-            for a in &s.appointments {
-                if let Assignment::Unrouted { reason } = &a.appointment.assignment {
-                    *m.entry(reason.clone()).or_default() += 1;
-                }
-            }
-            m.into_iter().collect()
         })
     }
 }
@@ -884,17 +848,6 @@ impl BillingRepo for MemTx {
                 .map(|&id| s.billing[(id - 1) as usize].clone())
         })
     }
-    fn billing_summary(
-        &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-    ) -> Result<Vec<BillingSummaryRow>, StorageError> {
-        Ok(summarize(
-            self.billing_rows()?
-                .into_iter()
-                .filter(|e| e.created_at >= from && e.created_at < to),
-        ))
-    }
 }
 
 impl MemTx {
@@ -1078,6 +1031,20 @@ impl IntakeRepo for MemTx {
             Ok(((), undo))
         })
     }
+}
+
+impl Reports for MemTx {
+    fn billing_summary(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<BillingSummaryRow>, StorageError> {
+        Ok(summarize(
+            self.billing_rows()?
+                .into_iter()
+                .filter(|e| e.created_at >= from && e.created_at < to),
+        ))
+    }
     fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError> {
         self.read(|s| {
             let mut rows: Vec<ProviderUsage> = s
@@ -1103,9 +1070,6 @@ impl IntakeRepo for MemTx {
                 })
         })
     }
-}
-
-impl StatsRepo for MemTx {
     fn counts(&self) -> Result<StoreCounts, StorageError> {
         self.read(|s| {
             let routed = s

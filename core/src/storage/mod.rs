@@ -71,7 +71,8 @@ pub fn with_tx<T>(
     out.ok_or_else(|| Error::Internal("transaction committed without a result".into()))
 }
 
-/// Everything a transaction can do: all repository traits at once.
+/// Everything a transaction can write and read: the repository traits, plus a view of the
+/// [`Reports`] (which are not among its methods).
 pub trait Tx:
     ProviderRepo
     + WorkspaceRepo
@@ -83,16 +84,18 @@ pub trait Tx:
     + OutboxRepo
     + BillingRepo
     + EventRepo
-    + StatsRepo
     + CapacityRepo
     + RoutingStateRepo
     + EndpointRepo
     + WebhookConfigRepo
     + IntakeRepo
 {
+    /// The store's reports, read in this transaction (see [`Reports`]).
+    fn reports(&self) -> &dyn Reports;
 }
 
-impl<T> Tx for T where
+impl<T> Tx for T
+where
     T: ProviderRepo
         + WorkspaceRepo
         + RuleRepo
@@ -103,13 +106,16 @@ impl<T> Tx for T where
         + OutboxRepo
         + BillingRepo
         + EventRepo
-        + StatsRepo
         + CapacityRepo
         + RoutingStateRepo
         + EndpointRepo
         + WebhookConfigRepo
         + IntakeRepo
+        + Reports,
 {
+    fn reports(&self) -> &dyn Reports {
+        self
+    }
 }
 
 /// Lead source providers (`lead_source_providers`).
@@ -179,9 +185,6 @@ pub trait RecordRepo {
     /// [`StorageErrorKind::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
     /// or as a rejection.
     fn insert_rejection(&self, rejection: &NewRejection) -> Result<RejectionId, StorageError>;
-    /// Number of rejections per reason code over the whole store, ordered by code. A
-    /// rejection with several reasons counts once under each.
-    fn rejection_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
 }
 
 /// What an insert-if-absent found: a row it created, or the row that already held the key.
@@ -351,11 +354,6 @@ pub trait AppointmentRepo {
         forwarded_at: Option<OffsetDateTime>,
         response: Option<&str>,
     ) -> Result<(), StorageError>;
-    /// Number of appointments per workspace over the whole store, routed ones only, ordered
-    /// by count descending then workspace id.
-    fn routed_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
-    /// Number of unrouted appointments per reason code, ordered by code.
-    fn unrouted_counts(&self) -> Result<Vec<(String, u64)>, StorageError>;
     /// Up to `limit` appointments with an id above `after`, by id (a page of all of them).
     fn appointments_after(
         &self,
@@ -467,13 +465,6 @@ pub trait BillingRepo {
         appointment_id: AppointmentId,
         kind: BillingKind,
     ) -> Result<Option<NewBillingEvent>, StorageError>;
-    /// Charges and credits per workspace with `from <= created_at < to`, ordered by
-    /// workspace id; workspaces with neither are left out.
-    fn billing_summary(
-        &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-    ) -> Result<Vec<BillingSummaryRow>, StorageError>;
 }
 
 /// Audit events (`contact_events`, `lead_events`, `appointment_events`).
@@ -625,6 +616,26 @@ pub trait IntakeRepo {
     /// `delta.total_leads` and its `last_lead_at` moves forward likewise, in the same
     /// transaction.
     fn add_usage(&self, delta: &ProviderUsage) -> Result<(), StorageError>;
+}
+
+/// Reports and statistics over the whole store: not part of [`Tx`], so that no use case
+/// computes them inside its writing transaction. Reach them with [`Tx::reports`] in a
+/// transaction of their own (the engine's query methods do).
+///
+/// # Behavior
+///
+/// Reads only. A consistent snapshot is enough (READ COMMITTED within one statement, or the
+/// transaction's snapshot); a report may run on a replica.
+pub trait Reports {
+    /// Row counts and the billed total (see [`StoreCounts`]).
+    fn counts(&self) -> Result<StoreCounts, StorageError>;
+    /// Charges and credits per workspace with `from <= created_at < to`, ordered by
+    /// workspace id; workspaces with neither are left out.
+    fn billing_summary(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<BillingSummaryRow>, StorageError>;
     /// The usage rows of a provider, ordered by day, then webhook id.
     fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError>;
     /// The provider's `total_leads` and `last_lead_at`; `(0, None)` when it has none.
@@ -632,10 +643,4 @@ pub trait IntakeRepo {
         &self,
         provider_id: &str,
     ) -> Result<(u64, Option<OffsetDateTime>), StorageError>;
-}
-
-/// Whole-store counts.
-pub trait StatsRepo {
-    /// Row counts and the billed total (see [`StoreCounts`]).
-    fn counts(&self) -> Result<StoreCounts, StorageError>;
 }

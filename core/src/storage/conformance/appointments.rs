@@ -86,7 +86,10 @@ pub fn appointments_one_per_lead(make: MakeStore<'_>) {
         Some(fresh(id1, &a_routed)),
         "a refused insert must not change the lead's appointment"
     );
-    assert_eq!(tx(s, "counts", |tx| Ok(tx.counts()?)).appointments, 3);
+    assert_eq!(
+        tx(s, "counts", |tx| Ok(tx.reports().counts()?)).appointments,
+        3
+    );
 }
 
 /// `update_forward` replaces the four delivery-state fields; a missing appointment is a

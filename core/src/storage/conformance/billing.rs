@@ -40,7 +40,7 @@ pub fn billing_exactly_once(make: MakeStore<'_>) {
         other.is_some() && other != first,
         "another appointment gets its own charge"
     );
-    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
     assert_eq!(
         (n.billing_events, n.billed),
         (2, Cents(27550)),
@@ -87,7 +87,9 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
     assert_eq!(k, Some(credit.clone()), "the credit reads back as written");
     assert_eq!(none, None);
     let all = tx(s, "summary", |tx| {
-        Ok(tx.billing_summary(at(-1_000_000), at(1_000_000))?)
+        Ok(tx
+            .reports()
+            .billing_summary(at(-1_000_000), at(1_000_000))?)
     });
     assert_eq!(
         all,
@@ -111,7 +113,9 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
         ],
         "billing_summary per workspace, ordered by id"
     );
-    let only_credit = tx(s, "window", |tx| Ok(tx.billing_summary(at(60), at(61))?));
+    let only_credit = tx(s, "window", |tx| {
+        Ok(tx.reports().billing_summary(at(60), at(61))?)
+    });
     assert_eq!(
         only_credit
             .iter()

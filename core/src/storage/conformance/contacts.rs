@@ -214,7 +214,7 @@ pub fn contacts_email_only(make: MakeStore<'_>) {
         Some(expected),
         "a refused duplicate must not change the stored contact"
     );
-    assert_eq!(tx(s, "counts", |tx| Ok(tx.counts()?)).contacts, 7);
+    assert_eq!(tx(s, "counts", |tx| Ok(tx.reports().counts()?)).contacts, 7);
 }
 
 /// A contact needs a phone or an email key: neither is a `Conflict`, on insert and on update,
@@ -239,7 +239,7 @@ pub fn contacts_need_a_key(make: MakeStore<'_>) {
     });
     expect_conflict("update_contact to neither a phone nor an email key", r);
     let (n, stored) = tx(s, "read back", |tx| {
-        Ok((tx.counts()?.contacts, tx.contact(later)?))
+        Ok((tx.reports().counts()?.contacts, tx.contact(later)?))
     });
     assert_eq!(n, 1, "the keyless contact must not be stored");
     assert_eq!(
@@ -449,7 +449,7 @@ pub fn update_contact_keeps_uniqueness(make: MakeStore<'_>) {
             tx.contact_by_phone(scope, "+13178638426")?.map(|c| c.id),
             tx.contact_by_phone("global", "+13178638426")?.map(|c| c.id),
             tx.contact_by_phone("global", "+14155550132")?,
-            tx.counts()?.contacts,
+            tx.reports().counts()?.contacts,
         ))
     });
     assert_eq!(
@@ -539,7 +539,7 @@ pub fn insert_contact_if_absent_finds_the_holder(make: MakeStore<'_>) {
             other_scope,
             by_email,
             by_email_again,
-            tx.counts()?.contacts,
+            tx.reports().counts()?.contacts,
         ))
     });
     assert!(matches!(first, Inserted::Created(_)), "{first:?}");

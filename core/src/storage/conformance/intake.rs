@@ -63,8 +63,8 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
     let s = &*store;
     assert_eq!(
         tx(s, "empty", |tx| Ok((
-            tx.provider_usage("provider-a")?,
-            tx.provider_totals("provider-a")?
+            tx.reports().provider_usage("provider-a")?,
+            tx.reports().provider_totals("provider-a")?
         ))),
         (vec![], (0, None)),
         "a provider without usage has no rows and totals (0, None)"
@@ -124,7 +124,7 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
         ))?)
     });
     let rows = tx(s, "provider_usage", |tx| {
-        Ok(tx.provider_usage("provider-a")?)
+        Ok(tx.reports().provider_usage("provider-a")?)
     });
     assert_eq!(
         rows,
@@ -143,9 +143,9 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
     );
     let totals = tx(s, "provider_totals", |tx| {
         Ok((
-            tx.provider_totals("provider-a")?,
-            tx.provider_totals("provider-ghost")?,
-            tx.provider_totals("provider-b")?,
+            tx.reports().provider_totals("provider-a")?,
+            tx.reports().provider_totals("provider-ghost")?,
+            tx.reports().provider_totals("provider-b")?,
         ))
     });
     assert_eq!(
@@ -173,8 +173,8 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
     assert!(rolled.is_err());
     assert_eq!(
         tx(s, "after rollback", |tx| Ok((
-            tx.provider_usage("provider-a")?,
-            tx.provider_totals("provider-a")?
+            tx.reports().provider_usage("provider-a")?,
+            tx.reports().provider_totals("provider-a")?
         ))),
         (rows, (11, Some(at(90_000)))),
         "rolled-back usage must not count"

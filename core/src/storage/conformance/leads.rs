@@ -118,7 +118,7 @@ pub fn leads_duplicate_of(make: MakeStore<'_>) {
             },
         )?)
     });
-    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
     assert_eq!(n.leads, 3, "exactly the three accepted leads are stored");
     assert_eq!(
         tx(s, "stored_record", |tx| Ok(
@@ -283,7 +283,7 @@ pub fn record_keys_unique_across_leads_and_rejections(make: MakeStore<'_>) {
         ),
         "record keys are scoped by provider, and refused inserts change nothing"
     );
-    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
     assert_eq!(
         (n.leads, n.rejections),
         (2, 2),
@@ -316,7 +316,7 @@ pub fn failed_insert_leaves_no_outcome(make: MakeStore<'_>) {
         Ok(tx.stored_record("provider-a", "PA-000777")?)
     });
     assert_eq!(found, Some(StoredRecord::Rejection(rej)));
-    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
     assert_eq!(
         (n.leads, n.rejections),
         (0, 1),

@@ -52,7 +52,10 @@ pub fn deliveries_unique(make: MakeStore<'_>) {
         Ok(tx.enqueue_delivery(&new_delivery(a2, "solar_ca_001", at(5)))?)
     });
     assert_ne!(d, d2);
-    assert_eq!(tx(s, "counts", |tx| Ok(tx.counts()?)).deliveries, 2);
+    assert_eq!(
+        tx(s, "counts", |tx| Ok(tx.reports().counts()?)).deliveries,
+        2
+    );
 }
 
 /// `claim_due_deliveries` returns only pending, due, unleased rows, oldest due first then
@@ -245,7 +248,7 @@ pub fn record_attempt_transitions(make: MakeStore<'_>) {
         "attempts() must return every attempt by number, unchanged"
     );
     assert_eq!(
-        tx(s, "counts", |tx| Ok(tx.counts()?)).billing_events,
+        tx(s, "counts", |tx| Ok(tx.reports().counts()?)).billing_events,
         0,
         "record_attempt must not write billing (the caller does, through BillingRepo)"
     );
@@ -273,7 +276,7 @@ pub fn record_attempt_transitions(make: MakeStore<'_>) {
         Ok(tx.record_attempt(&attempt(d2 + 100, 1, Some(200)), &AttemptResult::Failed))
     });
     expect_conflict("record_attempt for a delivery that does not exist", r);
-    let n = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
     assert_eq!(
         (n.attempts, n.deliveries_succeeded, n.deliveries_failed),
         (3, 1, 1),

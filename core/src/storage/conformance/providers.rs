@@ -346,7 +346,7 @@ pub fn providers_intake_fields_round_trip(make: MakeStore<'_>) {
     let (back, totals) = tx(s, "read", |tx| {
         Ok((
             tx.provider("provider-f")?,
-            tx.provider_totals("provider-f")?,
+            tx.reports().provider_totals("provider-f")?,
         ))
     });
     assert_eq!(

@@ -1,24 +1,14 @@
-//! Counts and breakdowns: [`StatsRepo`].
+//! Whole-store counts: [`Reports`].
 
 use super::*;
 
-/// `counts`, `rejection_counts`, `routed_counts` and `unrouted_counts` over a known store.
+/// `counts` over a known store (the per-reason and per-workspace breakdowns, which had no
+/// caller, are gone from the contract).
 pub fn counts_and_breakdowns(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
-    let empty = tx(s, "counts", |tx| {
-        Ok((
-            tx.counts()?,
-            tx.rejection_counts()?,
-            tx.routed_counts()?,
-            tx.unrouted_counts()?,
-        ))
-    });
-    assert_eq!(
-        empty,
-        (StoreCounts::default(), vec![], vec![], vec![]),
-        "an empty store counts zero"
-    );
+    let empty = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
+    assert_eq!(empty, StoreCounts::default(), "an empty store counts zero");
 
     tx(s, "seed", |tx| {
         tx.put_workspace(&workspace("solar_ca_001", Cents(20000)))?;
@@ -89,14 +79,7 @@ pub fn counts_and_breakdowns(make: MakeStore<'_>) {
         )?;
         Ok(())
     });
-    let got = tx(s, "counts", |tx| {
-        Ok((
-            tx.counts()?,
-            tx.rejection_counts()?,
-            tx.routed_counts()?,
-            tx.unrouted_counts()?,
-        ))
-    });
+    let got = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
     let expected_counts = StoreCounts {
         contacts: 3,
         leads: 7,
@@ -111,32 +94,5 @@ pub fn counts_and_breakdowns(make: MakeStore<'_>) {
         billing_events: 2,
         billed: Cents(27550),
     };
-    assert_eq!(
-        got.0, expected_counts,
-        "counts() must match the rows stored"
-    );
-    let owned = |v: &[(&str, u64)]| {
-        v.iter()
-            .map(|(k, n)| (k.to_string(), *n))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        got.1,
-        owned(&[
-            ("invalid_phone", 2),
-            ("lead_type_not_allowed", 1),
-            ("unknown_zip", 1)
-        ]),
-        "rejection_counts() counts each reason of each rejection, ordered by code"
-    );
-    assert_eq!(
-        got.2,
-        owned(&[("hvac_tx_002", 2), ("solar_ca_001", 2), ("roof_fl_003", 1)]),
-        "routed_counts() is ordered by count descending, then workspace id"
-    );
-    assert_eq!(
-        got.3,
-        owned(&[("no_eligible_workspace", 1), ("no_rule_for_zip", 1)]),
-        "unrouted_counts() is ordered by reason code"
-    );
+    assert_eq!(got, expected_counts, "counts() must match the rows stored");
 }

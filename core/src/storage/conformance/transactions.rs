@@ -26,7 +26,7 @@ pub fn conflict_leaves_transaction_usable(make: MakeStore<'_>) {
         Some("+14155550132".to_string()),
         "writes made after a Conflict in the same transaction must commit"
     );
-    let n = tx(s, "counts", |tx| Ok(tx.counts()?)).contacts;
+    let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?)).contacts;
     assert_eq!(n, 2, "exactly the two distinct contacts must be stored");
 }
 
@@ -47,7 +47,7 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
     let d1 = tx(s, "enqueue", |tx| {
         Ok(tx.enqueue_delivery(&new_delivery(a1, "solar_ca_001", at(0)))?)
     });
-    let before = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let before = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
     let appt_before = tx(s, "appointment", |tx| Ok(tx.appointment(a1)?));
     let delivery_before = tx(s, "delivery", |tx| Ok(tx.delivery(d1)?));
     let contact_before = tx(s, "contact", |tx| Ok(tx.contact(c1)?));
@@ -123,7 +123,7 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
         other => panic!("transaction must return the closure's error unchanged, got {other:?}"),
     }
 
-    let after = tx(s, "counts", |tx| Ok(tx.counts()?));
+    let after = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
     assert_eq!(
         after, before,
         "a failed transaction must leave every count unchanged"
@@ -241,7 +241,7 @@ pub fn transactions_are_serializable(make: MakeStore<'_>) {
         "concurrent read-modify-write transactions must not lose updates"
     );
     assert_eq!(
-        tx(s, "counts", |tx| Ok(tx.counts()?)).contacts,
+        tx(s, "counts", |tx| Ok(tx.reports().counts()?)).contacts,
         u64::from(1 + THREADS * ROUNDS),
         "exactly one shared contact plus one per transaction"
     );
