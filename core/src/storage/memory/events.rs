@@ -1,0 +1,102 @@
+//! Billing events and audit events.
+
+use super::*;
+
+impl BillingRepo for MemTx {
+    fn insert_billing_event(
+        &self,
+        e: &NewBillingEvent,
+    ) -> Result<Option<BillingEventId>, StorageError> {
+        let key = (e.appointment_id, e.kind.as_str());
+        if self.read(|s| s.billing_keys.contains_key(&key))? {
+            return Ok(None);
+        }
+        self.write(|s| {
+            if e.appointment_id < 1 || e.appointment_id as usize > s.appointments.len() {
+                return Err(conflict(format!(
+                    "appointment {} does not exist",
+                    e.appointment_id
+                )));
+            }
+            let id = next_id(s.billing.len());
+            s.billing.push(e.clone());
+            s.billing_keys.insert(key, id);
+            Ok((
+                Some(id),
+                Box::new(move |s: &mut State| {
+                    s.billing.pop();
+                    s.billing_keys.remove(&key);
+                }),
+            ))
+        })
+    }
+    fn billing_event(
+        &self,
+        appointment_id: AppointmentId,
+        kind: BillingKind,
+    ) -> Result<Option<NewBillingEvent>, StorageError> {
+        self.read(|s| {
+            s.billing_keys
+                .get(&(appointment_id, kind.as_str()))
+                .map(|&id| s.billing[(id - 1) as usize].clone())
+        })
+    }
+}
+
+impl MemTx {
+    pub(super) fn billing_rows(&self) -> Result<Vec<NewBillingEvent>, StorageError> {
+        self.read(|s| s.billing.clone())
+    }
+}
+
+/// Folds billing events into per-workspace summary rows, ordered by workspace id.
+pub(super) fn summarize(events: impl Iterator<Item = NewBillingEvent>) -> Vec<BillingSummaryRow> {
+    let mut m: BTreeMap<String, BillingSummaryRow> = BTreeMap::new();
+    for e in events {
+        let row = m
+            .entry(e.workspace_id.clone())
+            .or_insert_with(|| BillingSummaryRow {
+                workspace_id: e.workspace_id.clone(),
+                ..BillingSummaryRow::default()
+            });
+        match e.kind {
+            BillingKind::Charge => {
+                row.charges += 1;
+                row.charged.0 += e.amount.0;
+            }
+            BillingKind::Credit => {
+                row.credits += 1;
+                row.credited.0 += e.amount.0;
+            }
+        }
+        row.net.0 += e.amount.0;
+    }
+    m.into_values().collect()
+}
+
+impl EventRepo for MemTx {
+    fn append_event(&self, event: &NewEvent) -> Result<(), StorageError> {
+        self.write(|s| {
+            s.events.push(event.clone());
+            Ok((
+                (),
+                Box::new(|s: &mut State| {
+                    s.events.pop();
+                }),
+            ))
+        })
+    }
+    fn events(
+        &self,
+        subject: EventSubject,
+        subject_id: i64,
+    ) -> Result<Vec<NewEvent>, StorageError> {
+        self.read(|s| {
+            s.events
+                .iter()
+                .filter(|e| e.subject == subject && e.subject_id == subject_id)
+                .cloned()
+                .collect()
+        })
+    }
+}

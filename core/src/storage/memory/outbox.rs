@@ -1,0 +1,188 @@
+//! The outbox: deliveries and attempts.
+
+use super::*;
+
+impl OutboxRepo for MemTx {
+    fn enqueue_delivery(&self, d: &NewDelivery) -> Result<DeliveryId, StorageError> {
+        self.write(|s| {
+            if d.appointment_id < 1 || d.appointment_id as usize > s.appointments.len() {
+                return Err(conflict(format!(
+                    "appointment {} does not exist",
+                    d.appointment_id
+                )));
+            }
+            if s.delivery_by_appointment.contains_key(&d.appointment_id) {
+                return Err(conflict(format!(
+                    "appointment {} has a delivery",
+                    d.appointment_id
+                )));
+            }
+            if s.webhook_ids.contains_key(&d.webhook_id) {
+                return Err(conflict(format!("webhook id {} is taken", d.webhook_id)));
+            }
+            let id = next_id(s.deliveries.len());
+            s.deliveries.push(Delivery {
+                id,
+                delivery: d.clone(),
+                status: ForwardStatus::Pending,
+                attempts: 0,
+                locked_until: None,
+            });
+            let (appt, wid) = (d.appointment_id, d.webhook_id.clone());
+            s.delivery_by_appointment.insert(appt, id);
+            s.webhook_ids.insert(wid.clone(), id);
+            Ok((
+                id,
+                Box::new(move |s: &mut State| {
+                    s.deliveries.pop();
+                    s.delivery_by_appointment.remove(&appt);
+                    s.webhook_ids.remove(&wid);
+                }),
+            ))
+        })
+    }
+    fn claim_due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        self.write(|s| {
+            let mut due: Vec<usize> = s
+                .deliveries
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| {
+                    d.status == ForwardStatus::Pending
+                        && d.delivery.next_attempt_at <= now
+                        && d.locked_until.is_none_or(|l| l <= now)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            due.sort_by_key(|&i| (s.deliveries[i].delivery.next_attempt_at, i));
+            due.truncate(limit);
+            let mut out = Vec::with_capacity(due.len());
+            let mut old = Vec::with_capacity(due.len());
+            for &i in &due {
+                old.push((i, s.deliveries[i].locked_until));
+                s.deliveries[i].locked_until = Some(lease_until);
+                out.push(s.deliveries[i].clone());
+            }
+            Ok((
+                out,
+                Box::new(move |s: &mut State| {
+                    for (i, l) in old {
+                        s.deliveries[i].locked_until = l;
+                    }
+                }),
+            ))
+        })
+    }
+    fn record_attempt(
+        &self,
+        attempt: &Attempt,
+        result: &AttemptResult,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let i = usize::try_from(attempt.delivery_id - 1)
+                .ok()
+                .filter(|&i| i < s.deliveries.len())
+                .ok_or_else(|| {
+                    conflict(format!("delivery {} does not exist", attempt.delivery_id))
+                })?;
+            if s.attempts.iter().any(|a| {
+                a.delivery_id == attempt.delivery_id && a.attempt_number == attempt.attempt_number
+            }) {
+                return Err(conflict(format!(
+                    "attempt {} of delivery {} exists",
+                    attempt.attempt_number, attempt.delivery_id
+                )));
+            }
+            let old = s.deliveries[i].clone();
+            let d = &mut s.deliveries[i];
+            d.attempts = attempt.attempt_number;
+            d.locked_until = None;
+            match result {
+                AttemptResult::Delivered { .. } => d.status = ForwardStatus::Success,
+                AttemptResult::Retry { next_attempt_at } => {
+                    d.status = ForwardStatus::Pending;
+                    d.delivery.next_attempt_at = *next_attempt_at;
+                }
+                AttemptResult::Failed => d.status = ForwardStatus::Failed,
+            }
+            s.attempts.push(attempt.clone());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.deliveries[i] = old;
+                    s.attempts.pop();
+                }),
+            ))
+        })
+    }
+    fn defer_delivery(
+        &self,
+        id: DeliveryId,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let i = usize::try_from(id - 1)
+                .ok()
+                .filter(|&i| i < s.deliveries.len())
+                .ok_or_else(|| conflict(format!("delivery {id} does not exist")))?;
+            let old = s.deliveries[i].clone();
+            s.deliveries[i].delivery.next_attempt_at = next_attempt_at;
+            s.deliveries[i].locked_until = None;
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.deliveries[i] = old;
+                }),
+            ))
+        })
+    }
+    fn resume_workspace_deliveries(
+        &self,
+        workspace_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        self.write(|s| {
+            let mut old = Vec::new();
+            for (i, d) in s.deliveries.iter_mut().enumerate() {
+                if d.status == ForwardStatus::Pending && d.delivery.workspace_id == workspace_id {
+                    old.push((i, d.delivery.next_attempt_at));
+                    d.delivery.next_attempt_at = at;
+                }
+            }
+            let n = old.len() as u64;
+            Ok((
+                n,
+                Box::new(move |s: &mut State| {
+                    for (i, t) in old {
+                        s.deliveries[i].delivery.next_attempt_at = t;
+                    }
+                }),
+            ))
+        })
+    }
+    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError> {
+        self.read(|s| {
+            usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| s.deliveries.get(i))
+                .cloned()
+        })
+    }
+    fn attempts(&self, delivery_id: DeliveryId) -> Result<Vec<Attempt>, StorageError> {
+        self.read(|s| {
+            let mut v: Vec<Attempt> = s
+                .attempts
+                .iter()
+                .filter(|a| a.delivery_id == delivery_id)
+                .cloned()
+                .collect();
+            v.sort_by_key(|a| a.attempt_number);
+            v
+        })
+    }
+}

@@ -1,0 +1,256 @@
+//! Appointments (`appointments`).
+
+use super::*;
+
+pub(super) const APPOINTMENT_COLS: &str = "id, lead_id, contact_id, service_type, zip_code, \
+    appointment_date, estimated_value, notes, workspace_id, routing_rule_id, routing_method, \
+    matched_at, payment_rate_cents, unrouted_reason, status, forward_status, forward_attempts, \
+    forwarded_at, forward_response, created_at";
+
+pub(super) fn forward_status(s: &str, table: &str) -> Result<ForwardStatus, StorageError> {
+    ForwardStatus::parse(s).ok_or_else(|| corrupt(format!("{table}: unknown status {s:?}")))
+}
+
+pub(super) fn appointment_row(r: &Row<'_>) -> Result<Appointment, StorageError> {
+    let c = Cols::new(r, "appointments");
+    let id: i64 = c.get(0)?;
+    let missing = |col: &str| corrupt(format!("appointments: routed row {id} has no {col}"));
+    let status: String = c.get(14)?;
+    let assignment = match status.as_str() {
+        "routed" => {
+            let method: Option<String> = c.get(10)?;
+            let method = match method.as_deref() {
+                Some("auto") => RoutingMethod::Auto,
+                Some("manual") => RoutingMethod::Manual,
+                Some(other) => {
+                    return Err(corrupt(format!(
+                        "appointments: row {id}: unknown routing_method {other:?}"
+                    )))
+                }
+                None => return Err(missing("routing_method")),
+            };
+            Assignment::Routed {
+                workspace_id: c
+                    .get::<Option<String>>(8)?
+                    .ok_or_else(|| missing("workspace_id"))?,
+                rule_id: c.get(9)?,
+                method,
+                matched_at: c.time_opt(11)?.ok_or_else(|| missing("matched_at"))?,
+                payment_rate: Cents(
+                    c.get::<Option<i64>>(12)?
+                        .ok_or_else(|| missing("payment_rate_cents"))?,
+                ),
+            }
+        }
+        "unrouted" => Assignment::Unrouted {
+            reason: c.get::<Option<String>>(13)?.ok_or_else(|| {
+                corrupt(format!(
+                    "appointments: unrouted row {id} has no unrouted_reason"
+                ))
+            })?,
+        },
+        other => {
+            return Err(corrupt(format!(
+                "appointments: row {id}: unknown status {other:?}"
+            )))
+        }
+    };
+    let fs: String = c.get(15)?;
+    Ok(Appointment {
+        id,
+        appointment: NewAppointment {
+            lead_id: c.get(1)?,
+            contact_id: c.get(2)?,
+            service_type: c.get(3)?,
+            zip_code: c.get(4)?,
+            appointment_date: c.time(5)?,
+            estimated_value: c.get(6)?,
+            notes: c.get(7)?,
+            assignment,
+            created_at: c.time(19)?,
+        },
+        forward_status: forward_status(&fs, "appointments")?,
+        forward_attempts: c.get(16)?,
+        forwarded_at: c.time_opt(17)?,
+        forward_response: c.get(18)?,
+    })
+}
+
+impl AppointmentRepo for SqlTx<'_> {
+    fn insert_appointment(&self, a: &NewAppointment) -> Result<AppointmentId, StorageError> {
+        let r = (|| {
+            let (ws, rule, method, matched, rate, reason, status) = match &a.assignment {
+                Assignment::Routed {
+                    workspace_id,
+                    rule_id,
+                    method,
+                    matched_at,
+                    payment_rate,
+                } => (
+                    Some(workspace_id.as_str()),
+                    *rule_id,
+                    Some(method.as_str()),
+                    Some(ts(*matched_at)?),
+                    Some(payment_rate.0),
+                    None,
+                    "routed",
+                ),
+                Assignment::Unrouted { reason } => (
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some(reason.as_str()),
+                    "unrouted",
+                ),
+            };
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO appointments (lead_id, contact_id, service_type, zip_code, \
+                     appointment_date, estimated_value, notes, workspace_id, routing_rule_id, \
+                     routing_method, matched_at, payment_rate_cents, unrouted_reason, status, \
+                     created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                )
+                .db()?
+                .insert(params![
+                    a.lead_id,
+                    a.contact_id,
+                    a.service_type,
+                    a.zip_code,
+                    ts(a.appointment_date)?,
+                    a.estimated_value,
+                    a.notes,
+                    ws,
+                    rule,
+                    method,
+                    matched,
+                    rate,
+                    reason,
+                    status,
+                    ts(a.created_at)?
+                ])
+                .db()
+        })();
+        in_op(&format!("insert_appointment for lead {}", a.lead_id), r)
+    }
+
+    fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
+        self.one(
+            &format!("SELECT {APPOINTMENT_COLS} FROM appointments WHERE id = ?1"),
+            [id],
+            appointment_row,
+        )
+    }
+
+    fn appointment_for_lead(&self, lead_id: LeadId) -> Result<Option<Appointment>, StorageError> {
+        self.one(
+            &format!("SELECT {APPOINTMENT_COLS} FROM appointments WHERE lead_id = ?1"),
+            [lead_id],
+            appointment_row,
+        )
+    }
+
+    fn update_forward(
+        &self,
+        id: AppointmentId,
+        status: ForwardStatus,
+        attempts: u32,
+        forwarded_at: Option<OffsetDateTime>,
+        response: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let r = (|| {
+            let n = self.exec(
+                "UPDATE appointments SET forward_status = ?2, forward_attempts = ?3, \
+                 forwarded_at = ?4, forward_response = ?5 WHERE id = ?1",
+                params![
+                    id,
+                    status.as_str(),
+                    attempts,
+                    ts_opt(forwarded_at)?,
+                    response
+                ],
+            )?;
+            if n == 0 {
+                return Err(StorageError::conflict(format!(
+                    "appointment {id} does not exist"
+                )));
+            }
+            Ok(())
+        })();
+        in_op("update_forward", r)
+    }
+
+    fn appointments_after(
+        &self,
+        after: AppointmentId,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.all(
+            &format!(
+                "SELECT {APPOINTMENT_COLS} FROM appointments WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ),
+            params![after, limit],
+            appointment_row,
+        )
+    }
+
+    fn unrouted_appointments(
+        &self,
+        after: AppointmentId,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.all(
+            &format!(
+                "SELECT {APPOINTMENT_COLS} FROM appointments \
+                 WHERE status = 'unrouted' AND id > ?1 ORDER BY id LIMIT ?2"
+            ),
+            params![after, limit],
+            appointment_row,
+        )
+    }
+
+    fn assign_appointment(
+        &self,
+        id: AppointmentId,
+        assignment: &Assignment,
+    ) -> Result<(), StorageError> {
+        let Assignment::Routed {
+            workspace_id,
+            rule_id,
+            method,
+            matched_at,
+            payment_rate,
+        } = assignment
+        else {
+            return Err(StorageError::conflict(
+                "assign_appointment needs a routed assignment",
+            ));
+        };
+        let r = (|| {
+            let n = self.exec(
+                "UPDATE appointments SET status = 'routed', unrouted_reason = NULL, \
+                 workspace_id = ?2, routing_rule_id = ?3, routing_method = ?4, matched_at = ?5, \
+                 payment_rate_cents = ?6 WHERE id = ?1 AND status = 'unrouted'",
+                params![
+                    id,
+                    workspace_id,
+                    rule_id,
+                    method.as_str(),
+                    ts(*matched_at)?,
+                    payment_rate.0
+                ],
+            )?;
+            if n == 0 {
+                return Err(StorageError::conflict(format!(
+                    "appointment {id} does not exist or is already routed"
+                )));
+            }
+            Ok(())
+        })();
+        in_op(&format!("assign_appointment {id}"), r)
+    }
+}

@@ -1,0 +1,203 @@
+//! The outbox (`deliveries`, `delivery_attempts`).
+
+use super::appointments::forward_status;
+use super::*;
+
+pub(super) const DELIVERY_COLS: &str =
+    "id, appointment_id, workspace_id, webhook_id, url, payload, \
+                             next_attempt_at, created_at, status, attempts, locked_until";
+
+pub(super) fn delivery_row(r: &Row<'_>) -> Result<Delivery, StorageError> {
+    let c = Cols::new(r, "deliveries");
+    let status: String = c.get(8)?;
+    Ok(Delivery {
+        id: c.get(0)?,
+        delivery: NewDelivery {
+            appointment_id: c.get(1)?,
+            workspace_id: c.get(2)?,
+            webhook_id: c.get(3)?,
+            url: c.get(4)?,
+            payload: c.get(5)?,
+            next_attempt_at: c.time(6)?,
+            created_at: c.time(7)?,
+        },
+        status: forward_status(&status, "deliveries")?,
+        attempts: c.get(9)?,
+        locked_until: c.time_opt(10)?,
+    })
+}
+
+impl OutboxRepo for SqlTx<'_> {
+    fn enqueue_delivery(&self, d: &NewDelivery) -> Result<DeliveryId, StorageError> {
+        let r = (|| {
+            let created = ts(d.created_at)?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO deliveries (appointment_id, workspace_id, webhook_id, url, \
+                     payload, next_attempt_at, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                )
+                .db()?
+                .insert(params![
+                    d.appointment_id,
+                    d.workspace_id,
+                    d.webhook_id,
+                    d.url,
+                    d.payload,
+                    ts(d.next_attempt_at)?,
+                    created
+                ])
+                .db()
+        })();
+        in_op(
+            &format!("enqueue_delivery for appointment {}", d.appointment_id),
+            r,
+        )
+    }
+
+    fn claim_due_deliveries(
+        &self,
+        now_at: OffsetDateTime,
+        limit: usize,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let r = (|| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            // One statement: pick the due rows and lease them. Inside `BEGIN IMMEDIATE` no
+            // other connection can write between the pick and the lease.
+            let mut out = self.all(
+                &format!(
+                    "UPDATE deliveries SET locked_until = ?1, updated_at = ?4 \
+                     WHERE id IN (SELECT id FROM deliveries \
+                                  WHERE status = 'pending' AND next_attempt_at <= ?2 \
+                                    AND (locked_until IS NULL OR locked_until <= ?2) \
+                                  ORDER BY next_attempt_at, id LIMIT ?3) \
+                     RETURNING {DELIVERY_COLS}"
+                ),
+                params![ts(lease_until)?, ts(now_at)?, limit, now()?],
+                delivery_row,
+            )?;
+            // RETURNING order is unspecified.
+            out.sort_by(|a, b| {
+                (a.delivery.next_attempt_at, a.id).cmp(&(b.delivery.next_attempt_at, b.id))
+            });
+            Ok(out)
+        })();
+        in_op("claim_due_deliveries", r)
+    }
+
+    fn record_attempt(&self, a: &Attempt, result: &AttemptResult) -> Result<(), StorageError> {
+        let r = self.atomic(|| {
+            self.exec(
+                "INSERT INTO delivery_attempts (delivery_id, attempt_number, requested_at, \
+                 duration_ms, status_code, error, response_excerpt) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    a.delivery_id,
+                    a.attempt_number,
+                    ts(a.requested_at)?,
+                    int(a.duration_ms, "duration_ms")?,
+                    a.status_code,
+                    a.error,
+                    a.response_excerpt
+                ],
+            )
+            .map_err(|e| match e.kind() {
+                StorageErrorKind::Conflict => e.context(&format!(
+                    "delivery {} does not exist or attempt {} is recorded",
+                    a.delivery_id, a.attempt_number
+                )),
+                _ => e,
+            })?;
+            let (status, next) = match result {
+                AttemptResult::Delivered { .. } => (ForwardStatus::Success, None),
+                AttemptResult::Retry { next_attempt_at } => {
+                    (ForwardStatus::Pending, Some(ts(*next_attempt_at)?))
+                }
+                AttemptResult::Failed => (ForwardStatus::Failed, None),
+            };
+            let n = self.exec(
+                "UPDATE deliveries SET attempts = ?2, locked_until = NULL, status = ?3, \
+                 next_attempt_at = COALESCE(?4, next_attempt_at), updated_at = ?5 \
+                 WHERE id = ?1",
+                params![
+                    a.delivery_id,
+                    a.attempt_number,
+                    status.as_str(),
+                    next,
+                    now()?
+                ],
+            )?;
+            if n == 0 {
+                return Err(StorageError::conflict(format!(
+                    "delivery {} does not exist",
+                    a.delivery_id
+                )));
+            }
+            Ok(())
+        });
+        in_op("record_attempt", r)
+    }
+
+    fn defer_delivery(
+        &self,
+        id: DeliveryId,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let n = self.exec(
+            "UPDATE deliveries SET next_attempt_at = ?2, locked_until = NULL WHERE id = ?1",
+            params![id, ts(next_attempt_at)?],
+        )?;
+        if n == 0 {
+            return Err(StorageError::conflict(format!(
+                "delivery {id} does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    fn resume_workspace_deliveries(
+        &self,
+        workspace_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        let n = self.exec(
+            "UPDATE deliveries SET next_attempt_at = ?2 \
+             WHERE workspace_id = ?1 AND status = 'pending'",
+            params![workspace_id, ts(at)?],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError> {
+        self.one(
+            &format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE id = ?1"),
+            [id],
+            delivery_row,
+        )
+    }
+
+    fn attempts(&self, delivery_id: DeliveryId) -> Result<Vec<Attempt>, StorageError> {
+        self.all(
+            "SELECT delivery_id, attempt_number, requested_at, duration_ms, status_code, error, \
+             response_excerpt FROM delivery_attempts WHERE delivery_id = ?1 \
+             ORDER BY attempt_number",
+            [delivery_id],
+            |r| {
+                let c = Cols::new(r, "delivery_attempts");
+                Ok(Attempt {
+                    delivery_id: c.get(0)?,
+                    attempt_number: c.get(1)?,
+                    requested_at: c.time(2)?,
+                    duration_ms: c.count(3)?,
+                    status_code: c.get(4)?,
+                    error: c.get(5)?,
+                    response_excerpt: c.get(6)?,
+                })
+            },
+        )
+    }
+}
