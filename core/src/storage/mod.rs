@@ -13,8 +13,12 @@
 //! break them; `storage::conformance` (feature `testing`) checks every adapter against these
 //! contracts.
 //!
-//! Nothing here names SQLite: a PostgreSQL adapter would claim outbox rows with
-//! `FOR UPDATE SKIP LOCKED` where SQLite uses an `UPDATE ... RETURNING` with a lease.
+//! The contract names no database: each method's `# Behavior` says what it guarantees and
+//! the isolation it needs, in terms any SQL database can keep (constraints, conditional
+//! updates, insert-if-absent, leased claims). How an adapter keeps it (SQLite's
+//! `UPDATE ... RETURNING` claim, a PostgreSQL `FOR UPDATE SKIP LOCKED`) is in the adapter's
+//! own docs. Reports and statistics are not part of a transaction's methods: see
+//! [`Reports`].
 
 use crate::model::*;
 use crate::routing::RoutingRule;
@@ -37,9 +41,17 @@ pub trait Store: Send + Sync {
     ///
     /// - All writes made through the [`Tx`] commit atomically when `f` returns `Ok(())`; when
     ///   `f` returns `Err`, none of them is visible, ever, and the error is returned unchanged.
-    /// - Transactions are serializable with respect to each other: a write transaction sees no
-    ///   other transaction's uncommitted writes, and the adapter may serialize writers (SQLite
-    ///   takes the write lock at the start).
+    /// - Isolation: what the engine relies on is written per method. The hot paths (intake,
+    ///   routing, delivery) need no more than READ COMMITTED: invariants are `UNIQUE`
+    ///   constraints, contacts are an insert-if-absent
+    ///   ([`ContactRepo::insert_contact_if_absent`]), caps, budgets and rate limits are taken
+    ///   by one conditional update ([`CapacityRepo::try_consume`]), outbox rows are claimed
+    ///   with leases, and no statement is expected to fail and be survived (PostgreSQL aborts
+    ///   the transaction on any error). Beyond that, a transaction that reads a row and
+    ///   writes it back must not lose a concurrent writer's update (the conformance check
+    ///   `transactions_are_serializable`): an adapter serializes writers (SQLite takes the
+    ///   write lock at `BEGIN IMMEDIATE`) or runs them SERIALIZABLE and calls `f` again on a
+    ///   serialization failure.
     /// - The adapter may call `f` more than once if the backend reports a transient conflict
     ///   before anything was committed; `f` must therefore have no side effects outside the
     ///   transaction.
@@ -398,7 +410,9 @@ pub trait OutboxRepo {
     /// leased (`locked_until` is unset or `<= now`). Claimed rows get `locked_until =
     /// lease_until` and are returned oldest due first (then lowest id). While the lease holds,
     /// no other claim, in this process or another, returns them; when it expires (the worker
-    /// died) they are due again.
+    /// died) they are due again. Two concurrent claims never return the same row, under
+    /// READ COMMITTED: the claim selects and leases its rows in one statement that locks them
+    /// (a conditional `UPDATE ... RETURNING`, or `SELECT ... FOR UPDATE SKIP LOCKED`).
     fn claim_due_deliveries(
         &self,
         now: OffsetDateTime,
@@ -482,7 +496,7 @@ pub trait EventRepo {
     /// # Behavior
     ///
     /// On an error, events before the failing one may be stored; the caller's transaction
-    /// rolls back. An adapter may write them in fewer statements (SQLite: one multi-row
+    /// rolls back. An adapter may write them in fewer statements (e.g. one multi-row
     /// `INSERT` per table).
     fn append_events(&self, events: &[NewEvent]) -> Result<(), StorageError> {
         for e in events {
