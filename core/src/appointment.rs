@@ -58,7 +58,7 @@ mod tests {
     fn only_leads_with_a_time_become_appointments() {
         let now = datetime!(2026-11-21 05:00 UTC);
         let unrouted = Assignment::Unrouted {
-            reason: "no_rule_for_zip".into(),
+            reason: crate::status::UnroutedReason::NoRuleForZip,
         };
         assert_eq!(from_lead(1, 2, &lead(None), unrouted.clone(), now), None);
         let at = datetime!(2026-11-24 13:00 UTC);

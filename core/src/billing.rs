@@ -52,7 +52,7 @@ mod tests {
         );
         assert_eq!(e.amount.to_string(), "$175.50");
         let unrouted = Assignment::Unrouted {
-            reason: "no_rule_for_zip".into(),
+            reason: crate::status::UnroutedReason::NoRuleForZip,
         };
         assert_eq!(charge(9, &unrouted, t), None);
     }

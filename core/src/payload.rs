@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(wrapped["data"], v);
         let mut unrouted = appt.clone();
         unrouted.assignment = Assignment::Unrouted {
-            reason: "no_rule_for_zip".into(),
+            reason: crate::status::UnroutedReason::NoRuleForZip,
         };
         assert!(build(7, &unrouted, &contact).is_none());
     }

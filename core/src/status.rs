@@ -136,6 +136,30 @@ spelled_enum! {
     }
 }
 
+spelled_enum! {
+    /// Why nothing matched: the appointment goes to the unrouted queue with this reason
+    /// (`appointments.unrouted_reason`).
+    UnroutedReason, "unrouted reason" {
+        /// The product is not in the catalog.
+        UnknownProduct => "unknown_product",
+        /// No active rule targets the product anywhere.
+        NoRuleForProduct => "no_rule_for_product",
+        /// Active rules target the product, but none covers the ZIP (rules that exclude it
+        /// are listed as skipped with reason `excluded_zip`).
+        NoRuleForZip => "no_rule_for_zip",
+        /// Rules matched, but every one was skipped (see the decision's `skipped`).
+        NoEligibleWorkspace => "no_eligible_workspace",
+    }
+}
+
+impl UnroutedReason {
+    /// snake_case code, as stored in `appointments.unrouted_reason` (the same as
+    /// [`UnroutedReason::as_str`]).
+    pub fn code(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 impl LeadStatus {
     /// The status a new lead is stored with, from what intake decided: a duplicate; else the
     /// routing of its appointment (`Ok` routed, `Err(reason)` unrouted with its reason code);

@@ -93,9 +93,7 @@ fn decide_once(
         Ok(m) => m,
         Err(reason) => {
             let routed = Routed {
-                assignment: Assignment::Unrouted {
-                    reason: reason.code().to_string(),
-                },
+                assignment: Assignment::Unrouted { reason },
                 outcome: RoutingOutcome::Unrouted(reason),
                 trace,
             };

@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::status::{EventKind, LeadStatus};
+pub use crate::status::{EventKind, LeadStatus, UnroutedReason};
 use time::OffsetDateTime;
 
 mod capacity;
@@ -473,9 +473,9 @@ pub enum Assignment {
     },
     /// In the unrouted queue.
     Unrouted {
-        /// Reason code, e.g. `no_rule_for_zip`.
+        /// Why, e.g. `no_rule_for_zip`.
         #[serde(rename = "unrouted_reason")]
-        reason: String,
+        reason: UnroutedReason,
     },
 }
 

@@ -260,33 +260,7 @@ impl std::fmt::Display for SkipReason {
     }
 }
 
-/// Why nothing matched: the appointment goes to the unrouted queue with this reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum UnroutedReason {
-    /// The product is not in the catalog.
-    UnknownProduct,
-    /// No active rule targets the product anywhere.
-    NoRuleForProduct,
-    /// Active rules target the product, but none covers the ZIP (rules that exclude it are
-    /// listed as skipped with [`SkipReason::ExcludedZip`]).
-    NoRuleForZip,
-    /// Rules matched, but every one was skipped (see the decision's `skipped`).
-    NoEligibleWorkspace,
-}
-
-impl UnroutedReason {
-    /// snake_case code, as stored in `appointments.unrouted_reason`.
-    pub fn code(self) -> &'static str {
-        match self {
-            UnroutedReason::UnknownProduct => "unknown_product",
-            UnroutedReason::NoRuleForProduct => "no_rule_for_product",
-            UnroutedReason::NoRuleForZip => "no_rule_for_zip",
-            UnroutedReason::NoEligibleWorkspace => "no_eligible_workspace",
-        }
-    }
-}
+pub use crate::status::UnroutedReason;
 
 /// The rule a decision chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

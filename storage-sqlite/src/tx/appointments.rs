@@ -43,11 +43,15 @@ pub(super) fn appointment_row(r: &Row<'_>) -> Result<Appointment, StorageError> 
             }
         }
         "unrouted" => Assignment::Unrouted {
-            reason: c.get::<Option<String>>(13)?.ok_or_else(|| {
-                corrupt(format!(
-                    "appointments: unrouted row {id} has no unrouted_reason"
-                ))
-            })?,
+            reason: c
+                .get::<Option<String>>(13)?
+                .ok_or_else(|| {
+                    corrupt(format!(
+                        "appointments: unrouted row {id} has no unrouted_reason"
+                    ))
+                })?
+                .parse()
+                .map_err(|e| corrupt(format!("appointments: {e}")))?,
         },
         other => {
             return Err(corrupt(format!(

@@ -239,7 +239,9 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
     expect_conflict("assigning to an unknown workspace", missing_ws.expect("tx"));
     let missing = with_tx(s, |tx| Ok(tx.assign_appointment(9_999, &assignment)));
     expect_conflict("assigning a missing appointment", missing.expect("tx"));
-    let unrouted_assignment = Assignment::Unrouted { reason: "x".into() };
+    let unrouted_assignment = Assignment::Unrouted {
+        reason: UnroutedReason::NoRuleForZip,
+    };
     let bad = with_tx(s, |tx| Ok(tx.assign_appointment(a2, &unrouted_assignment)));
     expect_conflict("assigning an unrouted assignment", bad.expect("tx"));
 }

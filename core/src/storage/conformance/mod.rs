@@ -405,7 +405,7 @@ fn unrouted(lead_id: LeadId, contact_id: ContactId, reason: &str) -> NewAppointm
         estimated_value: None,
         notes: None,
         assignment: Assignment::Unrouted {
-            reason: reason.into(),
+            reason: reason.parse().expect("an unrouted reason"),
         },
         created_at: at(3),
     }
