@@ -26,12 +26,7 @@ impl Engine {
         let snap = self.snapshot();
         let at = self.now();
         with_tx(&*self.store, |tx| {
-            let appt = tx
-                .appointment(appointment_id)?
-                .ok_or_else(|| Error::NotFound {
-                    entity: "appointment",
-                    id: appointment_id.to_string(),
-                })?;
+            let appt = super::stored_appointment(tx, appointment_id)?;
             let charge = tx
                 .billing_event(appointment_id, BillingKind::Charge)?
                 .ok_or_else(|| {

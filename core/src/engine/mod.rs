@@ -93,6 +93,22 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The stored appointment `id`.
+///
+/// # Errors
+///
+/// [`Error::NotFound`](crate::Error::NotFound) (`unknown_appointment`) when there is none;
+/// storage errors.
+pub(crate) fn stored_appointment(
+    tx: &dyn Tx,
+    id: crate::model::AppointmentId,
+) -> Result<crate::model::Appointment> {
+    tx.appointment(id)?.ok_or_else(|| crate::Error::NotFound {
+        entity: "appointment",
+        id: id.to_string(),
+    })
+}
+
 impl Engine {
     /// The current time from [`EngineConfig::clock`], truncated to the microsecond (what
     /// stores keep).

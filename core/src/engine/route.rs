@@ -311,12 +311,7 @@ impl Engine {
             })?;
         let at = self.now();
         with_tx(&*self.store, |tx| {
-            let appt = tx
-                .appointment(appointment_id)?
-                .ok_or_else(|| Error::NotFound {
-                    entity: "appointment",
-                    id: appointment_id.to_string(),
-                })?;
+            let appt = super::stored_appointment(tx, appointment_id)?;
             let assignment = Assignment::Routed {
                 workspace_id: workspace.id.clone(),
                 rule_id: None,
