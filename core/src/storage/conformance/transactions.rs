@@ -2,8 +2,10 @@
 
 use super::*;
 
-/// A `Conflict` inside a transaction does not poison it: later writes in the same
-/// transaction still commit (the engine resolves contact races this way).
+/// An insert that finds its key taken does not poison the transaction: with
+/// `insert_contact_if_absent` it answers `Existing` (reported as a `Conflict` by the suite's
+/// `insert_contact` helper) without a failing statement, so later writes in the same
+/// transaction still commit, on any database (the engine resolves contact races this way).
 pub fn conflict_leaves_transaction_usable(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
