@@ -1,11 +1,11 @@
 //! The repository traits over one open SQLite transaction.
 
 use crate::codec::{corrupt, in_op, int, json, prefix, ts, ts_opt, Cols, Db};
+use jiff::Timestamp;
 use leadroute_core::model::*;
 use leadroute_core::routing::RoutingRule;
 use leadroute_core::storage::*;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use time::OffsetDateTime;
 
 /// One open transaction (`BEGIN IMMEDIATE` was issued by [`crate::SqliteStore`]); implements
 /// every repository trait, so it is a [`Tx`].
@@ -15,7 +15,7 @@ pub(crate) struct SqlTx<'c> {
 
 /// Wall-clock time for bookkeeping columns (`created_at`/`updated_at` of mutable rows).
 fn now() -> Result<String, StorageError> {
-    ts(OffsetDateTime::now_utc())
+    ts(Timestamp::now())
 }
 
 impl SqlTx<'_> {
@@ -561,7 +561,7 @@ impl SqlTx<'_> {
         l: &NewLead,
         status: &str,
         reason: Option<&str>,
-        at: Option<OffsetDateTime>,
+        at: Option<Timestamp>,
     ) -> Result<LeadId, StorageError> {
         // One statement writes the lead only if its record key is not claimed (by a lead or a
         // rejection) and its original, if any, is an existing lead (so not itself); a refused
@@ -652,7 +652,7 @@ impl LeadRepo for SqlTx<'_> {
         l: &NewLead,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<LeadId, StorageError> {
         // One row with its final status: no UPDATE of the (large) row afterwards. Staying
         // at `new` is no change: no reason, no time (as set_lead_status would leave it).
@@ -695,7 +695,7 @@ impl LeadRepo for SqlTx<'_> {
         lead_id: LeadId,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<(), StorageError> {
         // One statement: the trigger lead_status_change appends the history row from the
         // old status to the new one, with the reason and time set here.
@@ -902,7 +902,7 @@ impl AppointmentRepo for SqlTx<'_> {
         id: AppointmentId,
         status: ForwardStatus,
         attempts: u32,
-        forwarded_at: Option<OffsetDateTime>,
+        forwarded_at: Option<Timestamp>,
         response: Option<&str>,
     ) -> Result<(), StorageError> {
         let r = (|| {
@@ -1220,9 +1220,9 @@ impl OutboxRepo for SqlTx<'_> {
 
     fn claim_due_deliveries(
         &self,
-        now_at: OffsetDateTime,
+        now_at: Timestamp,
         limit: usize,
-        lease_until: OffsetDateTime,
+        lease_until: Timestamp,
     ) -> Result<Vec<Delivery>, StorageError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -1308,7 +1308,7 @@ impl OutboxRepo for SqlTx<'_> {
     fn defer_delivery(
         &self,
         id: DeliveryId,
-        next_attempt_at: OffsetDateTime,
+        next_attempt_at: Timestamp,
     ) -> Result<(), StorageError> {
         let n = self.exec(
             "UPDATE deliveries SET next_attempt_at = ?2, locked_until = NULL WHERE id = ?1",
@@ -1325,7 +1325,7 @@ impl OutboxRepo for SqlTx<'_> {
     fn resume_workspace_deliveries(
         &self,
         workspace_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<u64, StorageError> {
         let n = self.exec(
             "UPDATE deliveries SET next_attempt_at = ?2 \
@@ -1590,7 +1590,7 @@ impl IntakeRepo for SqlTx<'_> {
         &self,
         scope: &str,
         message_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<bool, StorageError> {
         // The primary key decides: whichever transaction inserts the row first sees it as
         // new, in this process or another.
@@ -1605,6 +1605,9 @@ impl IntakeRepo for SqlTx<'_> {
     }
 
     fn add_usage(&self, d: &ProviderUsage) -> Result<(), StorageError> {
+        // The key columns keep their text: no webhook is `''`, the day is `YYYY-MM-DD`.
+        let webhook_id = d.webhook_id.as_deref().unwrap_or("");
+        let day = d.day.to_string();
         let r = self.atomic(|| {
             let last = ts_opt(d.last_lead_at)?;
             let total = int(d.total_leads, "total_leads")?;
@@ -1623,8 +1626,8 @@ impl IntakeRepo for SqlTx<'_> {
                                          last_lead_at, excluded.last_lead_at)",
                 params![
                     d.provider_id,
-                    d.webhook_id,
-                    d.day,
+                    webhook_id,
+                    day,
                     int(d.requests, "requests")?,
                     int(d.refused, "refused")?,
                     total,
@@ -1645,7 +1648,7 @@ impl IntakeRepo for SqlTx<'_> {
         in_op(
             &format!(
                 "add_usage for ({:?}, {:?}, {:?})",
-                d.provider_id, d.webhook_id, d.day
+                d.provider_id, webhook_id, day
             ),
             r,
         )
@@ -1655,8 +1658,8 @@ impl IntakeRepo for SqlTx<'_> {
 impl Reports for SqlTx<'_> {
     fn billing_summary(
         &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Vec<BillingSummaryRow>, StorageError> {
         self.all(
             "SELECT workspace_id, \
@@ -1688,10 +1691,11 @@ impl Reports for SqlTx<'_> {
             [provider_id],
             |r| {
                 let c = Cols::new(r, "provider_usage_log");
+                let webhook_id: String = c.get(1)?;
                 Ok(ProviderUsage {
                     provider_id: c.get(0)?,
-                    webhook_id: c.get(1)?,
-                    day: c.get(2)?,
+                    webhook_id: Some(webhook_id).filter(|w| !w.is_empty()),
+                    day: c.day(2)?,
                     requests: c.count(3)?,
                     refused: c.count(4)?,
                     total_leads: c.count(5)?,
@@ -1702,10 +1706,7 @@ impl Reports for SqlTx<'_> {
             },
         )
     }
-    fn provider_totals(
-        &self,
-        provider_id: &str,
-    ) -> Result<(u64, Option<OffsetDateTime>), StorageError> {
+    fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<Timestamp>), StorageError> {
         // Summed over the usage rows rather than read from lead_source_providers, so that
         // usage counted before (or without) the provider row is included, as in the in-memory
         // store; add_usage keeps the provider's columns equal to these sums.

@@ -37,9 +37,9 @@ struct State {
     endpoints: HashMap<String, EndpointHealth>,
     webhook_configs: BTreeMap<String, WebhookConfig>,
     /// (scope, message id) of accepted signed messages.
-    messages: HashMap<(String, String), OffsetDateTime>,
+    messages: HashMap<(String, String), Timestamp>,
     /// (provider, webhook, day) → usage.
-    usage: BTreeMap<(String, String, String), ProviderUsage>,
+    usage: BTreeMap<(String, String, jiff::civil::Date), ProviderUsage>,
     lead_status: HashMap<LeadId, LeadStatus>,
     status_history: Vec<LeadStatusChange>,
 }
@@ -410,7 +410,7 @@ impl LeadRepo for MemTx {
         lead: &NewLead,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<LeadId, StorageError> {
         let id = self.insert_new_lead(lead)?;
         self.set_lead_status(id, status, reason, at)?;
@@ -446,7 +446,7 @@ impl LeadRepo for MemTx {
         lead_id: LeadId,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<(), StorageError> {
         self.write(|s| {
             let Some(old) = s.lead_status.get(&lead_id).cloned() else {
@@ -532,7 +532,7 @@ impl AppointmentRepo for MemTx {
         id: AppointmentId,
         status: ForwardStatus,
         attempts: u32,
-        forwarded_at: Option<OffsetDateTime>,
+        forwarded_at: Option<Timestamp>,
         response: Option<&str>,
     ) -> Result<(), StorageError> {
         self.write(|s| {
@@ -665,9 +665,9 @@ impl OutboxRepo for MemTx {
     }
     fn claim_due_deliveries(
         &self,
-        now: OffsetDateTime,
+        now: Timestamp,
         limit: usize,
-        lease_until: OffsetDateTime,
+        lease_until: Timestamp,
     ) -> Result<Vec<Delivery>, StorageError> {
         self.write(|s| {
             let mut due: Vec<usize> = s
@@ -745,7 +745,7 @@ impl OutboxRepo for MemTx {
     fn defer_delivery(
         &self,
         id: DeliveryId,
-        next_attempt_at: OffsetDateTime,
+        next_attempt_at: Timestamp,
     ) -> Result<(), StorageError> {
         self.write(|s| {
             let i = usize::try_from(id - 1)
@@ -766,7 +766,7 @@ impl OutboxRepo for MemTx {
     fn resume_workspace_deliveries(
         &self,
         workspace_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<u64, StorageError> {
         self.write(|s| {
             let mut old = Vec::new();
@@ -997,7 +997,7 @@ impl IntakeRepo for MemTx {
         &self,
         scope: &str,
         message_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<bool, StorageError> {
         self.write(|s| {
             let key = (scope.to_string(), message_id.to_string());
@@ -1010,15 +1010,13 @@ impl IntakeRepo for MemTx {
     }
     fn add_usage(&self, delta: &ProviderUsage) -> Result<(), StorageError> {
         self.write(|s| {
-            let key = (
-                delta.provider_id.clone(),
-                delta.webhook_id.clone(),
-                delta.day.clone(),
-            );
+            // Keyed as SQL keeps it: no webhook is the empty id.
+            let webhook = delta.webhook_id.clone().unwrap_or_default();
+            let key = (delta.provider_id.clone(), webhook, delta.day);
             let mut row = s.usage.get(&key).cloned().unwrap_or_else(|| ProviderUsage {
                 provider_id: key.0.clone(),
-                webhook_id: key.1.clone(),
-                day: key.2.clone(),
+                webhook_id: Some(key.1.clone()).filter(|w| !w.is_empty()),
+                day: key.2,
                 ..ProviderUsage::default()
             });
             row.requests += delta.requests;
@@ -1036,8 +1034,8 @@ impl IntakeRepo for MemTx {
 impl Reports for MemTx {
     fn billing_summary(
         &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Vec<BillingSummaryRow>, StorageError> {
         Ok(summarize(
             self.billing_rows()?
@@ -1057,10 +1055,7 @@ impl Reports for MemTx {
             rows
         })
     }
-    fn provider_totals(
-        &self,
-        provider_id: &str,
-    ) -> Result<(u64, Option<OffsetDateTime>), StorageError> {
+    fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<Timestamp>), StorageError> {
         self.read(|s| {
             s.usage
                 .values()
