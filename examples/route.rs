@@ -30,6 +30,7 @@
 //! - `--overlaps`: print the overlap report (`rule_a,rule_b,product,priority,shared_zips,
 //!   sample_zips`, sample ZIPs separated by spaces) and exit without reading stdin.
 
+use jiff::Timestamp;
 use leadroute::catalog::Catalog;
 use leadroute::model::{Cents, Workspace};
 use leadroute::routing::{MemoryTieState, NoGate, RoutingTable, TiePolicy};
@@ -37,7 +38,6 @@ use leadroute::seed::{load_rules, load_workspaces};
 use leadroute::zip::{Zip5, ZipTable};
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
-use time::OffsetDateTime;
 
 const USAGE: &str = "usage: route RULES.json [--workspaces WORKSPACES.json] \
                      [--policy lowest_id|weighted_round_robin|least_recently_routed] \
@@ -161,7 +161,7 @@ fn run() -> Result<(), String> {
             }
             continue;
         };
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now();
         let e = match catalog.lookup(product) {
             Some(pid) => table.decide_explained(pid, zip, a.policy, &mut state, &mut NoGate, now),
             None => table.explain(product, zip),

@@ -181,7 +181,10 @@ fn scripted_endpoints_get_exactly_the_specified_treatment() {
     assert!(a.forwarded_at.is_some());
 
     let wait = |d: &leadroute::model::Delivery, at: &leadroute::model::Attempt| {
-        (d.delivery.next_attempt_at - at.requested_at).as_seconds_f64()
+        d.delivery
+            .next_attempt_at
+            .duration_since(at.requested_at)
+            .as_secs_f64()
     };
     // 500 and a refused connection: retry after 5 s ± 20% (plus the request's own time).
     for ws in ["ws_500", "ws_refused"] {

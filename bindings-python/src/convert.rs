@@ -14,13 +14,12 @@
 //! and custom fields), `detail` (an event's detail) and `trace` (a routing trace). A value
 //! under a time key that is not RFC 3339 text raises `ValueError` (a bug, not bad input).
 
+use jiff::civil::Date;
+use jiff::Timestamp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
-use time::{Date, OffsetDateTime};
 
 /// Deepest nesting accepted from Python (deeper input is refused, not recursed into).
 const MAX_DEPTH: usize = 64;
@@ -188,14 +187,16 @@ pub fn result_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAn
 
 /// RFC 3339 text as an aware `datetime` in UTC.
 fn utc_datetime<'py>(py: Python<'py>, key: &str, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    let t = OffsetDateTime::parse(text, &Rfc3339)
+    let t: Timestamp = text
+        .parse()
         .map_err(|e| PyValueError::new_err(format!("{key}: {text:?} is not RFC 3339 ({e})")))?;
-    Ok(t.to_utc().into_pyobject(py)?.into_any())
+    Ok(t.into_pyobject(py)?.into_any())
 }
 
 /// `YYYY-MM-DD` as a `datetime.date`.
 fn utc_day<'py>(py: Python<'py>, key: &str, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    let d = Date::parse(text, format_description!("[year]-[month]-[day]"))
+    let d: Date = text
+        .parse()
         .map_err(|e| PyValueError::new_err(format!("{key}: {text:?} is not a day ({e})")))?;
     Ok(d.into_pyobject(py)?.into_any())
 }

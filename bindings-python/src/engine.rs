@@ -12,6 +12,9 @@ use crate::reports::{
     ProviderTotals, RerouteReportDef, WithEvents,
 };
 use crate::routing::{rules_from_py, zip_arg};
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::Offset;
+use jiff::{SignedDuration, Timestamp};
 use leadroute_core::contact::DedupScope;
 use leadroute_core::delivery::UreqTransport;
 use leadroute_core::email::EmailKeyRules;
@@ -25,13 +28,11 @@ use leadroute_core::{Engine, EngineConfig, Error};
 use leadroute_sqlite::SqliteStore;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
+use pyo3::types::{PyByteArray, PyBytes, PyDateTime, PyDict, PyString, PyType};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// The leadroute engine over a SQLite database: configuration, intake, routing, delivery and
 /// billing. Create it with :meth:`Engine.open`; release it with :meth:`close` or a ``with``
@@ -56,12 +57,23 @@ fn option_error(py: Python<'_>, field: &str, value: &str, expected: &str) -> PyE
 }
 
 /// Parses an aware `datetime` or an RFC 3339 string.
-fn time_arg(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<OffsetDateTime> {
+///
+/// A `datetime` is read through pyo3's `jiff` conversions: its wall clock and the UTC offset
+/// its `tzinfo` gives (`utcoffset()`, so folds and gaps resolve as Python resolves them).
+/// Anything else (a naive `datetime`, a sub-minute offset, a `datetime` subclass, another
+/// object) is read from its `isoformat()` text, as RFC 3339.
+fn time_arg(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<Timestamp> {
+    let datetime_type = py.import("datetime")?.getattr("datetime")?;
+    if v.get_type().as_any().is(&datetime_type) {
+        if let Some(t) = aware_datetime(v.cast::<PyDateTime>()?)? {
+            return Ok(t);
+        }
+    }
     let text = match v.cast::<PyString>() {
         Ok(s) => s.to_cow()?.into_owned(),
         Err(_) => v.call_method0("isoformat")?.extract::<String>()?,
     };
-    OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| {
+    leadroute_core::rfc3339::parse(&text).map_err(|e| {
         validation(
             py,
             &format!("{field}: {text:?} is not an RFC 3339 time with an offset ({e})"),
@@ -69,6 +81,27 @@ fn time_arg(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<Offse
             Some(field),
         )
     })
+}
+
+/// The instant of an aware `datetime` whose UTC offset is whole minutes; `None` otherwise.
+fn aware_datetime(dt: &Bound<'_, PyDateTime>) -> PyResult<Option<Timestamp>> {
+    let offset = dt.call_method0("utcoffset")?;
+    if offset.is_none() {
+        return Ok(None);
+    }
+    let offset: SignedDuration = offset.extract()?;
+    if offset.as_secs() % 60 != 0 || offset.subsec_nanos() != 0 {
+        return Ok(None);
+    }
+    let Ok(offset) = i32::try_from(offset.as_secs()).map(Offset::from_seconds) else {
+        return Ok(None);
+    };
+    let Ok(offset) = offset else {
+        return Ok(None);
+    };
+    let date: Date = dt.extract()?;
+    let time: Time = dt.call_method0("time")?.extract()?;
+    Ok(offset.to_timestamp(DateTime::from_parts(date, time)).ok())
 }
 
 /// The text of a `str`, `bytes` or `bytearray` record (bytes are decoded as UTF-8, lossily).
@@ -339,7 +372,7 @@ impl PyEngine {
                 provider_rules: gmail_rules,
             },
             require_phone,
-            duplicate_window: time::Duration::days(i64::from(duplicate_window_days)),
+            duplicate_window: SignedDuration::from_hours(i64::from(duplicate_window_days) * 24),
             request_timeout: Duration::from_secs_f64(request_timeout),
             delivery_workers: delivery_workers.max(1),
             extra_products: extra_products.unwrap_or_default(),
@@ -746,11 +779,11 @@ impl PyEngine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let from = match since {
             Some(s) => time_arg(py, "since", s)?,
-            None => OffsetDateTime::UNIX_EPOCH,
+            None => Timestamp::UNIX_EPOCH,
         };
         let to = match until {
             Some(u) => time_arg(py, "until", u)?,
-            None => time::macros::datetime!(9999-12-31 0:00 UTC),
+            None => Timestamp::MAX,
         };
         self.query(py, |e| {
             value_of(&BillingSummary::new(e.billing_summary(from, to)?))
@@ -759,7 +792,7 @@ impl PyEngine {
 
     /// A provider's intake per (inbound webhook, UTC day), as ``provider_usage_log`` keeps
     /// it, ordered by day: ``[{"provider_id", "webhook_id", "day", "requests", "refused",
-    /// "total_leads", "accepted", "rejected", "last_lead_at"}]`` (``webhook_id`` ``""`` for
+    /// "total_leads", "accepted", "rejected", "last_lead_at"}]`` (``webhook_id`` ``None`` for
     /// records ingested directly; ``day`` a ``datetime.date``; ``last_lead_at`` an aware
     /// ``datetime`` or ``None``).
     fn provider_usage<'py>(

@@ -5,11 +5,11 @@
 //! fields of the core type they mirror, so a field renamed or retyped in the core fails to
 //! compile here instead of drifting silently.
 
+use jiff::Timestamp;
 use leadroute_core::engine::{BacktestReport, BacktestRow, DeliveryReport, Move, RerouteReport};
 use leadroute_core::model::{BillingSummaryRow, Cents, NewEvent};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
 
 /// Totals of `Engine.deliver_due` (one or several core calls added up).
 #[derive(Serialize)]
@@ -142,8 +142,7 @@ pub struct ProviderTotals {
     /// Records stored (leads and rejections).
     pub total_leads: u64,
     /// When the last one was stored (UTC).
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub last_lead_at: Option<OffsetDateTime>,
+    pub last_lead_at: Option<Timestamp>,
 }
 
 /// A record with its audit trail beside its fields (`events`).

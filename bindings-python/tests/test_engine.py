@@ -620,7 +620,7 @@ def test_provider_totals_usage_and_events(engine: leadroute.Engine) -> None:
     c = engine.counts()
     assert totals["total_leads"] == c["leads"] + c["rejections"]
     usage = engine.provider_usage("provider-a")
-    assert [u["webhook_id"] for u in usage] == [""]
+    assert [u["webhook_id"] for u in usage] == [None]
     assert usage[0]["provider_id"] == "provider-a" and usage[0]["total_leads"] == 50
     assert usage[0]["day"] == datetime.now(timezone.utc).date()
     assert usage[0]["last_lead_at"] == totals["last_lead_at"]

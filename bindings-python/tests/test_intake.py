@@ -111,10 +111,10 @@ def test_api_keys_and_rate_limits() -> None:
         e.ingest_request("signed", record(4), webhook_id="wh_solar")
     assert u.value.code == "no_credentials_configured"
     usage = e.provider_usage("keyed")
-    direct = next(u for u in usage if u["webhook_id"] == "")
+    direct = next(u for u in usage if u["webhook_id"] is None)
     assert (direct["requests"], direct["refused"], direct["total_leads"]) == (1, 2, 1)
     by_webhook = {u["webhook_id"]: (u["requests"], u["refused"]) for u in usage}
-    assert by_webhook == {"": (1, 2), "wh_solar": (1, 1), "wh_std": (0, 1)}
+    assert by_webhook == {None: (1, 2), "wh_solar": (1, 1), "wh_std": (0, 1)}
     last = direct["last_lead_at"]
     assert isinstance(last, datetime) and last.tzinfo is not None
     assert last.utcoffset() == timezone.utc.utcoffset(None)

@@ -171,6 +171,7 @@ def check_queries(engine: leadroute.Engine, lead_id: int) -> None:
     assert_type(bill["per_workspace"][0]["net_cents"] if bill["per_workspace"] else 0, int)
     usage = engine.provider_usage("p")
     assert_type(usage, "list[ProviderUsage]")
+    assert_type(usage[0]["webhook_id"], str | None)
     assert_type(usage[0]["day"], date)
     totals = engine.provider_totals("p")
     assert_type(totals, "ProviderTotals")

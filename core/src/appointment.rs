@@ -5,7 +5,7 @@
 
 use crate::model::{Assignment, ContactId, LeadId, NewAppointment};
 use crate::validate::ValidLead;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 /// The appointment for a lead, or `None` when the lead carries no appointment time.
 pub fn from_lead(
@@ -13,7 +13,7 @@ pub fn from_lead(
     contact_id: ContactId,
     lead: &ValidLead,
     assignment: Assignment,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Option<NewAppointment> {
     Some(NewAppointment {
         lead_id,
@@ -34,9 +34,11 @@ mod tests {
     use crate::catalog::ProductId;
     use crate::phone::normalize;
     use crate::zip::Zip5;
-    use time::macros::datetime;
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().expect("test timestamp")
+    }
 
-    fn lead(at: Option<OffsetDateTime>) -> ValidLead {
+    fn lead(at: Option<Timestamp>) -> ValidLead {
         ValidLead {
             phone: Some(normalize("317 863 8426", "US").unwrap()),
             email: None,
@@ -56,12 +58,12 @@ mod tests {
 
     #[test]
     fn only_leads_with_a_time_become_appointments() {
-        let now = datetime!(2026-11-21 05:00 UTC);
+        let now = ts("2026-11-21T05:00:00Z");
         let unrouted = Assignment::Unrouted {
             reason: crate::status::UnroutedReason::NoRuleForZip,
         };
         assert_eq!(from_lead(1, 2, &lead(None), unrouted.clone(), now), None);
-        let at = datetime!(2026-11-24 13:00 UTC);
+        let at = ts("2026-11-24T13:00:00Z");
         let a = from_lead(1, 2, &lead(Some(at)), unrouted.clone(), now).unwrap();
         assert_eq!((a.lead_id, a.contact_id, a.appointment_date), (1, 2, at));
         assert_eq!(

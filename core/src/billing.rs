@@ -6,13 +6,13 @@
 //! change does not reprice appointments already sold.
 
 use crate::model::{AppointmentId, Assignment, BillingKind, NewBillingEvent};
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 /// The charge for delivering an appointment, or `None` when it is unrouted (nothing to bill).
 pub fn charge(
     appointment_id: AppointmentId,
     assignment: &Assignment,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Option<NewBillingEvent> {
     match assignment {
         Assignment::Routed {
@@ -37,7 +37,7 @@ mod tests {
 
     #[test]
     fn charges_the_rate_at_routing_time() {
-        let t = OffsetDateTime::UNIX_EPOCH;
+        let t = Timestamp::UNIX_EPOCH;
         let routed = Assignment::Routed {
             workspace_id: "solar_ca_001".into(),
             rule_id: Some(4),

@@ -49,13 +49,13 @@
 //! ```
 //! use leadroute_core::capacity::{check, period_window, Cap, CapPeriod, Capacity, Usage};
 //! use leadroute_core::model::Cents;
-//! use time::macros::datetime;
+//! let ts = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
 //!
 //! // 2026-11-21 10:00 in New York (EST, UTC-5) falls in the local day that starts at 05:00 UTC.
 //! let (start, end) =
-//!     period_window(CapPeriod::Day, datetime!(2026-11-21 15:00 UTC), "America/New_York")?;
-//! assert_eq!(start, datetime!(2026-11-21 05:00 UTC));
-//! assert_eq!(end, datetime!(2026-11-22 05:00 UTC));
+//!     period_window(CapPeriod::Day, ts("2026-11-21T15:00:00Z"), "America/New_York")?;
+//! assert_eq!(start, ts("2026-11-21T05:00:00Z"));
+//! assert_eq!(end, ts("2026-11-22T05:00:00Z"));
 //!
 //! let capacity = Capacity { caps: vec![Cap { period: CapPeriod::Day, limit: 10 }], budget: None };
 //! let mut used = Usage::default();
@@ -72,11 +72,10 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use crate::model::Cents;
 pub use crate::model::{Budget, Cap, CapPeriod, CapScope, Capacity};
-use crate::tz::{first_instant_at_or_after, from_timestamp, lookup_zone, to_timestamp};
+use crate::tz::{first_instant_at_or_after, lookup_zone};
 
 /// An error computing capacity windows or validating a [`Capacity`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -280,28 +279,28 @@ pub fn check(capacity: &Capacity, used: &Usage, price: Cents) -> Result<(), CapV
 /// The key is unique per (scope, owner, period, window): the scope and period codes contain no
 /// `:`, and the timestamp has a fixed shape, so an owner id containing `:` cannot collide.
 /// Storage may instead key its counter table on the four columns; both are equivalent.
-/// `window_start` must be the start returned by [`period_window`] / [`Zone::window`]; any
-/// offset is converted to UTC first.
+/// `window_start` must be the start returned by [`period_window`] / [`Zone::window`]; it is
+/// written in UTC.
 pub fn counter_key(
     scope: CapScope,
     owner_id: &str,
     period: CapPeriod,
-    window_start: OffsetDateTime,
+    window_start: Timestamp,
 ) -> String {
-    let t = window_start.to_offset(time::UtcOffset::UTC);
+    let t = jiff::tz::Offset::UTC.to_datetime(window_start);
     let mut key = format!(
         "{}:{}:{}:{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
         scope.code(),
         owner_id,
         period.code(),
         t.year(),
-        u8::from(t.month()),
+        t.month(),
         t.day(),
         t.hour(),
         t.minute(),
         t.second()
     );
-    let nanos = t.nanosecond();
+    let nanos = t.subsec_nanosecond();
     if nanos != 0 {
         let frac = format!("{nanos:09}");
         key.push('.');
@@ -326,19 +325,19 @@ pub fn counter_key(
 ///
 /// ```
 /// use leadroute_core::capacity::{period_window, CapPeriod};
-/// use time::macros::datetime;
+/// let ts = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
 ///
 /// // India is UTC+05:30: its local hours start at :30 UTC.
 /// let (start, end) =
-///     period_window(CapPeriod::Hour, datetime!(2026-05-10 10:45 UTC), "Asia/Kolkata")?;
-/// assert_eq!((start, end), (datetime!(2026-05-10 10:30 UTC), datetime!(2026-05-10 11:30 UTC)));
+///     period_window(CapPeriod::Hour, ts("2026-05-10T10:45:00Z"), "Asia/Kolkata")?;
+/// assert_eq!((start, end), (ts("2026-05-10T10:30:00Z"), ts("2026-05-10T11:30:00Z")));
 /// # Ok::<(), leadroute_core::capacity::CapacityError>(())
 /// ```
 pub fn period_window(
     period: CapPeriod,
-    at: OffsetDateTime,
+    at: Timestamp,
     tz: &str,
-) -> Result<(OffsetDateTime, OffsetDateTime), CapacityError> {
+) -> Result<(Timestamp, Timestamp), CapacityError> {
     Zone::get(tz)?.window(period, at)
 }
 
@@ -398,14 +397,9 @@ impl Zone {
     pub fn window(
         &self,
         period: CapPeriod,
-        at: OffsetDateTime,
-    ) -> Result<(OffsetDateTime, OffsetDateTime), CapacityError> {
-        let ts = to_timestamp(at).ok_or(CapacityError::OutOfRange)?;
-        let (start, end) = window_in(&self.tz, period, ts).ok_or(CapacityError::OutOfRange)?;
-        Ok((
-            from_timestamp(start).ok_or(CapacityError::OutOfRange)?,
-            from_timestamp(end).ok_or(CapacityError::OutOfRange)?,
-        ))
+        at: Timestamp,
+    ) -> Result<(Timestamp, Timestamp), CapacityError> {
+        window_in(&self.tz, period, at).ok_or(CapacityError::OutOfRange)
     }
 }
 
@@ -485,10 +479,12 @@ fn window_in(tz: &TimeZone, period: CapPeriod, ts: Timestamp) -> Option<(Timesta
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use time::macros::datetime;
-    use time::Duration;
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().expect("test timestamp")
+    }
+    use jiff::SignedDuration;
 
-    fn win(p: CapPeriod, at: OffsetDateTime, tz: &str) -> (OffsetDateTime, OffsetDateTime) {
+    fn win(p: CapPeriod, at: Timestamp, tz: &str) -> (Timestamp, Timestamp) {
         period_window(p, at, tz).unwrap()
     }
 
@@ -502,144 +498,105 @@ mod tests {
 
     #[test]
     fn utc_windows() {
-        let at = datetime!(2026-11-21 14:37:12.5 UTC); // a Saturday
+        let at = ts("2026-11-21T14:37:12.5Z"); // a Saturday
         assert_eq!(
             win(CapPeriod::Hour, at, "UTC"),
-            (
-                datetime!(2026-11-21 14:00 UTC),
-                datetime!(2026-11-21 15:00 UTC)
-            )
+            (ts("2026-11-21T14:00:00Z"), ts("2026-11-21T15:00:00Z"))
         );
         assert_eq!(
             win(CapPeriod::Day, at, "UTC"),
-            (
-                datetime!(2026-11-21 00:00 UTC),
-                datetime!(2026-11-22 00:00 UTC)
-            )
+            (ts("2026-11-21T00:00:00Z"), ts("2026-11-22T00:00:00Z"))
         );
         assert_eq!(
             win(CapPeriod::Week, at, "UTC"),
-            (
-                datetime!(2026-11-16 00:00 UTC),
-                datetime!(2026-11-23 00:00 UTC)
-            )
+            (ts("2026-11-16T00:00:00Z"), ts("2026-11-23T00:00:00Z"))
         );
         assert_eq!(
             win(CapPeriod::Month, at, "UTC"),
-            (
-                datetime!(2026-11-01 00:00 UTC),
-                datetime!(2026-12-01 00:00 UTC)
-            )
+            (ts("2026-11-01T00:00:00Z"), ts("2026-12-01T00:00:00Z"))
         );
     }
 
     #[test]
     fn week_starts_monday() {
         // Monday 00:00 belongs to its own week; Sunday 23:59 to the previous one.
-        let monday = datetime!(2026-11-16 00:00 UTC);
+        let monday = ts("2026-11-16T00:00:00Z");
         assert_eq!(win(CapPeriod::Week, monday, "UTC").0, monday);
-        let sunday = datetime!(2026-11-15 23:59:59 UTC);
+        let sunday = ts("2026-11-15T23:59:59Z");
         assert_eq!(
             win(CapPeriod::Week, sunday, "UTC"),
-            (datetime!(2026-11-09 00:00 UTC), monday)
+            (ts("2026-11-09T00:00:00Z"), monday)
         );
         // A week spanning a year end (ISO week 53 of 2026 starts Monday 2026-12-28).
         assert_eq!(
-            win(CapPeriod::Week, datetime!(2027-01-01 12:00 UTC), "UTC"),
-            (
-                datetime!(2026-12-28 00:00 UTC),
-                datetime!(2027-01-04 00:00 UTC)
-            )
+            win(CapPeriod::Week, ts("2027-01-01T12:00:00Z"), "UTC"),
+            (ts("2026-12-28T00:00:00Z"), ts("2027-01-04T00:00:00Z"))
         );
     }
 
     #[test]
     fn month_ends_and_leap_year() {
         assert_eq!(
-            win(CapPeriod::Month, datetime!(2028-02-29 23:59:59 UTC), "UTC"),
-            (
-                datetime!(2028-02-01 00:00 UTC),
-                datetime!(2028-03-01 00:00 UTC)
-            )
+            win(CapPeriod::Month, ts("2028-02-29T23:59:59Z"), "UTC"),
+            (ts("2028-02-01T00:00:00Z"), ts("2028-03-01T00:00:00Z"))
         );
         assert_eq!(
-            win(CapPeriod::Month, datetime!(2027-02-15 00:00 UTC), "UTC"),
-            (
-                datetime!(2027-02-01 00:00 UTC),
-                datetime!(2027-03-01 00:00 UTC)
-            )
+            win(CapPeriod::Month, ts("2027-02-15T00:00:00Z"), "UTC"),
+            (ts("2027-02-01T00:00:00Z"), ts("2027-03-01T00:00:00Z"))
         );
         assert_eq!(
-            win(CapPeriod::Month, datetime!(2026-12-31 23:00 UTC), "UTC"),
-            (
-                datetime!(2026-12-01 00:00 UTC),
-                datetime!(2027-01-01 00:00 UTC)
-            )
+            win(CapPeriod::Month, ts("2026-12-31T23:00:00Z"), "UTC"),
+            (ts("2026-12-01T00:00:00Z"), ts("2027-01-01T00:00:00Z"))
         );
         // New York, February 2028 (EST throughout): 29 local days.
         assert_eq!(
             win(
                 CapPeriod::Month,
-                datetime!(2028-02-29 12:00 UTC),
+                ts("2028-02-29T12:00:00Z"),
                 "America/New_York"
             ),
-            (
-                datetime!(2028-02-01 05:00 UTC),
-                datetime!(2028-03-01 05:00 UTC)
-            )
+            (ts("2028-02-01T05:00:00Z"), ts("2028-03-01T05:00:00Z"))
         );
         // March 2026 in New York starts in EST and ends in EDT: one hour short of 31 days.
         let (s, e) = win(
             CapPeriod::Month,
-            datetime!(2026-03-15 12:00 UTC),
+            ts("2026-03-15T12:00:00Z"),
             "America/New_York",
         );
         assert_eq!(
             (s, e),
-            (
-                datetime!(2026-03-01 05:00 UTC),
-                datetime!(2026-04-01 04:00 UTC)
-            )
+            (ts("2026-03-01T05:00:00Z"), ts("2026-04-01T04:00:00Z"))
         );
-        assert_eq!(e - s, Duration::days(31) - Duration::hours(1));
+        assert_eq!(
+            e.duration_since(s),
+            SignedDuration::from_hours(31 * 24) - SignedDuration::from_hours(1)
+        );
     }
 
     #[test]
     fn new_york_spring_forward_2026_03_08() {
         let tz = "America/New_York";
         // The day has 23 hours: EST midnight to EDT midnight.
-        let (s, e) = win(CapPeriod::Day, datetime!(2026-03-08 16:00 UTC), tz);
+        let (s, e) = win(CapPeriod::Day, ts("2026-03-08T16:00:00Z"), tz);
         assert_eq!(
             (s, e),
-            (
-                datetime!(2026-03-08 05:00 UTC),
-                datetime!(2026-03-09 04:00 UTC)
-            )
+            (ts("2026-03-08T05:00:00Z"), ts("2026-03-09T04:00:00Z"))
         );
-        assert_eq!(e - s, Duration::hours(23));
+        assert_eq!(e.duration_since(s), SignedDuration::from_hours(23));
         // 01:30 EST is the last hour before the gap; 03:00 EDT follows it directly.
         assert_eq!(
-            win(CapPeriod::Hour, datetime!(2026-03-08 06:30 UTC), tz),
-            (
-                datetime!(2026-03-08 06:00 UTC),
-                datetime!(2026-03-08 07:00 UTC)
-            )
+            win(CapPeriod::Hour, ts("2026-03-08T06:30:00Z"), tz),
+            (ts("2026-03-08T06:00:00Z"), ts("2026-03-08T07:00:00Z"))
         );
         assert_eq!(
-            win(CapPeriod::Hour, datetime!(2026-03-08 07:00 UTC), tz),
-            (
-                datetime!(2026-03-08 07:00 UTC),
-                datetime!(2026-03-08 08:00 UTC)
-            )
+            win(CapPeriod::Hour, ts("2026-03-08T07:00:00Z"), tz),
+            (ts("2026-03-08T07:00:00Z"), ts("2026-03-08T08:00:00Z"))
         );
         // The previous day is 24 hours.
-        let (s, e) = win(CapPeriod::Day, datetime!(2026-03-08 04:59:59 UTC), tz);
+        let (s, e) = win(CapPeriod::Day, ts("2026-03-08T04:59:59Z"), tz);
         assert_eq!(
             (s, e),
-            (
-                datetime!(2026-03-07 05:00 UTC),
-                datetime!(2026-03-08 05:00 UTC)
-            )
+            (ts("2026-03-07T05:00:00Z"), ts("2026-03-08T05:00:00Z"))
         );
     }
 
@@ -647,31 +604,22 @@ mod tests {
     fn new_york_fall_back_2026_11_01() {
         let tz = "America/New_York";
         // The day has 25 hours: EDT midnight to EST midnight.
-        let (s, e) = win(CapPeriod::Day, datetime!(2026-11-01 12:00 UTC), tz);
+        let (s, e) = win(CapPeriod::Day, ts("2026-11-01T12:00:00Z"), tz);
         assert_eq!(
             (s, e),
-            (
-                datetime!(2026-11-01 04:00 UTC),
-                datetime!(2026-11-02 05:00 UTC)
-            )
+            (ts("2026-11-01T04:00:00Z"), ts("2026-11-02T05:00:00Z"))
         );
-        assert_eq!(e - s, Duration::hours(25));
+        assert_eq!(e.duration_since(s), SignedDuration::from_hours(25));
         // Local 01:xx happens twice (EDT, then EST): one 2-hour window.
-        let first = datetime!(2026-11-01 05:30 UTC); // 01:30 EDT
-        let second = datetime!(2026-11-01 06:30 UTC); // 01:30 EST
-        let expected = (
-            datetime!(2026-11-01 05:00 UTC),
-            datetime!(2026-11-01 07:00 UTC),
-        );
+        let first = ts("2026-11-01T05:30:00Z"); // 01:30 EDT
+        let second = ts("2026-11-01T06:30:00Z"); // 01:30 EST
+        let expected = (ts("2026-11-01T05:00:00Z"), ts("2026-11-01T07:00:00Z"));
         assert_eq!(win(CapPeriod::Hour, first, tz), expected);
         assert_eq!(win(CapPeriod::Hour, second, tz), expected);
         // The week containing Sunday 2026-11-01 (Mon 2026-10-26 EDT .. Mon 2026-11-02 EST).
         assert_eq!(
-            win(CapPeriod::Week, datetime!(2026-11-01 12:00 UTC), tz),
-            (
-                datetime!(2026-10-26 04:00 UTC),
-                datetime!(2026-11-02 05:00 UTC)
-            )
+            win(CapPeriod::Week, ts("2026-11-01T12:00:00Z"), tz),
+            (ts("2026-10-26T04:00:00Z"), ts("2026-11-02T05:00:00Z"))
         );
     }
 
@@ -679,25 +627,16 @@ mod tests {
     fn kolkata_half_hour_offset() {
         let tz = "Asia/Kolkata";
         assert_eq!(
-            win(CapPeriod::Hour, datetime!(2026-05-10 10:45 UTC), tz),
-            (
-                datetime!(2026-05-10 10:30 UTC),
-                datetime!(2026-05-10 11:30 UTC)
-            )
+            win(CapPeriod::Hour, ts("2026-05-10T10:45:00Z"), tz),
+            (ts("2026-05-10T10:30:00Z"), ts("2026-05-10T11:30:00Z"))
         );
         assert_eq!(
-            win(CapPeriod::Hour, datetime!(2026-05-10 10:29:59 UTC), tz),
-            (
-                datetime!(2026-05-10 09:30 UTC),
-                datetime!(2026-05-10 10:30 UTC)
-            )
+            win(CapPeriod::Hour, ts("2026-05-10T10:29:59Z"), tz),
+            (ts("2026-05-10T09:30:00Z"), ts("2026-05-10T10:30:00Z"))
         );
         assert_eq!(
-            win(CapPeriod::Day, datetime!(2026-05-10 10:45 UTC), tz),
-            (
-                datetime!(2026-05-09 18:30 UTC),
-                datetime!(2026-05-10 18:30 UTC)
-            )
+            win(CapPeriod::Day, ts("2026-05-10T10:45:00Z"), tz),
+            (ts("2026-05-09T18:30:00Z"), ts("2026-05-10T18:30:00Z"))
         );
     }
 
@@ -705,40 +644,28 @@ mod tests {
     fn lord_howe_half_hour_dst() {
         let tz = "Australia/Lord_Howe";
         // DST ends Sunday 2026-04-05 at 02:00 +11:00, clocks go back to 01:30 +10:30.
-        let (s, e) = win(CapPeriod::Day, datetime!(2026-04-05 00:00 UTC), tz);
+        let (s, e) = win(CapPeriod::Day, ts("2026-04-05T00:00:00Z"), tz);
         assert_eq!(
             (s, e),
-            (
-                datetime!(2026-04-04 13:00 UTC),
-                datetime!(2026-04-05 13:30 UTC)
-            )
+            (ts("2026-04-04T13:00:00Z"), ts("2026-04-05T13:30:00Z"))
         );
-        assert_eq!(e - s, Duration::minutes(24 * 60 + 30));
+        assert_eq!(e.duration_since(s), SignedDuration::from_mins(24 * 60 + 30));
         // Local 01:xx lasts 90 minutes that night: 01:00 +11 (14:00Z) .. 02:00 +10:30 (15:30Z).
         assert_eq!(
-            win(CapPeriod::Hour, datetime!(2026-04-04 15:10 UTC), tz),
-            (
-                datetime!(2026-04-04 14:00 UTC),
-                datetime!(2026-04-04 15:30 UTC)
-            )
+            win(CapPeriod::Hour, ts("2026-04-04T15:10:00Z"), tz),
+            (ts("2026-04-04T14:00:00Z"), ts("2026-04-04T15:30:00Z"))
         );
         // DST starts Sunday 2026-10-04 at 02:00 +10:30, clocks jump to 02:30 +11:00.
-        let (s, e) = win(CapPeriod::Day, datetime!(2026-10-04 00:00 UTC), tz);
+        let (s, e) = win(CapPeriod::Day, ts("2026-10-04T00:00:00Z"), tz);
         assert_eq!(
             (s, e),
-            (
-                datetime!(2026-10-03 13:30 UTC),
-                datetime!(2026-10-04 13:00 UTC)
-            )
+            (ts("2026-10-03T13:30:00Z"), ts("2026-10-04T13:00:00Z"))
         );
-        assert_eq!(e - s, Duration::minutes(23 * 60 + 30));
+        assert_eq!(e.duration_since(s), SignedDuration::from_mins(23 * 60 + 30));
         // Local 02:xx lasts 30 minutes: 02:30 +11 (15:30Z) .. 03:00 +11 (16:00Z).
         assert_eq!(
-            win(CapPeriod::Hour, datetime!(2026-10-03 15:45 UTC), tz),
-            (
-                datetime!(2026-10-03 15:30 UTC),
-                datetime!(2026-10-03 16:00 UTC)
-            )
+            win(CapPeriod::Hour, ts("2026-10-03T15:45:00Z"), tz),
+            (ts("2026-10-03T15:30:00Z"), ts("2026-10-03T16:00:00Z"))
         );
     }
 
@@ -747,29 +674,25 @@ mod tests {
         // Samoa skipped Friday 2011-12-30 entirely: Thursday's window ends where Saturday's
         // begins.
         let tz = "Pacific/Apia";
-        let (s, e) = win(CapPeriod::Day, datetime!(2011-12-29 20:00 UTC), tz);
+        let (s, e) = win(CapPeriod::Day, ts("2011-12-29T20:00:00Z"), tz);
         let (s2, _) = win(CapPeriod::Day, e, tz);
         assert_eq!(s2, e);
         assert!(s < e);
     }
 
     #[test]
-    fn window_boundaries_carry_utc_offset() {
-        let at = datetime!(2026-11-21 10:00 -5);
+    fn window_boundaries_are_utc() {
+        let at = ts("2026-11-21T10:00:00-05:00");
         let (s, e) = win(CapPeriod::Day, at, "America/New_York");
-        assert_eq!(s.offset(), time::UtcOffset::UTC);
-        assert_eq!(e.offset(), time::UtcOffset::UTC);
-        assert_eq!(s, datetime!(2026-11-21 05:00 UTC));
+        assert_eq!(s.to_string(), "2026-11-21T05:00:00Z");
+        assert_eq!(e.to_string(), "2026-11-22T05:00:00Z");
+        assert_eq!(s, ts("2026-11-21T05:00:00Z"));
     }
 
     #[test]
     fn unknown_zone_is_a_typed_error() {
-        let err = period_window(
-            CapPeriod::Day,
-            datetime!(2026-01-01 0:00 UTC),
-            "Mars/Olympus",
-        )
-        .unwrap_err();
+        let err =
+            period_window(CapPeriod::Day, ts("2026-01-01T00:00:00Z"), "Mars/Olympus").unwrap_err();
         assert_eq!(
             err,
             CapacityError::UnknownTimeZone {
@@ -777,7 +700,7 @@ mod tests {
             }
         );
         assert_eq!(err.code(), "unknown_time_zone");
-        assert!(period_window(CapPeriod::Day, datetime!(2026-01-01 0:00 UTC), "").is_err());
+        assert!(period_window(CapPeriod::Day, ts("2026-01-01T00:00:00Z"), "").is_err());
     }
 
     #[test]
@@ -793,7 +716,8 @@ mod tests {
 
     #[test]
     fn out_of_range_is_an_error() {
-        let far = datetime!(9999-12-31 23:00 UTC);
+        // The month after the last instant a Timestamp holds cannot end.
+        let far = Timestamp::MAX;
         assert_eq!(
             Zone::utc()
                 .window(CapPeriod::Month, far)
@@ -810,7 +734,7 @@ mod tests {
                 CapScope::Workspace,
                 "solar_in_001",
                 CapPeriod::Day,
-                datetime!(2026-11-21 05:00 UTC)
+                ts("2026-11-21T05:00:00Z")
             ),
             "workspace:solar_in_001:day:2026-11-21T05:00:00Z"
         );
@@ -820,7 +744,7 @@ mod tests {
                 CapScope::Rule,
                 "42",
                 CapPeriod::Hour,
-                datetime!(2026-05-10 16:00 +5:30)
+                ts("2026-05-10T16:00:00+05:30")
             ),
             "rule:42:hour:2026-05-10T10:30:00Z"
         );
@@ -829,7 +753,7 @@ mod tests {
                 CapScope::Rule,
                 "7",
                 CapPeriod::Week,
-                datetime!(2026-05-10 16:00:00.25 UTC)
+                ts("2026-05-10T16:00:00.25Z")
             ),
             "rule:7:week:2026-05-10T16:00:00.25Z"
         );
@@ -1005,28 +929,28 @@ mod tests {
             nanos in 0u32..1_000_000_000u32,
         ) {
             let zone = Zone::get(zone).unwrap();
-            let at = OffsetDateTime::from_unix_timestamp(secs).unwrap()
-                + Duration::nanoseconds(i64::from(nanos));
+            let at = Timestamp::from_second(secs).unwrap()
+                + SignedDuration::from_nanos(i64::from(nanos));
             let (s, e) = zone.window(period, at).unwrap();
             prop_assert!(s <= at && at < e, "{s} <= {at} < {e}");
             // The window of its own start (and of its last nanosecond) is the same window.
             prop_assert_eq!(zone.window(period, s).unwrap(), (s, e));
-            prop_assert_eq!(zone.window(period, e - Duration::nanoseconds(1)).unwrap(), (s, e));
+            prop_assert_eq!(zone.window(period, e - SignedDuration::from_nanos(1)).unwrap(), (s, e));
             // Windows tile: the next window starts where this one ends, the previous ends
             // where this one starts.
             let (s2, e2) = zone.window(period, e).unwrap();
             prop_assert_eq!(s2, e);
             prop_assert!(e2 > e);
-            let (_, e0) = zone.window(period, s - Duration::nanoseconds(1)).unwrap();
+            let (_, e0) = zone.window(period, s - SignedDuration::from_nanos(1)).unwrap();
             prop_assert_eq!(e0, s);
             // Lengths stay plausible.
             let max = match period {
-                CapPeriod::Hour => Duration::hours(3),
-                CapPeriod::Day => Duration::hours(50),
-                CapPeriod::Week => Duration::days(8),
-                CapPeriod::Month => Duration::days(33),
+                CapPeriod::Hour => SignedDuration::from_hours(3),
+                CapPeriod::Day => SignedDuration::from_hours(50),
+                CapPeriod::Week => SignedDuration::from_hours(8 * 24),
+                CapPeriod::Month => SignedDuration::from_hours(33 * 24),
             };
-            prop_assert!(e - s <= max, "{period} window {s}..{e} too long");
+            prop_assert!(e.duration_since(s) <= max, "{period} window {s}..{e} too long");
         }
     }
 }

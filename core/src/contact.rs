@@ -20,8 +20,8 @@
 
 use crate::model::{ContactId, NewContact};
 use crate::storage::{ContactRepo, Inserted, StorageError};
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use time::{Duration, OffsetDateTime};
 
 /// Which records share contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -231,11 +231,11 @@ fn update(
 /// product received at `original_received_at`: strictly less than `window` apart. A
 /// window of zero or less turns lead-level dedup off.
 pub fn is_duplicate(
-    original_received_at: OffsetDateTime,
-    now: OffsetDateTime,
-    window: Duration,
+    original_received_at: Timestamp,
+    now: Timestamp,
+    window: SignedDuration,
 ) -> bool {
-    window > Duration::ZERO && now - original_received_at < window
+    window > SignedDuration::ZERO && now.duration_since(original_received_at) < window
 }
 
 #[cfg(test)]
@@ -253,7 +253,7 @@ mod tests {
             first_name: Some("Stephanie".into()),
             last_name: None,
             zip_code: None,
-            created_at: OffsetDateTime::UNIX_EPOCH,
+            created_at: Timestamp::UNIX_EPOCH,
         }
     }
 
@@ -362,10 +362,14 @@ mod tests {
 
     #[test]
     fn duplicate_window() {
-        let t = OffsetDateTime::UNIX_EPOCH;
-        let d30 = Duration::days(30);
-        assert!(is_duplicate(t, t + Duration::days(29), d30));
+        let t = Timestamp::UNIX_EPOCH;
+        let d30 = SignedDuration::from_hours(30 * 24);
+        assert!(is_duplicate(
+            t,
+            t + SignedDuration::from_hours(29 * 24),
+            d30
+        ));
         assert!(!is_duplicate(t, t + d30, d30));
-        assert!(!is_duplicate(t, t, Duration::ZERO));
+        assert!(!is_duplicate(t, t, SignedDuration::ZERO));
     }
 }

@@ -18,8 +18,8 @@
 
 use crate::model::{AttemptResult, Delivery, EndpointHealth, Workspace};
 use crate::signature;
+use jiff::Timestamp;
 use std::time::Duration;
-use time::OffsetDateTime;
 
 /// Errors preparing a delivery.
 #[derive(Debug, thiserror::Error)]
@@ -187,10 +187,10 @@ impl Transport for UreqTransport {
 pub fn build_request(
     delivery: &Delivery,
     workspace: &Workspace,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<WebhookRequest, DeliveryError> {
     let body = delivery.delivery.payload.as_bytes().to_vec();
-    let ts = now.unix_timestamp();
+    let ts = crate::tz::unix_seconds(now);
     let mut headers = vec![
         ("Content-Type".to_string(), "application/json".to_string()),
         (
@@ -273,13 +273,13 @@ pub enum EndpointGate {
     /// The pause is over: attempt one delivery (the probe); the others wait for its result.
     Probe,
     /// Wait until this time (UTC), then look again.
-    Wait(OffsetDateTime),
+    Wait(Timestamp),
 }
 
 impl EndpointPolicy {
     /// The gate of an endpoint with this health at `now`; `active` is the workspace's
     /// `webhook_active`.
-    pub fn gate(&self, health: &EndpointHealth, active: bool, now: OffsetDateTime) -> EndpointGate {
+    pub fn gate(&self, health: &EndpointHealth, active: bool, now: Timestamp) -> EndpointGate {
         if health.disabled || !active {
             return EndpointGate::Wait(now + self.recheck);
         }
@@ -298,7 +298,7 @@ impl EndpointPolicy {
         health: &EndpointHealth,
         verdict: Verdict,
         status: Option<u16>,
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> EndpointHealth {
         let mut h = health.clone();
         match verdict {
@@ -394,7 +394,7 @@ impl RetryPolicy {
         &self,
         attempt_number: u32,
         verdict: Verdict,
-        now: OffsetDateTime,
+        now: Timestamp,
         unit: f64,
     ) -> Option<AttemptResult> {
         match verdict {
@@ -450,7 +450,7 @@ pub struct AttemptPlan {
     /// Indexes (into the claimed batch) to attempt now.
     pub attempt: Vec<usize>,
     /// Indexes to put back, with the time they are due again (UTC) and why.
-    pub defer: Vec<(usize, OffsetDateTime, DeferReason)>,
+    pub defer: Vec<(usize, Timestamp, DeferReason)>,
 }
 
 /// Decides, for a claimed batch, which deliveries are attempted now: each delivery's
@@ -464,7 +464,7 @@ pub fn plan_attempts<'a>(
     policy: &EndpointPolicy,
     count: usize,
     endpoint: impl Fn(usize) -> (&'a str, &'a EndpointHealth, bool),
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> AttemptPlan {
     let mut plan = AttemptPlan::default();
     let mut probing = std::collections::HashSet::new();
@@ -495,7 +495,7 @@ pub fn settle(
     retry: &RetryPolicy,
     attempt_number: u32,
     verdict: Verdict,
-    ended: OffsetDateTime,
+    ended: Timestamp,
     unit: f64,
     charge: impl FnOnce() -> Option<crate::model::NewBillingEvent>,
 ) -> Option<AttemptResult> {
@@ -546,11 +546,13 @@ pub fn consequences(result: &AttemptResult) -> Consequences {
 mod tests {
     use super::*;
     use crate::model::{Cents, ForwardStatus, NewDelivery};
-    use time::macros::datetime;
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().expect("test timestamp")
+    }
 
     #[test]
     fn plan_attempts_lets_one_probe_through_per_endpoint() {
-        let now = datetime!(2026-01-01 12:00 UTC);
+        let now = ts("2026-01-01T12:00:00Z");
         let policy = EndpointPolicy::default();
         let healthy = EndpointHealth::default();
         let paused_over = EndpointHealth {
@@ -587,7 +589,7 @@ mod tests {
 
     #[test]
     fn settle_bills_successes_and_schedules_retries() {
-        let now = datetime!(2026-01-01 12:00 UTC);
+        let now = ts("2026-01-01T12:00:00Z");
         let retry = RetryPolicy::default();
         let bill = || {
             Some(crate::model::NewBillingEvent {
@@ -682,7 +684,7 @@ mod tests {
             p.delay_after(1, Some(Duration::from_secs(1_000_000)), 0.5),
             Some(Duration::from_secs(36_000))
         );
-        let now = datetime!(2026-11-21 00:00 UTC);
+        let now = ts("2026-11-21T00:00:00Z");
         assert_eq!(
             p.next_state(1, Verdict::Retry(None), now, 0.5),
             Some(AttemptResult::Retry {
@@ -702,7 +704,7 @@ mod tests {
 
     #[test]
     fn request_has_seed_and_standard_webhooks_headers() {
-        let now = datetime!(2021-02-21 16:22:10 UTC);
+        let now = ts("2021-02-21T16:22:10Z");
         let d = Delivery {
             id: 1,
             delivery: NewDelivery {

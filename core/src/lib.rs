@@ -47,6 +47,7 @@ pub mod kind;
 pub mod model;
 pub mod payload;
 pub mod phone;
+pub mod rfc3339;
 pub mod routing;
 pub mod schedule;
 pub mod seed;

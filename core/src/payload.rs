@@ -6,9 +6,8 @@
 //! `estimated_value` is in dollars; the phone is E.164.
 
 use crate::model::{AppointmentId, Assignment, NewAppointment};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// The JSON body posted to a workspace's webhook.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,7 +50,7 @@ pub const EVENT_TYPE: &str = "appointment.created";
 pub fn shape(
     payload: &AppointmentPayload,
     options: &crate::model::DeliveryOptions,
-    at: OffsetDateTime,
+    at: Timestamp,
 ) -> serde_json::Value {
     let serde_json::Value::Object(fields) = serde_json::to_value(payload).unwrap_or_default()
     else {
@@ -76,11 +75,16 @@ pub fn shape(
     }
 }
 
-/// Formats a UTC time as RFC 3339 (`2026-11-24T13:00:00Z`).
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+/// Formats a UTC time as RFC 3339 (`2026-11-24T13:00:00Z`): fractional seconds only when
+/// non-zero, without trailing zeros. A time outside the years 0000–9999, which RFC 3339
+/// cannot write, is written as its Unix seconds (floored).
+pub fn rfc3339(t: Timestamp) -> String {
+    let year = jiff::tz::Offset::UTC.to_datetime(t).year();
+    if (0..=9999).contains(&year) {
+        t.to_string()
+    } else {
+        crate::tz::unix_seconds(t).to_string()
+    }
 }
 
 /// Who the appointment is with, as the payload shows them.
@@ -136,7 +140,10 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::model::{Cents, RoutingMethod};
-    use time::macros::datetime;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("test timestamp")
+    }
 
     #[test]
     fn seed_fields_in_seed_shape() {
@@ -145,17 +152,17 @@ mod tests {
             contact_id: 1,
             service_type: "Solar".into(),
             zip_code: "46262".into(),
-            appointment_date: datetime!(2026-11-24 13:00 UTC),
+            appointment_date: ts("2026-11-24T13:00:00Z"),
             estimated_value: Some(25000.0),
             notes: None,
             assignment: Assignment::Routed {
                 workspace_id: "solar_in_004".into(),
                 rule_id: Some(3),
                 method: RoutingMethod::Auto,
-                matched_at: datetime!(2026-11-21 04:00:00.5 UTC),
+                matched_at: ts("2026-11-21T04:00:00.5Z"),
                 payment_rate: Cents(20000),
             },
-            created_at: datetime!(2026-11-21 04:00 UTC),
+            created_at: ts("2026-11-21T04:00:00Z"),
         };
         let contact = Customer {
             phone_e164: Some("+13178638426".into()),
@@ -187,7 +194,7 @@ mod tests {
             envelope: false,
             additional_secrets: vec![],
         };
-        let shaped = shape(&p, &options, datetime!(2026-11-21 04:00 UTC));
+        let shaped = shape(&p, &options, ts("2026-11-21T04:00:00Z"));
         assert_eq!(shaped["phone"], "+13178638426");
         assert!(shaped.get("customer_phone").is_none());
         assert!(shaped.get("notes").is_none() && shaped.get("estimated_value").is_none());
@@ -199,7 +206,7 @@ mod tests {
                 envelope: true,
                 ..Default::default()
             },
-            datetime!(2026-11-21 04:00 UTC),
+            ts("2026-11-21T04:00:00Z"),
         );
         assert_eq!(wrapped["type"], "appointment.created");
         assert_eq!(wrapped["timestamp"], "2026-11-21T04:00:00Z");

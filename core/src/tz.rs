@@ -1,14 +1,12 @@
 //! Time-zone helpers shared by [`crate::capacity`] and [`crate::schedule`]: the IANA tz database
-//! bundled by [`jiff`](https://docs.rs/jiff) (independent of the host), zone lookup, conversion
-//! between `time` and `jiff` instants, and wall-clock times to instants across DST gaps and
-//! folds. Crate-private; this module imports nothing from the crate.
+//! bundled by [`jiff`](https://docs.rs/jiff) (independent of the host), zone lookup, and
+//! wall-clock times to instants across DST gaps and folds. Crate-private; this module imports nothing from the crate.
 
 use std::sync::OnceLock;
 
 use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone, TimeZoneDatabase};
 use jiff::Timestamp;
-use time::OffsetDateTime;
 
 /// The bundled IANA tz database, independent of the host.
 pub(crate) fn tzdb() -> &'static TimeZoneDatabase {
@@ -25,16 +23,6 @@ pub(crate) fn lookup_zone(name: &str) -> Option<TimeZone> {
         return Some(TimeZone::UTC);
     }
     tzdb().get(name).ok()
-}
-
-/// `time` → `jiff`, through unix nanoseconds.
-pub(crate) fn to_timestamp(at: OffsetDateTime) -> Option<Timestamp> {
-    Timestamp::from_nanosecond(at.unix_timestamp_nanos()).ok()
-}
-
-/// `jiff` → `time` (UTC offset), through unix nanoseconds.
-pub(crate) fn from_timestamp(ts: Timestamp) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(ts.as_nanosecond()).ok()
 }
 
 /// Every instant whose local wall clock reads `dt`: none in a gap, two in a fold.
@@ -76,4 +64,10 @@ pub(crate) fn first_instant_at_or_after(tz: &TimeZone, dt: DateTime) -> Option<T
             Some(transition.unwrap_or(hi))
         }
     }
+}
+
+/// Whole seconds since the Unix epoch, floored (as the clock face reads, also before 1970;
+/// [`Timestamp::as_second`] truncates toward zero).
+pub(crate) fn unix_seconds(t: Timestamp) -> i64 {
+    t.as_second() - i64::from(t.subsec_nanosecond() < 0)
 }

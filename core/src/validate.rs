@@ -30,10 +30,9 @@ use crate::catalog::{Catalog, ProductId};
 use crate::intake::{canonical, LeadInput};
 use crate::phone::{self, NormalizedPhone};
 use crate::zip::{Zip5, ZipTable};
+use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::fmt;
-use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// Machine-readable reason a record is rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -380,7 +379,7 @@ pub struct ValidLead {
     /// Canonical product name.
     pub product_name: String,
     /// Appointment time (UTC), if sent.
-    pub appointment_date: Option<OffsetDateTime>,
+    pub appointment_date: Option<Timestamp>,
     /// Given name.
     pub first_name: Option<String>,
     /// Family name.
@@ -397,17 +396,76 @@ pub struct ValidLead {
     pub warnings: Vec<String>,
 }
 
-/// Parses a timestamp as RFC 3339 (`2026-11-24T13:00:00Z`, any offset) or as
-/// `YYYY-MM-DD HH:MM:SS` taken as UTC, and returns it in UTC.
-pub fn parse_timestamp(raw: &str) -> Option<OffsetDateTime> {
+/// Parses a timestamp as RFC 3339 (`2026-11-24T13:00:00Z`, any offset; see
+/// [`crate::rfc3339::parse`]) or as `YYYY-MM-DD HH:MM:SS` taken as UTC.
+pub fn parse_timestamp(raw: &str) -> Option<Timestamp> {
     let s = raw.trim();
-    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Some(t.to_offset(time::UtcOffset::UTC));
+    if let Ok(t) = crate::rfc3339::parse(s) {
+        return Some(t);
     }
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    PrimitiveDateTime::parse(s, fmt)
-        .ok()
-        .map(|p| p.assume_utc())
+    parse_utc_civil(s)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` as UTC: the year four digits, optionally signed, every other
+/// component exactly two digits, no fraction, no leap second.
+fn parse_utc_civil(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let sign = match b.first() {
+        Some(b'-') => Some(-1),
+        Some(b'+') => Some(1),
+        _ => None,
+    };
+    if sign.is_some() {
+        i += 1;
+    }
+    let year_digits = b[i..]
+        .iter()
+        .take(4)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if year_digits < 4 {
+        return None;
+    }
+    let year = b[i..i + year_digits]
+        .iter()
+        .fold(0i32, |v, c| v * 10 + i32::from(c - b'0'))
+        * sign.unwrap_or(1);
+    i += year_digits;
+    let mut two = |sep: u8| -> Option<u32> {
+        let d = b.get(i..i + 3)?;
+        if d[0] != sep || !d[1].is_ascii_digit() || !d[2].is_ascii_digit() {
+            return None;
+        }
+        i += 3;
+        Some(u32::from(d[1] - b'0') * 10 + u32::from(d[2] - b'0'))
+    };
+    let month = two(b'-')?;
+    let day = two(b'-')?;
+    let hour = two(b' ')?;
+    let minute = two(b':')?;
+    let second = two(b':')?;
+    if i != b.len()
+        || !(1..=12).contains(&month)
+        || day == 0
+        || day > crate::rfc3339::days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let civil = jiff::civil::DateTime::new(
+        year as i16,
+        month as i8,
+        day as i8,
+        hour as i8,
+        minute as i8,
+        second as i8,
+        0,
+    )
+    .ok()?;
+    jiff::tz::Offset::UTC.to_timestamp(civil).ok()
 }
 
 fn quoted(s: &str) -> String {
@@ -680,7 +738,7 @@ fn lead_type_allowed(allowed: &[String], lead_type: &str) -> bool {
 }
 
 /// The appointment time in UTC, when sent and readable.
-fn appointment_of(input: &LeadInput, f: &mut Findings) -> Option<OffsetDateTime> {
+fn appointment_of(input: &LeadInput, f: &mut Findings) -> Option<Timestamp> {
     let raw = input.appointment_date.as_deref()?;
     let t = parse_timestamp(raw);
     if t.is_none() {

@@ -1,5 +1,6 @@
 //! The engine end to end over the in-memory store, with a scripted transport.
 
+use jiff::{SignedDuration, Timestamp};
 use leadroute_core::delivery::{Transport, TransportError, WebhookRequest, WebhookResponse};
 use leadroute_core::engine::{Outcome, RoutingOutcome};
 use leadroute_core::intake::{split_csv, RawRecord};
@@ -380,9 +381,12 @@ fn failures_retry_on_schedule_and_permanent_ones_fail_without_billing() {
         &d2
     };
     assert_eq!((retried.attempts, failed.attempts), (1, 1));
-    let wait = retried.delivery.next_attempt_at - attempts[0].requested_at;
+    let wait = retried
+        .delivery
+        .next_attempt_at
+        .duration_since(attempts[0].requested_at);
     assert!(
-        wait >= time::Duration::seconds(3) && wait <= time::Duration::seconds(7),
+        wait >= SignedDuration::from_secs(3) && wait <= SignedDuration::from_secs(7),
         "{wait}"
     );
     let c = engine.counts().unwrap();
@@ -470,7 +474,7 @@ fn same_contact_and_product_within_the_window_is_a_duplicate_lead() {
 #[test]
 fn the_duplicate_window_is_configurable_globally_and_per_workspace() {
     let off = EngineConfig {
-        duplicate_window: time::Duration::ZERO,
+        duplicate_window: SignedDuration::ZERO,
         ..EngineConfig::default()
     };
     let (engine, _) = engine_with(off);
@@ -891,8 +895,12 @@ fn a_budget_is_never_overspent() {
 fn outside_its_hours_a_workspace_is_skipped() {
     use leadroute_core::schedule::WeeklySchedule;
     // Open only on the day after tomorrow (UTC): closed now.
-    let day = time::OffsetDateTime::now_utc().weekday().next().next();
-    let name = format!("{day}").to_lowercase();
+    let day = jiff::tz::Offset::UTC
+        .to_datetime(Timestamp::now())
+        .weekday()
+        .next()
+        .next();
+    let name = format!("{day:?}").to_lowercase();
     let schedule = WeeklySchedule::from_json(&format!(
         r#"{{"timezone": "UTC", "hours": [{{"days": ["{name}"], "start": "00:00", "end": "24:00"}}]}}"#
     ))
@@ -1015,8 +1023,8 @@ fn a_return_credits_the_charge_and_gives_the_cap_back() {
         ("returned", &serde_json::json!("wrong number"))
     );
     // Billing summary: one charge and one credit, net zero.
-    let day = time::Duration::days(1);
-    let now = time::OffsetDateTime::now_utc();
+    let day = SignedDuration::from_hours(24);
+    let now = Timestamp::now();
     let summary = engine.billing_summary(now - day, now + day).unwrap();
     assert_eq!(summary.len(), 1);
     let row = &summary[0];

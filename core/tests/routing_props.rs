@@ -2,6 +2,7 @@
 //! (`routing::reference`) over random rule sets (explicit ZIPs, states, ZIP prefixes, radii,
 //! exclusions, weights), random gates and random queries, for every tie policy.
 
+use jiff::{SignedDuration, Timestamp};
 use leadroute_core::catalog::Catalog;
 use leadroute_core::model::{Cents, Workspace};
 use leadroute_core::routing::reference::{decide_linear, RejectRules};
@@ -12,7 +13,6 @@ use leadroute_core::routing::{
 use leadroute_core::zip::{Zip5, ZipTable};
 use proptest::prelude::*;
 use std::sync::OnceLock;
-use time::OffsetDateTime;
 
 /// A small synthetic ZIP table: 60 ZIPs in 10000..10060 over three states, on a grid about
 /// 7 miles apart, every seventh one inactive.
@@ -140,7 +140,7 @@ proptest! {
         for (step, (p, zoff)) in queries.into_iter().enumerate() {
             let product = ["solar", "HVAC", "roofing", "Bath"][p];
             let zip = Zip5::from_u32(10000 + zoff).unwrap();
-            let now = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(step as i64);
+            let now = Timestamp::UNIX_EPOCH + SignedDuration::from_secs(step as i64);
             let mut gate = RejectRules(rejected.clone());
             let pid = cat.lookup(product).unwrap();
             let e = t.decide_explained(pid, zip, policy, &mut fast_state, &mut gate, now);

@@ -1,11 +1,11 @@
 //! Encoding and decoding between model values and SQLite columns, and error mapping.
 
+use jiff::tz::Offset;
+use jiff::Timestamp;
 use leadroute_core::storage::StorageError;
 use rusqlite::{ErrorCode, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, UtcOffset};
 
 /// Maps a rusqlite error to the storage error the traits promise.
 ///
@@ -61,9 +61,9 @@ pub(crate) fn corrupt(msg: impl Into<String>) -> StorageError {
 /// Always six fractional digits (microseconds; anything finer is truncated), so that text
 /// order is time order and `next_attempt_at <= ?` compares correctly. Years outside
 /// 0000–9999 cannot keep that property and are refused.
-pub(crate) fn ts(t: OffsetDateTime) -> Result<String, StorageError> {
-    let t = t.to_offset(UtcOffset::UTC);
-    let year = t.year();
+pub(crate) fn ts(t: Timestamp) -> Result<String, StorageError> {
+    let d = Offset::UTC.to_datetime(t);
+    let year = d.year();
     if !(0..=9999).contains(&year) {
         return Err(StorageError::backend(format!(
             "timestamp {t} is outside the years 0000-9999 that the store can keep in order"
@@ -78,26 +78,27 @@ pub(crate) fn ts(t: OffsetDateTime) -> Result<String, StorageError> {
             v /= 10;
         }
     };
-    put(0, 4, year.unsigned_abs());
-    put(5, 2, u32::from(u8::from(t.month())));
-    put(8, 2, u32::from(t.day()));
-    put(11, 2, u32::from(t.hour()));
-    put(14, 2, u32::from(t.minute()));
-    put(17, 2, u32::from(t.second()));
-    put(20, 6, t.microsecond());
+    // Every component is non-negative here: the year was checked, the others always are.
+    let digits = |v: i64| u32::try_from(v).unwrap_or(0);
+    put(0, 4, digits(year.into()));
+    put(5, 2, digits(d.month().into()));
+    put(8, 2, digits(d.day().into()));
+    put(11, 2, digits(d.hour().into()));
+    put(14, 2, digits(d.minute().into()));
+    put(17, 2, digits(d.second().into()));
+    put(20, 6, digits((d.subsec_nanosecond() / 1_000).into()));
     Ok(b.iter().map(|&c| char::from(c)).collect())
 }
 
 /// [`ts`] for an optional time.
-pub(crate) fn ts_opt(t: Option<OffsetDateTime>) -> Result<Option<String>, StorageError> {
+pub(crate) fn ts_opt(t: Option<Timestamp>) -> Result<Option<String>, StorageError> {
     t.map(ts).transpose()
 }
 
-/// Parses a time stored by [`ts`] (any RFC 3339 text is accepted), as UTC.
-pub(crate) fn parse_ts(s: &str) -> Result<OffsetDateTime, StorageError> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map(|t| t.to_offset(UtcOffset::UTC))
-        .map_err(|e| corrupt(format!("bad timestamp {s:?}: {e}")))
+/// Parses a time stored by [`ts`] (any RFC 3339 text is accepted, see
+/// [`leadroute_core::rfc3339::parse`]).
+pub(crate) fn parse_ts(s: &str) -> Result<Timestamp, StorageError> {
+    leadroute_core::rfc3339::parse(s).map_err(|e| corrupt(format!("bad timestamp {s:?}: {e}")))
 }
 
 /// Serializes a value to JSON text for a TEXT column.
@@ -135,18 +136,25 @@ impl<'r, 's> Cols<'r, 's> {
     }
 
     /// A timestamp column.
-    pub(crate) fn time(&self, i: usize) -> Result<OffsetDateTime, StorageError> {
+    pub(crate) fn time(&self, i: usize) -> Result<Timestamp, StorageError> {
         let s: String = self.get(i)?;
         parse_ts(&s).map_err(|e| in_op_err(self.table, i, e))
     }
 
     /// A nullable timestamp column.
-    pub(crate) fn time_opt(&self, i: usize) -> Result<Option<OffsetDateTime>, StorageError> {
+    pub(crate) fn time_opt(&self, i: usize) -> Result<Option<Timestamp>, StorageError> {
         let s: Option<String> = self.get(i)?;
         s.as_deref()
             .map(parse_ts)
             .transpose()
             .map_err(|e| in_op_err(self.table, i, e))
+    }
+
+    /// A `YYYY-MM-DD` day column.
+    pub(crate) fn day(&self, i: usize) -> Result<jiff::civil::Date, StorageError> {
+        let s: String = self.get(i)?;
+        s.parse()
+            .map_err(|e| corrupt(format!("{}: column {i}: bad day {s:?}: {e}", self.table)))
     }
 
     /// A JSON text column.
@@ -164,33 +172,52 @@ fn in_op_err(table: &str, i: usize, e: StorageError) -> StorageError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("test timestamp")
+    }
 
     #[test]
     fn timestamps_are_fixed_width_utc_and_round_trip() {
-        let t = datetime!(2025-03-14 15:09:26.535897 UTC);
+        let t = at("2025-03-14T15:09:26.535897Z");
         let s = ts(t).expect("format");
         assert_eq!(s, "2025-03-14T15:09:26.535897Z");
         assert_eq!(parse_ts(&s).expect("parse"), t);
-        let whole = datetime!(2025-03-14 10:00:00 -05:00);
+        let whole = at("2025-03-14T10:00:00-05:00");
         assert_eq!(ts(whole).expect("format"), "2025-03-14T15:00:00.000000Z");
         // Sub-microsecond precision is truncated, never rounded up.
-        let nanos = datetime!(2025-03-14 15:09:26.999999999 UTC);
+        let nanos = at("2025-03-14T15:09:26.999999999Z");
         assert_eq!(ts(nanos).expect("format"), "2025-03-14T15:09:26.999999Z");
     }
 
     #[test]
     fn text_order_is_time_order() {
-        let a = datetime!(2025-03-14 09:59:59.999999 UTC);
-        let b = datetime!(2025-03-14 10:00:00 UTC);
-        let c = datetime!(2026-01-01 00:00:00.000001 UTC);
+        let a = at("2025-03-14T09:59:59.999999Z");
+        let b = at("2025-03-14T10:00:00Z");
+        let c = at("2026-01-01T00:00:00.000001Z");
         let (sa, sb, sc) = (ts(a).unwrap(), ts(b).unwrap(), ts(c).unwrap());
         assert!(sa < sb && sb < sc);
     }
 
     #[test]
     fn out_of_range_years_are_refused() {
-        let t = datetime!(-0001-12-31 23:59:59 UTC);
+        let t = at("-000001-12-31T23:59:59Z");
         assert!(ts(t).is_err());
+        // The ends of the years kept: four-digit years, six fractional digits, `Z`.
+        let first = at("0000-01-01T00:00:00Z");
+        assert_eq!(ts(first).expect("format"), "0000-01-01T00:00:00.000000Z");
+        assert_eq!(
+            parse_ts("0000-01-01T00:00:00.000000Z").expect("parse"),
+            first
+        );
+        assert_eq!(
+            ts(Timestamp::MAX).expect("format"),
+            "9999-12-30T22:00:00.999999Z"
+        );
+        let before_1970 = at("1969-12-31T23:59:59.9999995Z");
+        assert_eq!(
+            ts(before_1970).expect("format"),
+            "1969-12-31T23:59:59.999999Z"
+        );
     }
 }

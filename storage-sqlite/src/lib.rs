@@ -596,7 +596,9 @@ mod tests {
         use leadroute_core::auth::SignatureScheme;
         use leadroute_core::model::*;
         use leadroute_core::storage::with_tx;
-        use time::macros::datetime;
+        fn ts(s: &str) -> jiff::Timestamp {
+            s.parse().expect("test timestamp")
+        }
 
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("v6.sqlite");
@@ -705,7 +707,7 @@ mod tests {
             secret: Some("whsec_test".into()),
             ..WebhookConfig::new("wh_solar_ca")
         };
-        let at = datetime!(2025-03-15 09:00 UTC);
+        let at = ts("2025-03-15T09:00:00Z");
         let (back, rejection_events) = with_tx(&store, |tx| {
             tx.put_provider(&form)?;
             tx.put_webhook_config(&hook)?;
@@ -718,7 +720,7 @@ mod tests {
             })?;
             tx.add_usage(&ProviderUsage {
                 provider_id: "provider-a".into(),
-                day: "2025-03-15".into(),
+                day: jiff::civil::date(2025, 3, 15),
                 total_leads: 2,
                 last_lead_at: Some(at),
                 ..ProviderUsage::default()

@@ -1,6 +1,7 @@
 //! SQLite-specific behavior: migrations, pragmas, error mapping, and invariants under
 //! concurrent writers that each hold their own connection to one file.
 
+use jiff::{SignedDuration, Timestamp};
 use leadroute_core::contact::resolve_contact;
 use leadroute_core::model::*;
 use leadroute_core::storage::{with_tx, StorageError, StorageErrorKind, Store};
@@ -10,10 +11,13 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
-use time::macros::datetime;
-use time::OffsetDateTime;
 
-const T0: OffsetDateTime = datetime!(2025-03-14 15:09:26.535897 UTC);
+/// 2025-03-14T15:09:26.535897Z.
+const T0: Timestamp = Timestamp::constant(1_741_964_966, 535_897_000);
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("test timestamp")
+}
 
 /// Stores a new contact: its id, or `Conflict` when its key is taken.
 fn insert_contact(
@@ -74,7 +78,7 @@ fn lead(contact_id: ContactId, key: &str) -> NewLead {
         external_id: Some(key.into()),
         product_type: "Solar".into(),
         zip_code: "90210".into(),
-        appointment_date: Some(datetime!(2025-03-18 17:30 UTC)),
+        appointment_date: Some(ts("2025-03-18T17:30:00Z")),
         estimated_value: Some(18_500.0),
         tcpa_consent: Some(true),
         fields: serde_json::json!({"first_name": "Stephanie"}),
@@ -119,7 +123,7 @@ fn seed_deliveries(store: &dyn Store, n: u32) -> Vec<DeliveryId> {
                 contact_id: c,
                 service_type: "Solar".into(),
                 zip_code: "90210".into(),
-                appointment_date: datetime!(2025-03-18 17:30 UTC),
+                appointment_date: ts("2025-03-18T17:30:00Z"),
                 estimated_value: None,
                 notes: None,
                 assignment: Assignment::Routed {
@@ -239,7 +243,7 @@ fn timestamps_are_stored_as_fixed_width_utc_text() {
         Ok(insert_contact(
             tx,
             &NewContact {
-                created_at: datetime!(2025-03-14 10:09:26.5 -05:00),
+                created_at: ts("2025-03-14T10:09:26.5-05:00"),
                 ..contact("+13178638426")
             },
         )?)
@@ -416,8 +420,8 @@ fn concurrent_claims_never_share_a_delivery() {
         let store = SqliteStore::open(&path).expect("open");
         seed_deliveries(&store, DELIVERIES).into_iter().collect()
     };
-    let now = T0 + time::Duration::seconds(1);
-    let lease = T0 + time::Duration::hours(1);
+    let now = T0 + SignedDuration::from_secs(1);
+    let lease = T0 + SignedDuration::from_hours(1);
     let barrier = Barrier::new(2);
     let claimed: Vec<Vec<DeliveryId>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..2)
@@ -456,7 +460,7 @@ fn concurrent_claims_never_share_a_delivery() {
                                             response_excerpt: None,
                                         },
                                         &AttemptResult::Retry {
-                                            next_attempt_at: T0 + time::Duration::days(1),
+                                            next_attempt_at: T0 + SignedDuration::from_hours(24),
                                         },
                                     )?;
                                 }
@@ -855,4 +859,9 @@ fn dropping_the_store_stops_its_checkpointer() {
     finished
         .recv_timeout(Duration::from_secs(20))
         .expect("the store was dropped without waiting for its hourly checkpoint tick");
+}
+
+#[test]
+fn t0_is_the_reference_time() {
+    assert_eq!(T0, ts("2025-03-14T15:09:26.535897Z"));
 }

@@ -417,10 +417,10 @@ class BillingEvent(TypedDict):
 
 @type_check_only
 class ProviderUsage(TypedDict):
-    """A provider's intake through one inbound webhook (``""``: direct) on one UTC day."""
+    """A provider's intake through one inbound webhook (``None``: direct) on one UTC day."""
 
     provider_id: str
-    webhook_id: str
+    webhook_id: str | None
     day: date
     requests: int
     refused: int

@@ -9,8 +9,8 @@ use crate::model::{
     AppointmentId, ContactId, DeliveryId, EventSubject, LeadId, NewEvent, RoutingMethod,
 };
 use crate::status::EventKind;
+use jiff::Timestamp;
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
 /// Where a record came from, as the audit trail names it.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +28,7 @@ pub(crate) struct AttemptRef<'a> {
     pub attempt: u32,
     pub status_code: Option<u16>,
     pub error: Option<&'a str>,
-    pub next_attempt_at: Option<OffsetDateTime>,
+    pub next_attempt_at: Option<Timestamp>,
 }
 
 /// One audit event, before it is stored.
@@ -85,7 +85,7 @@ pub(crate) enum Audit<'a> {
     DeliveryDeferred {
         delivery_id: DeliveryId,
         reason: &'a str,
-        next_attempt_at: OffsetDateTime,
+        next_attempt_at: Timestamp,
     },
     /// An attempt's result (`kind`: delivered, delivery_retry, delivery_failed), on the
     /// appointment and, when final, on its lead.
@@ -184,12 +184,7 @@ impl Audit<'_> {
     }
 
     /// The stored event about `subject` row `subject_id` at `at`.
-    pub(crate) fn on(
-        &self,
-        subject: EventSubject,
-        subject_id: i64,
-        at: OffsetDateTime,
-    ) -> NewEvent {
+    pub(crate) fn on(&self, subject: EventSubject, subject_id: i64, at: Timestamp) -> NewEvent {
         NewEvent {
             subject,
             subject_id,

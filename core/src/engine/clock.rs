@@ -3,23 +3,23 @@
 //! Every time the engine stores (received, routed, attempted, billed, audited) comes from
 //! the configured clock, so that tests and replays run at any instant.
 
+use jiff::Timestamp;
 use std::sync::atomic::{AtomicI64, Ordering};
-use time::OffsetDateTime;
 
 /// A source of the current time (UTC).
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current instant (UTC). The engine truncates it to the microsecond, what stores
     /// keep.
-    fn now(&self) -> OffsetDateTime;
+    fn now(&self) -> Timestamp;
 }
 
-/// The system clock ([`OffsetDateTime::now_utc`]); the default.
+/// The system clock ([`Timestamp::now`]); the default.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
     }
 }
 
@@ -32,7 +32,7 @@ impl Clock for SystemClock {
 /// use leadroute_core::engine::{Clock, FixedClock};
 /// let clock = FixedClock::at_unix(1_700_000_000);
 /// clock.advance(std::time::Duration::from_secs(90));
-/// assert_eq!(clock.now().unix_timestamp(), 1_700_000_090);
+/// assert_eq!(clock.now().as_second(), 1_700_000_090);
 /// ```
 #[derive(Debug)]
 pub struct FixedClock {
@@ -42,7 +42,7 @@ pub struct FixedClock {
 
 impl FixedClock {
     /// A clock at `at`.
-    pub fn new(at: OffsetDateTime) -> FixedClock {
+    pub fn new(at: Timestamp) -> FixedClock {
         FixedClock {
             micros: AtomicI64::new(micros_of(at)),
         }
@@ -56,7 +56,7 @@ impl FixedClock {
     }
 
     /// Moves the clock to `at`.
-    pub fn set(&self, at: OffsetDateTime) {
+    pub fn set(&self, at: Timestamp) {
         self.micros.store(micros_of(at), Ordering::SeqCst);
     }
 
@@ -68,19 +68,18 @@ impl FixedClock {
 }
 
 impl Clock for FixedClock {
-    fn now(&self) -> OffsetDateTime {
+    fn now(&self) -> Timestamp {
         let us = self.micros.load(Ordering::SeqCst);
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        Timestamp::from_microsecond(us).unwrap_or(Timestamp::UNIX_EPOCH)
     }
 }
 
-fn micros_of(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+fn micros_of(at: Timestamp) -> i64 {
+    i64::try_from(at.as_nanosecond() / 1_000).unwrap_or(i64::MAX)
 }
 
 /// `t` truncated to the microsecond (what stores keep).
-pub(super) fn to_micros(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(t)
+pub(super) fn to_micros(t: Timestamp) -> Timestamp {
+    // Floored, as the clock face reads: before 1970 too.
+    Timestamp::from_nanosecond(t.as_nanosecond().div_euclid(1_000) * 1_000).unwrap_or(t)
 }

@@ -24,7 +24,7 @@ pub struct EngineConfig {
     /// Lead-level duplicate window: the same contact and product again within it is a
     /// duplicate lead. Default 30 days; a workspace's `duplicate_window_days` overrides it
     /// for leads routed there; zero turns it off.
-    pub duplicate_window: time::Duration,
+    pub duplicate_window: jiff::SignedDuration,
     /// Retry schedule of deliveries. Default Svix's.
     pub retry: RetryPolicy,
     /// When endpoints pause after failures, and for how long.
@@ -70,7 +70,7 @@ impl Default for EngineConfig {
             dedup_scope: DedupScope::Provider,
             email_rules: EmailKeyRules::default(),
             require_phone: true,
-            duplicate_window: time::Duration::days(30),
+            duplicate_window: jiff::SignedDuration::from_hours(30 * 24),
             retry: RetryPolicy::default(),
             endpoint: EndpointPolicy::default(),
             request_timeout: Duration::from_secs(15),

@@ -120,7 +120,8 @@ impl Engine {
             .ok_or_else(|| Error::Internal(format!("delivery {} has no appointment", d.id)))?;
         let n = attempt.attempt_number;
         // The retry schedule counts from this attempt's own end, not the batch's.
-        let ended = attempt.requested_at + time::Duration::milliseconds(attempt.duration_ms as i64);
+        let ended =
+            attempt.requested_at + jiff::SignedDuration::from_millis(attempt.duration_ms as i64);
         let charge = || billing::charge(appt.id, &appt.appointment.assignment, finished);
         let unit = fastrand::f64();
         let result = delivery::settle(&self.config.retry, n, *verdict, ended, unit, charge)

@@ -7,8 +7,8 @@ use crate::model::Cents;
 use crate::routing::{Candidate, Gate, SkipReason, TieState};
 use crate::storage::{CounterLimit, RuleRoutingState, StorageError, Tx};
 use crate::Error;
+use jiff::Timestamp;
 use std::cell::RefCell;
-use time::OffsetDateTime;
 
 /// [`TieState`] read from and written to the store, inside the caller's transaction.
 ///
@@ -67,10 +67,10 @@ impl TieState for StoreTieState<'_> {
     fn set_current_weight(&mut self, rule_id: i64, w: i64) {
         self.update(rule_id, |s| s.current_weight = w);
     }
-    fn last_routed(&self, rule_id: i64) -> Option<OffsetDateTime> {
+    fn last_routed(&self, rule_id: i64) -> Option<Timestamp> {
         self.read(rule_id).last_routed_at
     }
-    fn set_last_routed(&mut self, rule_id: i64, at: OffsetDateTime) {
+    fn set_last_routed(&mut self, rule_id: i64, at: Timestamp) {
         self.update(rule_id, |s| s.last_routed_at = Some(at));
     }
 }
@@ -81,19 +81,14 @@ impl TieState for StoreTieState<'_> {
 pub(super) struct StoreGate<'a> {
     tx: &'a dyn Tx,
     snap: &'a Snapshot,
-    at: OffsetDateTime,
+    at: Timestamp,
     /// Whether the lead has TCPA consent (`tcpa_consent = true`).
     consent: bool,
     error: Option<Error>,
 }
 
 impl<'a> StoreGate<'a> {
-    pub(super) fn new(
-        tx: &'a dyn Tx,
-        snap: &'a Snapshot,
-        at: OffsetDateTime,
-        consent: bool,
-    ) -> Self {
+    pub(super) fn new(tx: &'a dyn Tx, snap: &'a Snapshot, at: Timestamp, consent: bool) -> Self {
         StoreGate {
             tx,
             snap,
@@ -178,7 +173,7 @@ fn usage(
     owner: &str,
     cap: &Capacity,
     zone: &Zone,
-    at: OffsetDateTime,
+    at: Timestamp,
 ) -> Result<Usage, Error> {
     let mut usage = Usage::default();
     for period in cap.periods() {
@@ -202,7 +197,7 @@ pub(super) fn consume(
     workspace_id: &str,
     rule_id: Option<i64>,
     price: Cents,
-    at: OffsetDateTime,
+    at: Timestamp,
 ) -> Result<bool, Error> {
     let mut limits = Vec::new();
     for (scope, owner, cap) in scopes(snap, workspace_id, rule_id) {
@@ -232,7 +227,7 @@ pub(super) fn give_back(
     workspace_id: &str,
     rule_id: Option<i64>,
     price: Cents,
-    matched_at: OffsetDateTime,
+    matched_at: Timestamp,
 ) -> Result<(), Error> {
     for (scope, owner, cap) in scopes(snap, workspace_id, rule_id) {
         let zone = snap.zone(workspace_id)?;

@@ -64,8 +64,8 @@ pub use wall::InboundRequest;
 use crate::storage::{with_tx, Store, Tx};
 use crate::zip::ZipTable;
 use crate::Result;
+use jiff::Timestamp;
 use std::sync::{Arc, RwLock};
-use time::OffsetDateTime;
 
 /// What one step of a use case works with inside its transaction: the transaction, the
 /// configuration snapshot, the settings and the instant (UTC, from the clock).
@@ -74,7 +74,7 @@ pub(crate) struct Step<'a> {
     pub tx: &'a dyn Tx,
     pub snap: &'a Snapshot,
     pub config: &'a EngineConfig,
-    pub at: OffsetDateTime,
+    pub at: Timestamp,
 }
 
 /// The leadroute engine (see the module docs).
@@ -112,7 +112,7 @@ pub(crate) fn stored_appointment(
 impl Engine {
     /// The current time from [`EngineConfig::clock`], truncated to the microsecond (what
     /// stores keep).
-    pub(crate) fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> Timestamp {
         clock::to_micros(self.config.clock.now())
     }
 
@@ -121,7 +121,7 @@ impl Engine {
         &'a self,
         tx: &'a dyn Tx,
         snap: &'a Snapshot,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Step<'a> {
         Step {
             tx,

@@ -9,7 +9,7 @@ use super::Engine;
 use crate::model::*;
 use crate::storage::with_tx;
 use crate::Result;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 impl Engine {
     /// The health of a workspace's webhook endpoint.
@@ -29,8 +29,8 @@ impl Engine {
     /// Storage errors.
     pub fn billing_summary(
         &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Vec<BillingSummaryRow>> {
         with_tx(&*self.store, |tx| {
             Ok(tx.reports().billing_summary(from, to)?)
@@ -64,7 +64,7 @@ impl Engine {
     /// # Errors
     ///
     /// Storage errors.
-    pub fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<OffsetDateTime>)> {
+    pub fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<Timestamp>)> {
         with_tx(&*self.store, |tx| {
             Ok(tx.reports().provider_totals(provider_id)?)
         })

@@ -22,7 +22,7 @@ use crate::intake::FieldMap;
 use crate::model::{Cents, Provider, WebhookConfig};
 use crate::storage::{CounterLimit, Tx};
 use crate::Error;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 /// One inbound HTTP request from a provider, as the embedding service received it.
 #[derive(Debug, Clone, Copy)]
@@ -152,9 +152,9 @@ fn may_post_through(provider: &Provider, webhook: &WebhookConfig) -> bool {
 pub(super) fn consume_quota(
     tx: &dyn Tx,
     admitted: &Admitted<'_>,
-    at: OffsetDateTime,
+    at: Timestamp,
 ) -> Result<(), Error> {
-    let now = at.unix_timestamp();
+    let now = crate::tz::unix_seconds(at);
     if let Some(id) = &admitted.message_id {
         let scope = match admitted.webhook {
             Some(w) => format!("webhook:{}", w.id),

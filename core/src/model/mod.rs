@@ -2,7 +2,7 @@
 //!
 //! Names follow the seed schema (`lead_source_providers`, `workspaces`, `contacts`, `leads`,
 //! `appointments`, `appointment_routing_rules`, `billing_events`, the `*_events` tables) and the
-//! terms in `docs/DESIGN.md`. Times are UTC ([`time::OffsetDateTime`]); money is integer cents
+//! terms in `docs/DESIGN.md`. Times are UTC instants ([`jiff::Timestamp`]); money is integer cents
 //! ([`Cents`]), never floating-point dollars.
 //!
 //! The capacity records ([`Capacity`], [`Cap`], [`Budget`], [`CapPeriod`], [`CapScope`]) and
@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::status::{EventKind, LeadStatus, UnroutedReason};
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 mod capacity;
 pub(crate) mod schedule;
@@ -251,8 +251,8 @@ pub struct EndpointHealth {
     pub consecutive_failures: u32,
     /// While set and in the future, no delivery is attempted; the first one after it is the
     /// probe.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub paused_until: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub paused_until: Option<Timestamp>,
     /// Set by a `410 Gone`: nothing is attempted until the endpoint is re-enabled.
     pub disabled: bool,
     /// Why it was disabled.
@@ -306,8 +306,7 @@ pub struct NewContact {
     /// ZIP5 of the contact's address.
     pub zip_code: Option<String>,
     /// When the contact was first stored (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 /// A stored contact.
@@ -341,8 +340,8 @@ pub struct NewLead {
     /// ZIP5.
     pub zip_code: String,
     /// Requested appointment time (UTC), if the record carries one.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub appointment_date: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub appointment_date: Option<Timestamp>,
     /// Estimated job value in dollars, if sent.
     pub estimated_value: Option<f64>,
     /// Whether the record carried TCPA consent (`true`, `yes`, `1`); `None` when absent.
@@ -354,8 +353,7 @@ pub struct NewLead {
     /// The raw record, verbatim as received.
     pub raw_payload: String,
     /// When it was received (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub received_at: OffsetDateTime,
+    pub received_at: Timestamp,
 }
 
 /// A stored lead.
@@ -382,8 +380,7 @@ pub struct NewRejection {
     /// The raw record, verbatim as received.
     pub raw_payload: String,
     /// When it was received (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub received_at: OffsetDateTime,
+    pub received_at: Timestamp,
 }
 
 /// What a record key already stored resolves to.
@@ -465,8 +462,7 @@ pub enum Assignment {
         #[serde(rename = "routing_method")]
         method: RoutingMethod,
         /// When it was matched (UTC).
-        #[serde(with = "time::serde::rfc3339")]
-        matched_at: OffsetDateTime,
+        matched_at: Timestamp,
         /// The workspace's payment rate at routing time: what a delivery bills.
         #[serde(rename = "payment_rate_cents")]
         payment_rate: Cents,
@@ -491,8 +487,7 @@ pub struct NewAppointment {
     /// ZIP5, the payload's `customer_zip`.
     pub zip_code: String,
     /// Scheduled time (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub appointment_date: OffsetDateTime,
+    pub appointment_date: Timestamp,
     /// Estimated job value in dollars.
     pub estimated_value: Option<f64>,
     /// Free-text notes.
@@ -501,8 +496,7 @@ pub struct NewAppointment {
     #[serde(flatten)]
     pub assignment: Assignment,
     /// Creation time (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 /// A stored appointment with its delivery state.
@@ -518,8 +512,8 @@ pub struct Appointment {
     /// `forward_attempts`: HTTP tries made so far.
     pub forward_attempts: u32,
     /// `forwarded_at`: time of the successful delivery (UTC).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub forwarded_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub forwarded_at: Option<Timestamp>,
     /// `forward_response`: the last response, truncated.
     pub forward_response: Option<String>,
 }
@@ -538,11 +532,9 @@ pub struct NewDelivery {
     /// The exact JSON bytes to POST (UTF-8).
     pub payload: String,
     /// First due time (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub next_attempt_at: OffsetDateTime,
+    pub next_attempt_at: Timestamp,
     /// Creation time (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 /// A stored outbox row.
@@ -557,8 +549,8 @@ pub struct Delivery {
     /// Attempts made so far.
     pub attempts: u32,
     /// Lease expiry while a worker holds the row (UTC).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub locked_until: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub locked_until: Option<Timestamp>,
 }
 
 /// One HTTP try of a delivery (`delivery_attempts`).
@@ -569,8 +561,7 @@ pub struct Attempt {
     /// 1-based attempt number.
     pub attempt_number: u32,
     /// When the request started (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub requested_at: OffsetDateTime,
+    pub requested_at: Timestamp,
     /// Round-trip time in milliseconds.
     pub duration_ms: u64,
     /// HTTP status, if a response arrived.
@@ -592,8 +583,7 @@ pub enum AttemptResult {
     /// Try again at this time (UTC).
     Retry {
         /// Next due time.
-        #[serde(with = "time::serde::rfc3339")]
-        next_attempt_at: OffsetDateTime,
+        next_attempt_at: Timestamp,
     },
     /// Give up: permanent failure or retries exhausted.
     Failed,
@@ -661,8 +651,7 @@ pub struct NewBillingEvent {
     #[serde(rename = "amount_cents")]
     pub amount: Cents,
     /// When it was recorded (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 /// What an audit event is about.
@@ -691,8 +680,7 @@ pub struct NewEvent {
     /// Structured detail.
     pub detail: serde_json::Value,
     /// When it happened (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 /// An inbound webhook: an endpoint providers post leads to (`webhook_configs` in the seed).
@@ -742,10 +730,11 @@ impl WebhookConfig {
 pub struct ProviderUsage {
     /// The provider.
     pub provider_id: String,
-    /// The inbound webhook, or `""` for records ingested directly.
-    pub webhook_id: String,
-    /// The UTC day, `YYYY-MM-DD`.
-    pub day: String,
+    /// The inbound webhook, or `None` for records ingested directly (stores keep `""`; an
+    /// empty id reads back as `None`).
+    pub webhook_id: Option<String>,
+    /// The UTC day (serialized `YYYY-MM-DD`).
+    pub day: jiff::civil::Date,
     /// Authenticated requests (batches) taken in.
     pub requests: u64,
     /// Requests refused (authentication, permission, rate limit).
@@ -757,8 +746,8 @@ pub struct ProviderUsage {
     /// Of those, rejections.
     pub rejected: u64,
     /// When the last record was stored (UTC).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub last_lead_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub last_lead_at: Option<Timestamp>,
 }
 
 /// One change of a lead's status (`lead_status_history`).
@@ -773,8 +762,7 @@ pub struct LeadStatusChange {
     /// Why, e.g. the unrouted reason or the delivery's HTTP status.
     pub reason: Option<String>,
     /// When (UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub changed_at: OffsetDateTime,
+    pub changed_at: Timestamp,
 }
 
 /// Row counts over the whole store, for summaries and for checking the pipeline's identities.

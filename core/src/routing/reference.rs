@@ -12,7 +12,7 @@ use super::targeting::{covers, Covers};
 use super::{Gate, RoutingRule, SkipReason, TiePolicy, TieState};
 use crate::model::Workspace;
 use crate::zip::{Zip5, ZipTable};
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 /// The rule a scan chooses for (product, ZIP5) with [`TiePolicy::LowestId`]: the active rule
 /// covering them with the lowest (priority, id) whose workspace exists with an active webhook.
@@ -41,7 +41,7 @@ pub fn route_linear<'a>(
         TiePolicy::LowestId,
         &mut state,
         &mut accept,
-        OffsetDateTime::UNIX_EPOCH,
+        Timestamp::UNIX_EPOCH,
     )
 }
 
@@ -68,7 +68,7 @@ pub fn decide_linear<'a>(
     policy: TiePolicy,
     state: &mut dyn TieState,
     eligible: &mut dyn FnMut(&RoutingRule) -> bool,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Option<&'a RoutingRule> {
     let text = zip.to_string();
     let mut matching: Vec<&RoutingRule> = rules

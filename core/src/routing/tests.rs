@@ -4,8 +4,8 @@ use super::*;
 use crate::catalog::Catalog;
 use crate::model::{Cents, Workspace};
 use crate::zip::{Zip5, ZipTable};
+use jiff::Timestamp;
 use proptest::prelude::*;
-use time::OffsetDateTime;
 
 fn ws(id: &str, active: bool) -> Workspace {
     Workspace {
@@ -358,8 +358,8 @@ fn targeting_errors_are_typed() {
     assert!(RoutingTable::compile_with(&[off], &[], &cat, zips).is_ok());
 }
 
-fn now() -> OffsetDateTime {
-    OffsetDateTime::UNIX_EPOCH
+fn now() -> Timestamp {
+    Timestamp::UNIX_EPOCH
 }
 
 fn weighted(id: i64, w: &str, weight: u32) -> RoutingRule {
@@ -464,7 +464,7 @@ fn least_recently_routed_rotates() {
     state.set_last_routed(2, now());
     let mut picks = Vec::new();
     for i in 1..=5 {
-        let at = now() + time::Duration::minutes(i);
+        let at = now() + jiff::SignedDuration::from_mins(i);
         let d = t.decide(
             solar,
             z("90210"),
@@ -479,7 +479,7 @@ fn least_recently_routed_rotates() {
     assert_eq!(picks, [5, 9, 2, 5, 9]);
     assert_eq!(
         state.last_routed(9),
-        Some(now() + time::Duration::minutes(5))
+        Some(now() + jiff::SignedDuration::from_mins(5))
     );
 }
 

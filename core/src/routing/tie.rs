@@ -38,9 +38,9 @@ use super::index::{pairs_at, CompiledRule};
 use super::{RouteMatch, RoutingDecision, RoutingTable, SkipReason, Skipped, UnroutedReason};
 use crate::catalog::ProductId;
 use crate::zip::Zip5;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use time::OffsetDateTime;
 
 /// How candidates of equal priority are ordered (see the module docs of
 /// [`routing`](super)).
@@ -87,9 +87,9 @@ pub trait TieState {
     /// Sets the rule's current weight.
     fn set_current_weight(&mut self, rule_id: i64, w: i64);
     /// When the rule last won a decision, or `None` if never.
-    fn last_routed(&self, rule_id: i64) -> Option<OffsetDateTime>;
+    fn last_routed(&self, rule_id: i64) -> Option<Timestamp>;
     /// Records that the rule won a decision at `at`.
-    fn set_last_routed(&mut self, rule_id: i64, at: OffsetDateTime);
+    fn set_last_routed(&mut self, rule_id: i64, at: Timestamp);
 }
 
 /// [`TieState`] in memory.
@@ -98,7 +98,7 @@ pub struct MemoryTieState {
     /// Current weights by rule id.
     pub current_weights: HashMap<i64, i64>,
     /// Last win by rule id.
-    pub last_routed: HashMap<i64, OffsetDateTime>,
+    pub last_routed: HashMap<i64, Timestamp>,
 }
 
 impl MemoryTieState {
@@ -115,10 +115,10 @@ impl TieState for MemoryTieState {
     fn set_current_weight(&mut self, rule_id: i64, w: i64) {
         self.current_weights.insert(rule_id, w);
     }
-    fn last_routed(&self, rule_id: i64) -> Option<OffsetDateTime> {
+    fn last_routed(&self, rule_id: i64) -> Option<Timestamp> {
         self.last_routed.get(&rule_id).copied()
     }
-    fn set_last_routed(&mut self, rule_id: i64, at: OffsetDateTime) {
+    fn set_last_routed(&mut self, rule_id: i64, at: Timestamp) {
         self.last_routed.insert(rule_id, at);
     }
 }
@@ -295,10 +295,10 @@ impl TieState for ReadOnly<'_> {
         self.0.current_weight(rule_id)
     }
     fn set_current_weight(&mut self, _: i64, _: i64) {}
-    fn last_routed(&self, rule_id: i64) -> Option<OffsetDateTime> {
+    fn last_routed(&self, rule_id: i64) -> Option<Timestamp> {
         self.0.last_routed(rule_id)
     }
-    fn set_last_routed(&mut self, _: i64, _: OffsetDateTime) {}
+    fn set_last_routed(&mut self, _: i64, _: Timestamp) {}
 }
 
 impl RoutingTable {
@@ -326,7 +326,7 @@ impl RoutingTable {
     /// let t = RoutingTable::compile(&[rule(1, 3), rule(2, 1)], &[ws("w1"), ws("w2")], &cat)?;
     /// let (solar, zip) = (cat.lookup("Solar").unwrap(), Zip5::parse("90210")?);
     /// let mut state = MemoryTieState::new();
-    /// let now = time::OffsetDateTime::UNIX_EPOCH;
+    /// let now = jiff::Timestamp::UNIX_EPOCH;
     /// let picks: Vec<i64> = (0..4)
     ///     .map(|_| {
     ///         t.decide(solar, zip, TiePolicy::WeightedRoundRobin, &mut state, &mut NoGate, now)
@@ -343,7 +343,7 @@ impl RoutingTable {
         policy: TiePolicy,
         state: &mut dyn TieState,
         gate: &mut dyn Gate,
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> RoutingDecision<'_> {
         self.decide_explained(product, zip, policy, state, gate, now)
             .to_decision()
@@ -357,7 +357,7 @@ impl RoutingTable {
         policy: TiePolicy,
         state: &mut dyn TieState,
         gate: &mut dyn Gate,
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> Explanation<'_> {
         let (e, participants) = self.walk(product, zip, policy, &*state, gate);
         if let Ok(m) = &e.outcome {

@@ -23,7 +23,7 @@
 use crate::model::*;
 use crate::routing::RoutingRule;
 use crate::Error;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -293,7 +293,7 @@ pub trait LeadRepo {
         lead: &NewLead,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<LeadId, StorageError>;
     /// The lead with this id.
     ///
@@ -325,7 +325,7 @@ pub trait LeadRepo {
         lead_id: LeadId,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<(), StorageError>;
     /// The lead's status changes, oldest first; empty when the lead does not exist.
     fn lead_status_history(&self, lead_id: LeadId) -> Result<Vec<LeadStatusChange>, StorageError>;
@@ -363,7 +363,7 @@ pub trait AppointmentRepo {
         id: AppointmentId,
         status: ForwardStatus,
         attempts: u32,
-        forwarded_at: Option<OffsetDateTime>,
+        forwarded_at: Option<Timestamp>,
         response: Option<&str>,
     ) -> Result<(), StorageError>;
     /// Up to `limit` appointments with an id above `after`, by id (a page of all of them).
@@ -415,9 +415,9 @@ pub trait OutboxRepo {
     /// (a conditional `UPDATE ... RETURNING`, or `SELECT ... FOR UPDATE SKIP LOCKED`).
     fn claim_due_deliveries(
         &self,
-        now: OffsetDateTime,
+        now: Timestamp,
         limit: usize,
-        lease_until: OffsetDateTime,
+        lease_until: Timestamp,
     ) -> Result<Vec<Delivery>, StorageError>;
     /// Records one attempt and moves the delivery to its next state.
     ///
@@ -441,14 +441,14 @@ pub trait OutboxRepo {
     fn defer_delivery(
         &self,
         id: DeliveryId,
-        next_attempt_at: OffsetDateTime,
+        next_attempt_at: Timestamp,
     ) -> Result<(), StorageError>;
     /// Makes every pending delivery of a workspace due at `at` (its endpoint was re-enabled).
     /// Returns how many.
     fn resume_workspace_deliveries(
         &self,
         workspace_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<u64, StorageError>;
     /// The delivery with this id.
     ///
@@ -568,7 +568,7 @@ pub struct RuleRoutingState {
     /// Smooth weighted round-robin's current weight.
     pub current_weight: i64,
     /// When the rule last won an appointment (UTC).
-    pub last_routed_at: Option<OffsetDateTime>,
+    pub last_routed_at: Option<Timestamp>,
 }
 
 /// Tie-break state of routing rules (`routing_rule_state`).
@@ -619,7 +619,7 @@ pub trait IntakeRepo {
         &self,
         scope: &str,
         message_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<bool, StorageError>;
     /// Adds `delta`'s counts to the row of (`provider_id`, `webhook_id`, `day`), creating it
     /// at zero first, and moves `last_lead_at` forward when `delta` has a later one.
@@ -647,14 +647,11 @@ pub trait Reports {
     /// workspace id; workspaces with neither are left out.
     fn billing_summary(
         &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Vec<BillingSummaryRow>, StorageError>;
     /// The usage rows of a provider, ordered by day, then webhook id.
     fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError>;
     /// The provider's `total_leads` and `last_lead_at`; `(0, None)` when it has none.
-    fn provider_totals(
-        &self,
-        provider_id: &str,
-    ) -> Result<(u64, Option<OffsetDateTime>), StorageError>;
+    fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<Timestamp>), StorageError>;
 }

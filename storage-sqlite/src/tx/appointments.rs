@@ -161,7 +161,7 @@ impl AppointmentRepo for SqlTx<'_> {
         id: AppointmentId,
         status: ForwardStatus,
         attempts: u32,
-        forwarded_at: Option<OffsetDateTime>,
+        forwarded_at: Option<Timestamp>,
         response: Option<&str>,
     ) -> Result<(), StorageError> {
         let r = (|| {

@@ -69,7 +69,7 @@ impl IntakeRepo for SqlTx<'_> {
         &self,
         scope: &str,
         message_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<bool, StorageError> {
         // The primary key decides: whichever transaction inserts the row first sees it as
         // new, in this process or another.
@@ -84,6 +84,9 @@ impl IntakeRepo for SqlTx<'_> {
     }
 
     fn add_usage(&self, d: &ProviderUsage) -> Result<(), StorageError> {
+        // The key columns keep their text: no webhook is `''`, the day is `YYYY-MM-DD`.
+        let webhook_id = d.webhook_id.as_deref().unwrap_or("");
+        let day = d.day.to_string();
         let r = self.atomic(|| {
             let last = ts_opt(d.last_lead_at)?;
             let total = int(d.total_leads, "total_leads")?;
@@ -102,8 +105,8 @@ impl IntakeRepo for SqlTx<'_> {
                                          last_lead_at, excluded.last_lead_at)",
                 params![
                     d.provider_id,
-                    d.webhook_id,
-                    d.day,
+                    webhook_id,
+                    day,
                     int(d.requests, "requests")?,
                     int(d.refused, "refused")?,
                     total,
@@ -124,7 +127,7 @@ impl IntakeRepo for SqlTx<'_> {
         in_op(
             &format!(
                 "add_usage for ({:?}, {:?}, {:?})",
-                d.provider_id, d.webhook_id, d.day
+                d.provider_id, webhook_id, day
             ),
             r,
         )

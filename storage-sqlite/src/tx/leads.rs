@@ -252,7 +252,7 @@ impl SqlTx<'_> {
         l: &NewLead,
         status: &str,
         reason: Option<&str>,
-        at: Option<OffsetDateTime>,
+        at: Option<Timestamp>,
     ) -> Result<LeadId, StorageError> {
         // One statement writes the lead only if its record key is not claimed (by a lead or a
         // rejection) and its original, if any, is an existing lead (so not itself); a refused
@@ -343,7 +343,7 @@ impl LeadRepo for SqlTx<'_> {
         l: &NewLead,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<LeadId, StorageError> {
         // One row with its final status: no UPDATE of the (large) row afterwards. Staying
         // at `new` is no change: no reason, no time (as set_lead_status would leave it).
@@ -386,7 +386,7 @@ impl LeadRepo for SqlTx<'_> {
         lead_id: LeadId,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<(), StorageError> {
         // One statement: the trigger lead_status_change appends the history row from the
         // old status to the new one, with the reason and time set here.

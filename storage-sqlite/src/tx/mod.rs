@@ -5,11 +5,11 @@
 //! and `reports`.
 
 use crate::codec::{corrupt, in_op, int, json, prefix, ts, ts_opt, Cols, Db};
+use jiff::Timestamp;
 use leadroute_core::model::*;
 use leadroute_core::routing::RoutingRule;
 use leadroute_core::storage::*;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use time::OffsetDateTime;
 
 mod appointments;
 mod config;
@@ -28,7 +28,7 @@ pub(crate) struct SqlTx<'c> {
 
 /// Wall-clock time for bookkeeping columns (`created_at`/`updated_at` of mutable rows).
 fn now() -> Result<String, StorageError> {
-    ts(OffsetDateTime::now_utc())
+    ts(Timestamp::now())
 }
 
 impl SqlTx<'_> {

@@ -57,9 +57,9 @@ impl OutboxRepo for SqlTx<'_> {
 
     fn claim_due_deliveries(
         &self,
-        now_at: OffsetDateTime,
+        now_at: Timestamp,
         limit: usize,
-        lease_until: OffsetDateTime,
+        lease_until: Timestamp,
     ) -> Result<Vec<Delivery>, StorageError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -145,7 +145,7 @@ impl OutboxRepo for SqlTx<'_> {
     fn defer_delivery(
         &self,
         id: DeliveryId,
-        next_attempt_at: OffsetDateTime,
+        next_attempt_at: Timestamp,
     ) -> Result<(), StorageError> {
         let n = self.exec(
             "UPDATE deliveries SET next_attempt_at = ?2, locked_until = NULL WHERE id = ?1",
@@ -162,7 +162,7 @@ impl OutboxRepo for SqlTx<'_> {
     fn resume_workspace_deliveries(
         &self,
         workspace_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<u64, StorageError> {
         let n = self.exec(
             "UPDATE deliveries SET next_attempt_at = ?2 \

@@ -5,8 +5,8 @@ use super::*;
 impl Reports for SqlTx<'_> {
     fn billing_summary(
         &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Vec<BillingSummaryRow>, StorageError> {
         self.all(
             "SELECT workspace_id, \
@@ -38,10 +38,11 @@ impl Reports for SqlTx<'_> {
             [provider_id],
             |r| {
                 let c = Cols::new(r, "provider_usage_log");
+                let webhook_id: String = c.get(1)?;
                 Ok(ProviderUsage {
                     provider_id: c.get(0)?,
-                    webhook_id: c.get(1)?,
-                    day: c.get(2)?,
+                    webhook_id: Some(webhook_id).filter(|w| !w.is_empty()),
+                    day: c.day(2)?,
                     requests: c.count(3)?,
                     refused: c.count(4)?,
                     total_leads: c.count(5)?,
@@ -52,10 +53,7 @@ impl Reports for SqlTx<'_> {
             },
         )
     }
-    fn provider_totals(
-        &self,
-        provider_id: &str,
-    ) -> Result<(u64, Option<OffsetDateTime>), StorageError> {
+    fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<Timestamp>), StorageError> {
         // Summed over the usage rows rather than read from lead_source_providers, so that
         // usage counted before (or without) the provider row is included, as in the in-memory
         // store; add_usage keeps the provider's columns equal to these sums.

@@ -9,8 +9,8 @@ use crate::intake::{self, FieldMap, IntakeError, RawRecord};
 use crate::model::{Provider, ProviderUsage};
 use crate::storage::{with_tx, Tx};
 use crate::{Error, Result};
+use jiff::Timestamp;
 use prepare::Prepared;
-use time::OffsetDateTime;
 
 /// One provider's records on their way in, with what the wall decided about them.
 pub(super) struct Batch<'a> {
@@ -35,7 +35,7 @@ impl<'a> Batch<'a> {
 
 /// The `provider_usage_log` delta of one stored batch: one request, and its newly stored
 /// records (replays are not counted again).
-fn usage_of(batch: &Batch<'_>, outcomes: &[IngestOutcome], at: OffsetDateTime) -> ProviderUsage {
+fn usage_of(batch: &Batch<'_>, outcomes: &[IngestOutcome], at: Timestamp) -> ProviderUsage {
     let (mut accepted, mut rejected) = (0, 0);
     for o in outcomes {
         match o.outcome {
@@ -46,7 +46,7 @@ fn usage_of(batch: &Batch<'_>, outcomes: &[IngestOutcome], at: OffsetDateTime) -
     }
     ProviderUsage {
         provider_id: batch.provider.id.clone(),
-        webhook_id: batch.webhook_id.unwrap_or_default().to_string(),
+        webhook_id: batch.webhook_id.map(str::to_string),
         day: utc_day(at),
         requests: 1,
         refused: 0,
@@ -57,10 +57,9 @@ fn usage_of(batch: &Batch<'_>, outcomes: &[IngestOutcome], at: OffsetDateTime) -
     }
 }
 
-/// `YYYY-MM-DD` of a UTC time.
-fn utc_day(at: OffsetDateTime) -> String {
-    let d = at.to_offset(time::UtcOffset::UTC).date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+/// The UTC day of a time.
+fn utc_day(at: Timestamp) -> jiff::civil::Date {
+    jiff::tz::Offset::UTC.to_datetime(at).date()
 }
 
 /// A batch's prepared records, in order: all of them, or those received so far from the
@@ -179,7 +178,7 @@ impl Engine {
         }
         let snap = self.snapshot();
         let at = self.now();
-        let result = wall::admit(&snap, request, at.unix_timestamp())
+        let result = wall::admit(&snap, request, crate::tz::unix_seconds(at))
             .map_err(Error::from)
             .and_then(|admitted| {
                 let body = String::from_utf8_lossy(request.body);
@@ -200,7 +199,7 @@ impl Engine {
             if snap.providers.contains_key(request.provider_id) {
                 let refused = ProviderUsage {
                     provider_id: request.provider_id.to_string(),
-                    webhook_id: request.webhook_id.unwrap_or_default().to_string(),
+                    webhook_id: request.webhook_id.map(str::to_string),
                     day: utc_day(at),
                     refused: 1,
                     ..ProviderUsage::default()
@@ -219,7 +218,7 @@ impl Engine {
         &self,
         snap: &Snapshot,
         batch: &Batch<'_>,
-        at: OffsetDateTime,
+        at: Timestamp,
         admit: &dyn Fn(&dyn Tx) -> Result<()>,
     ) -> Result<Vec<IngestOutcome>> {
         if !self.config.pipeline || batch.records.len() < PIPELINE_MIN_RECORDS {
@@ -264,7 +263,7 @@ impl Engine {
         &self,
         snap: &Snapshot,
         batch: &Batch<'_>,
-        at: OffsetDateTime,
+        at: Timestamp,
         admit: &dyn Fn(&dyn Tx) -> Result<()>,
         prepared: &mut Prepareds,
     ) -> Result<Vec<IngestOutcome>> {

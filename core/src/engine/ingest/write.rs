@@ -300,7 +300,7 @@ fn original_lead(
             Assignment::Unrouted { .. } => None,
         })
         .and_then(|w| w.duplicate_window_days)
-        .map(|d| time::Duration::days(i64::from(d)));
+        .map(|d| jiff::SignedDuration::from_hours(i64::from(d) * 24));
     let window = workspace_window.unwrap_or(step.config.duplicate_window);
     Ok(contact::is_duplicate(previous.lead.received_at, step.at, window).then_some(previous.id))
 }

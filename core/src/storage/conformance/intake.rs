@@ -1,6 +1,7 @@
 //! Intake: [`IntakeRepo`] message ids remembered once per scope and provider usage.
 
 use super::*;
+use jiff::civil::{date, Date};
 
 /// `remember_message` is `true` once per (scope, message id): again in the same or a later
 /// transaction it is `false`; another scope or id is new; a rolled-back transaction forgets
@@ -72,53 +73,64 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
     tx(s, "provider", |tx| {
         Ok(tx.put_provider(&provider("provider-a"))?)
     });
-    let u = |webhook: &str, day: &str, n: [u64; 5], last: Option<OffsetDateTime>| ProviderUsage {
-        provider_id: "provider-a".into(),
-        webhook_id: webhook.into(),
-        day: day.into(),
-        requests: n[0],
-        refused: n[1],
-        total_leads: n[2],
-        accepted: n[3],
-        rejected: n[4],
-        last_lead_at: last,
-    };
+    let u =
+        |webhook: Option<&str>, day: Date, n: [u64; 5], last: Option<Timestamp>| ProviderUsage {
+            provider_id: "provider-a".into(),
+            webhook_id: webhook.map(str::to_string),
+            day,
+            requests: n[0],
+            refused: n[1],
+            total_leads: n[2],
+            accepted: n[3],
+            rejected: n[4],
+            last_lead_at: last,
+        };
     tx(s, "add_usage", |tx| {
         // Day 2 first, so that the order must come from the store.
         tx.add_usage(&u(
-            "wh_solar_ca",
-            "2025-03-15",
+            Some("wh_solar_ca"),
+            date(2025, 3, 15),
             [1, 0, 4, 3, 1],
             Some(at(86_400)),
         ))?;
         tx.add_usage(&u(
-            "wh_solar_ca",
-            "2025-03-14",
+            Some("wh_solar_ca"),
+            date(2025, 3, 14),
             [1, 0, 2, 2, 0],
             Some(at(60)),
         ))?;
         // A refused request only: no records, no time.
-        tx.add_usage(&u("wh_solar_ca", "2025-03-14", [0, 1, 0, 0, 0], None))?;
-        // Direct ingestion (webhook "") sorts before every webhook id on the same day.
-        tx.add_usage(&u("", "2025-03-14", [1, 0, 1, 0, 1], Some(at(30))))?;
+        tx.add_usage(&u(
+            Some("wh_solar_ca"),
+            date(2025, 3, 14),
+            [0, 1, 0, 0, 0],
+            None,
+        ))?;
+        // Direct ingestion (no webhook) sorts before every webhook id on the same day.
+        tx.add_usage(&u(None, date(2025, 3, 14), [1, 0, 1, 0, 1], Some(at(30))))?;
         // Another provider's usage, with no provider row.
         tx.add_usage(&ProviderUsage {
             provider_id: "provider-ghost".into(),
-            ..u("wh_solar_ca", "2025-03-14", [1, 0, 7, 7, 0], Some(at(90)))
+            ..u(
+                Some("wh_solar_ca"),
+                date(2025, 3, 14),
+                [1, 0, 7, 7, 0],
+                Some(at(90)),
+            )
         })?;
         Ok(())
     });
     tx(s, "add_usage (later transaction)", |tx| {
         // An earlier last_lead_at must not move the row's back.
         tx.add_usage(&u(
-            "wh_solar_ca",
-            "2025-03-14",
+            Some("wh_solar_ca"),
+            date(2025, 3, 14),
             [2, 1, 3, 1, 2],
             Some(at(10)),
         ))?;
         Ok(tx.add_usage(&u(
-            "wh_solar_ca",
-            "2025-03-15",
+            Some("wh_solar_ca"),
+            date(2025, 3, 15),
             [1, 0, 1, 1, 0],
             Some(at(90_000)),
         ))?)
@@ -129,11 +141,16 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
     assert_eq!(
         rows,
         vec![
-            u("", "2025-03-14", [1, 0, 1, 0, 1], Some(at(30))),
-            u("wh_solar_ca", "2025-03-14", [3, 2, 5, 3, 2], Some(at(60))),
+            u(None, date(2025, 3, 14), [1, 0, 1, 0, 1], Some(at(30))),
             u(
-                "wh_solar_ca",
-                "2025-03-15",
+                Some("wh_solar_ca"),
+                date(2025, 3, 14),
+                [3, 2, 5, 3, 2],
+                Some(at(60))
+            ),
+            u(
+                Some("wh_solar_ca"),
+                date(2025, 3, 15),
                 [2, 0, 5, 4, 1],
                 Some(at(90_000))
             ),
@@ -157,14 +174,14 @@ pub fn provider_usage_accumulates(make: MakeStore<'_>) {
 
     let rolled = with_tx(s, |tx| {
         tx.add_usage(&u(
-            "wh_solar_ca",
-            "2025-03-15",
+            Some("wh_solar_ca"),
+            date(2025, 3, 15),
             [5, 5, 5, 5, 0],
             Some(at(100_000)),
         ))?;
         tx.add_usage(&u(
-            "wh_new",
-            "2025-03-16",
+            Some("wh_new"),
+            date(2025, 3, 16),
             [1, 0, 1, 1, 0],
             Some(at(200_000)),
         ))?;

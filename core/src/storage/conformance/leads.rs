@@ -193,7 +193,7 @@ pub fn latest_original_lead_selection(make: MakeStore<'_>) {
     );
     // Times are compared as times, to the microsecond.
     let fine = NewLead {
-        received_at: at(30) + Duration::microseconds(1),
+        received_at: at(30) + SignedDuration::from_micros(1),
         ..new_lead(c, "provider-a", "PA-FINE")
     };
     let f = tx(s, "insert_lead", |tx| Ok(insert_lead(tx, &fine)?));
@@ -330,7 +330,7 @@ fn status_change(
     from: Option<&str>,
     to: &str,
     reason: Option<&str>,
-    changed_at: OffsetDateTime,
+    changed_at: Timestamp,
 ) -> LeadStatusChange {
     LeadStatusChange {
         lead_id,

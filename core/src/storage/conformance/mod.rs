@@ -35,10 +35,9 @@
 
 use super::*;
 use crate::routing::RoutingRule;
+use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use std::fmt::Debug;
-use time::macros::datetime;
-use time::Duration;
 
 mod appointments;
 mod billing;
@@ -200,11 +199,16 @@ pub fn run_all(make: MakeStore<'_>) {
 // ---------------------------------------------------------------------------------------------
 // Helpers and fixtures
 
-/// The suite's reference time, with microsecond precision.
-const T0: OffsetDateTime = datetime!(2025-03-14 15:09:26.535897 UTC);
+/// The suite's reference time, with microsecond precision: 2025-03-14T15:09:26.535897Z.
+const T0: Timestamp = Timestamp::constant(1_741_964_966, 535_897_000);
 
-fn at(seconds: i64) -> OffsetDateTime {
-    T0 + Duration::seconds(seconds)
+fn at(seconds: i64) -> Timestamp {
+    T0 + SignedDuration::from_secs(seconds)
+}
+
+/// A time written as RFC 3339 text.
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("conformance timestamp")
 }
 
 /// Runs `f` in a transaction that must commit.
@@ -325,7 +329,7 @@ fn new_lead(contact_id: ContactId, provider_id: &str, record_key: &str) -> NewLe
         external_id: Some(record_key.into()),
         product_type: "Solar".into(),
         zip_code: "90210".into(),
-        appointment_date: Some(datetime!(2025-03-18 17:30:00 UTC)),
+        appointment_date: Some(ts("2025-03-18T17:30:00Z")),
         estimated_value: Some(18_500.75),
         tcpa_consent: Some(true),
         fields: json!({
@@ -381,7 +385,7 @@ fn routed(
         contact_id,
         service_type: "Solar".into(),
         zip_code: "90210".into(),
-        appointment_date: datetime!(2025-03-18 17:30:00 UTC),
+        appointment_date: ts("2025-03-18T17:30:00Z"),
         estimated_value: Some(18_500.75),
         notes: Some("Prefers afternoon; south-facing roof".into()),
         assignment: Assignment::Routed {
@@ -401,7 +405,7 @@ fn unrouted(lead_id: LeadId, contact_id: ContactId, reason: &str) -> NewAppointm
         contact_id,
         service_type: "Solar".into(),
         zip_code: "99501".into(),
-        appointment_date: datetime!(2025-03-19 09:00:00 UTC),
+        appointment_date: ts("2025-03-19T09:00:00Z"),
         estimated_value: None,
         notes: None,
         assignment: Assignment::Unrouted {
@@ -411,11 +415,7 @@ fn unrouted(lead_id: LeadId, contact_id: ContactId, reason: &str) -> NewAppointm
     }
 }
 
-fn new_delivery(
-    appointment_id: AppointmentId,
-    workspace_id: &str,
-    due: OffsetDateTime,
-) -> NewDelivery {
+fn new_delivery(appointment_id: AppointmentId, workspace_id: &str, due: Timestamp) -> NewDelivery {
     NewDelivery {
         appointment_id,
         workspace_id: workspace_id.into(),
@@ -471,7 +471,7 @@ fn seed_routed(
 }
 
 /// [`seed_routed`] plus a delivery due at `due`. Returns the delivery id.
-fn seed_delivery(tx: &dyn Tx, n: u32, due: OffsetDateTime) -> Result<DeliveryId, Error> {
+fn seed_delivery(tx: &dyn Tx, n: u32, due: Timestamp) -> Result<DeliveryId, Error> {
     let (_, _, a) = seed_routed(tx, n, "solar_ca_001", Cents(20000))?;
     Ok(tx.enqueue_delivery(&new_delivery(a, "solar_ca_001", due))?)
 }
@@ -480,12 +480,7 @@ fn ids(ds: &[Delivery]) -> Vec<DeliveryId> {
     ds.iter().map(|d| d.id).collect()
 }
 
-fn claim(
-    store: &dyn Store,
-    now: OffsetDateTime,
-    limit: usize,
-    lease: OffsetDateTime,
-) -> Vec<Delivery> {
+fn claim(store: &dyn Store, now: Timestamp, limit: usize, lease: Timestamp) -> Vec<Delivery> {
     tx(store, "claim_due_deliveries", |tx| {
         Ok(tx.claim_due_deliveries(now, limit, lease)?)
     })

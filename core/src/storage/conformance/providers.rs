@@ -322,8 +322,8 @@ pub fn providers_intake_fields_round_trip(make: MakeStore<'_>) {
     );
     let usage = ProviderUsage {
         provider_id: "provider-f".into(),
-        webhook_id: "wh_solar_ca".into(),
-        day: "2025-03-14".into(),
+        webhook_id: Some("wh_solar_ca".into()),
+        day: jiff::civil::date(2025, 3, 14),
         requests: 1,
         total_leads: 3,
         accepted: 2,

@@ -51,7 +51,7 @@ impl AppointmentRepo for MemTx {
         id: AppointmentId,
         status: ForwardStatus,
         attempts: u32,
-        forwarded_at: Option<OffsetDateTime>,
+        forwarded_at: Option<Timestamp>,
         response: Option<&str>,
     ) -> Result<(), StorageError> {
         self.write(|s| {

@@ -24,7 +24,7 @@ impl IntakeRepo for MemTx {
         &self,
         scope: &str,
         message_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<bool, StorageError> {
         self.write(|s| {
             let key = (scope.to_string(), message_id.to_string());
@@ -37,15 +37,13 @@ impl IntakeRepo for MemTx {
     }
     fn add_usage(&self, delta: &ProviderUsage) -> Result<(), StorageError> {
         self.write(|s| {
-            let key = (
-                delta.provider_id.clone(),
-                delta.webhook_id.clone(),
-                delta.day.clone(),
-            );
+            // Keyed as SQL keeps it: no webhook is the empty id.
+            let webhook = delta.webhook_id.clone().unwrap_or_default();
+            let key = (delta.provider_id.clone(), webhook, delta.day);
             let mut row = s.usage.get(&key).cloned().unwrap_or_else(|| ProviderUsage {
                 provider_id: key.0.clone(),
-                webhook_id: key.1.clone(),
-                day: key.2.clone(),
+                webhook_id: Some(key.1.clone()).filter(|w| !w.is_empty()),
+                day: key.2,
                 ..ProviderUsage::default()
             });
             row.requests += delta.requests;

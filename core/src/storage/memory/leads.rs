@@ -207,7 +207,7 @@ impl LeadRepo for MemTx {
         lead: &NewLead,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<LeadId, StorageError> {
         let id = self.insert_new_lead(lead)?;
         self.set_lead_status(id, status, reason, at)?;
@@ -243,7 +243,7 @@ impl LeadRepo for MemTx {
         lead_id: LeadId,
         status: LeadStatus,
         reason: Option<&str>,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<(), StorageError> {
         self.write(|s| {
             let Some(old) = s.lead_status.get(&lead_id).cloned() else {

@@ -46,9 +46,9 @@ struct State {
     endpoints: HashMap<String, EndpointHealth>,
     webhook_configs: BTreeMap<String, WebhookConfig>,
     /// (scope, message id) of accepted signed messages.
-    messages: HashMap<(String, String), OffsetDateTime>,
+    messages: HashMap<(String, String), Timestamp>,
     /// (provider, webhook, day) → usage.
-    usage: BTreeMap<(String, String, String), ProviderUsage>,
+    usage: BTreeMap<(String, String, jiff::civil::Date), ProviderUsage>,
     lead_status: HashMap<LeadId, LeadStatus>,
     status_history: Vec<LeadStatusChange>,
 }

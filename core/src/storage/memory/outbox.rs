@@ -43,9 +43,9 @@ impl OutboxRepo for MemTx {
     }
     fn claim_due_deliveries(
         &self,
-        now: OffsetDateTime,
+        now: Timestamp,
         limit: usize,
-        lease_until: OffsetDateTime,
+        lease_until: Timestamp,
     ) -> Result<Vec<Delivery>, StorageError> {
         self.write(|s| {
             let mut due: Vec<usize> = s
@@ -123,7 +123,7 @@ impl OutboxRepo for MemTx {
     fn defer_delivery(
         &self,
         id: DeliveryId,
-        next_attempt_at: OffsetDateTime,
+        next_attempt_at: Timestamp,
     ) -> Result<(), StorageError> {
         self.write(|s| {
             let i = usize::try_from(id - 1)
@@ -144,7 +144,7 @@ impl OutboxRepo for MemTx {
     fn resume_workspace_deliveries(
         &self,
         workspace_id: &str,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Result<u64, StorageError> {
         self.write(|s| {
             let mut old = Vec::new();

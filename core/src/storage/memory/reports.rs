@@ -6,8 +6,8 @@ use super::*;
 impl Reports for MemTx {
     fn billing_summary(
         &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Vec<BillingSummaryRow>, StorageError> {
         Ok(summarize(
             self.billing_rows()?
@@ -27,10 +27,7 @@ impl Reports for MemTx {
             rows
         })
     }
-    fn provider_totals(
-        &self,
-        provider_id: &str,
-    ) -> Result<(u64, Option<OffsetDateTime>), StorageError> {
+    fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<Timestamp>), StorageError> {
         self.read(|s| {
             s.usage
                 .values()
