@@ -545,7 +545,7 @@ pub fn consequences(result: &AttemptResult) -> Consequences {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cents, ForwardStatus, NewDelivery};
+    use crate::model::{AppointmentId, Cents, DeliveryId, ForwardStatus, NewDelivery};
     use time::macros::datetime;
 
     #[test]
@@ -591,7 +591,7 @@ mod tests {
         let retry = RetryPolicy::default();
         let bill = || {
             Some(crate::model::NewBillingEvent {
-                appointment_id: 7,
+                appointment_id: crate::model::AppointmentId(7),
                 workspace_id: "w".into(),
                 kind: crate::model::BillingKind::Charge,
                 amount: Cents(15_000),
@@ -704,9 +704,9 @@ mod tests {
     fn request_has_seed_and_standard_webhooks_headers() {
         let now = datetime!(2021-02-21 16:22:10 UTC);
         let d = Delivery {
-            id: 1,
+            id: DeliveryId(1),
             delivery: NewDelivery {
-                appointment_id: 1,
+                appointment_id: AppointmentId(1),
                 workspace_id: "w".into(),
                 webhook_id: "msg_p5jXN8AQM9LWM0D4loKWxJek".into(),
                 url: "http://old".into(),

@@ -135,14 +135,14 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cents, RoutingMethod};
+    use crate::model::{Cents, ContactId, LeadId, RoutingMethod};
     use time::macros::datetime;
 
     #[test]
     fn seed_fields_in_seed_shape() {
         let appt = NewAppointment {
-            lead_id: 1,
-            contact_id: 1,
+            lead_id: LeadId(1),
+            contact_id: ContactId(1),
             service_type: "Solar".into(),
             zip_code: "46262".into(),
             appointment_date: datetime!(2026-11-24 13:00 UTC),
@@ -163,7 +163,7 @@ mod tests {
             first_name: Some("Stephanie".into()),
             last_name: Some("House".into()),
         };
-        let p = build(7, &appt, &contact).unwrap();
+        let p = build(AppointmentId(7), &appt, &contact).unwrap();
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(
             v,
@@ -208,6 +208,6 @@ mod tests {
         unrouted.assignment = Assignment::Unrouted {
             reason: crate::status::UnroutedReason::NoRuleForZip,
         };
-        assert!(build(7, &unrouted, &contact).is_none());
+        assert!(build(AppointmentId(7), &unrouted, &contact).is_none());
     }
 }

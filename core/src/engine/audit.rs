@@ -187,12 +187,12 @@ impl Audit<'_> {
     pub(crate) fn on(
         &self,
         subject: EventSubject,
-        subject_id: i64,
+        subject_id: impl Into<i64>,
         at: OffsetDateTime,
     ) -> NewEvent {
         NewEvent {
             subject,
-            subject_id,
+            subject_id: subject_id.into(),
             event_type: self.kind(),
             detail: self.detail(),
             created_at: at,
