@@ -90,8 +90,10 @@ fn ingest(path: &Path, w: u32) -> u32 {
 /// Appointments per workspace, routed ones only, by count descending then workspace id.
 fn routed_per_workspace(path: &Path) -> Vec<(String, u64)> {
     let store = SqliteStore::open(path).unwrap();
-    let all =
-        leadroute::storage::with_tx(&store, |tx| Ok(tx.appointments_after(0, 100_000)?)).unwrap();
+    let all = leadroute::storage::with_tx(&store, |tx| {
+        Ok(tx.appointments_after(leadroute::model::AppointmentId(0), 100_000)?)
+    })
+    .unwrap();
     let mut per: std::collections::BTreeMap<String, u64> = Default::default();
     for a in all {
         if let leadroute::model::Assignment::Routed { workspace_id, .. } = a.appointment.assignment

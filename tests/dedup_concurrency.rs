@@ -10,7 +10,7 @@
 use leadroute::contact::DedupScope;
 use leadroute::engine::{Outcome, RoutingOutcome};
 use leadroute::intake::{split, RawRecord};
-use leadroute::model::{RecordFormat, StoreCounts};
+use leadroute::model::{ContactId, RecordFormat, StoreCounts};
 use leadroute::routing::RoutingRule;
 use leadroute::seed::{load_providers, load_rules, load_workspaces};
 use leadroute::sqlite::SqliteStore;
@@ -181,7 +181,7 @@ struct Reference {
     /// Record key → outcome as an original (never `Duplicate`).
     seen: HashMap<String, Seen>,
     /// Record key → its (contact, product) group, for accepted records.
-    group: HashMap<String, (i64, String)>,
+    group: HashMap<String, (ContactId, String)>,
 }
 
 fn reference(all: &[RawRecord]) -> Reference {
@@ -230,7 +230,7 @@ fn assert_unique_contacts(store: &dyn Store, expected: Option<u64>) -> (usize, u
         let mut id = 1;
         // Ids may have gaps (AUTOINCREMENT never reuses one); stop well past the last.
         while (out.len() as u64) < n && id <= 2 * n as i64 + 1000 {
-            if let Some(c) = tx.contact(id)? {
+            if let Some(c) = tx.contact(ContactId(id))? {
                 out.push(c);
             }
             id += 1;
@@ -284,7 +284,7 @@ fn assert_matches_reference(store: &dyn Store, workers: &[Vec<(String, Seen)>], 
 
     // Each record got its reference outcome, except that exactly one lead per (contact,
     // product) group is the original and the others are duplicates.
-    let mut originals: BTreeMap<(i64, &str), usize> = BTreeMap::new();
+    let mut originals: BTreeMap<(ContactId, &str), usize> = BTreeMap::new();
     let mut duplicates = 0u64;
     for (key, seen) in &by_key {
         let want = r.seen[*key];

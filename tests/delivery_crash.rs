@@ -10,7 +10,7 @@
 
 use leadroute::delivery::UreqTransport;
 use leadroute::intake::RawRecord;
-use leadroute::model::{Cents, Provider, Workspace};
+use leadroute::model::{Cents, DeliveryId, Provider, Workspace};
 use leadroute::routing::RoutingRule;
 use leadroute::sqlite::SqliteStore;
 use leadroute::storage::with_tx;
@@ -148,8 +148,12 @@ fn sigkilled_deliverers_lose_nothing_and_bill_once() {
         let counts = tx.reports().counts()?;
         let mut gaps = Vec::new();
         for id in 1..=APPOINTMENTS as i64 {
-            let d = tx.delivery(id)?.unwrap();
-            let numbers: Vec<u32> = tx.attempts(id)?.iter().map(|a| a.attempt_number).collect();
+            let d = tx.delivery(DeliveryId(id))?.unwrap();
+            let numbers: Vec<u32> = tx
+                .attempts(DeliveryId(id))?
+                .iter()
+                .map(|a| a.attempt_number)
+                .collect();
             if numbers != (1..=d.attempts).collect::<Vec<_>>() {
                 gaps.push((id, d.attempts, numbers));
             }

@@ -6,7 +6,7 @@
 use leadroute::delivery::UreqTransport;
 use leadroute::engine::{Outcome, RoutingOutcome};
 use leadroute::intake::RawRecord;
-use leadroute::model::{Cents, ForwardStatus, Provider, Workspace};
+use leadroute::model::{AppointmentId, Cents, DeliveryId, ForwardStatus, Provider, Workspace};
 use leadroute::routing::RoutingRule;
 use leadroute::storage::{with_tx, MemoryStore};
 use leadroute::{Engine, EngineConfig};
@@ -129,7 +129,7 @@ fn scripted_endpoints_get_exactly_the_specified_treatment() {
         .collect();
     let provider = Provider::new("p");
     engine.configure(&[provider], &workspaces, &rules).unwrap();
-    let mut appointment_of: HashMap<&str, i64> = HashMap::new();
+    let mut appointment_of: HashMap<&str, AppointmentId> = HashMap::new();
     for (i, (id, zip, _)) in CASES.iter().enumerate() {
         let record = format!(
             r#"{{"phone": "31786384{i:02}", "zip_code": "{zip}", "product_type": "Solar",
@@ -164,7 +164,14 @@ fn scripted_endpoints_get_exactly_the_specified_treatment() {
         let appt = appointment_of[ws];
         with_tx(&*store, |tx| {
             let a = tx.appointment(appt)?.unwrap();
-            let d = tx.delivery(appt)?.unwrap();
+            // The appointment's delivery (delivery ids are not appointment ids).
+            let mut d = None;
+            for i in 1..=tx.reports().counts()?.deliveries as i64 {
+                d = d.or(tx
+                    .delivery(DeliveryId(i))?
+                    .filter(|x| x.delivery.appointment_id == appt));
+            }
+            let d = d.unwrap();
             let attempts = tx.attempts(d.id)?;
             Ok((a, d, attempts))
         })

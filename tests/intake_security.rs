@@ -9,7 +9,9 @@ use hmac::{Hmac, Mac};
 use leadroute::auth::{hash_api_key, AuthError, SignatureScheme};
 use leadroute::delivery::{Transport, TransportError, WebhookRequest, WebhookResponse};
 use leadroute::engine::{InboundRequest, IngestOutcome, Outcome, RoutingOutcome};
-use leadroute::model::{Cents, EventSubject, Provider, RecordFormat, WebhookConfig, Workspace};
+use leadroute::model::{
+    Cents, EventSubject, LeadId, Provider, RecordFormat, WebhookConfig, Workspace,
+};
 use leadroute::routing::RoutingRule;
 use leadroute::signature::sign;
 use leadroute::sqlite::SqliteStore;
@@ -527,7 +529,7 @@ fn consent_gated_workspaces_and_the_lead_audit_trail() {
             record(41, "Solar", false)
         );
         let out = accepted(e.ingest_request(&request("keyed", None, Some(KEY), &h, &body)));
-        let routed: Vec<(i64, String, serde_json::Value)> = out
+        let routed: Vec<(LeadId, String, serde_json::Value)> = out
             .iter()
             .map(|o| match &o.outcome {
                 Outcome::Accepted(a) => match &a.appointment {

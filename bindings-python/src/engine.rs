@@ -20,7 +20,7 @@ use leadroute_core::delivery::UreqTransport;
 use leadroute_core::email::EmailKeyRules;
 use leadroute_core::engine::{DeliveryReport, InboundRequest, IngestOutcome as CoreOutcome};
 use leadroute_core::intake::{self, RawRecord};
-use leadroute_core::model::{EventSubject, RecordFormat};
+use leadroute_core::model::{AppointmentId, ContactId, EventSubject, LeadId, RecordFormat};
 use leadroute_core::routing::TiePolicy;
 use leadroute_core::seed;
 use leadroute_core::validate::{ValidationOptions, VerticalRules};
@@ -694,7 +694,7 @@ impl PyEngine {
         limit: usize,
         after: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.query(py, |e| value_of(&e.unrouted(after, limit)?))
+        self.query(py, |e| value_of(&e.unrouted(AppointmentId(after), limit)?))
     }
 
     /// The appointment with this id as a dict, or ``None``: ``id``, ``lead_id``,
@@ -706,7 +706,7 @@ impl PyEngine {
     /// ``forward_response``, and ``events`` (the audit trail; a routing event's ``detail`` is
     /// its trace). Times are aware ``datetime`` objects in UTC.
     fn appointment<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
-        self.query(py, |e| match e.appointment(id)? {
+        self.query(py, |e| match e.appointment(AppointmentId(id))? {
             Some(record) => value_of(&WithEvents {
                 record,
                 events: e.events(EventSubject::Appointment, id)?,
@@ -721,7 +721,7 @@ impl PyEngine {
     /// (normalized canonical fields and the provider's other fields), ``warnings``,
     /// ``raw_payload`` (verbatim), ``received_at``, ``events``.
     fn lead<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
-        self.query(py, |e| match e.lead(id)? {
+        self.query(py, |e| match e.lead(LeadId(id))? {
             Some(record) => value_of(&WithEvents {
                 record,
                 events: e.events(EventSubject::Lead, id)?,
@@ -735,7 +735,7 @@ impl PyEngine {
     /// ``zip_code``, ``created_at``, ``events`` (creation and every field change with its old
     /// and new value).
     fn contact<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
-        self.query(py, |e| match e.contact(id)? {
+        self.query(py, |e| match e.contact(ContactId(id))? {
             Some(record) => value_of(&WithEvents {
                 record,
                 events: e.events(EventSubject::Contact, id)?,
@@ -762,7 +762,7 @@ impl PyEngine {
         py: Python<'py>,
         lead_id: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.query(py, |e| value_of(&e.lead_status_history(lead_id)?))
+        self.query(py, |e| value_of(&e.lead_status_history(LeadId(lead_id))?))
     }
 
     /// Billing per workspace for charges recorded in ``since <= created_at < until`` (aware
@@ -876,7 +876,7 @@ impl PyEngine {
         note: &str,
     ) -> PyResult<()> {
         let engine = self.engine()?;
-        py.detach(|| engine.assign_manually(appointment_id, workspace_id, note))
+        py.detach(|| engine.assign_manually(AppointmentId(appointment_id), workspace_id, note))
             .map_err(err(py))
     }
 
@@ -895,7 +895,7 @@ impl PyEngine {
         reason: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.query(py, |e| {
-            value_of(&e.return_appointment(appointment_id, reason)?)
+            value_of(&e.return_appointment(AppointmentId(appointment_id), reason)?)
         })
     }
 

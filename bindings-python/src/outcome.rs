@@ -4,7 +4,7 @@
 
 use crate::convert::to_py;
 use leadroute_core::engine::{IngestOutcome, Outcome, RoutingOutcome};
-use leadroute_core::model::StoredRecord;
+use leadroute_core::model::{LeadId, StoredRecord};
 use pyo3::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
@@ -215,7 +215,7 @@ pub fn outcome_to_py(py: Python<'_>, o: IngestOutcome) -> PyResult<Py<PyAny>> {
     Ok(match o.outcome {
         Outcome::Accepted(a) => {
             let (appointment_id, routing) = match a.appointment {
-                Some((id, routing)) => (Some(id), Some(routing)),
+                Some((id, routing)) => (Some(id.get()), Some(routing)),
                 None => (None, None),
             };
             let (routing, workspace_id, rule_id, unrouted_reason) = match routing {
@@ -232,10 +232,10 @@ pub fn outcome_to_py(py: Python<'_>, o: IngestOutcome) -> PyResult<Py<PyAny>> {
                 py,
                 Accepted {
                     record_key,
-                    lead_id: a.lead_id,
-                    contact_id: a.contact_id,
+                    lead_id: a.lead_id.get(),
+                    contact_id: a.contact_id.get(),
                     new_contact: a.new_contact,
-                    duplicate_of: a.duplicate_of,
+                    duplicate_of: a.duplicate_of.map(LeadId::get),
                     appointment_id,
                     routing,
                     workspace_id,
@@ -259,7 +259,7 @@ pub fn outcome_to_py(py: Python<'_>, o: IngestOutcome) -> PyResult<Py<PyAny>> {
                 py,
                 Rejected {
                     record_key,
-                    rejection_id,
+                    rejection_id: rejection_id.get(),
                     rejection_codes: codes,
                     rejection_details: details,
                 },
@@ -268,8 +268,8 @@ pub fn outcome_to_py(py: Python<'_>, o: IngestOutcome) -> PyResult<Py<PyAny>> {
         }
         Outcome::Replayed(stored) => {
             let (lead_id, rejection_id) = match stored {
-                StoredRecord::Lead(id) => (Some(id), None),
-                StoredRecord::Rejection(id) => (None, Some(id)),
+                StoredRecord::Lead(id) => (Some(id.get()), None),
+                StoredRecord::Rejection(id) => (None, Some(id.get())),
             };
             Py::new(
                 py,

@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 use leadroute_core::engine::{BacktestReport, BacktestRow, DeliveryReport, Move, RerouteReport};
-use leadroute_core::model::{BillingSummaryRow, Cents, NewEvent};
+use leadroute_core::model::{AppointmentId, BillingSummaryRow, Cents, NewEvent};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -44,7 +44,7 @@ struct BacktestRowDef {
 #[derive(Serialize)]
 #[serde(remote = "Move")]
 struct MoveDef {
-    appointment_id: i64,
+    appointment_id: AppointmentId,
     from: Option<String>,
     to: Option<String>,
 }

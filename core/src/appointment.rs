@@ -62,10 +62,23 @@ mod tests {
         let unrouted = Assignment::Unrouted {
             reason: crate::status::UnroutedReason::NoRuleForZip,
         };
-        assert_eq!(from_lead(1, 2, &lead(None), unrouted.clone(), now), None);
+        assert_eq!(
+            from_lead(LeadId(1), ContactId(2), &lead(None), unrouted.clone(), now),
+            None
+        );
         let at = ts("2026-11-24T13:00:00Z");
-        let a = from_lead(1, 2, &lead(Some(at)), unrouted.clone(), now).unwrap();
-        assert_eq!((a.lead_id, a.contact_id, a.appointment_date), (1, 2, at));
+        let a = from_lead(
+            LeadId(1),
+            ContactId(2),
+            &lead(Some(at)),
+            unrouted.clone(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (a.lead_id, a.contact_id, a.appointment_date),
+            (LeadId(1), ContactId(2), at)
+        );
         assert_eq!(
             (a.service_type.as_str(), a.zip_code.as_str()),
             ("Solar", "46262")

@@ -45,15 +45,15 @@ mod tests {
             matched_at: t,
             payment_rate: Cents(17550),
         };
-        let e = charge(9, &routed, t).unwrap();
+        let e = charge(AppointmentId(9), &routed, t).unwrap();
         assert_eq!(
             (e.appointment_id, e.amount, e.kind),
-            (9, Cents(17550), BillingKind::Charge)
+            (AppointmentId(9), Cents(17550), BillingKind::Charge)
         );
         assert_eq!(e.amount.to_string(), "$175.50");
         let unrouted = Assignment::Unrouted {
             reason: crate::status::UnroutedReason::NoRuleForZip,
         };
-        assert_eq!(charge(9, &unrouted, t), None);
+        assert_eq!(charge(AppointmentId(9), &unrouted, t), None);
     }
 }

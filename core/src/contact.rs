@@ -279,10 +279,10 @@ mod tests {
         assert_eq!(
             ids,
             vec![
-                (1, Some("created")),
-                (1, None),
-                (2, Some("created")),
-                (3, Some("created"))
+                (ContactId(1), Some("created")),
+                (ContactId(1), None),
+                (ContactId(2), Some("created")),
+                (ContactId(3), Some("created"))
             ]
         );
     }
@@ -348,12 +348,12 @@ mod tests {
         assert_eq!(
             ids,
             vec![
-                (1, Some("created")),
-                (1, None),
-                (1, Some("merged")),
-                (1, None),
-                (2, Some("created")),
-                (1, None)
+                (ContactId(1), Some("created")),
+                (ContactId(1), None),
+                (ContactId(1), Some("merged")),
+                (ContactId(1), None),
+                (ContactId(2), Some("created")),
+                (ContactId(1), None)
             ]
         );
         let no_key = new(s, None, None);

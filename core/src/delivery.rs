@@ -545,7 +545,7 @@ pub fn consequences(result: &AttemptResult) -> Consequences {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cents, ForwardStatus, NewDelivery};
+    use crate::model::{AppointmentId, Cents, DeliveryId, ForwardStatus, NewDelivery};
     fn ts(s: &str) -> jiff::Timestamp {
         s.parse().expect("test timestamp")
     }
@@ -593,7 +593,7 @@ mod tests {
         let retry = RetryPolicy::default();
         let bill = || {
             Some(crate::model::NewBillingEvent {
-                appointment_id: 7,
+                appointment_id: crate::model::AppointmentId(7),
                 workspace_id: "w".into(),
                 kind: crate::model::BillingKind::Charge,
                 amount: Cents(15_000),
@@ -706,9 +706,9 @@ mod tests {
     fn request_has_seed_and_standard_webhooks_headers() {
         let now = ts("2021-02-21T16:22:10Z");
         let d = Delivery {
-            id: 1,
+            id: DeliveryId(1),
             delivery: NewDelivery {
-                appointment_id: 1,
+                appointment_id: AppointmentId(1),
                 workspace_id: "w".into(),
                 webhook_id: "msg_p5jXN8AQM9LWM0D4loKWxJek".into(),
                 url: "http://old".into(),

@@ -139,7 +139,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cents, RoutingMethod};
+    use crate::model::{Cents, ContactId, LeadId, RoutingMethod};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("test timestamp")
@@ -148,8 +148,8 @@ mod tests {
     #[test]
     fn seed_fields_in_seed_shape() {
         let appt = NewAppointment {
-            lead_id: 1,
-            contact_id: 1,
+            lead_id: LeadId(1),
+            contact_id: ContactId(1),
             service_type: "Solar".into(),
             zip_code: "46262".into(),
             appointment_date: ts("2026-11-24T13:00:00Z"),
@@ -170,7 +170,7 @@ mod tests {
             first_name: Some("Stephanie".into()),
             last_name: Some("House".into()),
         };
-        let p = build(7, &appt, &contact).unwrap();
+        let p = build(AppointmentId(7), &appt, &contact).unwrap();
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(
             v,
@@ -215,6 +215,6 @@ mod tests {
         unrouted.assignment = Assignment::Unrouted {
             reason: crate::status::UnroutedReason::NoRuleForZip,
         };
-        assert!(build(7, &unrouted, &contact).is_none());
+        assert!(build(AppointmentId(7), &unrouted, &contact).is_none());
     }
 }

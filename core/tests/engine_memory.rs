@@ -160,7 +160,7 @@ fn a_good_record_becomes_a_routed_signed_delivered_billed_appointment() {
     assert_eq!((r.attempted, r.delivered, r.billed), (1, 1, Cents(20_000)));
     let req = t.seen.lock().unwrap()[0].clone();
     let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
-    assert_eq!(body["appointment_id"], appt_id);
+    assert_eq!(body["appointment_id"], appt_id.get());
     assert_eq!(body["customer_name"], "Stephanie House");
     assert_eq!(body["customer_phone"], "+13178638426");
     assert_eq!(body["customer_email"], "jmonroe@example.net");
@@ -187,7 +187,7 @@ fn a_good_record_becomes_a_routed_signed_delivered_billed_appointment() {
         Some("HTTP 200: status 200")
     );
     let events = with_tx(&*store, |tx| {
-        Ok(tx.events(EventSubject::Appointment, appt_id)?)
+        Ok(tx.events(EventSubject::Appointment, appt_id.get())?)
     })
     .unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
@@ -364,9 +364,9 @@ fn failures_retry_on_schedule_and_permanent_ones_fail_without_billing() {
     assert_eq!(engine.deliver_due(&t, 10).unwrap().attempted, 0);
     let (d1, d2, attempts) = with_tx(&*store, |tx| {
         Ok((
-            tx.delivery(1)?.unwrap(),
-            tx.delivery(2)?.unwrap(),
-            tx.attempts(1)?,
+            tx.delivery(DeliveryId(1))?.unwrap(),
+            tx.delivery(DeliveryId(2))?.unwrap(),
+            tx.attempts(DeliveryId(1))?,
         ))
     })
     .unwrap();
@@ -457,12 +457,12 @@ fn same_contact_and_product_within_the_window_is_a_duplicate_lead() {
     let c = engine.counts().unwrap();
     assert_eq!((c.leads, c.appointments, c.deliveries), (3, 2, 2));
     let events = with_tx(&*store, |tx| {
-        Ok(tx.events(EventSubject::Lead, again.lead_id)?)
+        Ok(tx.events(EventSubject::Lead, again.lead_id.get())?)
     })
     .unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(kinds, ["received", "validated", "duplicate"]);
-    assert_eq!(events[2].detail["original_lead_id"], first.lead_id);
+    assert_eq!(events[2].detail["original_lead_id"], first.lead_id.get());
     let stored = with_tx(&*store, |tx| Ok(tx.lead(again.lead_id)?.unwrap())).unwrap();
     assert_eq!(stored.lead.duplicate_of, Some(first.lead_id));
     // Delivering bills the two appointments once each; the duplicate bills nothing.
@@ -508,7 +508,7 @@ fn a_returning_person_updates_their_contact_with_events() {
         "empty never overwrites"
     );
     let events = with_tx(&*store, |tx| {
-        Ok(tx.events(EventSubject::Contact, first.contact_id)?)
+        Ok(tx.events(EventSubject::Contact, first.contact_id.get())?)
     })
     .unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
@@ -556,7 +556,7 @@ fn without_a_required_phone_email_dedups_and_merges() {
         "same contact, same product, within 30 days"
     );
     let events = with_tx(&*store, |tx| {
-        Ok(tx.events(EventSubject::Contact, a.contact_id)?)
+        Ok(tx.events(EventSubject::Contact, a.contact_id.get())?)
     })
     .unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
@@ -669,11 +669,13 @@ fn reroute_unrouted_after_rules_change() {
         }
         other => panic!("{other:?}"),
     }
-    let kinds: Vec<_> = with_tx(&*store, |tx| Ok(tx.events(EventSubject::Appointment, id)?))
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
+    let kinds: Vec<_> = with_tx(&*store, |tx| {
+        Ok(tx.events(EventSubject::Appointment, id.get())?)
+    })
+    .unwrap()
+    .into_iter()
+    .map(|e| e.event_type)
+    .collect();
     assert_eq!(kinds, vec!["unrouted", "rerouted"]);
     // The queue is empty now; the rerouted appointment is delivered with the lead's data.
     assert_eq!(engine.reroute_unrouted(100).unwrap().examined, 0);
@@ -683,7 +685,7 @@ fn reroute_unrouted_after_rules_change() {
     assert_eq!(body["customer_name"], "Ann");
     assert_eq!(body["customer_phone"], "+12125550123");
     assert_eq!(body["customer_email"], "ann@example.com");
-    assert_eq!(body["appointment_id"], id);
+    assert_eq!(body["appointment_id"], id.get());
 }
 
 #[test]
@@ -699,7 +701,7 @@ fn manual_assignment_is_recorded_and_billed_once() {
     );
     assert_eq!(
         engine
-            .assign_manually(9_999, "kitchen_ne", "x")
+            .assign_manually(AppointmentId(9_999), "kitchen_ne", "x")
             .unwrap_err()
             .kind(),
         ErrorKind::NotFound
@@ -724,7 +726,10 @@ fn manual_assignment_is_recorded_and_billed_once() {
             ..
         }
     ));
-    let events = with_tx(&*store, |tx| Ok(tx.events(EventSubject::Appointment, id)?)).unwrap();
+    let events = with_tx(&*store, |tx| {
+        Ok(tx.events(EventSubject::Appointment, id.get())?)
+    })
+    .unwrap();
     assert_eq!(events[1].event_type, "assigned_manually");
     assert_eq!(events[1].detail["note"], "client called in");
     let t = Scripted::default();
@@ -990,7 +995,7 @@ fn a_return_credits_the_charge_and_gives_the_cap_back() {
     };
     let (engine, store) = engine_with_backup(ws, rule(8, "solar_b", &["Solar"], &["46262"], 3));
     assert_eq!(routed_to(&engine, 1), Ok("solar_in".into()));
-    let id = 1;
+    let id = AppointmentId(1);
     // Not delivered yet: nothing to return.
     assert_eq!(
         engine
@@ -1011,12 +1016,18 @@ fn a_return_credits_the_charge_and_gives_the_cap_back() {
         "a return is credited once"
     );
     assert_eq!(
-        engine.return_appointment(9_999, "x").unwrap_err().kind(),
+        engine
+            .return_appointment(AppointmentId(9_999), "x")
+            .unwrap_err()
+            .kind(),
         ErrorKind::NotFound
     );
     // The day cap is free again: the next appointment goes to solar_in, not the backup.
     assert_eq!(routed_to(&engine, 2), Ok("solar_in".into()));
-    let events = with_tx(&*store, |tx| Ok(tx.events(EventSubject::Appointment, id)?)).unwrap();
+    let events = with_tx(&*store, |tx| {
+        Ok(tx.events(EventSubject::Appointment, id.get())?)
+    })
+    .unwrap();
     let last = events.last().unwrap();
     assert_eq!(
         (last.event_type.as_str(), &last.detail["reason"]),
@@ -1127,7 +1138,7 @@ fn a_410_disables_the_endpoint_and_deliveries_wait_until_it_is_re_enabled() {
         (2, 2, 0)
     );
     assert!(!engine.endpoint_health("solar_in").unwrap().disabled);
-    let d = with_tx(&*store, |tx| Ok(tx.delivery(1)?.unwrap())).unwrap();
+    let d = with_tx(&*store, |tx| Ok(tx.delivery(DeliveryId(1))?.unwrap())).unwrap();
     assert_eq!(d.attempts, 2, "the 410 attempt and the successful one");
     assert_eq!(
         engine.enable_endpoint("nobody").unwrap_err().kind(),

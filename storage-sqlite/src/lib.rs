@@ -649,8 +649,8 @@ mod tests {
                 tx.workspace("solar_ca_001")?,
                 tx.events(EventSubject::Lead, 1)?,
                 tx.events(EventSubject::Lead, 2)?,
-                tx.lead_status_history(1)?,
-                tx.lead_status_history(2)?,
+                tx.lead_status_history(LeadId(1))?,
+                tx.lead_status_history(LeadId(2))?,
                 tx.reports().provider_totals("provider-a")?,
             ))
         })
@@ -682,12 +682,15 @@ mod tests {
             reason: None,
             changed_at: t(at),
         };
-        assert_eq!(h1, vec![change(None, "new", "2025-03-14T15:00:00Z", 1)]);
+        assert_eq!(
+            h1,
+            vec![change(None, "new", "2025-03-14T15:00:00Z", LeadId(1))]
+        );
         assert_eq!(
             h2,
             vec![
-                change(None, "new", "2025-03-14T16:00:00Z", 2),
-                change(Some("new"), "duplicate", "2025-03-14T16:00:00Z", 2),
+                change(None, "new", "2025-03-14T16:00:00Z", LeadId(2)),
+                change(Some("new"), "duplicate", "2025-03-14T16:00:00Z", LeadId(2)),
             ],
             "an old duplicate's history ends at its stored status"
         );

@@ -250,9 +250,11 @@ fn timestamps_are_stored_as_fixed_width_utc_text() {
     })
     .expect("insert");
     let text: String = raw(&path)
-        .query_row("SELECT created_at FROM contacts WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT created_at FROM contacts WHERE id = ?1",
+            [id.get()],
+            |r| r.get(0),
+        )
         .expect("created_at");
     assert_eq!(text, "2025-03-14T15:09:26.500000Z");
 }
@@ -270,7 +272,7 @@ fn undecodable_rows_are_corrupt() {
     let conn = raw(&path);
     conn.execute(
         "UPDATE contacts SET created_at = 'yesterday' WHERE id = ?1",
-        [id],
+        [id.get()],
     )
     .expect("corrupt the timestamp");
     let err = with_tx(&store, |tx| Ok(tx.contact(id)?)).expect_err("bad timestamp");
@@ -572,13 +574,13 @@ fn version_1_database_migrates_keeping_its_data() {
 
     let (c1, c2, missing, by_key, l1, l2, appt, counts, ws) = with_tx(&store, |tx| {
         Ok((
-            tx.contact(1)?,
-            tx.contact(2)?,
-            tx.contact(3)?,
+            tx.contact(ContactId(1))?,
+            tx.contact(ContactId(2))?,
+            tx.contact(ContactId(3))?,
             tx.contact_by_email_key("provider:provider-a", "stephanie.ortiz@example.com")?,
-            tx.lead(1)?,
-            tx.lead(2)?,
-            tx.appointment_for_lead(1)?,
+            tx.lead(LeadId(1))?,
+            tx.lead(LeadId(2))?,
+            tx.appointment_for_lead(LeadId(1))?,
             tx.reports().counts()?,
             tx.workspace("solar_ca_001")?,
         ))
@@ -603,7 +605,11 @@ fn version_1_database_migrates_keeping_its_data() {
         (Some("+19198233590"), Some("204"), None)
     );
     assert_eq!(missing, None);
-    assert_eq!(by_key.map(|c| c.id), Some(1), "the email key is indexed");
+    assert_eq!(
+        by_key.map(|c| c.id),
+        Some(ContactId(1)),
+        "the email key is indexed"
+    );
     let l1 = l1.expect("lead 1 survives").lead;
     assert_eq!(
         (
@@ -612,13 +618,13 @@ fn version_1_database_migrates_keeping_its_data() {
             l1.record_key.as_str(),
             l1.estimated_value
         ),
-        (1, None, "PA-00001", Some(18_500.0))
+        (ContactId(1), None, "PA-00001", Some(18_500.0))
     );
     assert_eq!(
         l2.map(|l| l.lead.warnings),
         Some(vec!["invalid_email".to_string()])
     );
-    assert_eq!(appt.map(|a| a.appointment.contact_id), Some(1));
+    assert_eq!(appt.map(|a| a.appointment.contact_id), Some(ContactId(1)));
     assert_eq!(
         (
             counts.contacts,
@@ -638,14 +644,16 @@ fn version_1_database_migrates_keeping_its_data() {
 
     // Foreign keys are on again: a lead for a missing contact and an appointment for a missing
     // lead are refused by the database.
-    let err = with_tx(&store, |tx| Ok(insert_lead(tx, &lead(3, "PA-00009"))?))
-        .expect_err("contact 3 does not exist");
+    let err = with_tx(&store, |tx| {
+        Ok(insert_lead(tx, &lead(ContactId(3), "PA-00009"))?)
+    })
+    .expect_err("contact 3 does not exist");
     assert!(
         matches!(storage_error(&err), e if e.kind() == StorageErrorKind::Conflict),
         "{err:?}"
     );
-    let mut dup = lead(1, "PA-00010");
-    dup.duplicate_of = Some(42);
+    let mut dup = lead(ContactId(1), "PA-00010");
+    dup.duplicate_of = Some(LeadId(42));
     let err = with_tx(&store, |tx| Ok(insert_lead(tx, &dup)?)).expect_err("lead 42 is missing");
     assert!(
         matches!(storage_error(&err), e if e.kind() == StorageErrorKind::Conflict),
@@ -659,15 +667,15 @@ fn version_1_database_migrates_keeping_its_data() {
         let l = insert_lead(
             tx,
             &NewLead {
-                duplicate_of: Some(1),
-                ..lead(1, "PA-00011")
+                duplicate_of: Some(LeadId(1)),
+                ..lead(ContactId(1), "PA-00011")
             },
         )?;
         tx.set_lead_status(l, LeadStatus::Duplicate, Some("lead 1"), T0)?;
         Ok((id, l))
     })
     .expect("write after the migration");
-    assert_eq!(id, 4, "contact ids are never reused");
+    assert_eq!(id, ContactId(4), "contact ids are never reused");
     let history = with_tx(&store, |tx| Ok(tx.lead_status_history(l)?)).expect("history");
     assert_eq!(
         history
@@ -683,7 +691,7 @@ fn version_1_database_migrates_keeping_its_data() {
     let (status, version): (String, u32) = conn
         .query_row(
             "SELECT status, (SELECT user_version FROM pragma_user_version) FROM leads WHERE id = ?1",
-            [l],
+            [l.get()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .expect("status");

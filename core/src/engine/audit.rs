@@ -184,10 +184,15 @@ impl Audit<'_> {
     }
 
     /// The stored event about `subject` row `subject_id` at `at`.
-    pub(crate) fn on(&self, subject: EventSubject, subject_id: i64, at: Timestamp) -> NewEvent {
+    pub(crate) fn on(
+        &self,
+        subject: EventSubject,
+        subject_id: impl Into<i64>,
+        at: Timestamp,
+    ) -> NewEvent {
         NewEvent {
             subject,
-            subject_id,
+            subject_id: subject_id.into(),
             event_type: self.kind(),
             detail: self.detail(),
             created_at: at,

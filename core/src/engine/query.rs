@@ -71,12 +71,14 @@ impl Engine {
     }
 
     /// The audit trail of one subject (`lead_events` of a lead or of a stored rejection,
-    /// `contact_events`, `appointment_events`), oldest first.
+    /// `contact_events`, `appointment_events`), oldest first. `id` is the subject's row id:
+    /// a [`ContactId`], [`LeadId`], [`AppointmentId`] or [`RejectionId`] (or its `i64`).
     ///
     /// # Errors
     ///
     /// Storage errors.
-    pub fn events(&self, subject: EventSubject, id: i64) -> Result<Vec<NewEvent>> {
+    pub fn events(&self, subject: EventSubject, id: impl Into<i64>) -> Result<Vec<NewEvent>> {
+        let id = id.into();
         with_tx(&*self.store, |tx| Ok(tx.events(subject, id)?))
     }
 
@@ -148,7 +150,9 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use crate::intake::RawRecord;
-    use crate::model::{Cents, Provider, RecordFormat, Workspace};
+    use crate::model::{
+        AppointmentId, Cents, ContactId, LeadId, Provider, RecordFormat, Workspace,
+    };
     use crate::routing::RoutingRule;
     use crate::storage::MemoryStore;
     use crate::{Engine, EngineConfig};
@@ -179,18 +183,38 @@ mod tests {
         ingest(&e, "46262", "317-863-8426");
         ingest(&e, "10001", "317-863-8427");
         ingest(&e, "10002", "317-863-8428");
-        let lead = e.lead(1).unwrap().unwrap();
+        let lead = e.lead(LeadId(1)).unwrap().unwrap();
         assert_eq!(lead.lead.zip_code, "46262");
         let contact = e.contact(lead.lead.contact_id).unwrap().unwrap();
         assert_eq!(contact.contact.phone_e164.as_deref(), Some("+13178638426"));
-        assert_eq!(e.appointment(1).unwrap().unwrap().appointment.lead_id, 1);
-        assert!(e.lead(99).unwrap().is_none() && e.appointment(99).unwrap().is_none());
-        assert!(e.contact(99).unwrap().is_none());
-        let queue: Vec<i64> = e.unrouted(0, 10).unwrap().iter().map(|a| a.id).collect();
-        assert_eq!(queue, [2, 3]);
-        let page: Vec<i64> = e.unrouted(2, 10).unwrap().iter().map(|a| a.id).collect();
-        assert_eq!(page, [3]);
-        assert_eq!(e.unrouted(0, 1).unwrap().len(), 1);
+        assert_eq!(
+            e.appointment(AppointmentId(1))
+                .unwrap()
+                .unwrap()
+                .appointment
+                .lead_id,
+            LeadId(1)
+        );
+        assert!(
+            e.lead(LeadId(99)).unwrap().is_none()
+                && e.appointment(AppointmentId(99)).unwrap().is_none()
+        );
+        assert!(e.contact(ContactId(99)).unwrap().is_none());
+        let queue: Vec<AppointmentId> = e
+            .unrouted(AppointmentId(0), 10)
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(queue, [AppointmentId(2), AppointmentId(3)]);
+        let page: Vec<AppointmentId> = e
+            .unrouted(AppointmentId(2), 10)
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(page, [AppointmentId(3)]);
+        assert_eq!(e.unrouted(AppointmentId(0), 1).unwrap().len(), 1);
         assert_eq!(e.record_format("p"), Some(RecordFormat::Json));
         assert_eq!(e.record_format("nobody"), None);
     }
@@ -200,27 +224,28 @@ mod tests {
         let e = engine();
         ingest(&e, "46262", "317-863-8426");
         ingest(&e, "10001", "317-863-8427");
-        let lead = serde_json::to_value(e.lead(1).unwrap().unwrap()).unwrap();
+        let lead = serde_json::to_value(e.lead(LeadId(1)).unwrap().unwrap()).unwrap();
         assert_eq!(lead["id"], 1);
         assert_eq!(lead["zip_code"], "46262");
         assert_eq!(lead["appointment_date"], "2026-11-24T13:00:00Z");
         assert!(lead["received_at"].as_str().unwrap().ends_with('Z'));
-        let contact = serde_json::to_value(e.contact(1).unwrap().unwrap()).unwrap();
+        let contact = serde_json::to_value(e.contact(ContactId(1)).unwrap().unwrap()).unwrap();
         assert_eq!(contact["phone"], "+13178638426");
-        let routed = serde_json::to_value(e.appointment(1).unwrap().unwrap()).unwrap();
+        let routed =
+            serde_json::to_value(e.appointment(AppointmentId(1)).unwrap().unwrap()).unwrap();
         assert_eq!(routed["status"], "routed");
         assert_eq!(routed["workspace_id"], "w");
         assert_eq!(routed["routing_method"], "auto");
         assert_eq!(routed["payment_rate_cents"], 2500);
         assert_eq!(routed["forward_status"], "pending");
-        let unrouted = serde_json::to_value(&e.unrouted(0, 1).unwrap()[0]).unwrap();
+        let unrouted = serde_json::to_value(&e.unrouted(AppointmentId(0), 1).unwrap()[0]).unwrap();
         assert_eq!(unrouted["status"], "unrouted");
         assert_eq!(unrouted["unrouted_reason"], "no_rule_for_zip");
         assert!(unrouted.get("workspace_id").is_none());
         // The shapes read back.
         let back: crate::model::Appointment = serde_json::from_value(routed).unwrap();
-        assert_eq!(back, e.appointment(1).unwrap().unwrap());
+        assert_eq!(back, e.appointment(AppointmentId(1)).unwrap().unwrap());
         let back: crate::model::Lead = serde_json::from_value(lead).unwrap();
-        assert_eq!(back, e.lead(1).unwrap().unwrap());
+        assert_eq!(back, e.lead(LeadId(1)).unwrap().unwrap());
     }
 }

@@ -226,7 +226,7 @@ impl Engine {
     pub fn reroute_unrouted(&self, batch: usize) -> Result<RerouteReport> {
         let snap = self.snapshot();
         let mut report = RerouteReport::default();
-        let mut after = 0;
+        let mut after = AppointmentId(0);
         loop {
             let page = with_tx(&*self.store, |tx| {
                 Ok(tx.unrouted_appointments(after, batch.max(1))?)
@@ -348,7 +348,7 @@ impl Engine {
         let table = RoutingTable::compile(proposed, &workspaces, &catalog)?;
         let mut report = BacktestReport::default();
         let mut per: HashMap<Option<String>, (u64, u64)> = HashMap::new();
-        let mut after = 0;
+        let mut after = AppointmentId(0);
         loop {
             let page = with_tx(&*self.store, |tx| Ok(tx.appointments_after(after, 1000)?))?;
             let Some(last) = page.last() else { break };

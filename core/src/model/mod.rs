@@ -25,18 +25,69 @@ pub(crate) mod schedule;
 pub use capacity::{Budget, Cap, CapPeriod, CapScope, Capacity};
 pub use schedule::{ClockTime, OpenHours, ScheduleError, Weekday, WeeklySchedule};
 
-/// Row id of a contact (`contacts.id`).
-pub type ContactId = i64;
-/// Row id of a lead (`leads.id`).
-pub type LeadId = i64;
-/// Row id of a stored rejection (`lead_rejections.id`).
-pub type RejectionId = i64;
-/// Row id of an appointment (`appointments.id`); it is the payload's `appointment_id`.
-pub type AppointmentId = i64;
-/// Row id of a delivery, one outbox row (`deliveries.id`).
-pub type DeliveryId = i64;
-/// Row id of a billing event (`billing_events.id`).
-pub type BillingEventId = i64;
+macro_rules! row_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// A newtype over the `i64` row id, so ids of different tables cannot be mixed up.
+        /// Serialized transparently (a JSON number); [`std::fmt::Display`] prints the number.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            /// The row id as a plain integer.
+            pub fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> $name {
+                $name(id)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+row_id! {
+    /// Row id of a contact (`contacts.id`).
+    ContactId
+}
+row_id! {
+    /// Row id of a lead (`leads.id`).
+    LeadId
+}
+row_id! {
+    /// Row id of a stored rejection (`lead_rejections.id`).
+    RejectionId
+}
+row_id! {
+    /// Row id of an appointment (`appointments.id`); it is the payload's `appointment_id`.
+    AppointmentId
+}
+row_id! {
+    /// Row id of a delivery, one outbox row (`deliveries.id`).
+    DeliveryId
+}
+row_id! {
+    /// Row id of a billing event (`billing_events.id`).
+    BillingEventId
+}
 
 /// An amount of US money in integer cents (`2500` is $25.00).
 ///

@@ -61,10 +61,10 @@ pub(super) fn appointment_row(r: &Row<'_>) -> Result<Appointment, StorageError> 
     };
     let fs: String = c.get(15)?;
     Ok(Appointment {
-        id,
+        id: AppointmentId(id),
         appointment: NewAppointment {
-            lead_id: c.get(1)?,
-            contact_id: c.get(2)?,
+            lead_id: LeadId(c.get(1)?),
+            contact_id: ContactId(c.get(2)?),
             service_type: c.get(3)?,
             zip_code: c.get(4)?,
             appointment_date: c.time(5)?,
@@ -119,8 +119,8 @@ impl AppointmentRepo for SqlTx<'_> {
                 )
                 .db()?
                 .insert(params![
-                    a.lead_id,
-                    a.contact_id,
+                    a.lead_id.get(),
+                    a.contact_id.get(),
                     a.service_type,
                     a.zip_code,
                     ts(a.appointment_date)?,
@@ -136,6 +136,7 @@ impl AppointmentRepo for SqlTx<'_> {
                     ts(a.created_at)?
                 ])
                 .db()
+                .map(AppointmentId)
         })();
         in_op(&format!("insert_appointment for lead {}", a.lead_id), r)
     }
@@ -143,7 +144,7 @@ impl AppointmentRepo for SqlTx<'_> {
     fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
         self.one(
             &format!("SELECT {APPOINTMENT_COLS} FROM appointments WHERE id = ?1"),
-            [id],
+            [id.get()],
             appointment_row,
         )
     }
@@ -151,7 +152,7 @@ impl AppointmentRepo for SqlTx<'_> {
     fn appointment_for_lead(&self, lead_id: LeadId) -> Result<Option<Appointment>, StorageError> {
         self.one(
             &format!("SELECT {APPOINTMENT_COLS} FROM appointments WHERE lead_id = ?1"),
-            [lead_id],
+            [lead_id.get()],
             appointment_row,
         )
     }
@@ -169,7 +170,7 @@ impl AppointmentRepo for SqlTx<'_> {
                 "UPDATE appointments SET forward_status = ?2, forward_attempts = ?3, \
                  forwarded_at = ?4, forward_response = ?5 WHERE id = ?1",
                 params![
-                    id,
+                    id.get(),
                     status.as_str(),
                     attempts,
                     ts_opt(forwarded_at)?,
@@ -196,7 +197,7 @@ impl AppointmentRepo for SqlTx<'_> {
             &format!(
                 "SELECT {APPOINTMENT_COLS} FROM appointments WHERE id > ?1 ORDER BY id LIMIT ?2"
             ),
-            params![after, limit],
+            params![after.get(), limit],
             appointment_row,
         )
     }
@@ -212,7 +213,7 @@ impl AppointmentRepo for SqlTx<'_> {
                 "SELECT {APPOINTMENT_COLS} FROM appointments \
                  WHERE status = 'unrouted' AND id > ?1 ORDER BY id LIMIT ?2"
             ),
-            params![after, limit],
+            params![after.get(), limit],
             appointment_row,
         )
     }
@@ -240,7 +241,7 @@ impl AppointmentRepo for SqlTx<'_> {
                  workspace_id = ?2, routing_rule_id = ?3, routing_method = ?4, matched_at = ?5, \
                  payment_rate_cents = ?6 WHERE id = ?1 AND status = 'unrouted'",
                 params![
-                    id,
+                    id.get(),
                     workspace_id,
                     rule_id,
                     method.as_str(),

@@ -7,21 +7,22 @@ impl BillingRepo for SqlTx<'_> {
         &self,
         e: &NewBillingEvent,
     ) -> Result<Option<BillingEventId>, StorageError> {
-        let r = (|| {
-            self.one(
+        let r =
+            (|| {
+                self.one(
                 "INSERT INTO billing_events (appointment_id, workspace_id, kind, amount_cents, \
                  created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (appointment_id, kind) DO NOTHING RETURNING id",
                 params![
-                    e.appointment_id,
+                    e.appointment_id.get(),
                     e.workspace_id,
                     e.kind.as_str(),
                     e.amount.0,
                     ts(e.created_at)?
                 ],
-                |r| Cols::new(r, "billing_events").get::<i64>(0),
+                |r| Cols::new(r, "billing_events").get::<i64>(0).map(BillingEventId),
             )
-        })();
+            })();
         in_op(
             &format!("insert_billing_event for appointment {}", e.appointment_id),
             r,
@@ -36,12 +37,12 @@ impl BillingRepo for SqlTx<'_> {
         self.one(
             "SELECT appointment_id, workspace_id, kind, amount_cents, created_at \
              FROM billing_events WHERE appointment_id = ?1 AND kind = ?2",
-            params![appointment_id, kind.as_str()],
+            params![appointment_id.get(), kind.as_str()],
             |r| {
                 let c = Cols::new(r, "billing_events");
                 let kind: String = c.get(2)?;
                 Ok(NewBillingEvent {
-                    appointment_id: c.get(0)?,
+                    appointment_id: AppointmentId(c.get(0)?),
                     workspace_id: c.get(1)?,
                     kind: BillingKind::parse(&kind)
                         .ok_or_else(|| corrupt(format!("billing_events.kind {kind:?}")))?,

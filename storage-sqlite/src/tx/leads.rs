@@ -15,8 +15,8 @@ impl RecordRepo for SqlTx<'_> {
             |r| {
                 let c = Cols::new(r, "source_records");
                 match (c.get::<Option<i64>>(0)?, c.get::<Option<i64>>(1)?) {
-                    (Some(id), None) => Ok(StoredRecord::Lead(id)),
-                    (None, Some(id)) => Ok(StoredRecord::Rejection(id)),
+                    (Some(id), None) => Ok(StoredRecord::Lead(LeadId(id))),
+                    (None, Some(id)) => Ok(StoredRecord::Rejection(RejectionId(id))),
                     _ => Err(corrupt(format!(
                         "source_records: ({provider_id:?}, {record_key:?}) points to neither \
                          exactly one lead nor one rejection"
@@ -53,7 +53,7 @@ impl RecordRepo for SqlTx<'_> {
                     rj.provider_id, rj.record_key
                 )));
             }
-            let id = self.conn.last_insert_rowid();
+            let id = RejectionId(self.conn.last_insert_rowid());
             self.claim_record(&rj.provider_id, &rj.record_key, None, Some(id))?;
             Ok(id)
         })();
@@ -68,7 +68,7 @@ pub(super) const CONTACT_COLS: &str =
 pub(super) fn contact_row(r: &Row<'_>) -> Result<Contact, StorageError> {
     let c = Cols::new(r, "contacts");
     Ok(Contact {
-        id: c.get(0)?,
+        id: ContactId(c.get(0)?),
         contact: NewContact {
             dedup_scope: c.get(1)?,
             phone_e164: c.get(2)?,
@@ -104,7 +104,7 @@ impl SqlTx<'_> {
                 "SELECT id FROM contacts WHERE dedup_scope = ?1 AND email_key = ?2 \
                  AND phone_e164 IS NULL",
                 [&c.dedup_scope, key],
-                |r| Cols::new(r, "contacts").get(0),
+                |r| Cols::new(r, "contacts").get(0).map(ContactId),
             ),
             (None, None) => Ok(None),
         }
@@ -145,7 +145,7 @@ impl ContactRepo for SqlTx<'_> {
     fn contact(&self, id: ContactId) -> Result<Option<Contact>, StorageError> {
         self.one(
             &format!("SELECT {CONTACT_COLS} FROM contacts WHERE id = ?1"),
-            [id],
+            [id.get()],
             contact_row,
         )
     }
@@ -177,7 +177,7 @@ impl ContactRepo for SqlTx<'_> {
                 ])
                 .db()?;
             if written == 1 {
-                return Ok(Inserted::Created(self.conn.last_insert_rowid()));
+                return Ok(Inserted::Created(ContactId(self.conn.last_insert_rowid())));
             }
             self.existing_contact(c)?
                 .map(Inserted::Existing)
@@ -194,7 +194,7 @@ impl ContactRepo for SqlTx<'_> {
                 "UPDATE contacts SET phone_e164 = ?2, phone_extension = ?3, email = ?4, \
                  email_key = ?5, first_name = ?6, last_name = ?7, zip_code = ?8 WHERE id = ?1",
                 params![
-                    id,
+                    id.get(),
                     c.phone_e164,
                     c.phone_extension,
                     c.email,
@@ -223,10 +223,10 @@ pub(super) const LEAD_COLS: &str =
 pub(super) fn lead_row(r: &Row<'_>) -> Result<Lead, StorageError> {
     let c = Cols::new(r, "leads");
     Ok(Lead {
-        id: c.get(0)?,
+        id: LeadId(c.get(0)?),
         lead: NewLead {
-            contact_id: c.get(1)?,
-            duplicate_of: c.get(2)?,
+            contact_id: ContactId(c.get(1)?),
+            duplicate_of: c.get::<Option<i64>>(2)?.map(LeadId),
             provider_id: c.get(3)?,
             record_key: c.get(4)?,
             external_id: c.get(5)?,
@@ -272,8 +272,8 @@ impl SqlTx<'_> {
             )
             .db()?
             .execute(params![
-                l.contact_id,
-                l.duplicate_of,
+                l.contact_id.get(),
+                l.duplicate_of.map(LeadId::get),
                 l.provider_id,
                 l.record_key,
                 l.external_id,
@@ -302,10 +302,12 @@ impl SqlTx<'_> {
         if written == 0 {
             return Err(StorageError::conflict(format!(
                 "record ({:?}, {:?}) is already stored, or original lead {:?} does not exist",
-                l.provider_id, l.record_key, l.duplicate_of
+                l.provider_id,
+                l.record_key,
+                l.duplicate_of.map(LeadId::get)
             )));
         }
-        let id = self.conn.last_insert_rowid();
+        let id = LeadId(self.conn.last_insert_rowid());
         self.claim_record(&l.provider_id, &l.record_key, Some(id), None)?;
         Ok(id)
     }
@@ -323,7 +325,12 @@ impl SqlTx<'_> {
         self.exec(
             "INSERT INTO source_records (provider_id, record_key, lead_id, rejection_id) \
              VALUES (?1, ?2, ?3, ?4)",
-            params![provider_id, record_key, lead_id, rejection_id],
+            params![
+                provider_id,
+                record_key,
+                lead_id.map(LeadId::get),
+                rejection_id.map(RejectionId::get)
+            ],
         )
         .map(|_| ())
         .map_err(|e| match e.kind() {
@@ -358,7 +365,7 @@ impl LeadRepo for SqlTx<'_> {
     fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError> {
         self.one(
             &format!("SELECT {LEAD_COLS} FROM leads WHERE id = ?1"),
-            [id],
+            [id.get()],
             lead_row,
         )
     }
@@ -376,7 +383,7 @@ impl LeadRepo for SqlTx<'_> {
                  WHERE contact_id = ?1 AND product_type = ?2 AND duplicate_of IS NULL \
                  ORDER BY received_at DESC, id DESC LIMIT 1"
             ),
-            params![contact_id, product_type],
+            params![contact_id.get(), product_type],
             lead_row,
         )
     }
@@ -394,7 +401,7 @@ impl LeadRepo for SqlTx<'_> {
             let changed = self.exec(
                 "UPDATE leads SET status = ?2, status_reason = ?3, status_changed_at = ?4 \
                  WHERE id = ?1 AND status <> ?2",
-                params![lead_id, status.as_str(), reason, ts(at)?],
+                params![lead_id.get(), status.as_str(), reason, ts(at)?],
             )?;
             if changed == 0 && self.lead(lead_id)?.is_none() {
                 return Err(StorageError::conflict(format!(
@@ -411,11 +418,11 @@ impl LeadRepo for SqlTx<'_> {
         self.all(
             "SELECT lead_id, from_status, to_status, reason, changed_at \
              FROM lead_status_history WHERE lead_id = ?1 ORDER BY id",
-            [lead_id],
+            [lead_id.get()],
             |r| {
                 let c = Cols::new(r, "lead_status_history");
                 Ok(LeadStatusChange {
-                    lead_id: c.get(0)?,
+                    lead_id: LeadId(c.get(0)?),
                     from_status: c
                         .get::<Option<String>>(1)?
                         .map(|s| parse_status(&s))

@@ -11,9 +11,9 @@ pub(super) fn delivery_row(r: &Row<'_>) -> Result<Delivery, StorageError> {
     let c = Cols::new(r, "deliveries");
     let status: String = c.get(8)?;
     Ok(Delivery {
-        id: c.get(0)?,
+        id: DeliveryId(c.get(0)?),
         delivery: NewDelivery {
-            appointment_id: c.get(1)?,
+            appointment_id: AppointmentId(c.get(1)?),
             workspace_id: c.get(2)?,
             webhook_id: c.get(3)?,
             url: c.get(4)?,
@@ -39,7 +39,7 @@ impl OutboxRepo for SqlTx<'_> {
                 )
                 .db()?
                 .insert(params![
-                    d.appointment_id,
+                    d.appointment_id.get(),
                     d.workspace_id,
                     d.webhook_id,
                     d.url,
@@ -48,6 +48,7 @@ impl OutboxRepo for SqlTx<'_> {
                     created
                 ])
                 .db()
+                .map(DeliveryId)
         })();
         in_op(
             &format!("enqueue_delivery for appointment {}", d.appointment_id),
@@ -96,7 +97,7 @@ impl OutboxRepo for SqlTx<'_> {
                  duration_ms, status_code, error, response_excerpt) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
-                    a.delivery_id,
+                    a.delivery_id.get(),
                     a.attempt_number,
                     ts(a.requested_at)?,
                     int(a.duration_ms, "duration_ms")?,
@@ -124,7 +125,7 @@ impl OutboxRepo for SqlTx<'_> {
                  next_attempt_at = COALESCE(?4, next_attempt_at), updated_at = ?5 \
                  WHERE id = ?1",
                 params![
-                    a.delivery_id,
+                    a.delivery_id.get(),
                     a.attempt_number,
                     status.as_str(),
                     next,
@@ -149,7 +150,7 @@ impl OutboxRepo for SqlTx<'_> {
     ) -> Result<(), StorageError> {
         let n = self.exec(
             "UPDATE deliveries SET next_attempt_at = ?2, locked_until = NULL WHERE id = ?1",
-            params![id, ts(next_attempt_at)?],
+            params![id.get(), ts(next_attempt_at)?],
         )?;
         if n == 0 {
             return Err(StorageError::conflict(format!(
@@ -175,7 +176,7 @@ impl OutboxRepo for SqlTx<'_> {
     fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError> {
         self.one(
             &format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE id = ?1"),
-            [id],
+            [id.get()],
             delivery_row,
         )
     }
@@ -185,11 +186,11 @@ impl OutboxRepo for SqlTx<'_> {
             "SELECT delivery_id, attempt_number, requested_at, duration_ms, status_code, error, \
              response_excerpt FROM delivery_attempts WHERE delivery_id = ?1 \
              ORDER BY attempt_number",
-            [delivery_id],
+            [delivery_id.get()],
             |r| {
                 let c = Cols::new(r, "delivery_attempts");
                 Ok(Attempt {
-                    delivery_id: c.get(0)?,
+                    delivery_id: DeliveryId(c.get(0)?),
                     attempt_number: c.get(1)?,
                     requested_at: c.time(2)?,
                     duration_ms: c.count(3)?,

@@ -60,11 +60,13 @@ pub fn appointments_one_per_lead(make: MakeStore<'_>) {
     let by_lead = tx(s, "appointment_for_lead", |tx| {
         Ok((
             tx.appointment_for_lead(l2)?,
-            tx.appointment_for_lead(l3 + 100)?,
+            tx.appointment_for_lead(LeadId(l3.0 + 100))?,
         ))
     });
     assert_eq!(by_lead, (Some(fresh(id2, &a_unrouted)), None));
-    let missing = tx(s, "appointment", |tx| Ok(tx.appointment(id3 + 100)?));
+    let missing = tx(s, "appointment", |tx| {
+        Ok(tx.appointment(AppointmentId(id3.0 + 100))?)
+    });
     assert_eq!(
         missing, None,
         "appointment() of a missing id must be Ok(None)"
@@ -75,7 +77,7 @@ pub fn appointments_one_per_lead(make: MakeStore<'_>) {
     });
     expect_conflict("insert_appointment for a lead that has one", r);
     let r = tx(s, "appointment for a missing lead", |tx| {
-        Ok(tx.insert_appointment(&routed(l3 + 100, c, "solar_ca_001", Cents(20000))))
+        Ok(tx.insert_appointment(&routed(LeadId(l3.0 + 100), c, "solar_ca_001", Cents(20000))))
     });
     expect_conflict("insert_appointment for a lead that does not exist", r);
     let still = tx(s, "appointment_for_lead", |tx| {
@@ -142,7 +144,13 @@ pub fn update_forward_replaces_state(make: MakeStore<'_>) {
         "update_forward must replace (and clear) every delivery-state field"
     );
     let r = tx(s, "update_forward missing", |tx| {
-        Ok(tx.update_forward(a + 100, ForwardStatus::Success, 1, Some(at(60)), None))
+        Ok(tx.update_forward(
+            AppointmentId(a.0 + 100),
+            ForwardStatus::Success,
+            1,
+            Some(at(60)),
+            None,
+        ))
     });
     expect_conflict("update_forward of an appointment that does not exist", r);
 }
@@ -164,7 +172,10 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
         Ok((made[0], made[1], r))
     });
     let page = tx(s, "appointments_after", |tx| {
-        Ok((tx.appointments_after(0, 2)?, tx.appointments_after(a1, 10)?))
+        Ok((
+            tx.appointments_after(AppointmentId(0), 2)?,
+            tx.appointments_after(a1, 10)?,
+        ))
     });
     assert_eq!(
         (ids_of(&page.0), ids_of(&page.1)),
@@ -172,7 +183,7 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
         "appointments_after pages through all appointments by id"
     );
     let queue = tx(s, "unrouted_appointments", |tx| {
-        Ok(tx.unrouted_appointments(0, 10)?)
+        Ok(tx.unrouted_appointments(AppointmentId(0), 10)?)
     });
     assert_eq!(
         ids_of(&queue),
@@ -181,7 +192,7 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
     );
     let paged = tx(s, "paging", |tx| {
         Ok((
-            tx.unrouted_appointments(0, 1)?,
+            tx.unrouted_appointments(AppointmentId(0), 1)?,
             tx.unrouted_appointments(a1, 10)?,
         ))
     });
@@ -222,7 +233,9 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
         got.appointment.assignment, assignment,
         "assignment stored as given"
     );
-    let left = tx(s, "queue after", |tx| Ok(tx.unrouted_appointments(0, 10)?));
+    let left = tx(s, "queue after", |tx| {
+        Ok(tx.unrouted_appointments(AppointmentId(0), 10)?)
+    });
     assert_eq!(left.iter().map(|a| a.id).collect::<Vec<_>>(), vec![a2]);
     let again = with_tx(s, |tx| Ok(tx.assign_appointment(a1, &assignment)));
     expect_conflict("assigning a routed appointment", again.expect("tx"));
@@ -237,7 +250,9 @@ pub fn unrouted_queue_and_assignment(make: MakeStore<'_>) {
     }
     let missing_ws = with_tx(s, |tx| Ok(tx.assign_appointment(a2, &unknown)));
     expect_conflict("assigning to an unknown workspace", missing_ws.expect("tx"));
-    let missing = with_tx(s, |tx| Ok(tx.assign_appointment(9_999, &assignment)));
+    let missing = with_tx(s, |tx| {
+        Ok(tx.assign_appointment(AppointmentId(9_999), &assignment))
+    });
     expect_conflict("assigning a missing appointment", missing.expect("tx"));
     let unrouted_assignment = Assignment::Unrouted {
         reason: UnroutedReason::NoRuleForZip,

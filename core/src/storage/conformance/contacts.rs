@@ -9,9 +9,9 @@ pub fn contacts_unique_dedup_key(make: MakeStore<'_>) {
     let none = tx(s, "contact_by_phone", |tx| {
         Ok((
             tx.contact_by_phone("provider:provider-a", "+13178638426")?,
-            tx.contact(1)?,
-            tx.contact(0)?,
-            tx.contact(-5)?,
+            tx.contact(ContactId(1))?,
+            tx.contact(ContactId(0))?,
+            tx.contact(ContactId(-5))?,
         ))
     });
     assert_eq!(
@@ -410,7 +410,7 @@ pub fn update_contact_keeps_uniqueness(make: MakeStore<'_>) {
             },
         );
         // A missing contact.
-        let r5 = tx.update_contact(g + 1000, &new_contact(scope, "+12125550123"));
+        let r5 = tx.update_contact(ContactId(g.0 + 1000), &new_contact(scope, "+12125550123"));
         // The same phone in another scope is not a conflict: g is in "global", so this
         // moves nothing, and the transaction is still usable after the refusals.
         let ok = tx.update_contact(g, &new_contact("global", "+13178638426"));

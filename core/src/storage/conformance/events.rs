@@ -18,40 +18,42 @@ pub fn events_per_subject(make: MakeStore<'_>) {
     };
     let c1 = ev(
         EventSubject::Contact,
-        c,
+        c.get(),
         "created",
         1,
         json!({"provider_id": "provider-a"}),
     );
     let c2 = ev(
         EventSubject::Contact,
-        c,
+        c.get(),
         "merged",
         2,
         json!({"duplicate_of": null, "phones": ["+13178638426"]}),
     );
     let l1 = ev(
         EventSubject::Lead,
-        l,
+        l.get(),
         "received",
         1,
         json!({"record_key": "PA-00001", "warnings": ["invalid_email"]}),
     );
     let a1 = ev(
         EventSubject::Appointment,
-        a,
+        a.get(),
         "routed",
         3,
         json!({"rule_id": 1, "skipped": []}),
     );
     let a2 = ev(
         EventSubject::Appointment,
-        a,
+        a.get(),
         "delivered",
         4,
         json!({"status": 200, "attempt": 1}),
     );
-    let empty = tx(s, "events", |tx| Ok(tx.events(EventSubject::Contact, c)?));
+    let empty = tx(s, "events", |tx| {
+        Ok(tx.events(EventSubject::Contact, c.get())?)
+    });
     assert!(empty.is_empty(), "a subject without events has none");
     tx(s, "append_event", |tx| {
         for e in [&c1, &l1, &a1, &c2, &a2] {
@@ -61,10 +63,10 @@ pub fn events_per_subject(make: MakeStore<'_>) {
     });
     let got = tx(s, "events", |tx| {
         Ok((
-            tx.events(EventSubject::Contact, c)?,
-            tx.events(EventSubject::Lead, l)?,
-            tx.events(EventSubject::Appointment, a)?,
-            tx.events(EventSubject::Lead, l + 100)?,
+            tx.events(EventSubject::Contact, c.get())?,
+            tx.events(EventSubject::Lead, l.get())?,
+            tx.events(EventSubject::Appointment, a.get())?,
+            tx.events(EventSubject::Lead, l.get() + 100)?,
         ))
     });
     assert_eq!(
@@ -79,9 +81,9 @@ pub fn events_per_subject(make: MakeStore<'_>) {
     let many: Vec<NewEvent> = (0..371i64)
         .map(|i| {
             let (subject, id) = match i % 11 {
-                0..=5 => (EventSubject::Lead, l),
-                6..=8 => (EventSubject::Contact, c),
-                _ => (EventSubject::Appointment, a),
+                0..=5 => (EventSubject::Lead, l.get()),
+                6..=8 => (EventSubject::Contact, c.get()),
+                _ => (EventSubject::Appointment, a.get()),
             };
             let kind = EventKind::ALL[i as usize % EventKind::ALL.len()];
             ev(subject, id, kind.as_str(), 10 + i, json!({"i": i}))
@@ -90,9 +92,9 @@ pub fn events_per_subject(make: MakeStore<'_>) {
     tx(s, "append_events", |tx| Ok(tx.append_events(&many)?));
     let (lead_events, contact_events, appointment_events) = tx(s, "events", |tx| {
         Ok((
-            tx.events(EventSubject::Lead, l)?,
-            tx.events(EventSubject::Contact, c)?,
-            tx.events(EventSubject::Appointment, a)?,
+            tx.events(EventSubject::Lead, l.get())?,
+            tx.events(EventSubject::Contact, c.get())?,
+            tx.events(EventSubject::Appointment, a.get())?,
         ))
     });
     let of = |subject: EventSubject| -> Vec<NewEvent> {
@@ -150,28 +152,28 @@ pub fn rejection_events_round_trip(make: MakeStore<'_>) {
     };
     let r1 = ev(
         EventSubject::Rejection,
-        r,
+        r.get(),
         "rejected",
         2,
         json!({"reason_codes": ["invalid_phone", "unknown_zip"], "provider_id": "provider-a"}),
     );
     let r2 = ev(
         EventSubject::Rejection,
-        r,
+        r.get(),
         "updated",
         9,
         json!({"by": "ops", "note": null}),
     );
     let l1 = ev(
         EventSubject::Lead,
-        l,
+        l.get(),
         "received",
         1,
         json!({"record_key": "PA-00001"}),
     );
     assert!(
         tx(s, "none yet", |tx| Ok(
-            tx.events(EventSubject::Rejection, r)?
+            tx.events(EventSubject::Rejection, r.get())?
         ))
         .is_empty(),
         "a rejection without events has none"
@@ -183,9 +185,9 @@ pub fn rejection_events_round_trip(make: MakeStore<'_>) {
     });
     let got = tx(s, "events", |tx| {
         Ok((
-            tx.events(EventSubject::Rejection, r)?,
-            tx.events(EventSubject::Lead, l)?,
-            tx.events(EventSubject::Rejection, r + 100)?,
+            tx.events(EventSubject::Rejection, r.get())?,
+            tx.events(EventSubject::Lead, l.get())?,
+            tx.events(EventSubject::Rejection, r.get() + 100)?,
         ))
     });
     assert_eq!(
@@ -195,17 +197,23 @@ pub fn rejection_events_round_trip(make: MakeStore<'_>) {
     );
     // Lead and rejection ids are independent: with both at the same number, neither sees
     // the other's events.
-    if l == r {
+    if l.get() == r.get() {
         assert_eq!(got.1, vec![l1.clone()]);
     }
     let rolled = with_tx(s, |tx| {
-        tx.append_event(&ev(EventSubject::Rejection, r, "rejected", 10, json!({})))?;
+        tx.append_event(&ev(
+            EventSubject::Rejection,
+            r.get(),
+            "rejected",
+            10,
+            json!({}),
+        ))?;
         Err::<(), Error>(Error::Internal("roll back".into()))
     });
     assert!(rolled.is_err());
     assert_eq!(
         tx(s, "events after rollback", |tx| Ok(
-            tx.events(EventSubject::Rejection, r)?
+            tx.events(EventSubject::Rejection, r.get())?
         )),
         vec![r1, r2],
         "a rolled-back rejection event must not be stored"

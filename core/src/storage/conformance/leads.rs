@@ -30,7 +30,7 @@ pub fn leads_round_trip(make: MakeStore<'_>) {
     });
     assert_ne!(l1, l2, "lead ids must be distinct");
     let (r1, r2, missing) = tx(s, "lead", |tx| {
-        Ok((tx.lead(l1)?, tx.lead(l2)?, tx.lead(l2 + 1000)?))
+        Ok((tx.lead(l1)?, tx.lead(l2)?, tx.lead(LeadId(l2.0 + 1000))?))
     });
     assert_eq!(
         r1,
@@ -64,7 +64,7 @@ pub fn leads_round_trip(make: MakeStore<'_>) {
     let r = tx(s, "insert_lead", |tx| {
         Ok(insert_lead(
             tx,
-            &new_lead(c + 1000, "provider-a", "PA-000124"),
+            &new_lead(ContactId(c.0 + 1000), "provider-a", "PA-000124"),
         ))
     });
     expect_conflict("insert_lead for a contact that does not exist", r);
@@ -97,7 +97,7 @@ pub fn leads_duplicate_of(make: MakeStore<'_>) {
         "an original lead reads back with duplicate_of None"
     );
     let orphan = NewLead {
-        duplicate_of: Some(d + 1000),
+        duplicate_of: Some(LeadId(d.0 + 1000)),
         ..new_lead(c, "provider-a", "PA-000003")
     };
     let (r, stored) = tx(s, "duplicate of a missing lead", |tx| {
@@ -186,7 +186,7 @@ pub fn latest_original_lead_selection(make: MakeStore<'_>) {
             latest(c, "Roofing"),
             latest(c, "solar"),
             latest(c, "Battery"),
-            latest(c + c2 + 1000, "Solar"),
+            latest(ContactId(c.0 + c2.0 + 1000), "Solar"),
         ),
         (Some(l4), Some(r), None, None, None),
         "other products (matched exactly), other contacts and missing contacts are ignored"
@@ -297,7 +297,7 @@ pub fn failed_insert_leaves_no_outcome(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
     let (r, after) = tx(s, "insert_lead with a missing contact", |tx| {
-        let r = insert_lead(tx, &new_lead(4242, "provider-a", "PA-000777"));
+        let r = insert_lead(tx, &new_lead(ContactId(4242), "provider-a", "PA-000777"));
         Ok((r, tx.stored_record("provider-a", "PA-000777")?))
     });
     expect_conflict("insert_lead for a contact that does not exist", r);
@@ -507,8 +507,8 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
 
     // A missing lead: Conflict, nothing written, the transaction stays usable.
     let (missing, history_of_missing, usable) = tx(s, "missing lead", |tx| {
-        let r = tx.set_lead_status(d + 1000, LeadStatus::Routed, None, at(8));
-        let h = tx.lead_status_history(d + 1000)?;
+        let r = tx.set_lead_status(LeadId(d.0 + 1000), LeadStatus::Routed, None, at(8));
+        let h = tx.lead_status_history(LeadId(d.0 + 1000))?;
         tx.set_lead_status(l, LeadStatus::Returned, Some("customer request"), at(9))?;
         Ok((r, h, tx.lead_status_history(l)?.len()))
     });

@@ -40,11 +40,15 @@ pub fn deliveries_unique(make: MakeStore<'_>) {
     );
     expect_conflict("enqueue_delivery with a webhook_id that is taken", r);
     let r = tx(s, "missing appointment", |tx| {
-        Ok(tx.enqueue_delivery(&new_delivery(a2 + 100, "solar_ca_001", at(5))))
+        Ok(tx.enqueue_delivery(&new_delivery(
+            AppointmentId(a2.0 + 100),
+            "solar_ca_001",
+            at(5),
+        )))
     });
     expect_conflict("enqueue_delivery for an appointment that does not exist", r);
     let (missing, no_attempts) = tx(s, "delivery", |tx| {
-        Ok((tx.delivery(d + 100)?, tx.attempts(d)?))
+        Ok((tx.delivery(DeliveryId(d.0 + 100))?, tx.attempts(d)?))
     });
     assert_eq!(missing, None, "delivery() of a missing id must be Ok(None)");
     assert!(no_attempts.is_empty(), "a new delivery has no attempts");
@@ -78,7 +82,7 @@ pub fn claim_due_deliveries_selection(make: MakeStore<'_>) {
         tx.record_attempt(
             &attempt(df, 1, Some(200)),
             &AttemptResult::Delivered {
-                billing: charge(1, "solar_ca_001", Cents(20000)),
+                billing: charge(AppointmentId(1), "solar_ca_001", Cents(20000)),
             },
         )?;
         Ok(())
@@ -208,7 +212,7 @@ pub fn record_attempt_transitions(make: MakeStore<'_>) {
         Ok(tx.record_attempt(
             &dup,
             &AttemptResult::Delivered {
-                billing: charge(1, "solar_ca_001", Cents(20000)),
+                billing: charge(AppointmentId(1), "solar_ca_001", Cents(20000)),
             },
         ))
     });
@@ -230,7 +234,7 @@ pub fn record_attempt_transitions(make: MakeStore<'_>) {
         Ok(tx.record_attempt(
             &a2,
             &AttemptResult::Delivered {
-                billing: charge(1, "solar_ca_001", Cents(20000)),
+                billing: charge(AppointmentId(1), "solar_ca_001", Cents(20000)),
             },
         )?)
     });
@@ -273,7 +277,10 @@ pub fn record_attempt_transitions(make: MakeStore<'_>) {
         "delivered and failed deliveries are never claimed"
     );
     let r = tx(s, "missing delivery", |tx| {
-        Ok(tx.record_attempt(&attempt(d2 + 100, 1, Some(200)), &AttemptResult::Failed))
+        Ok(tx.record_attempt(
+            &attempt(DeliveryId(d2.0 + 100), 1, Some(200)),
+            &AttemptResult::Failed,
+        ))
     });
     expect_conflict("record_attempt for a delivery that does not exist", r);
     let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
@@ -351,6 +358,6 @@ pub fn endpoint_health_and_deferral(make: MakeStore<'_>) {
         )),
         0
     );
-    let missing = with_tx(s, |tx| Ok(tx.defer_delivery(9_999, at(1))));
+    let missing = with_tx(s, |tx| Ok(tx.defer_delivery(DeliveryId(9_999), at(1))));
     expect_conflict("deferring a missing delivery", missing.expect("tx"));
 }

@@ -99,21 +99,21 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
         tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(20000)))?;
         tx.append_event(&NewEvent {
             subject: EventSubject::Contact,
-            subject_id: c2,
+            subject_id: c2.get(),
             event_type: EventKind::Created,
             detail: json!({}),
             created_at: at(1),
         })?;
         tx.append_event(&NewEvent {
             subject: EventSubject::Lead,
-            subject_id: l2,
+            subject_id: l2.get(),
             event_type: EventKind::Received,
             detail: json!({}),
             created_at: at(1),
         })?;
         tx.append_event(&NewEvent {
             subject: EventSubject::Appointment,
-            subject_id: a1,
+            subject_id: a1.get(),
             event_type: EventKind::Delivered,
             detail: json!({}),
             created_at: at(1),
@@ -176,8 +176,8 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
     );
     let events = tx(s, "events", |tx| {
         Ok((
-            tx.events(EventSubject::Contact, c1 + 1)?,
-            tx.events(EventSubject::Appointment, a1)?,
+            tx.events(EventSubject::Contact, c1.get() + 1)?,
+            tx.events(EventSubject::Appointment, a1.get())?,
         ))
     });
     assert_eq!(

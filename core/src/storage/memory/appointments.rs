@@ -5,7 +5,7 @@ use super::*;
 impl AppointmentRepo for MemTx {
     fn insert_appointment(&self, a: &NewAppointment) -> Result<AppointmentId, StorageError> {
         self.write(|s| {
-            if a.lead_id < 1 || a.lead_id as usize > s.leads.len() {
+            if a.lead_id.0 < 1 || a.lead_id.0 as usize > s.leads.len() {
                 return Err(conflict(format!("lead {} does not exist", a.lead_id)));
             }
             if s.appointment_by_lead.contains_key(&a.lead_id) {
@@ -33,7 +33,7 @@ impl AppointmentRepo for MemTx {
     }
     fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
         self.read(|s| {
-            usize::try_from(id - 1)
+            usize::try_from(id.0 - 1)
                 .ok()
                 .and_then(|i| s.appointments.get(i))
                 .cloned()
@@ -43,7 +43,7 @@ impl AppointmentRepo for MemTx {
         self.read(|s| {
             s.appointment_by_lead
                 .get(&lead_id)
-                .map(|&id| s.appointments[(id - 1) as usize].clone())
+                .map(|&id| s.appointments[(id.0 - 1) as usize].clone())
         })
     }
     fn update_forward(
@@ -55,7 +55,7 @@ impl AppointmentRepo for MemTx {
         response: Option<&str>,
     ) -> Result<(), StorageError> {
         self.write(|s| {
-            let a = usize::try_from(id - 1)
+            let a = usize::try_from(id.0 - 1)
                 .ok()
                 .and_then(|i| s.appointments.get_mut(i))
                 .ok_or_else(|| conflict(format!("appointment {id} does not exist")))?;
@@ -72,7 +72,7 @@ impl AppointmentRepo for MemTx {
             Ok((
                 (),
                 Box::new(move |s: &mut State| {
-                    let a = &mut s.appointments[(id - 1) as usize];
+                    let a = &mut s.appointments[(id.0 - 1) as usize];
                     (
                         a.forward_status,
                         a.forward_attempts,
@@ -125,7 +125,7 @@ impl AppointmentRepo for MemTx {
             if !s.workspaces.contains_key(workspace_id) {
                 return Err(conflict(format!("workspace {workspace_id} does not exist")));
             }
-            let a = usize::try_from(id - 1)
+            let a = usize::try_from(id.0 - 1)
                 .ok()
                 .and_then(|i| s.appointments.get_mut(i))
                 .ok_or_else(|| conflict(format!("appointment {id} does not exist")))?;
@@ -136,7 +136,7 @@ impl AppointmentRepo for MemTx {
             Ok((
                 (),
                 Box::new(move |s: &mut State| {
-                    s.appointments[(id - 1) as usize].appointment.assignment = old;
+                    s.appointments[(id.0 - 1) as usize].appointment.assignment = old;
                 }),
             ))
         })

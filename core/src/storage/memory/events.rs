@@ -12,7 +12,7 @@ impl BillingRepo for MemTx {
             return Ok(None);
         }
         self.write(|s| {
-            if e.appointment_id < 1 || e.appointment_id as usize > s.appointments.len() {
+            if e.appointment_id.0 < 1 || e.appointment_id.0 as usize > s.appointments.len() {
                 return Err(conflict(format!(
                     "appointment {} does not exist",
                     e.appointment_id
@@ -38,7 +38,7 @@ impl BillingRepo for MemTx {
         self.read(|s| {
             s.billing_keys
                 .get(&(appointment_id, kind.as_str()))
-                .map(|&id| s.billing[(id - 1) as usize].clone())
+                .map(|&id| s.billing[(id.0 - 1) as usize].clone())
         })
     }
 }

@@ -63,7 +63,7 @@ impl ContactRepo for MemTx {
         self.read(|s| {
             s.contact_keys
                 .get(&(dedup_scope.to_string(), phone_e164.to_string()))
-                .map(|&id| s.contacts[(id - 1) as usize].clone())
+                .map(|&id| s.contacts[(id.0 - 1) as usize].clone())
         })
     }
     fn contact_by_email_key(
@@ -83,7 +83,7 @@ impl ContactRepo for MemTx {
     }
     fn contact(&self, id: ContactId) -> Result<Option<Contact>, StorageError> {
         self.read(|s| {
-            usize::try_from(id - 1)
+            usize::try_from(id.0 - 1)
                 .ok()
                 .and_then(|i| s.contacts.get(i))
                 .cloned()
@@ -122,7 +122,7 @@ impl ContactRepo for MemTx {
     }
     fn update_contact(&self, id: ContactId, c: &NewContact) -> Result<(), StorageError> {
         self.write(|s| {
-            let i = usize::try_from(id - 1)
+            let i = usize::try_from(id.0 - 1)
                 .ok()
                 .filter(|&i| i < s.contacts.len())
                 .ok_or_else(|| conflict(format!("contact {id} does not exist")))?;
@@ -163,14 +163,14 @@ impl MemTx {
             if s.record_keys.contains_key(&key) {
                 return Err(conflict(format!("record {key:?} already stored")));
             }
-            if lead.contact_id < 1 || lead.contact_id as usize > s.contacts.len() {
+            if lead.contact_id.0 < 1 || lead.contact_id.0 as usize > s.contacts.len() {
                 return Err(conflict(format!(
                     "contact {} does not exist",
                     lead.contact_id
                 )));
             }
             if let Some(orig) = lead.duplicate_of {
-                if orig < 1 || orig as usize > s.leads.len() {
+                if orig.0 < 1 || orig.0 as usize > s.leads.len() {
                     return Err(conflict(format!("original lead {orig} does not exist")));
                 }
             }
@@ -215,7 +215,7 @@ impl LeadRepo for MemTx {
     }
     fn lead(&self, id: LeadId) -> Result<Option<Lead>, StorageError> {
         self.read(|s| {
-            usize::try_from(id - 1)
+            usize::try_from(id.0 - 1)
                 .ok()
                 .and_then(|i| s.leads.get(i))
                 .cloned()

@@ -153,8 +153,8 @@ impl MemTx {
     }
 }
 
-fn next_id(len: usize) -> i64 {
-    len as i64 + 1
+fn next_id<I: From<i64>>(len: usize) -> I {
+    I::from(len as i64 + 1)
 }
 
 fn conflict(what: impl Into<String>) -> StorageError {

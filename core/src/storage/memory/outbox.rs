@@ -5,7 +5,7 @@ use super::*;
 impl OutboxRepo for MemTx {
     fn enqueue_delivery(&self, d: &NewDelivery) -> Result<DeliveryId, StorageError> {
         self.write(|s| {
-            if d.appointment_id < 1 || d.appointment_id as usize > s.appointments.len() {
+            if d.appointment_id.0 < 1 || d.appointment_id.0 as usize > s.appointments.len() {
                 return Err(conflict(format!(
                     "appointment {} does not exist",
                     d.appointment_id
@@ -84,7 +84,7 @@ impl OutboxRepo for MemTx {
         result: &AttemptResult,
     ) -> Result<(), StorageError> {
         self.write(|s| {
-            let i = usize::try_from(attempt.delivery_id - 1)
+            let i = usize::try_from(attempt.delivery_id.0 - 1)
                 .ok()
                 .filter(|&i| i < s.deliveries.len())
                 .ok_or_else(|| {
@@ -126,7 +126,7 @@ impl OutboxRepo for MemTx {
         next_attempt_at: Timestamp,
     ) -> Result<(), StorageError> {
         self.write(|s| {
-            let i = usize::try_from(id - 1)
+            let i = usize::try_from(id.0 - 1)
                 .ok()
                 .filter(|&i| i < s.deliveries.len())
                 .ok_or_else(|| conflict(format!("delivery {id} does not exist")))?;
@@ -167,7 +167,7 @@ impl OutboxRepo for MemTx {
     }
     fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError> {
         self.read(|s| {
-            usize::try_from(id - 1)
+            usize::try_from(id.0 - 1)
                 .ok()
                 .and_then(|i| s.deliveries.get(i))
                 .cloned()
