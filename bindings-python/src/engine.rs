@@ -56,6 +56,43 @@ fn option_error(py: Python<'_>, field: &str, value: &str, expected: &str) -> PyE
     )
 }
 
+/// `required_fields=`: `None` (no per-vertical rules), `"seed"` (the table drawn from the
+/// corpus), or a mapping of lead type to field names.
+fn vertical_rules(
+    py: Python<'_>,
+    required_fields: Option<&Bound<'_, PyAny>>,
+) -> PyResult<VerticalRules> {
+    Ok(match required_fields {
+        None => VerticalRules::default(),
+        Some(r) if r.extract::<String>().is_ok_and(|s| s == "seed") => {
+            VerticalRules::seed_defaults()
+        }
+        Some(r) => VerticalRules::new(r.extract().map_err(|_| {
+            validation(
+                py,
+                "required_fields: \"seed\" or a mapping of lead type to field names expected",
+                "invalid_option",
+                Some("required_fields"),
+            )
+        })?),
+    })
+}
+
+/// `dedup_scope=`: `"provider"`, `"webhook"` or `"global"`.
+fn dedup_scope_of(py: Python<'_>, dedup_scope: &str) -> PyResult<DedupScope> {
+    match dedup_scope.trim() {
+        "provider" => Ok(DedupScope::Provider),
+        "webhook" => Ok(DedupScope::Webhook),
+        "global" => Ok(DedupScope::Global),
+        other => Err(option_error(
+            py,
+            "dedup_scope",
+            other,
+            "provider, webhook or global",
+        )),
+    }
+}
+
 /// Parses an aware `datetime` or an RFC 3339 string.
 ///
 /// A `datetime` is read through pyo3's `jiff` conversions: its wall clock and the UTC offset
@@ -322,20 +359,7 @@ impl PyEngine {
         product_aliases: Option<std::collections::BTreeMap<String, String>>,
         required_fields: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyEngine> {
-        let vertical_rules = match required_fields {
-            None => VerticalRules::default(),
-            Some(r) if r.extract::<String>().is_ok_and(|s| s == "seed") => {
-                VerticalRules::seed_defaults()
-            }
-            Some(r) => VerticalRules::new(r.extract().map_err(|_| {
-                validation(
-                    py,
-                    "required_fields: \"seed\" or a mapping of lead type to field names expected",
-                    "invalid_option",
-                    Some("required_fields"),
-                )
-            })?),
-        };
+        let vertical_rules = vertical_rules(py, required_fields)?;
         let tie_policy = TiePolicy::from_code(tie_policy).ok_or_else(|| {
             option_error(
                 py,
@@ -344,19 +368,7 @@ impl PyEngine {
                 "lowest_id, weighted_round_robin or least_recently_routed",
             )
         })?;
-        let dedup_scope = match dedup_scope.trim() {
-            "provider" => DedupScope::Provider,
-            "webhook" => DedupScope::Webhook,
-            "global" => DedupScope::Global,
-            other => {
-                return Err(option_error(
-                    py,
-                    "dedup_scope",
-                    other,
-                    "provider, webhook or global",
-                ))
-            }
-        };
+        let dedup_scope = dedup_scope_of(py, dedup_scope)?;
         if !(request_timeout.is_finite() && request_timeout > 0.0) {
             return Err(validation(
                 py,

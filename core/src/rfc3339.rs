@@ -116,13 +116,45 @@ pub(crate) fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
+/// The components of RFC 3339 text, as written (not yet range-checked).
+struct Fields {
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanosecond: u32,
+    offset_seconds: i32,
+}
+
 /// Parses RFC 3339 text (any offset) as an instant; see the module docs for the grammar.
 pub fn parse(s: &str) -> Result<Timestamp, ParseError> {
-    use ParseError::{ComponentRange, InvalidComponent};
     let mut p = Bytes {
         b: s.as_bytes(),
         i: 0,
     };
+    let mut f = read_fields(&mut p)?;
+    if p.i != p.b.len() {
+        return Err(ParseError::TrailingCharacters);
+    }
+    // A leap second stands for the last nanosecond before it, checked below.
+    let leap = f.second == 60;
+    if leap {
+        f.second = 59;
+        f.nanosecond = 999_999_999;
+    }
+    check_ranges(&f)?;
+    let t = instant(&f)?;
+    if leap && !is_last_second_of_month(t) {
+        return Err(ParseError::ComponentRange("second"));
+    }
+    Ok(t)
+}
+
+/// Reads date, separator, time, fraction and offset, in order.
+fn read_fields(p: &mut Bytes<'_>) -> Result<Fields, ParseError> {
+    use ParseError::InvalidComponent;
     let year = p.digits(4).ok_or(InvalidComponent("year"))?;
     p.literal(b'-')?;
     let month = p
@@ -137,90 +169,110 @@ pub fn parse(s: &str) -> Result<Timestamp, ParseError> {
     p.literal(b':')?;
     let minute = p.digits(2).ok_or(InvalidComponent("minute"))?;
     p.literal(b':')?;
-    let mut second = p.digits(2).ok_or(InvalidComponent("second"))?;
-    let mut nanosecond = 0;
-    if p.eat(b'.') {
-        let first = p.digit().ok_or(InvalidComponent("subsecond"))?;
-        nanosecond = first * 100_000_000;
-        let mut scale = 10_000_000;
-        while let Some(d) = p.digit() {
-            nanosecond += d * scale;
-            scale /= 10;
-        }
+    let second = p.digits(2).ok_or(InvalidComponent("second"))?;
+    let nanosecond = read_fraction(p)?;
+    let offset_seconds = read_offset(p)?;
+    Ok(Fields {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        nanosecond,
+        offset_seconds,
+    })
+}
+
+/// An optional `.` and fraction digits, as nanoseconds (digits past the ninth are ignored).
+fn read_fraction(p: &mut Bytes<'_>) -> Result<u32, ParseError> {
+    if !p.eat(b'.') {
+        return Ok(0);
     }
-    let offset_seconds: i32 = if p.eat(b'Z') || p.eat(b'z') {
-        0
-    } else {
-        let sign = match p.any() {
-            Some(b'+') => 1,
-            Some(b'-') => -1,
-            _ => return Err(InvalidComponent("offset hour")),
-        };
-        let h = p
-            .digits(2)
-            .filter(|h| *h <= 23)
-            .ok_or(InvalidComponent("offset hour"))?;
-        p.literal(b':')?;
-        let m = p.digits(2).ok_or(InvalidComponent("offset minute"))?;
-        if m > 59 {
-            return Err(ComponentRange("offset minute"));
-        }
-        // At most 23:59: fits.
-        sign * (h * 3600 + m * 60) as i32
+    let first = p.digit().ok_or(ParseError::InvalidComponent("subsecond"))?;
+    let mut nanosecond = first * 100_000_000;
+    let mut scale = 10_000_000;
+    while let Some(d) = p.digit() {
+        nanosecond += d * scale;
+        scale /= 10;
+    }
+    Ok(nanosecond)
+}
+
+/// `Z`, `z`, or `+HH:MM` / `-HH:MM`, as seconds east of UTC.
+fn read_offset(p: &mut Bytes<'_>) -> Result<i32, ParseError> {
+    use ParseError::{ComponentRange, InvalidComponent};
+    if p.eat(b'Z') || p.eat(b'z') {
+        return Ok(0);
+    }
+    let sign = match p.any() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return Err(InvalidComponent("offset hour")),
     };
-    if p.i != p.b.len() {
-        return Err(ParseError::TrailingCharacters);
+    let h = p
+        .digits(2)
+        .filter(|h| *h <= 23)
+        .ok_or(InvalidComponent("offset hour"))?;
+    p.literal(b':')?;
+    let m = p.digits(2).ok_or(InvalidComponent("offset minute"))?;
+    if m > 59 {
+        return Err(ComponentRange("offset minute"));
     }
-    // A leap second stands for the last nanosecond before it, checked below.
-    let leap = second == 60;
-    if leap {
-        second = 59;
-        nanosecond = 999_999_999;
-    }
-    // The year has four digits: 0000-9999.
-    let year = year as i32;
-    if month > 12 {
+    // At most 23:59: fits.
+    Ok(sign * (h * 3600 + m * 60) as i32)
+}
+
+/// Month, day, hour, minute and second within their ranges (the year has four digits:
+/// 0000-9999).
+fn check_ranges(f: &Fields) -> Result<(), ParseError> {
+    use ParseError::ComponentRange;
+    if f.month > 12 {
         return Err(ComponentRange("month"));
     }
-    if day == 0 || day > days_in_month(year, month) {
+    if f.day == 0 || f.day > days_in_month(f.year as i32, f.month) {
         return Err(ComponentRange("day"));
     }
-    if hour > 23 {
+    if f.hour > 23 {
         return Err(ComponentRange("hour"));
     }
-    if minute > 59 {
+    if f.minute > 59 {
         return Err(ComponentRange("minute"));
     }
-    if second > 59 {
+    if f.second > 59 {
         return Err(ComponentRange("second"));
     }
+    Ok(())
+}
+
+/// The instant of range-checked fields.
+fn instant(f: &Fields) -> Result<Timestamp, ParseError> {
     // Every component is in range: the conversions cannot fail.
     let civil = DateTime::new(
-        year as i16,
-        month as i8,
-        day as i8,
-        hour as i8,
-        minute as i8,
-        second as i8,
-        nanosecond as i32,
+        f.year as i16,
+        f.month as i8,
+        f.day as i8,
+        f.hour as i8,
+        f.minute as i8,
+        f.second as i8,
+        f.nanosecond as i32,
     )
     .map_err(|_| ParseError::OutOfRange)?;
-    let offset = Offset::from_seconds(offset_seconds).map_err(|_| ParseError::OutOfRange)?;
-    let t = offset
+    let offset = Offset::from_seconds(f.offset_seconds).map_err(|_| ParseError::OutOfRange)?;
+    offset
         .to_timestamp(civil)
-        .map_err(|_| ParseError::OutOfRange)?;
-    if leap {
-        let utc = Offset::UTC.to_datetime(t);
-        let last_second_of_month = utc.hour() == 23
-            && utc.minute() == 59
-            && utc.second() == 59
-            && utc.subsec_nanosecond() == 999_999_999
-            && i32::from(utc.day()) == i32::from(utc.days_in_month());
-        if !last_second_of_month {
-            return Err(ComponentRange("second"));
-        }
-    }
-    Ok(t)
+        .map_err(|_| ParseError::OutOfRange)
+}
+
+/// Whether `t` is 23:59:59.999999999 UTC on the last day of its month (where a leap second
+/// may stand).
+fn is_last_second_of_month(t: Timestamp) -> bool {
+    let utc = Offset::UTC.to_datetime(t);
+    utc.hour() == 23
+        && utc.minute() == 59
+        && utc.second() == 59
+        && utc.subsec_nanosecond() == 999_999_999
+        && i32::from(utc.day()) == i32::from(utc.days_in_month())
 }
 
 #[cfg(test)]
