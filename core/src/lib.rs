@@ -17,11 +17,12 @@
 //! The module graph is acyclic (`core/tests/module_graph.rs` fails on a new cycle). A module
 //! imports only from the layers below it, leaf first:
 //!
-//! 1. `kind` ([`ErrorKind`]), [`status`] (lead statuses, event kinds), `tz` (crate-private time-zone helpers), [`signature`],
-//!    [`catalog`], [`email`]: they import nothing from the crate.
+//! 1. `kind` ([`ErrorKind`]), [`status`] (lead statuses, event kinds, unrouted reasons),
+//!    `tz` (crate-private time-zone helpers), [`rfc3339`], [`signature`], [`catalog`],
+//!    [`email`]: they import nothing from the crate.
 //! 2. [`phone`], [`zip`], [`auth`], `storage_error` ([`storage::StorageError`]'s home).
-//! 3. [`model`]: the records, including the capacity and schedule records; it imports only
-//!    `kind`, `tz` and [`auth::SignatureScheme`].
+//! 3. [`model`]: the records (row ids as newtypes, `Cents`, the capacity and schedule
+//!    records); it imports only `kind`, `status`, `tz` and [`auth::SignatureScheme`].
 //! 4. The steps over the records: [`capacity`] and [`schedule`] (their math, over `tz`),
 //!    [`routing`], [`intake`], [`payload`], [`billing`], [`delivery`], then [`validate`],
 //!    [`seed`] and [`appointment`].
