@@ -186,6 +186,7 @@ impl RoutingTable {
     /// Routes a product (any spelling the catalog knows) and ZIP5 with the default tie policy
     /// ([`TiePolicy::LowestId`](super::TiePolicy::LowestId)) and no gate: the table's own skips
     /// only (see [`RoutingTable::route_product`]).
+    #[inline]
     pub fn route(&self, product: &str, zip: Zip5) -> RoutingDecision<'_> {
         match self.catalog.lookup(product) {
             Some(pid) => self.route_product(pid, zip),
