@@ -20,9 +20,11 @@ pub use crate::status::{EventKind, LeadStatus, UnroutedReason};
 use jiff::Timestamp;
 
 mod capacity;
+mod routing_rule;
 pub(crate) mod schedule;
 
 pub use capacity::{Budget, Cap, CapPeriod, CapScope, Capacity};
+pub use routing_rule::{Radius, RoutingRule, RuleTargeting};
 pub use schedule::{ClockTime, OpenHours, ScheduleError, Weekday, WeeklySchedule};
 
 macro_rules! row_id {

@@ -40,10 +40,10 @@ pub mod targeting;
 mod tie;
 
 pub use crate::model::{CapPeriod, CapScope};
+pub use crate::model::{Radius, RoutingRule, RuleTargeting};
 pub use index::RoutingTable;
 pub use overlap::Overlap;
 pub use reference::route_linear;
-pub use targeting::{Radius, RuleTargeting};
 pub use tie::{
     Candidate, CandidateStatus, Explanation, Gate, MemoryTieState, NoGate, TiePolicy, TieState,
     TraceEntry, TraceRule,
@@ -139,61 +139,6 @@ impl RoutingError {
     /// configuration.
     pub fn kind(&self) -> crate::kind::ErrorKind {
         crate::kind::ErrorKind::InvalidInput
-    }
-}
-
-/// A routing rule: the seed's shape (`appointment_routing_rules`) plus targeting.
-///
-/// JSON: the seed's fields, with the fields of [`RuleTargeting`] flattened beside them (all
-/// optional).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoutingRule {
-    /// Rule id; among rules of equal priority the lowest id wins under the default
-    /// [`TiePolicy::LowestId`].
-    pub id: i64,
-    /// The workspace that receives what the rule matches.
-    pub workspace_id: String,
-    /// Products matched exactly (case-insensitively, through the catalog).
-    pub product_types: Vec<String>,
-    /// ZIP5 codes matched exactly, as given (they need not be in the ZIP table).
-    pub zip_codes: Vec<String>,
-    /// Lower number wins.
-    pub priority: i32,
-    /// Inactive rules are stored but never match.
-    pub is_active: bool,
-    /// Free text.
-    #[serde(default)]
-    pub notes: Option<String>,
-    /// States, ZIP prefixes, radius, excluded ZIPs and weight; default: none, weight 1.
-    #[serde(flatten)]
-    pub targeting: RuleTargeting,
-    /// Caps and budget of this rule alone (see [`crate::capacity`]); unlimited by default.
-    #[serde(default, skip_serializing_if = "crate::model::Capacity::is_unlimited")]
-    pub capacity: crate::model::Capacity,
-}
-
-impl RoutingRule {
-    /// An active rule of `workspace_id` for these products and explicit ZIP5 codes at
-    /// `priority`, with no other targeting and no capacity; set the other fields with
-    /// struct update syntax.
-    pub fn new(
-        id: i64,
-        workspace_id: &str,
-        products: &[&str],
-        zips: &[&str],
-        priority: i32,
-    ) -> RoutingRule {
-        RoutingRule {
-            id,
-            workspace_id: workspace_id.to_string(),
-            product_types: products.iter().map(|p| p.to_string()).collect(),
-            zip_codes: zips.iter().map(|z| z.to_string()).collect(),
-            priority,
-            is_active: true,
-            notes: None,
-            targeting: RuleTargeting::default(),
-            capacity: Default::default(),
-        }
     }
 }
 

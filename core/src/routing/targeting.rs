@@ -17,9 +17,8 @@
 //! (`inactive_zip`) before routing, so expanding inactive ones would only grow the index. The
 //! centre of a radius may be any ZIP in the table, active or not: only its centroid is used.
 
-use super::{RoutingError, RoutingRule};
+use super::{Radius, RoutingError, RoutingRule};
 use crate::zip::{Zip5, ZipTable};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Mean Earth radius in statute miles, as used by [`haversine_miles`].
@@ -43,91 +42,6 @@ pub fn haversine_miles(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let dl = (lon2 - lon1).to_radians();
     let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_MILES * a.sqrt().min(1.0).asin()
-}
-
-/// A circle around a ZIP's centroid.
-///
-/// JSON shape: `{"zip": "22737", "miles": 150.0}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Radius {
-    /// The centre: a ZIP5 that must be in the ZIP table.
-    pub zip: String,
-    /// Radius in statute miles; finite and not negative. Zero covers the centre ZIP (and any
-    /// ZIP sharing its centroid).
-    pub miles: f64,
-}
-
-/// Equality compares `miles` bit for bit, so that it is an equivalence (`NaN == NaN`) and
-/// rules stay `Eq`.
-impl PartialEq for Radius {
-    fn eq(&self, other: &Self) -> bool {
-        self.zip == other.zip && self.miles.to_bits() == other.miles.to_bits()
-    }
-}
-
-impl Eq for Radius {}
-
-fn default_weight() -> u32 {
-    1
-}
-
-fn is_default_weight(w: &u32) -> bool {
-    *w == 1
-}
-
-/// A rule's targeting beyond the seed's explicit `zip_codes`, and its round-robin weight.
-///
-/// Flattened into [`RoutingRule`]'s JSON: every field is optional, and a seed rule (none of
-/// them) is `RuleTargeting::default()`. Stored by the SQLite adapter as JSON in
-/// `appointment_routing_rules.targeting` (`{}` when default).
-///
-/// ```
-/// use leadroute_core::routing::RoutingRule;
-/// let r: RoutingRule = serde_json::from_str(r#"{"id": 1, "workspace_id": "w",
-///     "product_types": ["Solar"], "zip_codes": [], "priority": 1, "is_active": true,
-///     "states": ["NV"], "zip3_prefixes": ["902"], "radius": {"zip": "22737", "miles": 150.0},
-///     "excluded_zips": ["90210"], "weight": 3}"#).unwrap();
-/// assert_eq!(r.targeting.states, ["NV"]);
-/// assert_eq!(r.targeting.weight, 3);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RuleTargeting {
-    /// Two-letter USPS state codes (case-insensitive): every active ZIP of those states.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub states: Vec<String>,
-    /// Three-digit ZIP prefixes (`"902"`): every active ZIP that starts with one.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub zip3_prefixes: Vec<String>,
-    /// A circle around a ZIP's centroid: every active ZIP whose centroid is inside.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub radius: Option<Radius>,
-    /// ZIP5s never matched by this rule, even when targeted otherwise.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub excluded_zips: Vec<String>,
-    /// Weight for [`TiePolicy::WeightedRoundRobin`](super::TiePolicy::WeightedRoundRobin),
-    /// at least 1. Default 1.
-    #[serde(default = "default_weight", skip_serializing_if = "is_default_weight")]
-    pub weight: u32,
-}
-
-impl Default for RuleTargeting {
-    fn default() -> Self {
-        RuleTargeting {
-            states: Vec::new(),
-            zip3_prefixes: Vec::new(),
-            radius: None,
-            excluded_zips: Vec::new(),
-            weight: 1,
-        }
-    }
-}
-
-impl RuleTargeting {
-    /// Whether the rule uses the ZIP table (states, prefixes or a radius).
-    pub fn is_geographic(&self) -> bool {
-        !self.states.is_empty() || !self.zip3_prefixes.is_empty() || self.radius.is_some()
-    }
 }
 
 /// The ZIPs a rule covers, as resolved by [`resolve`].
