@@ -1,4 +1,5 @@
-//! Statuses and kinds as types: lead status and audit event kind, one spelling everywhere.
+//! Statuses, kinds and reasons as types (lead status, audit event kind, unrouted reason,
+//! rejection reason code), one spelling everywhere.
 //!
 //! Each enum has one snake_case spelling, used by `Display`, `FromStr`, serde, the stored
 //! rows and the Python bindings (the seed's `leads.status` and `*_events.event_type`
@@ -149,6 +150,48 @@ spelled_enum! {
         NoRuleForZip => "no_rule_for_zip",
         /// Rules matched, but every one was skipped (see the decision's `skipped`).
         NoEligibleWorkspace => "no_eligible_workspace",
+    }
+}
+
+spelled_enum! {
+    /// Machine-readable reason a record is rejected (`lead_rejections.reason_codes`).
+    ReasonCode, "reason code" {
+        /// The record is not parseable (bad JSON, not an object, bad CSV row, too large).
+        MalformedRecord => "malformed_record",
+        /// A field has a JSON type that cannot be read as text.
+        WrongType => "wrong_type",
+        /// No phone.
+        MissingPhone => "missing_phone",
+        /// The phone is not a valid number.
+        InvalidPhone => "invalid_phone",
+        /// No ZIP.
+        MissingZip => "missing_zip",
+        /// The ZIP is neither ZIP5 nor ZIP+4.
+        InvalidZip => "invalid_zip",
+        /// The ZIP5 is not in the ZIP table.
+        UnknownZip => "unknown_zip",
+        /// The ZIP5 is in the table but no longer active.
+        InactiveZip => "inactive_zip",
+        /// No product.
+        MissingProduct => "missing_product",
+        /// The product is not in the catalog.
+        UnknownProduct => "unknown_product",
+        /// The product's lead type is not one the provider may send.
+        LeadTypeNotAllowed => "lead_type_not_allowed",
+        /// The appointment time is not RFC 3339.
+        InvalidAppointmentDate => "invalid_appointment_date",
+        /// No email, where one is needed (no valid phone and the phone is not required).
+        MissingEmail => "missing_email",
+        /// The email is not a valid address, where one is needed.
+        InvalidEmail => "invalid_email",
+        /// A field the lead type requires is absent or empty
+        /// ([`VerticalRules`](crate::validate::VerticalRules)); the detail names the field.
+        MissingRequiredField => "missing_required_field",
+        /// A text field is longer than its limit
+        /// ([`MAX_FIELD_CHARS`](crate::validate::MAX_FIELD_CHARS),
+        /// [`MAX_LONG_FIELD_CHARS`](crate::validate::MAX_LONG_FIELD_CHARS)); the detail
+        /// names the field.
+        FieldTooLong => "field_too_long",
     }
 }
 

@@ -32,77 +32,8 @@ use crate::phone::{self, NormalizedPhone};
 use crate::zip::{Zip5, ZipTable};
 use jiff::Timestamp;
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// Machine-readable reason a record is rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum ReasonCode {
-    /// The record is not parseable (bad JSON, not an object, bad CSV row, too large).
-    MalformedRecord,
-    /// A field has a JSON type that cannot be read as text.
-    WrongType,
-    /// No phone.
-    MissingPhone,
-    /// The phone is not a valid number.
-    InvalidPhone,
-    /// No ZIP.
-    MissingZip,
-    /// The ZIP is neither ZIP5 nor ZIP+4.
-    InvalidZip,
-    /// The ZIP5 is not in the ZIP table.
-    UnknownZip,
-    /// The ZIP5 is in the table but no longer active.
-    InactiveZip,
-    /// No product.
-    MissingProduct,
-    /// The product is not in the catalog.
-    UnknownProduct,
-    /// The product's lead type is not one the provider may send.
-    LeadTypeNotAllowed,
-    /// The appointment time is not RFC 3339.
-    InvalidAppointmentDate,
-    /// No email, where one is needed (no valid phone and the phone is not required).
-    MissingEmail,
-    /// The email is not a valid address, where one is needed.
-    InvalidEmail,
-    /// A field the lead type requires is absent or empty ([`VerticalRules`]); the detail
-    /// names the field.
-    MissingRequiredField,
-    /// A text field is longer than its limit ([`MAX_FIELD_CHARS`],
-    /// [`MAX_LONG_FIELD_CHARS`]); the detail names the field.
-    FieldTooLong,
-}
-
-impl ReasonCode {
-    /// The snake_case code, e.g. `invalid_phone`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReasonCode::MalformedRecord => "malformed_record",
-            ReasonCode::WrongType => "wrong_type",
-            ReasonCode::MissingPhone => "missing_phone",
-            ReasonCode::InvalidPhone => "invalid_phone",
-            ReasonCode::MissingZip => "missing_zip",
-            ReasonCode::InvalidZip => "invalid_zip",
-            ReasonCode::UnknownZip => "unknown_zip",
-            ReasonCode::InactiveZip => "inactive_zip",
-            ReasonCode::MissingProduct => "missing_product",
-            ReasonCode::UnknownProduct => "unknown_product",
-            ReasonCode::LeadTypeNotAllowed => "lead_type_not_allowed",
-            ReasonCode::InvalidAppointmentDate => "invalid_appointment_date",
-            ReasonCode::MissingEmail => "missing_email",
-            ReasonCode::InvalidEmail => "invalid_email",
-            ReasonCode::MissingRequiredField => "missing_required_field",
-            ReasonCode::FieldTooLong => "field_too_long",
-        }
-    }
-}
-
-impl fmt::Display for ReasonCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::status::ReasonCode;
 
 /// One reason, with detail for people.
 #[derive(Debug, Clone, PartialEq, Eq)]

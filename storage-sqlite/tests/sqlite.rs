@@ -92,7 +92,7 @@ fn rejection(key: &str) -> NewRejection {
     NewRejection {
         provider_id: "provider-a".into(),
         record_key: key.into(),
-        reason_codes: vec!["unknown_zip".into()],
+        reason_codes: vec![ReasonCode::UnknownZip],
         details: vec!["ZIP 00000 does not exist".into()],
         raw_payload: format!(r#"{{"lead_id":"{key}","zip":"00000"}}"#),
         received_at: T0,

@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::status::{EventKind, LeadStatus, UnroutedReason};
+pub use crate::status::{EventKind, LeadStatus, ReasonCode, UnroutedReason};
 use jiff::Timestamp;
 
 mod capacity;
@@ -427,7 +427,7 @@ pub struct NewRejection {
     /// Idempotency key (see [`NewLead::record_key`]).
     pub record_key: String,
     /// Machine-readable reason codes (snake_case), e.g. `["invalid_phone", "unknown_zip"]`.
-    pub reason_codes: Vec<String>,
+    pub reason_codes: Vec<ReasonCode>,
     /// Human-readable detail per reason, same order as `reason_codes`.
     pub details: Vec<String>,
     /// The raw record, verbatim as received.

@@ -74,10 +74,7 @@ fn rejection(
     let rejection_id = step.tx.insert_rejection(&NewRejection {
         provider_id: src.provider.id.clone(),
         record_key: record_key.to_string(),
-        reason_codes: reasons
-            .iter()
-            .map(|r| r.code.as_str().to_string())
-            .collect(),
+        reason_codes: reasons.iter().map(|r| r.code).collect(),
         details: reasons.iter().map(|r| r.detail.clone()).collect(),
         raw_payload: raw.text().to_string(),
         received_at: step.at,

@@ -367,7 +367,10 @@ fn new_rejection(provider_id: &str, record_key: &str, codes: &[&str]) -> NewReje
     NewRejection {
         provider_id: provider_id.into(),
         record_key: record_key.into(),
-        reason_codes: codes.iter().map(|c| c.to_string()).collect(),
+        reason_codes: codes
+            .iter()
+            .map(|c| c.parse().expect("a reason code"))
+            .collect(),
         details: codes.iter().map(|c| format!("detail for {c}")).collect(),
         raw_payload: "phone,zip\n555-0100,00000".into(),
         received_at: at(2),
