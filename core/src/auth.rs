@@ -718,6 +718,19 @@ impl RateLimit {
     pub fn check(self, used_in_window: u32, now_unix: i64) -> Result<(), RateLimited> {
         check_rate(self.limit, self.window_seconds, used_in_window, now_unix)
     }
+
+    /// The refusal of a request at `now_unix` once the window is full: `retry_after_seconds`
+    /// until the window ends (between 1 and `window_seconds`). For a store that counts and
+    /// refuses in one atomic take instead of reading the count first.
+    pub fn refusal(self, now_unix: i64) -> RateLimited {
+        let w = self.window_seconds.max(1);
+        let elapsed = now_unix.rem_euclid(i64::from(w));
+        // 0 <= elapsed < w, so the difference is in 1..=w and fits in u32.
+        let retry_after_seconds = u32::try_from(i64::from(w) - elapsed).unwrap_or(w);
+        RateLimited {
+            retry_after_seconds,
+        }
+    }
 }
 
 /// The start (Unix seconds, UTC) of the fixed window of `window_seconds` that contains
@@ -768,13 +781,11 @@ pub fn check_rate(
     if used_in_window < limit {
         return Ok(());
     }
-    let w = window_seconds.max(1);
-    let elapsed = now_unix.rem_euclid(i64::from(w));
-    // 0 <= elapsed < w, so the difference is in 1..=w and fits in u32.
-    let retry_after_seconds = u32::try_from(i64::from(w) - elapsed).unwrap_or(w);
-    Err(RateLimited {
-        retry_after_seconds,
-    })
+    Err(RateLimit {
+        limit,
+        window_seconds,
+    }
+    .refusal(now_unix))
 }
 
 #[cfg(test)]

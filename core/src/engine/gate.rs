@@ -2,7 +2,7 @@
 //! (schedules, caps, budgets) that reads capacity counters inside the assigning transaction.
 
 use super::Snapshot;
-use crate::capacity::{self, CapScope, CapViolation, Capacity, Usage, Zone};
+use crate::capacity::{self, CapPeriod, CapScope, CapViolation, Capacity, Usage, Zone};
 use crate::model::Cents;
 use crate::routing::{Candidate, Gate, SkipReason, TieState};
 use crate::storage::{CounterLimit, RuleRoutingState, StorageError, Tx};
@@ -199,23 +199,19 @@ pub(super) fn consume(
     price: Cents,
     at: Timestamp,
 ) -> Result<bool, Error> {
-    let mut limits = Vec::new();
-    for (scope, owner, cap) in scopes(snap, workspace_id, rule_id) {
-        let zone = snap.zone(workspace_id)?;
-        for period in cap.periods() {
-            let (start, _) = zone.window(period, at)?;
-            limits.push(CounterLimit {
-                key: capacity::counter_key(scope, &owner, period, start),
-                max_count: cap
-                    .caps
-                    .iter()
-                    .filter(|c| c.period == period)
-                    .map(|c| i64::from(c.limit))
-                    .min(),
-                max_amount: cap.budget.filter(|b| b.period == period).map(|b| b.amount),
-            });
-        }
-    }
+    let limits: Vec<CounterLimit> = counters(snap, workspace_id, rule_id, at)?
+        .into_iter()
+        .map(|(key, cap, period)| CounterLimit {
+            key,
+            max_count: cap
+                .caps
+                .iter()
+                .filter(|c| c.period == period)
+                .map(|c| i64::from(c.limit))
+                .min(),
+            max_amount: cap.budget.filter(|b| b.period == period).map(|b| b.amount),
+        })
+        .collect();
     Ok(tx.try_consume(&limits, 1, price)?)
 }
 
@@ -229,15 +225,38 @@ pub(super) fn give_back(
     price: Cents,
     matched_at: Timestamp,
 ) -> Result<(), Error> {
-    for (scope, owner, cap) in scopes(snap, workspace_id, rule_id) {
-        let zone = snap.zone(workspace_id)?;
-        for period in cap.periods() {
-            let (start, _) = zone.window(period, matched_at)?;
-            let key = capacity::counter_key(scope, &owner, period, start);
-            tx.add_to_counter(&key, -1, Cents(-price.0))?;
-        }
+    for (key, _, _) in counters(snap, workspace_id, rule_id, matched_at)? {
+        tx.add_to_counter(&key, -1, Cents(-price.0))?;
     }
     Ok(())
+}
+
+/// The counters an assignment at `at` counts in: for the workspace's capacity and its rule's,
+/// one key per period they limit, in the windows containing `at` (the workspace's zone), with
+/// the capacity and period it belongs to.
+fn counters<'s>(
+    snap: &'s Snapshot,
+    workspace_id: &str,
+    rule_id: Option<i64>,
+    at: Timestamp,
+) -> Result<Vec<(String, &'s Capacity, CapPeriod)>, Error> {
+    let scopes = scopes(snap, workspace_id, rule_id);
+    if scopes.iter().all(|(_, _, cap)| cap.is_unlimited()) {
+        return Ok(Vec::new());
+    }
+    let zone = snap.zone(workspace_id)?;
+    let mut keys = Vec::new();
+    for (scope, owner, cap) in scopes {
+        for period in cap.periods() {
+            let (start, _) = zone.window(period, at)?;
+            keys.push((
+                capacity::counter_key(scope, &owner, period, start),
+                cap,
+                period,
+            ));
+        }
+    }
+    Ok(keys)
 }
 
 /// The capacities an assignment counts against: the workspace's, and its rule's when the rule

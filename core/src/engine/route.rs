@@ -46,35 +46,26 @@ pub(crate) fn decide(
     consent: bool,
 ) -> Result<Routed> {
     for _ in 0..MAX_ROUNDS {
-        let (routed, winner) = decide_once(step, product, zip, consent)?;
-        let Some((workspace_id, rule_id, rate)) = winner else {
+        let routed = decide_once(step, product, zip, consent)?;
+        let Assignment::Routed {
+            workspace_id,
+            rule_id,
+            payment_rate,
+            ..
+        } = &routed.assignment
+        else {
             return Ok(routed);
         };
-        if gate::consume(
-            step.tx,
-            step.snap,
-            &workspace_id,
-            Some(rule_id),
-            rate,
-            step.at,
-        )? {
+        let (tx, snap, at) = (step.tx, step.snap, step.at);
+        if gate::consume(tx, snap, workspace_id, *rule_id, *payment_rate, at)? {
             return Ok(routed);
         }
     }
     Err(StorageError::unavailable("capacity kept changing while routing").into())
 }
 
-/// The winner of a decision whose capacity must be taken: workspace, rule, payment rate.
-type Winner = (String, i64, Cents);
-
-/// One routing decision, without taking capacity: the decision, and the winner (workspace,
-/// rule, payment rate) whose capacity the caller must take.
-fn decide_once(
-    step: Step<'_>,
-    product: ProductId,
-    zip: Zip5,
-    consent: bool,
-) -> Result<(Routed, Option<Winner>)> {
+/// One routing decision, without taking capacity (the caller takes the winner's).
+fn decide_once(step: Step<'_>, product: ProductId, zip: Zip5, consent: bool) -> Result<Routed> {
     let (tx, snap, at) = (step.tx, step.snap, step.at);
     let mut state = gate::StoreTieState::new(tx, true);
     let mut gate = gate::StoreGate::new(tx, snap, at, consent);
@@ -92,12 +83,11 @@ fn decide_once(
     let m = match explanation.outcome {
         Ok(m) => m,
         Err(reason) => {
-            let routed = Routed {
+            return Ok(Routed {
                 assignment: Assignment::Unrouted { reason },
                 outcome: RoutingOutcome::Unrouted(reason),
                 trace,
-            };
-            return Ok((routed, None));
+            });
         }
     };
     let rate = snap
@@ -105,7 +95,7 @@ fn decide_once(
         .get(m.workspace_id)
         .map(|w| w.payment_rate)
         .unwrap_or_default();
-    let routed = Routed {
+    Ok(Routed {
         assignment: Assignment::Routed {
             workspace_id: m.workspace_id.to_string(),
             rule_id: Some(m.rule_id),
@@ -118,8 +108,7 @@ fn decide_once(
             rule_id: m.rule_id,
         },
         trace,
-    };
-    Ok((routed, Some((m.workspace_id.to_string(), m.rule_id, rate))))
+    })
 }
 
 /// Writes the outbox row of a routed appointment (same transaction as its routing).

@@ -197,7 +197,7 @@ pub(super) fn consume_quota(
         // Checked and counted in one atomic take, so concurrent batches cannot both pass
         // the last request of a window.
         if !tx.try_consume(std::slice::from_ref(&take), 1, Cents(0))? {
-            limit.check(limit.limit, now).map_err(AuthError::from)?;
+            return Err(AuthError::from(limit.refusal(now)).into());
         }
     }
     Ok(())

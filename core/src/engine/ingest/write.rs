@@ -47,14 +47,9 @@ pub(super) fn record(
     } else {
         match prepared {
             Prepared::Reject { reasons, .. } => rejection(step, src, record_key, reasons, raw)?,
-            Prepared::Accept { lead, fields, .. } => Outcome::Accepted(accepted(
-                step,
-                src.with_key(record_key),
-                src,
-                lead,
-                fields,
-                raw,
-            )?),
+            Prepared::Accept { lead, fields, .. } => {
+                Outcome::Accepted(accepted(step, src, record_key, lead, fields, raw)?)
+            }
         }
     };
     Ok(IngestOutcome {
@@ -98,12 +93,13 @@ fn rejection(
 /// row, and the record's audit trail, written together at the end.
 fn accepted(
     step: Step<'_>,
-    source: SourceRef<'_>,
     src: Source<'_>,
+    record_key: &str,
     lead: &ValidLead,
     fields: &serde_json::Value,
     raw: &RawRecord,
 ) -> Result<Accepted> {
+    let source = src.with_key(record_key);
     let mut trail: Vec<NewEvent> = Vec::new();
     let (contact_id, change) = contact::resolve_contact(step.tx, &new_contact(step, src, lead))?;
     let new_contact = change == ContactChange::Created;
