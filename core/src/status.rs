@@ -1,5 +1,6 @@
 //! Statuses, kinds and reasons as types (lead status, audit event kind, unrouted reason,
-//! rejection reason code), one spelling everywhere.
+//! rejection reason code, routing method, forward status, billing kind), one spelling
+//! everywhere.
 //!
 //! Each enum has one snake_case spelling, used by `Display`, `FromStr`, serde, the stored
 //! rows and the Python bindings (the seed's `leads.status` and `*_events.event_type`
@@ -192,6 +193,38 @@ spelled_enum! {
         /// [`MAX_LONG_FIELD_CHARS`](crate::validate::MAX_LONG_FIELD_CHARS)); the detail
         /// names the field.
         FieldTooLong => "field_too_long",
+    }
+}
+
+spelled_enum! {
+    /// How an appointment got its workspace (`appointments.routing_method`).
+    RoutingMethod, "routing method" {
+        /// Matched by the routing table.
+        Auto => "auto",
+        /// Assigned by a person.
+        Manual => "manual",
+    }
+}
+
+spelled_enum! {
+    /// The delivery state kept on the appointment (`appointments.forward_status`).
+    ForwardStatus, "forward status" {
+        /// Not yet delivered; a delivery is queued or retrying (or none exists: unrouted).
+        Pending => "pending",
+        /// Delivered: the webhook answered 2xx.
+        Success => "success",
+        /// Given up: a permanent failure or retries exhausted.
+        Failed => "failed",
+    }
+}
+
+spelled_enum! {
+    /// The kind of a billing event (`billing_events.kind`).
+    BillingKind, "billing kind" {
+        /// A charge for a delivered appointment.
+        Charge => "charge",
+        /// A credit that reverses the charge of a returned appointment (negative amount).
+        Credit => "credit",
     }
 }
 

@@ -16,7 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::status::{EventKind, LeadStatus, ReasonCode, UnroutedReason};
+pub use crate::status::{
+    BillingKind, EventKind, ForwardStatus, LeadStatus, ReasonCode, RoutingMethod, UnroutedReason,
+};
 use jiff::Timestamp;
 
 mod capacity;
@@ -445,59 +447,6 @@ pub enum StoredRecord {
     Rejection(RejectionId),
 }
 
-/// How an appointment got its workspace (`appointments.routing_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RoutingMethod {
-    /// Matched by the routing table.
-    Auto,
-    /// Assigned by a person.
-    Manual,
-}
-
-impl RoutingMethod {
-    /// `auto` or `manual`, as stored and sent.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoutingMethod::Auto => "auto",
-            RoutingMethod::Manual => "manual",
-        }
-    }
-}
-
-/// The delivery state kept on the appointment (`appointments.forward_status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ForwardStatus {
-    /// Not yet delivered; a delivery is queued or retrying (or none exists: unrouted).
-    Pending,
-    /// Delivered: the webhook answered 2xx.
-    Success,
-    /// Given up: a permanent failure or retries exhausted.
-    Failed,
-}
-
-impl ForwardStatus {
-    /// `pending`, `success` or `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ForwardStatus::Pending => "pending",
-            ForwardStatus::Success => "success",
-            ForwardStatus::Failed => "failed",
-        }
-    }
-
-    /// Parses [`ForwardStatus::as_str`]'s output.
-    pub fn parse(s: &str) -> Option<ForwardStatus> {
-        match s {
-            "pending" => Some(ForwardStatus::Pending),
-            "success" => Some(ForwardStatus::Success),
-            "failed" => Some(ForwardStatus::Failed),
-            _ => None,
-        }
-    }
-}
-
 /// The routing outcome stored with an appointment.
 ///
 /// JSON: tagged by `status` (`routed` or `unrouted`), with the variant's fields beside it
@@ -640,35 +589,6 @@ pub enum AttemptResult {
     },
     /// Give up: permanent failure or retries exhausted.
     Failed,
-}
-
-/// The kind of a billing event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BillingKind {
-    /// A charge for a delivered appointment.
-    Charge,
-    /// A credit that reverses the charge of a returned appointment (negative amount).
-    Credit,
-}
-
-impl BillingKind {
-    /// `charge` or `credit`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BillingKind::Charge => "charge",
-            BillingKind::Credit => "credit",
-        }
-    }
-
-    /// Parses [`BillingKind::as_str`]'s output.
-    pub fn parse(s: &str) -> Option<BillingKind> {
-        match s {
-            "charge" => Some(BillingKind::Charge),
-            "credit" => Some(BillingKind::Credit),
-            _ => None,
-        }
-    }
 }
 
 /// Billing of one workspace over a period (see [`crate::storage::Reports::billing_summary`]).

@@ -8,7 +8,8 @@ pub(super) const APPOINTMENT_COLS: &str = "id, lead_id, contact_id, service_type
     forwarded_at, forward_response, created_at";
 
 pub(super) fn forward_status(s: &str, table: &str) -> Result<ForwardStatus, StorageError> {
-    ForwardStatus::parse(s).ok_or_else(|| corrupt(format!("{table}: unknown status {s:?}")))
+    s.parse()
+        .map_err(|_| corrupt(format!("{table}: unknown status {s:?}")))
 }
 
 pub(super) fn appointment_row(r: &Row<'_>) -> Result<Appointment, StorageError> {
@@ -19,16 +20,10 @@ pub(super) fn appointment_row(r: &Row<'_>) -> Result<Appointment, StorageError> 
     let assignment = match status.as_str() {
         "routed" => {
             let method: Option<String> = c.get(10)?;
-            let method = match method.as_deref() {
-                Some("auto") => RoutingMethod::Auto,
-                Some("manual") => RoutingMethod::Manual,
-                Some(other) => {
-                    return Err(corrupt(format!(
-                        "appointments: row {id}: unknown routing_method {other:?}"
-                    )))
-                }
-                None => return Err(missing("routing_method")),
-            };
+            let method: RoutingMethod = method
+                .ok_or_else(|| missing("routing_method"))?
+                .parse()
+                .map_err(|e| corrupt(format!("appointments: row {id}: {e}")))?;
             Assignment::Routed {
                 workspace_id: c
                     .get::<Option<String>>(8)?

@@ -44,8 +44,9 @@ impl BillingRepo for SqlTx<'_> {
                 Ok(NewBillingEvent {
                     appointment_id: AppointmentId(c.get(0)?),
                     workspace_id: c.get(1)?,
-                    kind: BillingKind::parse(&kind)
-                        .ok_or_else(|| corrupt(format!("billing_events.kind {kind:?}")))?,
+                    kind: kind
+                        .parse()
+                        .map_err(|_| corrupt(format!("billing_events.kind {kind:?}")))?,
                     amount: Cents(c.get(3)?),
                     created_at: c.time(4)?,
                 })
