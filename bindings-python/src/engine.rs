@@ -7,10 +7,7 @@
 use crate::convert::{from_py, result_to_py, to_json_text, to_py};
 use crate::errors::{err, validation};
 use crate::outcome::{outcome_to_py, outcomes_to_py};
-use crate::reports::{
-    add_delivery, report_value, BacktestReportDef, BillingSummary, DeliveryReportDef,
-    ProviderTotals, RerouteReportDef, WithEvents,
-};
+use crate::reports::{report_value, BillingSummary, ProviderTotals, WithEvents};
 use crate::routing::{rules_from_py, zip_arg};
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::Offset;
@@ -681,9 +678,9 @@ impl PyEngine {
             let mut total = DeliveryReport::default();
             loop {
                 let r = e.deliver_due(transport, limit.unwrap_or(100))?;
-                add_delivery(&mut total, &r);
+                total.add(&r);
                 if limit.is_some() || r.attempted == 0 {
-                    return report_value(&total, DeliveryReportDef::serialize);
+                    return report_value(&total);
                 }
             }
         })
@@ -854,9 +851,7 @@ impl PyEngine {
     /// "routed": {workspace_id: n}, "still_unrouted": {reason: n}}``.
     #[pyo3(signature = (*, batch = 500))]
     fn reroute_unrouted<'py>(&self, py: Python<'py>, batch: usize) -> PyResult<Bound<'py, PyAny>> {
-        self.query(py, |e| {
-            report_value(&e.reroute_unrouted(batch)?, RerouteReportDef::serialize)
-        })
+        self.query(py, |e| report_value(&e.reroute_unrouted(batch)?))
     }
 
     /// Replays every stored appointment against a proposed rule set (rule dicts as
@@ -870,9 +865,7 @@ impl PyEngine {
         rules: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let rules = rules_from_py(py, rules)?;
-        self.query(py, |e| {
-            report_value(&e.backtest(&rules)?, BacktestReportDef::serialize)
-        })
+        self.query(py, |e| report_value(&e.backtest(&rules)?))
     }
 
     /// Assigns an unrouted appointment to a workspace by hand (``routing_method ==

@@ -1,105 +1,14 @@
-//! The serde form of the engine's reports that have none of their own, and the few results
-//! the bindings assemble from the engine's records.
-//!
-//! The `*Def` types are serde remote definitions (`#[serde(remote = ...)]`): they name the
-//! fields of the core type they mirror, so a field renamed or retyped in the core fails to
-//! compile here instead of drifting silently.
+//! The few results the bindings assemble from the engine's records and reports (which
+//! serialize themselves).
 
 use jiff::Timestamp;
-use leadroute_core::engine::{BacktestReport, BacktestRow, DeliveryReport, Move, RerouteReport};
-use leadroute_core::model::{AppointmentId, BillingSummaryRow, Cents, NewEvent};
-use serde::{Serialize, Serializer};
-use std::collections::BTreeMap;
+use leadroute_core::model::{BillingSummaryRow, NewEvent};
+use serde::Serialize;
 
-/// Totals of `Engine.deliver_due` (one or several core calls added up).
-#[derive(Serialize)]
-#[serde(remote = "DeliveryReport")]
-pub struct DeliveryReportDef {
-    attempted: u64,
-    delivered: u64,
-    retrying: u64,
-    failed: u64,
-    deferred: u64,
-    #[serde(rename = "billed_cents")]
-    billed: Cents,
-}
-
-/// What `Engine.reroute_unrouted` did.
-#[derive(Serialize)]
-#[serde(remote = "RerouteReport")]
-pub struct RerouteReportDef {
-    examined: u64,
-    routed: BTreeMap<String, u64>,
-    still_unrouted: BTreeMap<String, u64>,
-}
-
-#[derive(Serialize)]
-#[serde(remote = "BacktestRow")]
-struct BacktestRowDef {
-    workspace_id: Option<String>,
-    current: u64,
-    proposed: u64,
-}
-
-#[derive(Serialize)]
-#[serde(remote = "Move")]
-struct MoveDef {
-    appointment_id: AppointmentId,
-    from: Option<String>,
-    to: Option<String>,
-}
-
-/// What `Engine.backtest` found.
-#[derive(Serialize)]
-#[serde(remote = "BacktestReport")]
-pub struct BacktestReportDef {
-    examined: u64,
-    #[serde(serialize_with = "backtest_rows")]
-    per_workspace: Vec<BacktestRow>,
-    #[serde(serialize_with = "moves")]
-    moves: Vec<Move>,
-}
-
-fn backtest_rows<S: Serializer>(rows: &[BacktestRow], s: S) -> Result<S::Ok, S::Error> {
-    struct Row<'a>(&'a BacktestRow);
-    impl Serialize for Row<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            BacktestRowDef::serialize(self.0, s)
-        }
-    }
-    s.collect_seq(rows.iter().map(Row))
-}
-
-fn moves<S: Serializer>(moves: &[Move], s: S) -> Result<S::Ok, S::Error> {
-    struct One<'a>(&'a Move);
-    impl Serialize for One<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            MoveDef::serialize(self.0, s)
-        }
-    }
-    s.collect_seq(moves.iter().map(One))
-}
-
-/// `serde_json::Value` of a report through its remote definition.
-pub fn report_value<T>(
-    report: &T,
-    serialize: fn(
-        &T,
-        serde_json::value::Serializer,
-    ) -> Result<serde_json::Value, serde_json::Error>,
-) -> Result<serde_json::Value, leadroute_core::Error> {
-    serialize(report, serde_json::value::Serializer)
+/// `serde_json::Value` of an engine report.
+pub fn report_value<T: Serialize>(report: &T) -> Result<serde_json::Value, leadroute_core::Error> {
+    serde_json::to_value(report)
         .map_err(|e| leadroute_core::Error::Internal(format!("serializing a report: {e}")))
-}
-
-/// Adds one `deliver_due` call's totals to another.
-pub fn add_delivery(total: &mut DeliveryReport, r: &DeliveryReport) {
-    total.attempted += r.attempted;
-    total.delivered += r.delivered;
-    total.retrying += r.retrying;
-    total.failed += r.failed;
-    total.deferred += r.deferred;
-    total.billed = Cents(total.billed.0.saturating_add(r.billed.0));
 }
 
 /// `Engine.billing_summary`: the totals over the per-workspace rows, and the rows.

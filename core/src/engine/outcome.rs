@@ -67,7 +67,7 @@ pub struct IngestOutcome {
 }
 
 /// What [`Engine::reroute_unrouted`](super::Engine::reroute_unrouted) did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RerouteReport {
     /// Unrouted appointments examined.
     pub examined: u64,
@@ -79,7 +79,7 @@ pub struct RerouteReport {
 
 /// One row of a [`BacktestReport`]: appointments per workspace now and under the proposal
 /// (`workspace_id` `None` is the unrouted queue).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BacktestRow {
     /// The workspace, or `None` for unrouted.
     pub workspace_id: Option<String>,
@@ -90,7 +90,7 @@ pub struct BacktestRow {
 }
 
 /// An appointment that would change hands under a proposed rule set.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Move {
     /// The appointment.
     pub appointment_id: AppointmentId,
@@ -101,7 +101,7 @@ pub struct Move {
 }
 
 /// What [`Engine::backtest`](super::Engine::backtest) found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BacktestReport {
     /// Appointments replayed.
     pub examined: u64,
@@ -112,7 +112,7 @@ pub struct BacktestReport {
 }
 
 /// Totals of one [`Engine::deliver_due`](super::Engine::deliver_due) call.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeliveryReport {
     /// Deliveries claimed and tried.
     pub attempted: u64,
@@ -125,11 +125,22 @@ pub struct DeliveryReport {
     /// Put back without an attempt: the endpoint is paused, disabled or inactive, or a probe
     /// of it is under way.
     pub deferred: u64,
-    /// Sum of the charges written.
+    /// Sum of the charges written (serialized as `billed_cents`).
+    #[serde(rename = "billed_cents")]
     pub billed: Cents,
 }
 
 impl DeliveryReport {
+    /// Adds another call's totals to these (a caller that drains the outbox in a loop).
+    pub fn add(&mut self, other: &DeliveryReport) {
+        self.attempted += other.attempted;
+        self.delivered += other.delivered;
+        self.retrying += other.retrying;
+        self.failed += other.failed;
+        self.deferred += other.deferred;
+        self.billed = Cents(self.billed.0.saturating_add(other.billed.0));
+    }
+
     /// Counts one attempt that left its delivery in `status`.
     pub(crate) fn count(&mut self, status: ForwardStatus) {
         self.attempted += 1;
