@@ -4,6 +4,7 @@ use crate::auth::AuthError;
 use crate::capacity::CapacityError;
 use crate::delivery::DeliveryError;
 use crate::intake::IntakeError;
+use crate::lifecycle::LifecycleError;
 use crate::phone::PhoneError;
 use crate::routing::RoutingError;
 use crate::schedule::ScheduleError;
@@ -44,6 +45,9 @@ pub enum Error {
     /// A delivery could not be prepared or sent.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// An appointment lifecycle refusal.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
     /// The storage backend failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -73,6 +77,7 @@ impl Error {
             Error::Schedule(e) => e.kind(),
             Error::Seed(e) => e.kind(),
             Error::Delivery(e) => e.kind(),
+            Error::Lifecycle(e) => e.kind(),
             Error::Storage(e) => e.error_kind(),
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Internal(_) => ErrorKind::Internal,
@@ -95,6 +100,7 @@ impl Error {
             Error::Schedule(e) => e.code(),
             Error::Seed(e) => e.code(),
             Error::Delivery(e) => e.code(),
+            Error::Lifecycle(e) => e.code(),
             Error::Storage(e) => e.code(),
             Error::NotFound { entity, .. } => not_found_code(entity),
             Error::Internal(_) => "internal",

@@ -45,6 +45,7 @@ pub mod engine;
 pub mod error;
 pub mod intake;
 pub mod kind;
+pub mod lifecycle;
 pub mod model;
 pub mod payload;
 pub mod phone;

@@ -29,9 +29,8 @@ macro_rules! spelled_enum {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
+            $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
         }
 
         impl $name {
@@ -135,6 +134,87 @@ spelled_enum! {
         DeliveryDeferred => "delivery_deferred",
         /// A delivered appointment was returned and credited.
         Returned => "returned",
+        /// Lifecycle: the appointment was confirmed.
+        Confirmed => "confirmed",
+        /// Lifecycle: the appointment moved to a new time (same id).
+        Rescheduled => "rescheduled",
+        /// Lifecycle: the appointment was cancelled.
+        Cancelled => "cancelled",
+        /// Lifecycle: the appointment took place.
+        Completed => "completed",
+        /// Lifecycle: the customer did not show up.
+        NoShow => "no_show",
+        /// A return was requested (pending review or decided at once).
+        ReturnRequested => "return_requested",
+        /// A pending return was approved: the credit is written.
+        ReturnApproved => "return_approved",
+        /// A return was denied (by review, or refused by the policy).
+        ReturnDenied => "return_denied",
+        /// A credit was written without a return (no-show or late-cancellation policy).
+        Credited => "credited",
+        /// A failed or abandoned delivery was queued again (same `webhook-id`).
+        Redelivered => "redelivered",
+        /// A returned or undeliverable appointment was routed to another workspace.
+        Reassigned => "reassigned",
+        /// A stored rejection was run again through today's configuration.
+        Reprocessed => "reprocessed",
+        /// A Cal.com booking event was received for the appointment.
+        BookingReceived => "booking_received",
+    }
+}
+
+spelled_enum! {
+    /// An appointment's lifecycle status (the HPP and Convio seeds' `appointments.status`).
+    ///
+    /// `scheduled`, `confirmed` and `rescheduled` are live; `completed`, `cancelled` and
+    /// `no_show` are outcomes. The routing status (routed/unrouted) and the forward status
+    /// are separate fields. Transitions: [`crate::lifecycle`].
+    AppointmentStatus, "appointment status" {
+        /// Booked, not yet confirmed (the start state; also a Cal.com booking pending the
+        /// host's confirmation).
+        Scheduled => "scheduled",
+        /// Confirmed by the customer, the client or the host.
+        Confirmed => "confirmed",
+        /// The meeting took place.
+        Completed => "completed",
+        /// Cancelled; never revived.
+        Cancelled => "cancelled",
+        /// The customer did not show up.
+        NoShow => "no_show",
+        /// Moved to a new time at least once; live, like `scheduled`, with history.
+        Rescheduled => "rescheduled",
+    }
+}
+
+spelled_enum! {
+    /// The type of an event delivered to a workspace's webhook (the Standard Webhooks
+    /// `type` field, `group.event`). `appointment.created` is the appointment's first
+    /// delivery (the seed's payload); the others tell the client about a lifecycle change.
+    WebhookEventType, "webhook event type" {
+        /// The appointment itself (the first delivery; billed on success).
+        AppointmentCreated => "appointment.created",
+        /// The appointment was confirmed.
+        AppointmentConfirmed => "appointment.confirmed",
+        /// The appointment moved to a new time.
+        AppointmentRescheduled => "appointment.rescheduled",
+        /// The appointment was cancelled.
+        AppointmentCancelled => "appointment.cancelled",
+        /// The appointment took place.
+        AppointmentCompleted => "appointment.completed",
+        /// The customer did not show up.
+        AppointmentNoShow => "appointment.no_show",
+    }
+}
+
+spelled_enum! {
+    /// Where a return stands (the distribution platforms' return review).
+    ReturnStatus, "return status" {
+        /// Waiting for review; no credit yet.
+        Pending => "pending",
+        /// Approved: the credit is written.
+        Approved => "approved",
+        /// Denied: no credit.
+        Denied => "denied",
     }
 }
 
@@ -225,6 +305,30 @@ spelled_enum! {
         Charge => "charge",
         /// A credit that reverses the charge of a returned appointment (negative amount).
         Credit => "credit",
+    }
+}
+
+impl AppointmentStatus {
+    /// Whether the appointment can still happen (`scheduled`, `confirmed`, `rescheduled`).
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            AppointmentStatus::Scheduled
+                | AppointmentStatus::Confirmed
+                | AppointmentStatus::Rescheduled
+        )
+    }
+}
+
+impl Default for AppointmentStatus {
+    fn default() -> Self {
+        AppointmentStatus::Scheduled
+    }
+}
+
+impl Default for WebhookEventType {
+    fn default() -> Self {
+        WebhookEventType::AppointmentCreated
     }
 }
 
