@@ -24,6 +24,7 @@ pub fn from_lead(
         estimated_value: lead.estimated_value,
         notes: lead.notes.clone(),
         assignment,
+        details: Default::default(),
         created_at: now,
     })
 }

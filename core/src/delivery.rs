@@ -489,19 +489,28 @@ pub fn plan_attempts<'a>(
 /// The delivery's next state after attempt `attempt_number` got `verdict`, the attempt
 /// having ended at `ended` (UTC): a retry time or failure per [`RetryPolicy::next_state`],
 /// or, on success, [`AttemptResult::Delivered`] with `charge` (the billing event, written in
-/// the same transaction). `None` when the verdict is a success but `charge` gives nothing
-/// (an unrouted appointment was delivered: a broken invariant the caller reports).
+/// the same transaction). `attempt_number` counts from the delivery's last redelivery.
+///
+/// `charge` is `Some(f)` for a delivery that bills (the appointment's own); `None` when the
+/// verdict is a success but `f` gives nothing (an unrouted appointment was delivered: a
+/// broken invariant the caller reports). A lifecycle event passes `None` for `charge` and is
+/// delivered without billing.
 pub fn settle(
     retry: &RetryPolicy,
     attempt_number: u32,
     verdict: Verdict,
     ended: Timestamp,
     unit: f64,
-    charge: impl FnOnce() -> Option<crate::model::NewBillingEvent>,
+    charge: Option<impl FnOnce() -> Option<crate::model::NewBillingEvent>>,
 ) -> Option<AttemptResult> {
     match retry.next_state(attempt_number, verdict, ended, unit) {
         Some(next) => Some(next),
-        None => charge().map(|billing| AttemptResult::Delivered { billing }),
+        None => match charge {
+            Some(f) => f().map(|billing| AttemptResult::Delivered {
+                billing: Some(billing),
+            }),
+            None => Some(AttemptResult::Delivered { billing: None }),
+        },
     }
 }
 
@@ -600,13 +609,16 @@ mod tests {
                 created_at: now,
             })
         };
-        let ok = settle(&retry, 1, Verdict::Success, now, 0.5, bill);
+        let ok = settle(&retry, 1, Verdict::Success, now, 0.5, Some(bill));
         assert!(
-            matches!(ok, Some(AttemptResult::Delivered { ref billing }) if billing.amount == Cents(15_000))
+            matches!(ok, Some(AttemptResult::Delivered { billing: Some(ref billing) }) if billing.amount == Cents(15_000))
         );
-        assert_eq!(settle(&retry, 1, Verdict::Success, now, 0.5, || None), None);
         assert_eq!(
-            settle(&retry, 1, Verdict::Retry(None), now, 0.5, bill),
+            settle(&retry, 1, Verdict::Success, now, 0.5, Some(|| None)),
+            None
+        );
+        assert_eq!(
+            settle(&retry, 1, Verdict::Retry(None), now, 0.5, Some(bill)),
             Some(AttemptResult::Retry {
                 next_attempt_at: now + std::time::Duration::from_secs(5)
             })
@@ -618,7 +630,7 @@ mod tests {
                 Verdict::Retry(None),
                 now,
                 0.5,
-                bill
+                Some(bill)
             ),
             Some(AttemptResult::Failed)
         );

@@ -6,6 +6,7 @@ use crate::delivery::DeliveryError;
 use crate::intake::IntakeError;
 use crate::lifecycle::LifecycleError;
 use crate::phone::PhoneError;
+use crate::returns::ReturnError;
 use crate::routing::RoutingError;
 use crate::schedule::ScheduleError;
 use crate::seed::SeedError;
@@ -48,6 +49,9 @@ pub enum Error {
     /// An appointment lifecycle refusal.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
+    /// A return refused by the workspace's policy, or not in a state to decide.
+    #[error(transparent)]
+    Return(#[from] ReturnError),
     /// The storage backend failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -78,6 +82,7 @@ impl Error {
             Error::Seed(e) => e.kind(),
             Error::Delivery(e) => e.kind(),
             Error::Lifecycle(e) => e.kind(),
+            Error::Return(e) => e.kind(),
             Error::Storage(e) => e.error_kind(),
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Internal(_) => ErrorKind::Internal,
@@ -101,6 +106,7 @@ impl Error {
             Error::Seed(e) => e.code(),
             Error::Delivery(e) => e.code(),
             Error::Lifecycle(e) => e.code(),
+            Error::Return(e) => e.code(),
             Error::Storage(e) => e.code(),
             Error::NotFound { entity, .. } => not_found_code(entity),
             Error::Internal(_) => "internal",

@@ -49,6 +49,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod payload;
 pub mod phone;
+pub mod returns;
 pub mod rfc3339;
 pub mod routing;
 pub mod schedule;

@@ -87,6 +87,46 @@ pub fn rfc3339(t: Timestamp) -> String {
     }
 }
 
+/// A lifecycle event as its workspace receives it: the Standard Webhooks envelope
+/// `{"type", "timestamp", "data"}` (`type` is e.g. `appointment.cancelled`; `timestamp` is
+/// RFC 3339 UTC), whatever the workspace's `envelope` option, since the event type is the
+/// point of it. `data` carries `appointment_id`, `lead_id`, `workspace_id`, `status` and
+/// `previous_status`, `appointment_date` and `end_time` (RFC 3339 UTC),
+/// `previous_appointment_date`, `reschedule_count`, `cancellation_reason`, `outcome`,
+/// `actor` and `reason`.
+#[allow(clippy::too_many_arguments)]
+pub fn lifecycle_event(
+    event: crate::status::WebhookEventType,
+    appointment_id: AppointmentId,
+    lead_id: crate::model::LeadId,
+    workspace_id: &str,
+    from: &crate::lifecycle::Life,
+    to: &crate::lifecycle::Life,
+    actor: &crate::lifecycle::Actor,
+    reason: Option<&str>,
+    at: Timestamp,
+) -> serde_json::Value {
+    serde_json::json!({
+        "type": event.as_str(),
+        "timestamp": rfc3339(at),
+        "data": {
+            "appointment_id": appointment_id,
+            "lead_id": lead_id,
+            "workspace_id": workspace_id,
+            "status": to.status,
+            "previous_status": from.status,
+            "appointment_date": rfc3339(to.start),
+            "end_time": to.end.map(rfc3339),
+            "previous_appointment_date": rfc3339(from.start),
+            "reschedule_count": to.reschedule_count,
+            "cancellation_reason": to.cancellation_reason,
+            "outcome": to.outcome,
+            "actor": actor.as_str(),
+            "reason": reason,
+        }
+    })
+}
+
 /// Who the appointment is with, as the payload shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {

@@ -207,6 +207,7 @@ pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>,
                 schedule: w.schedule,
                 delivery: w.delivery,
                 require_consent: w.require_consent,
+                returns: Default::default(),
             })
         })
         .collect()

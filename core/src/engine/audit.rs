@@ -5,10 +5,12 @@
 //! nowhere else. The shapes are those stored since the audit trail began, so old and new
 //! rows read alike.
 
+use crate::lifecycle::{Actor, Life};
 use crate::model::{
-    AppointmentId, ContactId, DeliveryId, EventSubject, LeadId, NewEvent, RoutingMethod,
+    AppointmentId, ContactId, DeliveryId, EventSubject, ForwardStatus, LeadId, NewEvent,
+    RejectionId, ReturnId, RoutingMethod,
 };
-use crate::status::EventKind;
+use crate::status::{EventKind, ReturnStatus};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -100,6 +102,58 @@ pub(crate) enum Audit<'a> {
         appointment_id: AppointmentId,
         reason: &'a str,
     },
+    /// A lifecycle change: its kind, the state before and after, who and why, and the
+    /// client webhook it queued.
+    Lifecycle {
+        kind: EventKind,
+        from: &'a Life,
+        to: &'a Life,
+        actor: &'a Actor,
+        reason: Option<&'a str>,
+        delivery_id: Option<DeliveryId>,
+    },
+    /// A return requested, approved or denied, or a policy credit.
+    Return {
+        kind: EventKind,
+        return_id: ReturnId,
+        workspace_id: &'a str,
+        reason: &'a str,
+        status: ReturnStatus,
+        credit_cents: i64,
+        actor: &'a str,
+    },
+    /// A delivery queued again.
+    Redelivered {
+        delivery_id: DeliveryId,
+        webhook_id: &'a str,
+        previous_status: ForwardStatus,
+    },
+    /// Routed again to another workspace, with the routing trace.
+    Reassigned {
+        from_workspace_id: Option<&'a str>,
+        to_workspace_id: Option<&'a str>,
+        trace: &'a Value,
+    },
+    /// A stored rejection run again: what it became.
+    Reprocessed {
+        rejection_id: RejectionId,
+        lead_id: Option<LeadId>,
+        reason_codes: Vec<&'a str>,
+    },
+    /// A Cal.com booking event for the appointment.
+    BookingReceived {
+        trigger: &'a str,
+        uid: Option<&'a str>,
+        event_created_at: Timestamp,
+        applied: bool,
+    },
+}
+
+/// A lifecycle state as audit JSON (the "old" and "new" values).
+fn life_json(l: &Life) -> Value {
+    json!({"status": l.status, "start": crate::payload::rfc3339(l.start),
+        "end": l.end.map(crate::payload::rfc3339), "reschedule_count": l.reschedule_count,
+        "outcome": l.outcome, "cancellation_reason": l.cancellation_reason})
 }
 
 impl Audit<'_> {
@@ -118,6 +172,11 @@ impl Audit<'_> {
             Audit::AssignedManually { .. } => EventKind::AssignedManually,
             Audit::DeliveryDeferred { .. } => EventKind::DeliveryDeferred,
             Audit::AppointmentReturned { .. } | Audit::LeadReturned { .. } => EventKind::Returned,
+            Audit::Lifecycle { kind, .. } | Audit::Return { kind, .. } => *kind,
+            Audit::Redelivered { .. } => EventKind::Redelivered,
+            Audit::Reassigned { .. } => EventKind::Reassigned,
+            Audit::Reprocessed { .. } => EventKind::Reprocessed,
+            Audit::BookingReceived { .. } => EventKind::BookingReceived,
         }
     }
 
@@ -180,6 +239,53 @@ impl Audit<'_> {
                 appointment_id,
                 reason,
             } => json!({"appointment_id": appointment_id, "reason": reason}),
+            Audit::Lifecycle {
+                from,
+                to,
+                actor,
+                reason,
+                delivery_id,
+                ..
+            } => json!({"from_status": from.status, "to_status": to.status,
+                "old": life_json(from), "new": life_json(to), "actor": actor,
+                "reason": reason, "delivery_id": delivery_id}),
+            Audit::Return {
+                return_id,
+                workspace_id,
+                reason,
+                status,
+                credit_cents,
+                actor,
+                ..
+            } => json!({"return_id": return_id, "workspace_id": workspace_id,
+                "reason": reason, "status": status, "credit_cents": credit_cents,
+                "actor": actor}),
+            Audit::Redelivered {
+                delivery_id,
+                webhook_id,
+                previous_status,
+            } => json!({"delivery_id": delivery_id, "webhook_id": webhook_id,
+                "previous_status": previous_status}),
+            Audit::Reassigned {
+                from_workspace_id,
+                to_workspace_id,
+                trace,
+            } => json!({"from_workspace_id": from_workspace_id,
+                "to_workspace_id": to_workspace_id, "trace": trace}),
+            Audit::Reprocessed {
+                rejection_id,
+                lead_id,
+                reason_codes,
+            } => json!({"rejection_id": rejection_id, "lead_id": lead_id,
+                "reason_codes": reason_codes}),
+            Audit::BookingReceived {
+                trigger,
+                uid,
+                event_created_at,
+                applied,
+            } => json!({"trigger": trigger, "uid": uid,
+                "event_created_at": crate::payload::rfc3339(*event_created_at),
+                "applied": applied}),
         }
     }
 

@@ -7,6 +7,7 @@ use super::{DeliveryReport, Engine, Snapshot, Step};
 use crate::billing;
 use crate::delivery::{self, AttemptPlan, Transport, Verdict};
 use crate::model::*;
+use crate::status::WebhookEventType;
 use crate::storage::with_tx;
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -119,39 +120,46 @@ impl Engine {
             .appointment(d.delivery.appointment_id)?
             .ok_or_else(|| Error::Internal(format!("delivery {} has no appointment", d.id)))?;
         let n = attempt.attempt_number;
-        // The retry schedule counts from this attempt's own end, not the batch's.
+        // The retry schedule counts from this attempt's own end, not the batch's, and from
+        // the delivery's last redelivery.
         let ended =
             attempt.requested_at + jiff::SignedDuration::from_millis(attempt.duration_ms as i64);
-        let charge = || billing::charge(appt.id, &appt.appointment.assignment, finished);
+        // Only the appointment's own delivery bills and moves its forward state; a
+        // lifecycle event is told, retried and audited like it, and that is all.
+        let own = d.delivery.event == WebhookEventType::AppointmentCreated;
+        let charge =
+            own.then_some(|| billing::charge(appt.id, &appt.appointment.assignment, finished));
         let unit = fastrand::f64();
-        let result = delivery::settle(&self.config.retry, n, *verdict, ended, unit, charge)
-            .ok_or_else(|| {
-                Error::Internal(format!("delivered appointment {} is unrouted", appt.id))
-            })?;
+        let scheduled_n = n.saturating_sub(d.retry_base).max(1);
+        let result = delivery::settle(
+            &self.config.retry,
+            scheduled_n,
+            *verdict,
+            ended,
+            unit,
+            charge,
+        )
+        .ok_or_else(|| Error::Internal(format!("delivered appointment {} is unrouted", appt.id)))?;
         tx.record_attempt(attempt, &result)?;
-        if let AttemptResult::Delivered { billing } = &result {
+        if let AttemptResult::Delivered {
+            billing: Some(billing),
+        } = &result
+        {
             if tx.insert_billing_event(billing)?.is_some() {
                 report.billed.0 += billing.amount.0;
             }
         }
         let next = delivery::consequences(&result);
+        if !own {
+            report.count(next.forward_status);
+            let audit = attempted(d, attempt, &result, next.event);
+            tx.append_event(&audit.on(EventSubject::Appointment, appt.id, finished))?;
+            return Ok(());
+        }
         report.count(next.forward_status);
         let forwarded_at = (next.forward_status == ForwardStatus::Success).then_some(finished);
         tx.update_forward(appt.id, next.forward_status, n, forwarded_at, Some(summary))?;
-        let audit = Audit::Attempted {
-            kind: next.event,
-            attempt: AttemptRef {
-                delivery_id: d.id,
-                webhook_id: &d.delivery.webhook_id,
-                attempt: n,
-                status_code: attempt.status_code,
-                error: attempt.error.as_deref(),
-                next_attempt_at: match &result {
-                    AttemptResult::Retry { next_attempt_at } => Some(*next_attempt_at),
-                    _ => None,
-                },
-            },
-        };
+        let audit = attempted(d, attempt, &result, next.event);
         tx.append_event(&audit.on(EventSubject::Appointment, appt.id, finished))?;
         // The lead's own trail: delivered, or given up on.
         if let Some(lead_status) = next.lead_status {
@@ -261,4 +269,27 @@ fn defer(
         report.deferred += 1;
     }
     Ok(())
+}
+
+/// The audit event of one attempt.
+fn attempted<'a>(
+    d: &'a Delivery,
+    attempt: &'a Attempt,
+    result: &AttemptResult,
+    kind: crate::status::EventKind,
+) -> Audit<'a> {
+    Audit::Attempted {
+        kind,
+        attempt: AttemptRef {
+            delivery_id: d.id,
+            webhook_id: &d.delivery.webhook_id,
+            attempt: attempt.attempt_number,
+            status_code: attempt.status_code,
+            error: attempt.error.as_deref(),
+            next_attempt_at: match result {
+                AttemptResult::Retry { next_attempt_at } => Some(*next_attempt_at),
+                _ => None,
+            },
+        },
+    }
 }

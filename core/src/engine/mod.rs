@@ -46,18 +46,22 @@ mod configure;
 mod deliver;
 mod gate;
 mod ingest;
+mod lifecycle;
 mod outcome;
 mod query;
+mod returns;
 mod route;
 mod snapshot;
 mod wall;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{EngineConfig, PIPELINE_MIN_RECORDS};
+pub use lifecycle::TransitionOutcome;
 pub use outcome::{
     Accepted, BacktestReport, BacktestRow, DeliveryReport, IngestOutcome, Move, Outcome,
     RerouteReport, RoutingOutcome,
 };
+pub use returns::ReturnOutcome;
 pub use snapshot::Snapshot;
 pub use wall::InboundRequest;
 

@@ -8,7 +8,7 @@ use crate::catalog::ProductId;
 use crate::model::*;
 use crate::payload::{self, Customer};
 use crate::routing::{RoutingRule, RoutingTable, UnroutedReason};
-use crate::status::{EventKind, LeadStatus};
+use crate::status::{EventKind, LeadStatus, WebhookEventType};
 use crate::storage::{with_tx, StorageError};
 use crate::validate::ValidLead;
 use crate::zip::Zip5;
@@ -129,8 +129,10 @@ pub(crate) fn enqueue(
         .map_err(|e| Error::Internal(format!("payload serialization: {e}")))?;
     step.tx.enqueue_delivery(&NewDelivery {
         appointment_id,
+        event: WebhookEventType::AppointmentCreated,
+        sequence: 0,
         workspace_id: workspace_id.to_string(),
-        webhook_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+        webhook_id: new_webhook_id(),
         url: workspace
             .map(|w| w.outbound_webhook_url.clone())
             .unwrap_or_default(),
@@ -143,6 +145,12 @@ pub(crate) fn enqueue(
 
 /// Routes a stored unrouted appointment: the assignment, the lead's `routed` event and
 /// status, and its outbox row.
+/// A fresh Standard Webhooks `webhook-id` (`msg_` and a random UUID): one per delivery,
+/// kept across its retries and redeliveries.
+pub(crate) fn new_webhook_id() -> String {
+    format!("msg_{}", uuid::Uuid::new_v4().simple())
+}
+
 pub(crate) fn route_stored(
     step: Step<'_>,
     appt: &Appointment,

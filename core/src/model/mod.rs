@@ -17,14 +17,20 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::status::{
-    BillingKind, EventKind, ForwardStatus, LeadStatus, ReasonCode, RoutingMethod, UnroutedReason,
+    AppointmentStatus, BillingKind, EventKind, ForwardStatus, LeadStatus, ReasonCode, ReturnStatus,
+    RoutingMethod, UnroutedReason, WebhookEventType,
 };
 use jiff::Timestamp;
 
+mod aftercare;
 mod capacity;
 mod routing_rule;
 pub(crate) mod schedule;
 
+pub use aftercare::{
+    AppointmentDetails, AppointmentLifecycle, BookingEvent, LifecycleUpdate, NewBookingEvent,
+    NewReturn, RejectionFilter, ReturnLimit, ReturnPolicy, ReturnRecord, StoredRejection,
+};
 pub use capacity::{Budget, Cap, CapPeriod, CapScope, Capacity};
 pub use routing_rule::{Radius, RoutingRule, RuleTargeting};
 pub use schedule::{ClockTime, OpenHours, ScheduleError, Weekday, WeeklySchedule};
@@ -66,6 +72,11 @@ macro_rules! row_id {
             }
         }
     };
+}
+
+row_id! {
+    /// The id of a return (`appointment_returns`).
+    ReturnId
 }
 
 row_id! {
@@ -274,6 +285,9 @@ pub struct Workspace {
     /// others skip it with `consent_required` and go to the next candidate.
     #[serde(default)]
     pub require_consent: bool,
+    /// The return policy: window, reasons, period maximum, review, automatic credits.
+    #[serde(default)]
+    pub returns: ReturnPolicy,
 }
 
 impl Workspace {
@@ -294,6 +308,7 @@ impl Workspace {
             schedule: None,
             delivery: Default::default(),
             require_consent: false,
+            returns: ReturnPolicy::default(),
         }
     }
 }
@@ -334,6 +349,18 @@ pub struct DeliveryOptions {
     /// request carries one `v1,` signature per secret, so the client can verify with either.
     #[serde(default)]
     pub additional_secrets: Vec<String>,
+    /// The lifecycle event types the workspace receives (`appointment.confirmed`, …);
+    /// `None`: all of them. `appointment.created` (the appointment itself) is always sent.
+    #[serde(default)]
+    pub events: Option<Vec<WebhookEventType>>,
+}
+
+impl DeliveryOptions {
+    /// Whether the workspace receives events of type `event`.
+    pub fn receives(&self, event: WebhookEventType) -> bool {
+        event == WebhookEventType::AppointmentCreated
+            || self.events.as_ref().is_none_or(|e| e.contains(&event))
+    }
 }
 
 /// A contact to store: one person (`contacts`).
@@ -449,10 +476,10 @@ pub enum StoredRecord {
 
 /// The routing outcome stored with an appointment.
 ///
-/// JSON: tagged by `status` (`routed` or `unrouted`), with the variant's fields beside it
+/// JSON: tagged by `routing_status` (`routed` or `unrouted`), with the variant's fields beside it
 /// (`routing_method`, `payment_rate_cents`, `unrouted_reason`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "lowercase")]
+#[serde(tag = "routing_status", rename_all = "lowercase")]
 pub enum Assignment {
     /// Routed to a workspace.
     Routed {
@@ -497,6 +524,9 @@ pub struct NewAppointment {
     /// Routing outcome.
     #[serde(flatten)]
     pub assignment: Assignment,
+    /// The other seed fields (end, duration, type, location, notes, next action, Cal.com uid).
+    #[serde(flatten, default)]
+    pub details: AppointmentDetails,
     /// Creation time (UTC).
     pub created_at: Timestamp,
 }
@@ -518,13 +548,47 @@ pub struct Appointment {
     pub forwarded_at: Option<Timestamp>,
     /// `forward_response`: the last response, truncated.
     pub forward_response: Option<String>,
+    /// The lifecycle: `status` (scheduled, confirmed, …), reschedules, outcome.
+    #[serde(flatten, default)]
+    pub lifecycle: AppointmentLifecycle,
+}
+
+impl Appointment {
+    /// The appointment's [`Life`](crate::lifecycle::Life): what the lifecycle machine reads.
+    pub fn life(&self) -> crate::lifecycle::Life {
+        crate::lifecycle::Life {
+            status: self.lifecycle.status,
+            start: self.appointment.appointment_date,
+            end: self.appointment.details.end_time,
+            reschedule_count: self.lifecycle.reschedule_count,
+            outcome: self.lifecycle.outcome.clone(),
+            cancellation_reason: self.lifecycle.cancellation_reason.clone(),
+        }
+    }
+
+    /// The workspace it is routed to, if any.
+    pub fn workspace_id(&self) -> Option<&str> {
+        match &self.appointment.assignment {
+            Assignment::Routed { workspace_id, .. } => Some(workspace_id),
+            Assignment::Unrouted { .. } => None,
+        }
+    }
 }
 
 /// A delivery to enqueue in the outbox, written in the same transaction as the appointment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewDelivery {
-    /// The appointment it delivers (one delivery per appointment, `UNIQUE`).
+    /// The appointment it is about.
     pub appointment_id: AppointmentId,
+    /// What it tells: `appointment.created` (the appointment itself, billed on success) or a
+    /// lifecycle event.
+    #[serde(default)]
+    pub event: WebhookEventType,
+    /// Its place among the appointment's deliveries (0, 1, 2, …; `UNIQUE` per
+    /// appointment): a delivery is not claimed while an earlier one of the same
+    /// appointment is pending, so the client hears of an appointment's events in order.
+    #[serde(default)]
+    pub sequence: u32,
     /// Target workspace.
     pub workspace_id: String,
     /// Standard Webhooks `webhook-id`: fixed for life, the client's idempotency key.
@@ -553,6 +617,9 @@ pub struct Delivery {
     /// Lease expiry while a worker holds the row (UTC).
     #[serde(default)]
     pub locked_until: Option<Timestamp>,
+    /// The attempt count when it was last redelivered: the retry schedule restarts from it.
+    #[serde(default)]
+    pub retry_base: u32,
 }
 
 /// One HTTP try of a delivery (`delivery_attempts`).
@@ -579,8 +646,9 @@ pub struct Attempt {
 pub enum AttemptResult {
     /// Delivered: mark success and write this billing event in the same transaction.
     Delivered {
-        /// The charge.
-        billing: NewBillingEvent,
+        /// The charge: the appointment's own delivery (`appointment.created`) bills; a
+        /// lifecycle event's delivery does not (`None`).
+        billing: Option<NewBillingEvent>,
     },
     /// Try again at this time (UTC).
     Retry {
@@ -609,6 +677,12 @@ pub struct BillingSummaryRow {
     /// `charged + credited`.
     #[serde(rename = "net_cents")]
     pub net: Cents,
+    /// Returns waiting for review (no credit written yet).
+    #[serde(default)]
+    pub pending_returns: u64,
+    /// What the pending returns would credit (negative cents).
+    #[serde(rename = "pending_return_cents", default)]
+    pub pending_return: Cents,
 }
 
 /// A billing event to store (`billing_events`); one charge per appointment (`UNIQUE`).

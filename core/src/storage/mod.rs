@@ -101,6 +101,8 @@ pub trait Tx:
     + EndpointRepo
     + WebhookConfigRepo
     + IntakeRepo
+    + ReturnRepo
+    + BookingRepo
 {
     /// The store's reports, read in this transaction (see [`Reports`]).
     fn reports(&self) -> &dyn Reports;
@@ -123,6 +125,8 @@ where
         + EndpointRepo
         + WebhookConfigRepo
         + IntakeRepo
+        + ReturnRepo
+        + BookingRepo
         + Reports,
 {
     fn reports(&self) -> &dyn Reports {
@@ -197,6 +201,41 @@ pub trait RecordRepo {
     /// [`StorageErrorKind::Conflict`] when `(provider_id, record_key)` is already stored, as a lead
     /// or as a rejection.
     fn insert_rejection(&self, rejection: &NewRejection) -> Result<RejectionId, StorageError>;
+    /// Stored rejections not yet reprocessed into a lead that match `filter`, with
+    /// `id > after`, by id, at most `limit`.
+    ///
+    /// # Behavior
+    ///
+    /// `filter.reason` matches a rejection carrying that code among its `reason_codes`;
+    /// `from <= received_at < to`. Rejections with a `lead_id` are left out.
+    fn rejections(
+        &self,
+        filter: &RejectionFilter,
+        after: RejectionId,
+        limit: usize,
+    ) -> Result<Vec<StoredRejection>, StorageError>;
+    /// Frees the record key a rejection holds (its `source_records` claim), so that the
+    /// record can be stored again as a lead in the same transaction.
+    ///
+    /// # Behavior
+    ///
+    /// Deletes the `(provider_id, record_key)` claim only while it points to this
+    /// rejection. [`StorageErrorKind::Conflict`] when it does not (the rejection does not
+    /// exist or was already reprocessed into a lead).
+    fn release_rejection(&self, id: RejectionId) -> Result<(), StorageError>;
+    /// Notes that a rejection was reprocessed at `at`: into `lead` when it was accepted, or
+    /// still rejected (`None`).
+    ///
+    /// # Behavior
+    ///
+    /// Sets `reprocessed_at` (and `lead_id`). [`StorageErrorKind::Conflict`] when the
+    /// rejection does not exist.
+    fn mark_rejection_reprocessed(
+        &self,
+        id: RejectionId,
+        lead: Option<LeadId>,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
 }
 
 /// What an insert-if-absent found: a row it created, or the row that already held the key.
@@ -391,6 +430,35 @@ pub trait AppointmentRepo {
         id: AppointmentId,
         assignment: &Assignment,
     ) -> Result<(), StorageError>;
+    /// Moves a routed or unrouted appointment to a new assignment (a reassignment after a
+    /// return or a failed delivery), resetting its forward state to pending.
+    ///
+    /// # Behavior
+    ///
+    /// Unconditional on the current assignment, unlike [`assign_appointment`]
+    /// (`Self::assign_appointment`); `forward_status = pending`, `forward_attempts = 0`,
+    /// `forwarded_at` and `forward_response` cleared. [`StorageErrorKind::Conflict`] when the
+    /// appointment does not exist, or the assignment is routed to a workspace that does not.
+    fn reassign_appointment(
+        &self,
+        id: AppointmentId,
+        assignment: &Assignment,
+    ) -> Result<(), StorageError>;
+    /// Writes a lifecycle change (status, start, end, reschedule count, outcome,
+    /// cancellation reason, `reschedule_requested`, `status_changed_at = update.at`).
+    ///
+    /// # Behavior
+    ///
+    /// A compare-and-set: written only when the stored status and reschedule count equal
+    /// `update.expected_status` and `update.expected_reschedule_count` (one conditional
+    /// `UPDATE`); otherwise [`StorageErrorKind::Conflict`] (a concurrent change, or no such
+    /// appointment), and nothing is written. `appointment_date` takes `life.start` and
+    /// `end_time` takes `life.end`.
+    fn update_lifecycle(
+        &self,
+        id: AppointmentId,
+        update: &LifecycleUpdate,
+    ) -> Result<(), StorageError>;
 }
 
 /// The delivery outbox (`deliveries`, `delivery_attempts`).
@@ -399,15 +467,18 @@ pub trait OutboxRepo {
     ///
     /// # Behavior
     ///
-    /// [`StorageErrorKind::Conflict`] when the appointment already has a delivery or does not
-    /// exist, or when `webhook_id` is taken.
+    /// [`StorageErrorKind::Conflict`] when the appointment already has a delivery with this
+    /// `sequence` (`UNIQUE (appointment_id, sequence)`) or does not exist, or when
+    /// `webhook_id` is taken.
     fn enqueue_delivery(&self, delivery: &NewDelivery) -> Result<DeliveryId, StorageError>;
     /// Claims up to `limit` due deliveries for one worker until `lease_until`.
     ///
     /// # Behavior
     ///
-    /// A delivery is due when its status is pending, `next_attempt_at <= now`, and it is not
-    /// leased (`locked_until` is unset or `<= now`). Claimed rows get `locked_until =
+    /// A delivery is due when its status is pending, `next_attempt_at <= now`, it is not
+    /// leased (`locked_until` is unset or `<= now`), and no delivery of the same appointment
+    /// with a lower `sequence` is pending (so the events of one appointment go out in order,
+    /// across retries and workers; a failed or delivered predecessor does not block). Claimed rows get `locked_until =
     /// lease_until` and are returned oldest due first (then lowest id). While the lease holds,
     /// no other claim, in this process or another, returns them; when it expires (the worker
     /// died) they are due again. Two concurrent claims never return the same row, under
@@ -458,6 +529,20 @@ pub trait OutboxRepo {
     fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StorageError>;
     /// All attempts of a delivery, by attempt number.
     fn attempts(&self, delivery_id: DeliveryId) -> Result<Vec<Attempt>, StorageError>;
+    /// All deliveries of an appointment, by `sequence`.
+    fn deliveries_for_appointment(
+        &self,
+        appointment_id: AppointmentId,
+    ) -> Result<Vec<Delivery>, StorageError>;
+    /// Queues a failed or waiting delivery again, due at `at`, with the same `webhook-id`.
+    ///
+    /// # Behavior
+    ///
+    /// A failed or pending delivery becomes pending, due at `at`, unleased, with
+    /// `retry_base = attempts` (its retry schedule starts over; attempt numbers go on).
+    /// Returns the updated row; `None` when it does not exist. [`StorageErrorKind::Conflict`]
+    /// when it was delivered (status success).
+    fn redeliver(&self, id: DeliveryId, at: Timestamp) -> Result<Option<Delivery>, StorageError>;
 }
 
 /// Billing events (`billing_events`).
@@ -466,19 +551,98 @@ pub trait BillingRepo {
     ///
     /// # Behavior
     ///
-    /// Returns `Some(id)` when written and `None` when `(appointment_id, kind)` already exists
-    /// (exactly-once billing; a `UNIQUE` constraint backs it). [`StorageErrorKind::Conflict`] when
+    /// Returns `Some(id)` when written and `None` when `(appointment_id, workspace_id, kind)`
+    /// already exists (exactly-once billing per workspace the appointment was delivered to; a
+    /// `UNIQUE` constraint backs it). [`StorageErrorKind::Conflict`] when
     /// the appointment does not exist.
     fn insert_billing_event(
         &self,
         event: &NewBillingEvent,
     ) -> Result<Option<BillingEventId>, StorageError>;
-    /// The appointment's billing event of this kind, if any.
+    /// The appointment's billing event of this kind for this workspace, if any.
     fn billing_event(
         &self,
         appointment_id: AppointmentId,
+        workspace_id: &str,
         kind: BillingKind,
     ) -> Result<Option<NewBillingEvent>, StorageError>;
+    /// Every billing event of an appointment, in the order written.
+    fn billing_events_for(
+        &self,
+        appointment_id: AppointmentId,
+    ) -> Result<Vec<NewBillingEvent>, StorageError>;
+}
+
+/// Returns of delivered appointments (`appointment_returns`).
+pub trait ReturnRepo {
+    /// Stores a return unless the workspace already returned the appointment.
+    ///
+    /// # Behavior
+    ///
+    /// Insert-if-absent on `UNIQUE (appointment_id, workspace_id)`: `Existing(id)` when a
+    /// return exists (whatever its status). [`StorageErrorKind::Conflict`] when the
+    /// appointment does not exist.
+    fn insert_return(&self, ret: &NewReturn) -> Result<Inserted<ReturnId>, StorageError>;
+    /// A return by id.
+    fn return_record(&self, id: ReturnId) -> Result<Option<ReturnRecord>, StorageError>;
+    /// The workspace's return of an appointment, if any.
+    fn return_for(
+        &self,
+        appointment_id: AppointmentId,
+        workspace_id: &str,
+    ) -> Result<Option<ReturnRecord>, StorageError>;
+    /// Approves or denies a pending return.
+    ///
+    /// # Behavior
+    ///
+    /// One conditional update: only a `pending` return moves to `status` (with
+    /// `decided_at = at` and the note). Returns `true` when it moved, `false` when it was
+    /// not pending (decided already, by this caller or a concurrent one).
+    /// [`StorageErrorKind::Conflict`] when it does not exist.
+    fn decide_return(
+        &self,
+        id: ReturnId,
+        status: ReturnStatus,
+        at: Timestamp,
+        note: Option<&str>,
+    ) -> Result<bool, StorageError>;
+    /// The workspace's returns and charges in `[from, to)` (UTC), for the period maximum:
+    /// `(pending and approved returns requested in the period, charges written in it)`.
+    fn return_counts(
+        &self,
+        workspace_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<(u64, u64), StorageError>;
+}
+
+/// Cal.com booking webhooks (`calcom_booking_events`, `calcom_booking_links`).
+pub trait BookingRepo {
+    /// Stores a received booking event unless its (webhook, event key) is stored.
+    ///
+    /// # Behavior
+    ///
+    /// Insert-if-absent on `UNIQUE (webhook_id, event_key)`: `Existing(id)` for a retried
+    /// delivery.
+    fn insert_booking_event(&self, event: &NewBookingEvent) -> Result<Inserted<i64>, StorageError>;
+    /// Links a booking uid to the appointment it belongs to (the uid lineage).
+    ///
+    /// # Behavior
+    ///
+    /// Insert-if-absent on `UNIQUE (uid)` (the HVAC seed's unique `cal_booking_uid`):
+    /// `Existing(owner)` when the uid already belongs to an appointment (possibly another).
+    /// [`StorageErrorKind::Conflict`] when the appointment does not exist.
+    fn link_booking_uid(
+        &self,
+        uid: &str,
+        appointment_id: AppointmentId,
+    ) -> Result<Inserted<AppointmentId>, StorageError>;
+    /// The appointment a booking uid belongs to.
+    fn booking_appointment(&self, uid: &str) -> Result<Option<AppointmentId>, StorageError>;
+    /// Every uid linked to an appointment, sorted.
+    fn booking_uids(&self, appointment_id: AppointmentId) -> Result<Vec<String>, StorageError>;
+    /// The booking events whose `uid` or `reschedule_uid` is among `uids`, by id.
+    fn booking_events(&self, uids: &[String]) -> Result<Vec<BookingEvent>, StorageError>;
 }
 
 /// Audit events (`contact_events`, `lead_events`, `appointment_events`).
@@ -643,8 +807,9 @@ pub trait IntakeRepo {
 pub trait Reports {
     /// Row counts and the billed total (see [`StoreCounts`]).
     fn counts(&self) -> Result<StoreCounts, StorageError>;
-    /// Charges and credits per workspace with `from <= created_at < to`, ordered by
-    /// workspace id; workspaces with neither are left out.
+    /// Charges and credits per workspace with `from <= created_at < to`, and the returns
+    /// pending review requested in that range, ordered by workspace id; workspaces with
+    /// none of them are left out.
     fn billing_summary(
         &self,
         from: Timestamp,

@@ -82,7 +82,7 @@ pub fn claim_due_deliveries_selection(make: MakeStore<'_>) {
         tx.record_attempt(
             &attempt(df, 1, Some(200)),
             &AttemptResult::Delivered {
-                billing: charge(AppointmentId(1), "solar_ca_001", Cents(20000)),
+                billing: Some(charge(AppointmentId(1), "solar_ca_001", Cents(20000))),
             },
         )?;
         Ok(())
@@ -212,7 +212,7 @@ pub fn record_attempt_transitions(make: MakeStore<'_>) {
         Ok(tx.record_attempt(
             &dup,
             &AttemptResult::Delivered {
-                billing: charge(AppointmentId(1), "solar_ca_001", Cents(20000)),
+                billing: Some(charge(AppointmentId(1), "solar_ca_001", Cents(20000))),
             },
         ))
     });
@@ -234,7 +234,7 @@ pub fn record_attempt_transitions(make: MakeStore<'_>) {
         Ok(tx.record_attempt(
             &a2,
             &AttemptResult::Delivered {
-                billing: charge(AppointmentId(1), "solar_ca_001", Cents(20000)),
+                billing: Some(charge(AppointmentId(1), "solar_ca_001", Cents(20000))),
             },
         )?)
     });

@@ -62,7 +62,7 @@ pub fn counts_and_breakdowns(make: MakeStore<'_>) {
             tx.record_attempt(
                 &attempt(d, 1, Some(200)),
                 &AttemptResult::Delivered {
-                    billing: billing.clone(),
+                    billing: Some(billing.clone()),
                 },
             )?;
             tx.insert_billing_event(&billing)?;

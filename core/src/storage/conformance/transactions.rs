@@ -92,7 +92,7 @@ pub fn rollback_discards_everything(make: MakeStore<'_>) {
         tx.record_attempt(
             &attempt(d1, 1, Some(200)),
             &AttemptResult::Delivered {
-                billing: charge(a1, "solar_ca_001", Cents(20000)),
+                billing: Some(charge(a1, "solar_ca_001", Cents(20000))),
             },
         )?;
         tx.update_forward(a1, ForwardStatus::Success, 1, Some(at(11)), Some("ok"))?;

@@ -19,6 +19,7 @@ impl AppointmentRepo for MemTx {
                 forward_attempts: 0,
                 forwarded_at: None,
                 forward_response: None,
+                lifecycle: Default::default(),
             });
             let lead = a.lead_id;
             s.appointment_by_lead.insert(lead, id);
@@ -137,6 +138,66 @@ impl AppointmentRepo for MemTx {
                 (),
                 Box::new(move |s: &mut State| {
                     s.appointments[(id.0 - 1) as usize].appointment.assignment = old;
+                }),
+            ))
+        })
+    }
+    fn reassign_appointment(
+        &self,
+        id: AppointmentId,
+        assignment: &Assignment,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            if let Assignment::Routed { workspace_id, .. } = assignment {
+                if !s.workspaces.contains_key(workspace_id) {
+                    return Err(conflict(format!("workspace {workspace_id} does not exist")));
+                }
+            }
+            let a = usize::try_from(id.0 - 1)
+                .ok()
+                .and_then(|i| s.appointments.get_mut(i))
+                .ok_or_else(|| conflict(format!("appointment {id} does not exist")))?;
+            let old = a.clone();
+            a.appointment.assignment = assignment.clone();
+            a.forward_status = ForwardStatus::Pending;
+            a.forward_attempts = 0;
+            a.forwarded_at = None;
+            a.forward_response = None;
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.appointments[(id.0 - 1) as usize] = old;
+                }),
+            ))
+        })
+    }
+    fn update_lifecycle(&self, id: AppointmentId, u: &LifecycleUpdate) -> Result<(), StorageError> {
+        self.write(|s| {
+            let a = usize::try_from(id.0 - 1)
+                .ok()
+                .and_then(|i| s.appointments.get_mut(i))
+                .ok_or_else(|| conflict(format!("appointment {id} does not exist")))?;
+            if a.lifecycle.status != u.expected_status
+                || a.lifecycle.reschedule_count != u.expected_reschedule_count
+            {
+                return Err(conflict(format!(
+                    "appointment {id} changed: it is {} after {} reschedules",
+                    a.lifecycle.status, a.lifecycle.reschedule_count
+                )));
+            }
+            let old = a.clone();
+            a.appointment.appointment_date = u.life.start;
+            a.appointment.details.end_time = u.life.end;
+            a.lifecycle.status = u.life.status;
+            a.lifecycle.reschedule_count = u.life.reschedule_count;
+            a.lifecycle.outcome = u.life.outcome.clone();
+            a.lifecycle.cancellation_reason = u.life.cancellation_reason.clone();
+            a.lifecycle.reschedule_requested = u.reschedule_requested;
+            a.lifecycle.status_changed_at = Some(u.at);
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.appointments[(id.0 - 1) as usize] = old;
                 }),
             ))
         })

@@ -7,7 +7,7 @@ impl BillingRepo for MemTx {
         &self,
         e: &NewBillingEvent,
     ) -> Result<Option<BillingEventId>, StorageError> {
-        let key = (e.appointment_id, e.kind.as_str());
+        let key = (e.appointment_id, e.workspace_id.clone(), e.kind.as_str());
         if self.read(|s| s.billing_keys.contains_key(&key))? {
             return Ok(None);
         }
@@ -20,7 +20,7 @@ impl BillingRepo for MemTx {
             }
             let id = next_id(s.billing.len());
             s.billing.push(e.clone());
-            s.billing_keys.insert(key, id);
+            s.billing_keys.insert(key.clone(), id);
             Ok((
                 Some(id),
                 Box::new(move |s: &mut State| {
@@ -33,12 +33,25 @@ impl BillingRepo for MemTx {
     fn billing_event(
         &self,
         appointment_id: AppointmentId,
+        workspace_id: &str,
         kind: BillingKind,
     ) -> Result<Option<NewBillingEvent>, StorageError> {
         self.read(|s| {
             s.billing_keys
-                .get(&(appointment_id, kind.as_str()))
+                .get(&(appointment_id, workspace_id.to_string(), kind.as_str()))
                 .map(|&id| s.billing[(id.0 - 1) as usize].clone())
+        })
+    }
+    fn billing_events_for(
+        &self,
+        appointment_id: AppointmentId,
+    ) -> Result<Vec<NewBillingEvent>, StorageError> {
+        self.read(|s| {
+            s.billing
+                .iter()
+                .filter(|b| b.appointment_id == appointment_id)
+                .cloned()
+                .collect()
         })
     }
 }
@@ -49,9 +62,21 @@ impl MemTx {
     }
 }
 
-/// Folds billing events into per-workspace summary rows, ordered by workspace id.
-pub(super) fn summarize(events: impl Iterator<Item = NewBillingEvent>) -> Vec<BillingSummaryRow> {
+/// Folds billing events and pending returns (workspace, credit) into per-workspace summary
+/// rows, ordered by workspace id.
+pub(super) fn summarize(
+    events: impl Iterator<Item = NewBillingEvent>,
+    pending: Vec<(String, Cents)>,
+) -> Vec<BillingSummaryRow> {
     let mut m: BTreeMap<String, BillingSummaryRow> = BTreeMap::new();
+    for (w, credit) in pending {
+        let row = m.entry(w.clone()).or_insert_with(|| BillingSummaryRow {
+            workspace_id: w,
+            ..BillingSummaryRow::default()
+        });
+        row.pending_returns += 1;
+        row.pending_return.0 += credit.0;
+    }
     for e in events {
         let row = m
             .entry(e.workspace_id.clone())

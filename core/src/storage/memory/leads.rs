@@ -33,6 +33,89 @@ impl RecordRepo for MemTx {
             ))
         })
     }
+    fn rejections(
+        &self,
+        filter: &RejectionFilter,
+        after: RejectionId,
+        limit: usize,
+    ) -> Result<Vec<StoredRejection>, StorageError> {
+        self.read(|s| {
+            s.rejections
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (RejectionId(i as i64 + 1), r))
+                .filter(|(id, r)| {
+                    *id > after
+                        && s.rejection_state
+                            .get(id)
+                            .is_none_or(|(lead, _)| lead.is_none())
+                        && filter.reason.is_none_or(|c| r.reason_codes.contains(&c))
+                        && filter
+                            .provider_id
+                            .as_ref()
+                            .is_none_or(|p| *p == r.provider_id)
+                        && filter.from.is_none_or(|f| r.received_at >= f)
+                        && filter.to.is_none_or(|t| r.received_at < t)
+                })
+                .take(limit)
+                .map(|(id, r)| {
+                    let (lead_id, reprocessed_at) =
+                        s.rejection_state.get(&id).copied().unwrap_or_default();
+                    StoredRejection {
+                        id,
+                        rejection: r.clone(),
+                        lead_id,
+                        reprocessed_at,
+                    }
+                })
+                .collect()
+        })
+    }
+    fn release_rejection(&self, id: RejectionId) -> Result<(), StorageError> {
+        self.write(|s| {
+            let r = usize::try_from(id.0 - 1)
+                .ok()
+                .and_then(|i| s.rejections.get(i))
+                .ok_or_else(|| conflict(format!("rejection {id} does not exist")))?;
+            let key = (r.provider_id.clone(), r.record_key.clone());
+            if s.record_keys.get(&key) != Some(&StoredRecord::Rejection(id)) {
+                return Err(conflict(format!(
+                    "rejection {id} does not hold its record key"
+                )));
+            }
+            s.record_keys.remove(&key);
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.record_keys.insert(key, StoredRecord::Rejection(id));
+                }),
+            ))
+        })
+    }
+    fn mark_rejection_reprocessed(
+        &self,
+        id: RejectionId,
+        lead: Option<LeadId>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            if id.0 < 1 || id.0 as usize > s.rejections.len() {
+                return Err(conflict(format!("rejection {id} does not exist")));
+            }
+            let old = s.rejection_state.insert(id, (lead, Some(at)));
+            Ok((
+                (),
+                Box::new(move |s: &mut State| match old {
+                    Some(o) => {
+                        s.rejection_state.insert(id, o);
+                    }
+                    None => {
+                        s.rejection_state.remove(&id);
+                    }
+                }),
+            ))
+        })
+    }
 }
 
 /// The unique key a contact occupies: its phone, or its email key when it has no phone.

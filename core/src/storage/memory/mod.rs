@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+mod aftercare;
 mod appointments;
 mod config;
 mod counters;
@@ -35,11 +36,11 @@ struct State {
     appointments: Vec<Appointment>,
     appointment_by_lead: HashMap<LeadId, AppointmentId>,
     deliveries: Vec<Delivery>,
-    delivery_by_appointment: HashMap<AppointmentId, DeliveryId>,
+    delivery_by_appointment: HashMap<(AppointmentId, u32), DeliveryId>,
     webhook_ids: HashMap<String, DeliveryId>,
     attempts: Vec<Attempt>,
     billing: Vec<NewBillingEvent>,
-    billing_keys: HashMap<(AppointmentId, &'static str), BillingEventId>,
+    billing_keys: HashMap<(AppointmentId, String, &'static str), BillingEventId>,
     events: Vec<NewEvent>,
     counters: HashMap<String, (i64, Cents)>,
     rule_state: HashMap<i64, RuleRoutingState>,
@@ -51,6 +52,12 @@ struct State {
     usage: BTreeMap<(String, String, jiff::civil::Date), ProviderUsage>,
     lead_status: HashMap<LeadId, LeadStatus>,
     status_history: Vec<LeadStatusChange>,
+    rejection_state: HashMap<RejectionId, (Option<LeadId>, Option<Timestamp>)>,
+    returns: Vec<ReturnRecord>,
+    return_keys: HashMap<(AppointmentId, String), ReturnId>,
+    booking_events: Vec<BookingEvent>,
+    booking_event_keys: HashMap<(String, String), i64>,
+    booking_links: BTreeMap<String, AppointmentId>,
 }
 
 /// Inserts `value` under `key` and returns the undo that restores the previous entry.

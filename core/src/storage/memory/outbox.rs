@@ -11,10 +11,11 @@ impl OutboxRepo for MemTx {
                     d.appointment_id
                 )));
             }
-            if s.delivery_by_appointment.contains_key(&d.appointment_id) {
+            let key = (d.appointment_id, d.sequence);
+            if s.delivery_by_appointment.contains_key(&key) {
                 return Err(conflict(format!(
-                    "appointment {} has a delivery",
-                    d.appointment_id
+                    "appointment {} has a delivery with sequence {}",
+                    d.appointment_id, d.sequence
                 )));
             }
             if s.webhook_ids.contains_key(&d.webhook_id) {
@@ -27,8 +28,9 @@ impl OutboxRepo for MemTx {
                 status: ForwardStatus::Pending,
                 attempts: 0,
                 locked_until: None,
+                retry_base: 0,
             });
-            let (appt, wid) = (d.appointment_id, d.webhook_id.clone());
+            let (appt, wid) = (key, d.webhook_id.clone());
             s.delivery_by_appointment.insert(appt, id);
             s.webhook_ids.insert(wid.clone(), id);
             Ok((
@@ -56,6 +58,7 @@ impl OutboxRepo for MemTx {
                     d.status == ForwardStatus::Pending
                         && d.delivery.next_attempt_at <= now
                         && d.locked_until.is_none_or(|l| l <= now)
+                        && !blocked_by_earlier(s, d)
                 })
                 .map(|(i, _)| i)
                 .collect();
@@ -173,6 +176,47 @@ impl OutboxRepo for MemTx {
                 .cloned()
         })
     }
+    fn deliveries_for_appointment(
+        &self,
+        appointment_id: AppointmentId,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        self.read(|s| {
+            let mut v: Vec<Delivery> = s
+                .deliveries
+                .iter()
+                .filter(|d| d.delivery.appointment_id == appointment_id)
+                .cloned()
+                .collect();
+            v.sort_by_key(|d| d.delivery.sequence);
+            v
+        })
+    }
+    fn redeliver(&self, id: DeliveryId, at: Timestamp) -> Result<Option<Delivery>, StorageError> {
+        let Some(i) = usize::try_from(id.0 - 1)
+            .ok()
+            .filter(|&i| i < self.read(|s| s.deliveries.len()).unwrap_or(0))
+        else {
+            return Ok(None);
+        };
+        self.write(|s| {
+            let old = s.deliveries[i].clone();
+            if old.status == ForwardStatus::Success {
+                return Err(conflict(format!("delivery {id} was delivered")));
+            }
+            let d = &mut s.deliveries[i];
+            d.status = ForwardStatus::Pending;
+            d.delivery.next_attempt_at = at;
+            d.locked_until = None;
+            d.retry_base = d.attempts;
+            let out = d.clone();
+            Ok((
+                Some(out),
+                Box::new(move |s: &mut State| {
+                    s.deliveries[i] = old;
+                }),
+            ))
+        })
+    }
     fn attempts(&self, delivery_id: DeliveryId) -> Result<Vec<Attempt>, StorageError> {
         self.read(|s| {
             let mut v: Vec<Attempt> = s
@@ -185,4 +229,15 @@ impl OutboxRepo for MemTx {
             v
         })
     }
+}
+
+/// Whether an earlier delivery of the same appointment is still pending (the per-appointment
+/// order of [`OutboxRepo::claim_due_deliveries`]).
+fn blocked_by_earlier(s: &State, d: &Delivery) -> bool {
+    (0..d.delivery.sequence).any(|seq| {
+        s.delivery_by_appointment
+            .get(&(d.delivery.appointment_id, seq))
+            .and_then(|id| s.deliveries.get((id.0 - 1) as usize))
+            .is_some_and(|p| p.status == ForwardStatus::Pending)
+    })
 }

@@ -9,10 +9,22 @@ impl Reports for MemTx {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<BillingSummaryRow>, StorageError> {
+        let pending = self.read(|s| {
+            s.returns
+                .iter()
+                .filter(|r| {
+                    r.ret.status == ReturnStatus::Pending
+                        && r.ret.requested_at >= from
+                        && r.ret.requested_at < to
+                })
+                .map(|r| (r.ret.workspace_id.clone(), r.ret.credit))
+                .collect::<Vec<_>>()
+        })?;
         Ok(summarize(
             self.billing_rows()?
                 .into_iter()
                 .filter(|e| e.created_at >= from && e.created_at < to),
+            pending,
         ))
     }
     fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError> {
