@@ -105,6 +105,7 @@ fn all_active(rules: &[leadroute::routing::RoutingRule]) -> Vec<Workspace> {
             schedule: None,
             delivery: Default::default(),
             require_consent: false,
+            returns: Default::default(),
         })
         .collect()
 }

@@ -84,6 +84,7 @@ fn configure(engine: &Engine) {
     let workspaces = [
         Workspace {
             require_consent: true,
+            returns: Default::default(),
             ..Workspace::new(
                 "ws_consent",
                 "http://127.0.0.1:9/hooks/ws_consent",

@@ -89,7 +89,10 @@ fn every_stored_time_comes_from_the_clock() {
         "forwarded at the clock's time"
     );
     let charge = with_tx(&**engine.store(), |tx| {
-        Ok(tx.billing_event(appointment_id, BillingKind::Charge)?)
+        Ok(tx
+            .billing_events_for(appointment_id)?
+            .into_iter()
+            .find(|b| b.kind == BillingKind::Charge))
     })
     .unwrap()
     .unwrap();

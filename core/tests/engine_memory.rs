@@ -72,6 +72,7 @@ fn workspace(id: &str, active: bool, rate: i64) -> Workspace {
         schedule: None,
         delivery: Default::default(),
         require_consent: false,
+        returns: Default::default(),
     }
 }
 

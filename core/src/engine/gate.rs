@@ -84,6 +84,8 @@ pub(super) struct StoreGate<'a> {
     at: Timestamp,
     /// Whether the lead has TCPA consent (`tcpa_consent = true`).
     consent: bool,
+    /// Workspaces this decision must skip.
+    excluded: &'a [String],
     error: Option<Error>,
 }
 
@@ -94,8 +96,15 @@ impl<'a> StoreGate<'a> {
             snap,
             at,
             consent,
+            excluded: &[],
             error: None,
         }
+    }
+
+    /// The same gate, skipping `excluded` workspaces (`excluded_workspace`).
+    pub(super) fn excluding(mut self, excluded: &'a [String]) -> Self {
+        self.excluded = excluded;
+        self
     }
 
     /// The first error met, if any.
@@ -107,6 +116,9 @@ impl<'a> StoreGate<'a> {
         let Some(ws) = self.snap.workspaces.get(c.workspace_id) else {
             return Ok(Some(SkipReason::WorkspaceMissing));
         };
+        if self.excluded.iter().any(|w| *w == ws.id) {
+            return Ok(Some(SkipReason::Excluded));
+        }
         if ws.require_consent && !self.consent {
             return Ok(Some(SkipReason::ConsentRequired));
         }

@@ -56,6 +56,8 @@ mod wall;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{EngineConfig, PIPELINE_MIN_RECORDS};
+pub use aftercare::ReassignOutcome;
+pub use ingest::ReprocessReport;
 pub use lifecycle::TransitionOutcome;
 pub use outcome::{
     Accepted, BacktestReport, BacktestRow, DeliveryReport, IngestOutcome, Move, Outcome,

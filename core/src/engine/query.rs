@@ -233,13 +233,15 @@ mod tests {
         assert_eq!(contact["phone"], "+13178638426");
         let routed =
             serde_json::to_value(e.appointment(AppointmentId(1)).unwrap().unwrap()).unwrap();
-        assert_eq!(routed["status"], "routed");
+        assert_eq!(routed["routing_status"], "routed");
+        assert_eq!(routed["status"], "scheduled", "the lifecycle status");
+        assert_eq!(routed["reschedule_count"], 0);
         assert_eq!(routed["workspace_id"], "w");
         assert_eq!(routed["routing_method"], "auto");
         assert_eq!(routed["payment_rate_cents"], 2500);
         assert_eq!(routed["forward_status"], "pending");
         let unrouted = serde_json::to_value(&e.unrouted(AppointmentId(0), 1).unwrap()[0]).unwrap();
-        assert_eq!(unrouted["status"], "unrouted");
+        assert_eq!(unrouted["routing_status"], "unrouted");
         assert_eq!(unrouted["unrouted_reason"], "no_rule_for_zip");
         assert!(unrouted.get("workspace_id").is_none());
         // The shapes read back.

@@ -45,8 +45,19 @@ pub(crate) fn decide(
     zip: Zip5,
     consent: bool,
 ) -> Result<Routed> {
+    decide_excluding(step, product, zip, consent, &[])
+}
+
+/// [`decide`], skipping the `excluded` workspaces.
+pub(crate) fn decide_excluding(
+    step: Step<'_>,
+    product: ProductId,
+    zip: Zip5,
+    consent: bool,
+    excluded: &[String],
+) -> Result<Routed> {
     for _ in 0..MAX_ROUNDS {
-        let routed = decide_once(step, product, zip, consent)?;
+        let routed = decide_once(step, product, zip, consent, excluded)?;
         let Assignment::Routed {
             workspace_id,
             rule_id,
@@ -65,10 +76,16 @@ pub(crate) fn decide(
 }
 
 /// One routing decision, without taking capacity (the caller takes the winner's).
-fn decide_once(step: Step<'_>, product: ProductId, zip: Zip5, consent: bool) -> Result<Routed> {
+fn decide_once(
+    step: Step<'_>,
+    product: ProductId,
+    zip: Zip5,
+    consent: bool,
+    excluded: &[String],
+) -> Result<Routed> {
     let (tx, snap, at) = (step.tx, step.snap, step.at);
     let mut state = gate::StoreTieState::new(tx, true);
-    let mut gate = gate::StoreGate::new(tx, snap, at, consent);
+    let mut gate = gate::StoreGate::new(tx, snap, at, consent).excluding(excluded);
     let explanation = snap.routing.decide_explained(
         product,
         zip,
@@ -117,7 +134,8 @@ pub(crate) fn enqueue(
     appointment_id: AppointmentId,
     appt: &NewAppointment,
     customer: &Customer,
-) -> Result<()> {
+    sequence: u32,
+) -> Result<DeliveryId> {
     let Assignment::Routed { workspace_id, .. } = &appt.assignment else {
         return Err(Error::Internal("enqueue of an unrouted appointment".into()));
     };
@@ -130,7 +148,7 @@ pub(crate) fn enqueue(
     step.tx.enqueue_delivery(&NewDelivery {
         appointment_id,
         event: WebhookEventType::AppointmentCreated,
-        sequence: 0,
+        sequence,
         workspace_id: workspace_id.to_string(),
         webhook_id: new_webhook_id(),
         url: workspace
@@ -139,25 +157,36 @@ pub(crate) fn enqueue(
         payload,
         next_attempt_at: step.at,
         created_at: step.at,
-    })?;
-    Ok(())
+    })
+    .map_err(Into::into)
 }
 
-/// Routes a stored unrouted appointment: the assignment, the lead's `routed` event and
-/// status, and its outbox row.
 /// A fresh Standard Webhooks `webhook-id` (`msg_` and a random UUID): one per delivery,
 /// kept across its retries and redeliveries.
 pub(crate) fn new_webhook_id() -> String {
     format!("msg_{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Routes a stored unrouted appointment: the assignment, the lead's `routed` event and
+/// status, and its outbox row.
 pub(crate) fn route_stored(
     step: Step<'_>,
     appt: &Appointment,
     assignment: &Assignment,
 ) -> Result<()> {
+    step.tx.assign_appointment(appt.id, assignment)?;
+    announce(step, appt, assignment).map(|_| ())
+}
+
+/// After an assignment: the lead's `routed` event and status, and the appointment's own
+/// delivery (`appointment.created`) to its new workspace, queued after any earlier
+/// deliveries of the appointment. Returns the delivery.
+pub(crate) fn announce(
+    step: Step<'_>,
+    appt: &Appointment,
+    assignment: &Assignment,
+) -> Result<Option<DeliveryId>> {
     let tx = step.tx;
-    tx.assign_appointment(appt.id, assignment)?;
     let lead = tx
         .lead(appt.appointment.lead_id)?
         .ok_or_else(|| Error::Internal(format!("appointment {} has no lead", appt.id)))?;
@@ -177,9 +206,16 @@ pub(crate) fn route_stored(
         tx.append_event(&routed.on(EventSubject::Lead, lead.id, step.at))?;
         tx.set_lead_status(lead.id, LeadStatus::Routed, None, step.at)?;
     }
+    if !matches!(assignment, Assignment::Routed { .. }) {
+        return Ok(None);
+    }
     let mut routed = appt.appointment.clone();
     routed.assignment = assignment.clone();
-    enqueue(step, appt.id, &routed, &stored_customer(&lead))
+    let sequence = tx
+        .deliveries_for_appointment(appt.id)?
+        .last()
+        .map_or(0, |d| d.delivery.sequence + 1);
+    enqueue(step, appt.id, &routed, &stored_customer(&lead), sequence).map(Some)
 }
 
 impl Engine {

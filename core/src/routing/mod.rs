@@ -173,12 +173,15 @@ pub enum SkipReason {
     /// The workspace requires TCPA consent (`require_consent`) and the lead has none.
     /// Decided by the [`Gate`].
     ConsentRequired,
+    /// The workspace is excluded from this decision (a reassignment away from the workspace
+    /// that returned the appointment or could not take it). Decided by the [`Gate`].
+    Excluded,
 }
 
 impl SkipReason {
     /// snake_case code: `webhook_inactive`, `workspace_missing`, `rule_inactive`,
     /// `excluded_zip`, `outside_schedule`, `cap_reached`, `budget_spent`,
-    /// `consent_required`.
+    /// `consent_required`, `excluded_workspace`.
     pub fn code(self) -> &'static str {
         match self {
             SkipReason::WebhookInactive => "webhook_inactive",
@@ -189,6 +192,7 @@ impl SkipReason {
             SkipReason::CapReached { .. } => "cap_reached",
             SkipReason::BudgetSpent => "budget_spent",
             SkipReason::ConsentRequired => "consent_required",
+            SkipReason::Excluded => "excluded_workspace",
         }
     }
 }

@@ -2,7 +2,10 @@
 //! outcomes in one transaction per batch (see the engine's module docs).
 
 mod prepare;
+mod reprocess;
 mod write;
+
+pub use reprocess::ReprocessReport;
 
 use super::{wall, Engine, InboundRequest, IngestOutcome, Outcome, Snapshot, PIPELINE_MIN_RECORDS};
 use crate::intake::{self, FieldMap, IntakeError, RawRecord};
