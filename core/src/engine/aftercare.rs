@@ -77,7 +77,10 @@ impl Engine {
                 )?;
                 let lead_id = appt.appointment.lead_id;
                 let history = tx.lead_status_history(lead_id)?;
-                if history.last().is_some_and(|h| h.to_status == LeadStatus::DeliveryFailed) {
+                if history
+                    .last()
+                    .is_some_and(|h| h.to_status == LeadStatus::DeliveryFailed)
+                {
                     tx.set_lead_status(lead_id, LeadStatus::Routed, Some("redelivery"), at)?;
                 }
             }
@@ -123,10 +126,19 @@ impl Engine {
                 .into());
             }
             let current = appt.workspace_id().map(str::to_string);
-            if let (Some(w), Assignment::Routed { rule_id, matched_at, payment_rate, .. }) =
-                (&current, &appt.appointment.assignment)
+            if let (
+                Some(w),
+                Assignment::Routed {
+                    rule_id,
+                    matched_at,
+                    payment_rate,
+                    ..
+                },
+            ) = (&current, &appt.appointment.assignment)
             {
-                let returned = tx.billing_event(appointment_id, w, BillingKind::Credit)?.is_some();
+                let returned = tx
+                    .billing_event(appointment_id, w, BillingKind::Credit)?
+                    .is_some();
                 let failed = appt.forward_status == ForwardStatus::Failed;
                 if !returned && !failed {
                     return Err(StorageError::conflict(format!(
@@ -139,7 +151,11 @@ impl Engine {
                     gate::give_back(tx, &snap, w, *rule_id, *payment_rate, *matched_at)?;
                 }
             }
-            let excluded: Vec<String> = current.iter().filter(|_| exclude_current).cloned().collect();
+            let excluded: Vec<String> = current
+                .iter()
+                .filter(|_| exclude_current)
+                .cloned()
+                .collect();
             let a = &appt.appointment;
             let routed = match (
                 snap.routing.catalog().lookup(&a.service_type),

@@ -117,7 +117,7 @@ impl<'a> StoreGate<'a> {
             return Ok(Some(SkipReason::WorkspaceMissing));
         };
         if self.excluded.iter().any(|w| *w == ws.id) {
-            return Ok(Some(SkipReason::Excluded));
+            return Ok(Some(SkipReason::ExcludedWorkspace));
         }
         if ws.require_consent && !self.consent {
             return Ok(Some(SkipReason::ConsentRequired));

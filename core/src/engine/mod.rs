@@ -54,9 +54,9 @@ mod route;
 mod snapshot;
 mod wall;
 
+pub use aftercare::ReassignOutcome;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{EngineConfig, PIPELINE_MIN_RECORDS};
-pub use aftercare::ReassignOutcome;
 pub use ingest::ReprocessReport;
 pub use lifecycle::TransitionOutcome;
 pub use outcome::{

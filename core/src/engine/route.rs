@@ -145,20 +145,21 @@ pub(crate) fn enqueue(
     let options = workspace.map(|w| w.delivery.clone()).unwrap_or_default();
     let payload = serde_json::to_string(&payload::shape(&body, &options, step.at))
         .map_err(|e| Error::Internal(format!("payload serialization: {e}")))?;
-    step.tx.enqueue_delivery(&NewDelivery {
-        appointment_id,
-        event: WebhookEventType::AppointmentCreated,
-        sequence,
-        workspace_id: workspace_id.to_string(),
-        webhook_id: new_webhook_id(),
-        url: workspace
-            .map(|w| w.outbound_webhook_url.clone())
-            .unwrap_or_default(),
-        payload,
-        next_attempt_at: step.at,
-        created_at: step.at,
-    })
-    .map_err(Into::into)
+    step.tx
+        .enqueue_delivery(&NewDelivery {
+            appointment_id,
+            event: WebhookEventType::AppointmentCreated,
+            sequence,
+            workspace_id: workspace_id.to_string(),
+            webhook_id: new_webhook_id(),
+            url: workspace
+                .map(|w| w.outbound_webhook_url.clone())
+                .unwrap_or_default(),
+            payload,
+            next_attempt_at: step.at,
+            created_at: step.at,
+        })
+        .map_err(Into::into)
 }
 
 /// A fresh Standard Webhooks `webhook-id` (`msg_` and a random UUID): one per delivery,

@@ -175,7 +175,7 @@ pub enum SkipReason {
     ConsentRequired,
     /// The workspace is excluded from this decision (a reassignment away from the workspace
     /// that returned the appointment or could not take it). Decided by the [`Gate`].
-    Excluded,
+    ExcludedWorkspace,
 }
 
 impl SkipReason {
@@ -192,7 +192,7 @@ impl SkipReason {
             SkipReason::CapReached { .. } => "cap_reached",
             SkipReason::BudgetSpent => "budget_spent",
             SkipReason::ConsentRequired => "consent_required",
-            SkipReason::Excluded => "excluded_workspace",
+            SkipReason::ExcludedWorkspace => "excluded_workspace",
         }
     }
 }

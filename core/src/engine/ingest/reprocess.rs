@@ -62,8 +62,7 @@ impl Engine {
                 let mut part = ReprocessReport::default();
                 for r in &page {
                     part.examined += 1;
-                    let Some((provider, map)) = snap.providers.get(&r.rejection.provider_id)
-                    else {
+                    let Some((provider, map)) = snap.providers.get(&r.rejection.provider_id) else {
                         part.unreplayable += 1;
                         continue;
                     };
@@ -89,8 +88,7 @@ impl Engine {
                     let lead_id = match &prepared {
                         Prepared::Accept { .. } => {
                             tx.release_rejection(r.id)?;
-                            match write::record(step, b.source(), &prepared, &records[0])?.outcome
-                            {
+                            match write::record(step, b.source(), &prepared, &records[0])?.outcome {
                                 Outcome::Accepted(a) => Some(a.lead_id),
                                 _ => None,
                             }

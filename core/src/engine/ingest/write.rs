@@ -246,7 +246,13 @@ fn store_appointment(
             workspace_id,
             rule_id,
         } => {
-            route::enqueue(step, appointment_id, &new_appt, &route::customer_of(lead), 0)?;
+            route::enqueue(
+                step,
+                appointment_id,
+                &new_appt,
+                &route::customer_of(lead),
+                0,
+            )?;
             let a = Audit::LeadRouted {
                 appointment_id,
                 workspace_id,
