@@ -169,9 +169,11 @@ spelled_enum! {
     /// `scheduled`, `confirmed` and `rescheduled` are live; `completed`, `cancelled` and
     /// `no_show` are outcomes. The routing status (routed/unrouted) and the forward status
     /// are separate fields. Transitions: [`crate::lifecycle`].
+    #[derive(Default)]
     AppointmentStatus, "appointment status" {
         /// Booked, not yet confirmed (the start state; also a Cal.com booking pending the
         /// host's confirmation).
+        #[default]
         Scheduled => "scheduled",
         /// Confirmed by the customer, the client or the host.
         Confirmed => "confirmed",
@@ -190,8 +192,10 @@ spelled_enum! {
     /// The type of an event delivered to a workspace's webhook (the Standard Webhooks
     /// `type` field, `group.event`). `appointment.created` is the appointment's first
     /// delivery (the seed's payload); the others tell the client about a lifecycle change.
+    #[derive(Default)]
     WebhookEventType, "webhook event type" {
         /// The appointment itself (the first delivery; billed on success).
+        #[default]
         AppointmentCreated => "appointment.created",
         /// The appointment was confirmed.
         AppointmentConfirmed => "appointment.confirmed",
@@ -320,17 +324,7 @@ impl AppointmentStatus {
     }
 }
 
-impl Default for AppointmentStatus {
-    fn default() -> Self {
-        AppointmentStatus::Scheduled
-    }
-}
 
-impl Default for WebhookEventType {
-    fn default() -> Self {
-        WebhookEventType::AppointmentCreated
-    }
-}
 
 impl UnroutedReason {
     /// snake_case code, as stored in `appointments.unrouted_reason` (the same as
