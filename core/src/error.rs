@@ -1,6 +1,7 @@
 //! The crate error: one enum wrapping each module's error, with a retry-oriented [`ErrorKind`].
 
 use crate::auth::AuthError;
+use crate::calcom::CalcomError;
 use crate::capacity::CapacityError;
 use crate::delivery::DeliveryError;
 use crate::intake::IntakeError;
@@ -34,6 +35,10 @@ pub enum Error {
     /// A provider request failed authentication, its signature check, or its rate limit.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// A Cal.com booking webhook was refused (no secret, missing or bad signature) or could
+    /// not be read.
+    #[error(transparent)]
+    Calcom(#[from] CalcomError),
     /// A capacity configuration (caps, budget, time zone) is invalid.
     #[error(transparent)]
     Capacity(#[from] CapacityError),
@@ -77,6 +82,7 @@ impl Error {
             Error::Intake(e) => e.kind(),
             Error::Routing(e) => e.kind(),
             Error::Auth(e) => e.kind(),
+            Error::Calcom(e) => e.kind(),
             Error::Capacity(e) => e.kind(),
             Error::Schedule(e) => e.kind(),
             Error::Seed(e) => e.kind(),
@@ -101,6 +107,7 @@ impl Error {
             Error::Intake(e) => e.code(),
             Error::Routing(e) => e.code(),
             Error::Auth(e) => e.code(),
+            Error::Calcom(e) => e.code(),
             Error::Capacity(e) => e.code(),
             Error::Schedule(e) => e.code(),
             Error::Seed(e) => e.code(),

@@ -36,6 +36,7 @@
 pub mod appointment;
 pub mod auth;
 pub mod billing;
+pub mod calcom;
 pub mod capacity;
 pub mod catalog;
 pub mod contact;

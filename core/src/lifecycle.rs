@@ -360,3 +360,6 @@ fn webhook_for(status: AppointmentStatus) -> WebhookEventType {
         .map(|(_, w)| w)
         .unwrap_or(WebhookEventType::AppointmentConfirmed)
 }
+
+#[cfg(test)]
+mod tests;
