@@ -143,6 +143,9 @@ struct WebhookConfigJson {
     rate_window: Option<u32>,
     #[serde(default = "yes")]
     is_active: bool,
+    /// A Cal.com booking webhook's settings.
+    #[serde(default)]
+    calcom: Option<crate::calcom::CalcomConfig>,
 }
 
 /// Reads inbound webhook configurations in the seed's `webhook_configs` shape: `id`,
@@ -168,6 +171,7 @@ pub fn load_webhook_configs(json: &str) -> Result<Vec<WebhookConfig>, SeedError>
             rate_limit: w.rate_limit,
             rate_window_seconds: w.rate_window.unwrap_or(3600),
             is_active: w.is_active,
+            calcom: w.calcom,
             id: w.id,
         })
         .collect())

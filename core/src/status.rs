@@ -324,8 +324,6 @@ impl AppointmentStatus {
     }
 }
 
-
-
 impl UnroutedReason {
     /// snake_case code, as stored in `appointments.unrouted_reason` (the same as
     /// [`UnroutedReason::as_str`]).

@@ -8,7 +8,10 @@
 //! | `ingest` | provider records → rejection, or contact, lead, appointment, outbox row |
 //! | `route` | routing inside the assigning transaction; explain, reroute, assign, backtest |
 //! | `deliver` | claim due outbox rows, post them, record attempts and billing |
-//! | `aftercare` | after delivery: returns (credits), re-enabling endpoints |
+//! | `lifecycle` | confirm, reschedule, cancel, complete, no-show: the client told, credits by policy |
+//! | `calcom` | Cal.com booking webhooks: verify, store, fold the lineage, reconcile the appointment |
+//! | `returns` | returns under the workspace's policy: review, approval, credits |
+//! | `aftercare` | nothing stuck: re-enable endpoints, redeliver, reassign |
 //! | `query` | reads: counts, events, status history, usage, billing summary |
 //! | `audit` | the typed audit trail, serialized in one place |
 //! | `wall`, `gate` | the intake wall (authentication, quotas); the routing gate (caps, schedules) |
@@ -40,6 +43,7 @@
 
 mod aftercare;
 mod audit;
+mod calcom;
 mod clock;
 mod config;
 mod configure;
@@ -55,6 +59,7 @@ mod snapshot;
 mod wall;
 
 pub use aftercare::ReassignOutcome;
+pub use calcom::BookingOutcome;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{EngineConfig, PIPELINE_MIN_RECORDS};
 pub use ingest::ReprocessReport;

@@ -752,6 +752,10 @@ pub struct WebhookConfig {
     pub rate_window_seconds: u32,
     /// Whether the endpoint accepts requests (an inactive one is refused as forbidden).
     pub is_active: bool,
+    /// For a Cal.com booking webhook (scheme `cal_com`): the provider its bookings count
+    /// for, the product per event type, and the booking fields with the phone and ZIP.
+    #[serde(default)]
+    pub calcom: Option<crate::calcom::CalcomConfig>,
 }
 
 impl WebhookConfig {
@@ -767,6 +771,7 @@ impl WebhookConfig {
             rate_limit: None,
             rate_window_seconds: 3600,
             is_active: true,
+            calcom: None,
         }
     }
 }

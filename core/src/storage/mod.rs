@@ -459,6 +459,18 @@ pub trait AppointmentRepo {
         id: AppointmentId,
         update: &LifecycleUpdate,
     ) -> Result<(), StorageError>;
+    /// Replaces the appointment's seed details (end time, duration, type, location, notes,
+    /// next action, Cal.com uid).
+    ///
+    /// # Behavior
+    ///
+    /// Writes every field of `details` (`None` clears). [`StorageErrorKind::Conflict`] when
+    /// the appointment does not exist.
+    fn set_appointment_details(
+        &self,
+        id: AppointmentId,
+        details: &AppointmentDetails,
+    ) -> Result<(), StorageError>;
 }
 
 /// The delivery outbox (`deliveries`, `delivery_attempts`).

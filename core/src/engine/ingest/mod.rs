@@ -283,3 +283,25 @@ impl Engine {
         })
     }
 }
+
+/// Runs one record through the pure steps and writes it inside the caller's transaction
+/// (`step.tx`), as a record of `provider` read through `map`: the building block of
+/// reprocessing and of Cal.com bookings.
+pub(crate) fn ingest_one_in(
+    engine: &Engine,
+    step: crate::engine::Step<'_>,
+    provider: &Provider,
+    map: &crate::intake::FieldMap,
+    raw: &RawRecord,
+) -> Result<IngestOutcome> {
+    let records = std::slice::from_ref(raw);
+    let b = Batch {
+        provider,
+        map,
+        webhook_id: None,
+        lead_types: &provider.lead_types,
+        records,
+    };
+    let prepared = prepare::prepare(engine, step.snap, &b, raw);
+    write::record(step, b.source(), &prepared, raw)
+}

@@ -202,4 +202,23 @@ impl AppointmentRepo for MemTx {
             ))
         })
     }
+    fn set_appointment_details(
+        &self,
+        id: AppointmentId,
+        details: &AppointmentDetails,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let a = usize::try_from(id.0 - 1)
+                .ok()
+                .and_then(|i| s.appointments.get_mut(i))
+                .ok_or_else(|| conflict(format!("appointment {id} does not exist")))?;
+            let old = std::mem::replace(&mut a.appointment.details, details.clone());
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.appointments[(id.0 - 1) as usize].appointment.details = old;
+                }),
+            ))
+        })
+    }
 }
