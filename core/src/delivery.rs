@@ -721,6 +721,8 @@ mod tests {
             id: DeliveryId(1),
             delivery: NewDelivery {
                 appointment_id: AppointmentId(1),
+                event: Default::default(),
+                sequence: 0,
                 workspace_id: "w".into(),
                 webhook_id: "msg_p5jXN8AQM9LWM0D4loKWxJek".into(),
                 url: "http://old".into(),
@@ -731,6 +733,7 @@ mod tests {
             status: ForwardStatus::Pending,
             attempts: 0,
             locked_until: None,
+            retry_base: 0,
         };
         let w = Workspace {
             id: "w".into(),
@@ -746,6 +749,7 @@ mod tests {
             schedule: None,
             delivery: Default::default(),
             require_consent: false,
+            returns: Default::default(),
         };
         let r = build_request(&d, &w, now).unwrap();
         let h = |k: &str| {

@@ -202,6 +202,7 @@ mod tests {
                 matched_at: ts("2026-11-21T04:00:00.5Z"),
                 payment_rate: Cents(20000),
             },
+            details: Default::default(),
             created_at: ts("2026-11-21T04:00:00Z"),
         };
         let contact = Customer {
@@ -233,6 +234,7 @@ mod tests {
                 .unwrap(),
             envelope: false,
             additional_secrets: vec![],
+            events: None,
         };
         let shaped = shape(&p, &options, ts("2026-11-21T04:00:00Z"));
         assert_eq!(shaped["phone"], "+13178638426");

@@ -22,6 +22,7 @@ fn ws(id: &str, active: bool) -> Workspace {
         schedule: None,
         delivery: Default::default(),
         require_consent: false,
+        returns: Default::default(),
     }
 }
 
