@@ -1,8 +1,10 @@
-//! Billing: [`BillingRepo`] charges once per appointment, credits and summaries.
+//! Billing: [`BillingRepo`] charges once per appointment and workspace, credits and
+//! summaries.
 
 use super::*;
 
-/// `insert_billing_event` writes once per `(appointment_id, kind)` and returns `None` after.
+/// `insert_billing_event` writes once per `(appointment_id, workspace_id, kind)` and returns
+/// `None` after.
 pub fn billing_exactly_once(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
@@ -44,12 +46,13 @@ pub fn billing_exactly_once(make: MakeStore<'_>) {
     assert_eq!(
         (n.billing_events, n.billed),
         (2, Cents(27550)),
-        "exactly one charge per appointment, at the first amount"
+        "exactly one charge per appointment and workspace, at the first amount"
     );
 }
 
-/// A credit is one more event per appointment beside its charge; `billing_event` reads each
-/// kind back; `billing_summary` sums per workspace inside `[from, to)`.
+/// A credit is one more event per appointment and workspace beside its charge;
+/// `billing_event` reads each kind back; `billing_summary` sums per workspace inside
+/// `[from, to)`.
 pub fn billing_credits_and_summary(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
@@ -75,12 +78,12 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
         "credit twice",
         |tx| Ok(tx.insert_billing_event(&credit)?),
     );
-    assert_eq!(again, None, "one credit per appointment");
+    assert_eq!(again, None, "one credit per appointment and workspace");
     let (c, k, none) = tx(s, "billing_event", |tx| {
         Ok((
-            tx.billing_event(a1, BillingKind::Charge)?,
-            tx.billing_event(a1, BillingKind::Credit)?,
-            tx.billing_event(a2, BillingKind::Credit)?,
+            tx.billing_event(a1, "solar_ca_001", BillingKind::Charge)?,
+            tx.billing_event(a1, "solar_ca_001", BillingKind::Credit)?,
+            tx.billing_event(a2, "hvac_tx_002", BillingKind::Credit)?,
         ))
     });
     assert_eq!(c.map(|e| e.amount), Some(Cents(20000)));
@@ -101,6 +104,7 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
                 credits: 0,
                 credited: Cents(0),
                 net: Cents(7550),
+                ..BillingSummaryRow::default()
             },
             BillingSummaryRow {
                 workspace_id: "solar_ca_001".into(),
@@ -109,6 +113,7 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
                 credits: 1,
                 credited: Cents(-20000),
                 net: Cents(0),
+                ..BillingSummaryRow::default()
             },
         ],
         "billing_summary per workspace, ordered by id"

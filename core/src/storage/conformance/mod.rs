@@ -270,6 +270,7 @@ fn workspace(id: &str, rate: Cents) -> Workspace {
         schedule: None,
         delivery: Default::default(),
         require_consent: false,
+        returns: ReturnPolicy::default(),
     }
 }
 
@@ -398,6 +399,7 @@ fn routed(
             matched_at: at(3),
             payment_rate: rate,
         },
+        details: AppointmentDetails::default(),
         created_at: at(3),
     }
 }
@@ -414,13 +416,17 @@ fn unrouted(lead_id: LeadId, contact_id: ContactId, reason: &str) -> NewAppointm
         assignment: Assignment::Unrouted {
             reason: reason.parse().expect("an unrouted reason"),
         },
+        details: AppointmentDetails::default(),
         created_at: at(3),
     }
 }
 
+/// The appointment's own delivery (`appointment.created`, sequence 0).
 fn new_delivery(appointment_id: AppointmentId, workspace_id: &str, due: Timestamp) -> NewDelivery {
     NewDelivery {
         appointment_id,
+        event: WebhookEventType::AppointmentCreated,
+        sequence: 0,
         workspace_id: workspace_id.into(),
         webhook_id: format!("msg_appt{appointment_id}_p5jXN8AQM9LWM0D4loKWxJek"),
         url: format!("https://hooks.example.com/leadroute/{workspace_id}"),

@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// One delivery per appointment, unique `webhook_id`; it starts pending, unleased, with no
-/// attempts; missing → `None`.
+/// One delivery per (appointment, sequence), unique `webhook_id`; it starts pending,
+/// unleased, with no attempts and `retry_base` 0; missing → `None`.
 pub fn deliveries_unique(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
@@ -24,13 +24,17 @@ pub fn deliveries_unique(make: MakeStore<'_>) {
             status: ForwardStatus::Pending,
             attempts: 0,
             locked_until: None,
+            retry_base: 0,
         }),
         "a delivery must read back as enqueued: pending, no attempts, no lease"
     );
     let mut again = new_delivery(a1, "solar_ca_001", at(5));
     again.webhook_id = "msg_2mL4Hq0bXAtwbE0nBDUWxVZXYr1".into();
     let r = tx(s, "second delivery", |tx| Ok(tx.enqueue_delivery(&again)));
-    expect_conflict("enqueue_delivery for an appointment that has one", r);
+    expect_conflict(
+        "enqueue_delivery for an appointment that has one with the same sequence",
+        r,
+    );
     let mut same_id = new_delivery(a2, "solar_ca_001", at(5));
     same_id.webhook_id = nd.webhook_id.clone();
     let r = tx(
