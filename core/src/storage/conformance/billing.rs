@@ -130,3 +130,80 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
         "the window is [from, to) on created_at"
     );
 }
+
+/// Billing is per workspace: an appointment charged to one workspace can be charged to
+/// another (after a reassignment), each once; `billing_event` reads each workspace's event,
+/// `billing_events_for` lists them all in the order written.
+pub fn billing_once_per_workspace(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a1, a2) = tx(s, "seed", |tx| {
+        tx.put_workspace(&workspace("roof_fl_003", Cents(15000)))?;
+        Ok((
+            seed_routed(tx, 1, "solar_ca_001", Cents(20000))?.2,
+            seed_routed(tx, 2, "solar_ca_001", Cents(20000))?.2,
+        ))
+    });
+    let first = charge(a1, "solar_ca_001", Cents(20000));
+    let credit = NewBillingEvent {
+        kind: BillingKind::Credit,
+        amount: Cents(-20000),
+        created_at: at(40),
+        ..first.clone()
+    };
+    let second = NewBillingEvent {
+        created_at: at(60),
+        ..charge(a1, "roof_fl_003", Cents(15000))
+    };
+    let written = tx(s, "charge, credit, charge another workspace", |tx| {
+        Ok((
+            tx.insert_billing_event(&first)?,
+            tx.insert_billing_event(&credit)?,
+            tx.insert_billing_event(&second)?,
+        ))
+    });
+    assert!(
+        written.0.is_some() && written.1.is_some() && written.2.is_some(),
+        "a charge to a second workspace must be written beside the first workspace's \
+         charge and credit: {written:?}"
+    );
+    let again = tx(s, "charge the second workspace again", |tx| {
+        Ok((
+            tx.insert_billing_event(&charge(a1, "roof_fl_003", Cents(1)))?,
+            tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(1)))?,
+        ))
+    });
+    assert_eq!(
+        again,
+        (None, None),
+        "a second charge of the same appointment to the same workspace is ignored"
+    );
+    let (by_ws, none, all, other) = tx(s, "read back", |tx| {
+        Ok((
+            (
+                tx.billing_event(a1, "solar_ca_001", BillingKind::Charge)?,
+                tx.billing_event(a1, "roof_fl_003", BillingKind::Charge)?,
+            ),
+            tx.billing_event(a1, "roof_fl_003", BillingKind::Credit)?,
+            tx.billing_events_for(a1)?,
+            tx.billing_events_for(a2)?,
+        ))
+    });
+    assert_eq!(
+        by_ws,
+        (Some(first.clone()), Some(second.clone())),
+        "billing_event reads the event of the workspace asked for"
+    );
+    assert_eq!(none, None, "the second workspace has no credit");
+    assert_eq!(
+        all,
+        vec![first, credit, second],
+        "billing_events_for lists an appointment's events in the order written"
+    );
+    assert!(
+        other.is_empty(),
+        "an appointment never billed has no events"
+    );
+    let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
+    assert_eq!((n.billing_events, n.billed), (3, Cents(15000)));
+}
