@@ -1,7 +1,8 @@
 //! Billing: the charge for a delivered appointment.
 //!
-//! Exactly one charge per appointment: the store's `UNIQUE (appointment_id, kind)` backs it,
-//! and the engine writes it in the same transaction as the delivery's success. The amount is
+//! Exactly one charge per appointment and workspace: the store's `UNIQUE (appointment_id,
+//! workspace_id, kind)` backs it, and the engine writes it in the same transaction as the
+//! delivery's success. The amount is
 //! the workspace's `payment_rate` captured when the appointment was routed, so a later rate
 //! change does not reprice appointments already sold.
 

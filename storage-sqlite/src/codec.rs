@@ -157,6 +157,16 @@ impl<'r, 's> Cols<'r, 's> {
             .map_err(|e| corrupt(format!("{}: column {i}: bad day {s:?}: {e}", self.table)))
     }
 
+    /// A nullable `YYYY-MM-DD` day column.
+    pub(crate) fn day_opt(&self, i: usize) -> Result<Option<jiff::civil::Date>, StorageError> {
+        let s: Option<String> = self.get(i)?;
+        s.map(|s| {
+            s.parse()
+                .map_err(|e| corrupt(format!("{}: column {i}: bad day {s:?}: {e}", self.table)))
+        })
+        .transpose()
+    }
+
     /// A JSON text column.
     pub(crate) fn json<T: DeserializeOwned>(&self, i: usize) -> Result<T, StorageError> {
         let s: String = self.get(i)?;

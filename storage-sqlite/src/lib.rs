@@ -26,6 +26,7 @@
 //!     schedule: None,
 //!     delivery: Default::default(),
 //!     require_consent: false,
+//!     returns: Default::default(),
 //! };
 //! with_tx(&store, |tx| Ok(tx.put_workspace(&ws)?))?;
 //! let back = with_tx(&store, |tx| Ok(tx.workspace("solar_ca_001")?))?;
@@ -72,10 +73,14 @@
 //! | a duplicate lead names an existing original | `leads.duplicate_of REFERENCES leads (id)` |
 //! | one stored outcome per (provider, record key), lead or rejection | `source_records PRIMARY KEY (provider_id, record_key)`, plus `UNIQUE (provider_id, record_key)` on `leads` and on `lead_rejections` |
 //! | one appointment per lead | `appointments UNIQUE (lead_id)` |
-//! | one delivery per appointment; one `webhook-id` per delivery | `deliveries UNIQUE (appointment_id)`, `UNIQUE (webhook_id)` |
+//! | one delivery per (appointment, sequence); one `webhook-id` per delivery | `deliveries UNIQUE (appointment_id, sequence)`, `UNIQUE (webhook_id)` |
 //! | one row per attempt number | `delivery_attempts UNIQUE (delivery_id, attempt_number)` |
-//! | exactly-once billing | `billing_events UNIQUE (appointment_id, kind)`, written with `ON CONFLICT DO NOTHING` |
+//! | exactly-once billing per workspace | `billing_events UNIQUE (appointment_id, workspace_id, kind)`, written with `ON CONFLICT DO NOTHING` |
+//! | one return per (appointment, workspace) | `appointment_returns UNIQUE (appointment_id, workspace_id)`, written with `ON CONFLICT DO NOTHING` |
+//! | one stored Cal.com event per (webhook, event key) | `calcom_booking_events UNIQUE (webhook_id, event_key)`, written with `ON CONFLICT DO NOTHING` |
+//! | a booking uid belongs to one appointment | `calcom_booking_links PRIMARY KEY (uid)`, written with `ON CONFLICT DO NOTHING` |
 //! | routed rows have a workspace, unrouted rows a reason | `CHECK`s on `appointments` |
+//! | enumerated text holds a known spelling (lifecycle status, webhook event, return status, …) | `CHECK (... IN (...))` on the column |
 //! | a signed inbound message is accepted once per scope | `inbound_messages PRIMARY KEY (scope, message_id)`, written with `ON CONFLICT DO NOTHING` |
 //! | one usage row per (provider, inbound webhook, day) | `provider_usage_log UNIQUE (provider_id, day, webhook_id)`, written with an `ON CONFLICT ... DO UPDATE` that adds |
 //! | a lead event is about exactly one lead or one rejection | `CHECK` on `lead_events` |
@@ -91,15 +96,18 @@
 //! that cannot be decoded (bad JSON, timestamp or enum text) to [`StorageErrorKind::Corrupt`](leadroute_core::storage::StorageErrorKind::Corrupt), and
 //! everything else to [`StorageErrorKind::Backend`](leadroute_core::storage::StorageErrorKind::Backend).
 //!
-//! **Lease-based outbox claim.** SQLite has no `SELECT ... FOR UPDATE SKIP LOCKED`. A worker
-//! claims due deliveries with one statement,
+//! **Lease-based outbox claim, in sequence order.** SQLite has no `SELECT ... FOR UPDATE SKIP
+//! LOCKED`. A worker claims due deliveries with one statement,
 //!
 //! ```sql
 //! UPDATE deliveries SET locked_until = :lease_until
-//! WHERE id IN (SELECT id FROM deliveries
-//!              WHERE status = 'pending' AND next_attempt_at <= :now
-//!                AND (locked_until IS NULL OR locked_until <= :now)
-//!              ORDER BY next_attempt_at, id LIMIT :n)
+//! WHERE id IN (SELECT d.id FROM deliveries d
+//!              WHERE d.status = 'pending' AND d.next_attempt_at <= :now
+//!                AND (d.locked_until IS NULL OR d.locked_until <= :now)
+//!                AND NOT EXISTS (SELECT 1 FROM deliveries p
+//!                                WHERE p.appointment_id = d.appointment_id
+//!                                  AND p.sequence < d.sequence AND p.status = 'pending')
+//!              ORDER BY d.next_attempt_at, d.id LIMIT :n)
 //! RETURNING ...
 //! ```
 //!
@@ -107,14 +115,40 @@
 //! selection and the lease. The worker then posts outside any transaction; recording the
 //! attempt clears the lease. A worker that dies leaves its lease to expire, after which the
 //! rows are due again, so a delivery is sent at least once (the receiver deduplicates on the
-//! `webhook-id`) and billed exactly once.
+//! `webhook-id`) and billed exactly once. The `NOT EXISTS` keeps an appointment's events in
+//! order: a delivery waits while an earlier-sequence delivery of its appointment is pending
+//! (leased, retrying or not yet due), and goes once that one succeeded or failed. The
+//! predecessor and the candidate are read in the same statement under the write lock, so no
+//! other writer can settle or enqueue between the check and the lease; the partial index
+//! `deliveries_pending_sequence (appointment_id, sequence) WHERE status = 'pending'` answers
+//! the check. `redeliver` is one conditional `UPDATE ... WHERE status <> 'success'
+//! RETURNING ...`, so a delivered row is never queued again.
+//!
+//! **Compare-and-set writes.** The methods whose contract is "only if it is still in the
+//! state the caller read" are each one conditional `UPDATE` (or `DELETE`) whose `WHERE`
+//! clause is the expectation, so the check and the write cannot be separated by another
+//! writer (also on a database that does not serialize writers, where the row lock taken by
+//! the statement re-checks the clause): `update_lifecycle` writes `WHERE lifecycle_status =
+//! :expected AND reschedule_count = :expected` (0 rows → `Conflict`, nothing written);
+//! `decide_return` writes `WHERE status = 'pending'` (0 rows → `false`, or `Conflict` when the
+//! return does not exist); `release_rejection` deletes the `source_records` claim `WHERE
+//! rejection_id = :id` (0 rows → `Conflict`: released already, or the key now belongs to a
+//! lead). The insert-if-absent methods (`insert_return`, `insert_booking_event`,
+//! `link_booking_uid`) insert with `ON CONFLICT DO NOTHING` and then read the row that holds
+//! the key, so no statement fails on a duplicate; `link_booking_uid` inserts only for an
+//! existing appointment, so a missing appointment is a `Conflict` even for a linked uid.
+//!
+//! **Routing and lifecycle status.** `appointments.status` is the routing status (`routed` /
+//! `unrouted`), as in schema version 1; the lifecycle status (`scheduled`, `confirmed`, …)
+//! is `appointments.lifecycle_status` (version 9).
 //!
 //! **Storage formats.** Times are RFC 3339 UTC text in one fixed-width format,
 //! `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always six fractional digits: microsecond precision, finer
 //! parts are truncated), so text order is time order and comparisons such as
-//! `next_attempt_at <= ?` work on the text. Money is `INTEGER` cents. JSON values (`fields`,
-//! `warnings`, reason codes, field maps, ZIP lists) are `TEXT` written by `serde_json`. Tables
-//! are `STRICT`.
+//! `next_attempt_at <= ?` work on the text. Calendar dates (usage days, `next_action_date`)
+//! are `YYYY-MM-DD` text. Money is `INTEGER` cents. JSON values (`fields`, `warnings`, reason
+//! codes, field maps, ZIP lists, capacity, schedules, delivery options, return policies) are
+//! `TEXT` written by `serde_json`. Tables are `STRICT`.
 //!
 //! **Migrations.** The schema is a list of SQL files embedded with `include_str!`
 //! (`migrations/NNNN_name.sql`). Opening a database applies those newer than its
@@ -123,7 +157,8 @@
 //! newer than this build knows is refused rather than misread. A migration may rebuild a
 //! table that others reference (SQLite's 12-step `ALTER TABLE` procedure; version 2 rebuilds
 //! `contacts` to make the phone optional, version 7 rebuilds `lead_source_providers` to allow
-//! the `form` format and `lead_events` to hold events of rejections), so `foreign_keys` is
+//! the `form` format and `lead_events` to hold events of rejections, version 9 rebuilds
+//! `deliveries` and `billing_events` to replace their `UNIQUE` constraints), so `foreign_keys` is
 //! turned off for the migration transaction, `PRAGMA foreign_key_check` must find nothing
 //! before it commits (otherwise it rolls back and the open fails), and `foreign_keys` is back
 //! on afterwards in every case.
@@ -157,6 +192,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         8,
         include_str!("../migrations/0008_lead_status_at_insert.sql"),
+    ),
+    (
+        9,
+        include_str!("../migrations/0009_appointment_lifecycle.sql"),
     ),
 ];
 
@@ -771,6 +810,294 @@ mod tests {
                 [],
             )
             .is_err());
+    }
+
+    /// A version-8 file (built with the real migrations 1 to 8) with appointments, a
+    /// delivered and a waiting delivery with their attempts, charges and a credit, and a
+    /// rejection upgrades to version 9 keeping every row: the deliveries become the
+    /// appointment's own (`appointment.created`, sequence 0, retry base 0) under their ids,
+    /// the billing events keep theirs, and the new constraints, columns and tables work.
+    #[test]
+    fn version_8_database_upgrades_keeping_deliveries_and_billing() {
+        use leadroute_core::model::*;
+        use leadroute_core::storage::{with_tx, Inserted};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v8.sqlite");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "foreign_keys", true).expect("fk");
+            migrate_to(&mut conn, 8).expect("migrate to 8");
+            assert_eq!(user_version(&conn).expect("version"), 8);
+            conn.execute_batch(
+                "INSERT INTO workspaces (id, name, outbound_webhook_url, payment_rate_cents, \
+                   delivery, created_at, updated_at) \
+                 VALUES ('solar_ca_001', 'Sunrise Solar', 'https://hooks.example/solar', 20000, \
+                   '{\"envelope\":true}', '2025-03-14T15:09:26.535897Z', \
+                   '2025-03-14T15:09:26.535897Z'), \
+                        ('roof_fl_003', 'Roof', 'https://hooks.example/roof', 15000, '{}', \
+                   '2025-03-14T15:09:26.535897Z', '2025-03-14T15:09:26.535897Z');
+                 INSERT INTO contacts (dedup_scope, phone_e164, created_at) \
+                 VALUES ('global', '+13178638426', '2025-03-14T15:09:26.535897Z');
+                 INSERT INTO leads (contact_id, provider_id, record_key, product_type, zip_code, \
+                   raw_payload, received_at, status) \
+                 VALUES (1, 'provider-a', 'PA-1', 'Solar', '90210', '{}', \
+                   '2025-03-14T15:00:00.000000Z', 'routed'), \
+                        (1, 'provider-a', 'PA-2', 'Solar', '90210', '{}', \
+                   '2025-03-14T16:00:00.000000Z', 'routed');
+                 INSERT INTO source_records (provider_id, record_key, lead_id) \
+                 VALUES ('provider-a', 'PA-1', 1), ('provider-a', 'PA-2', 2);
+                 INSERT INTO lead_rejections (provider_id, record_key, reason_codes, details, \
+                   raw_payload, received_at) \
+                 VALUES ('provider-a', 'PA-3', '[\"unknown_zip\"]', '[\"ZIP 00000\"]', '{}', \
+                   '2025-03-14T17:00:00.000000Z');
+                 INSERT INTO source_records (provider_id, record_key, rejection_id) \
+                 VALUES ('provider-a', 'PA-3', 1);
+                 INSERT INTO appointments (id, lead_id, contact_id, service_type, zip_code, \
+                   appointment_date, workspace_id, routing_rule_id, routing_method, matched_at, \
+                   payment_rate_cents, status, forward_status, forward_attempts, forwarded_at, \
+                   forward_response, created_at) \
+                 VALUES (3, 1, 1, 'Solar', '90210', '2025-03-18T17:30:00.000000Z', \
+                   'solar_ca_001', 1, 'auto', '2025-03-14T15:00:00.000000Z', 20000, 'routed', \
+                   'success', 2, '2025-03-14T15:01:00.000000Z', '{\"ok\":true}', \
+                   '2025-03-14T15:00:00.000000Z'), \
+                        (4, 2, 1, 'Solar', '90210', '2025-03-19T17:30:00.000000Z', \
+                   'solar_ca_001', 1, 'auto', '2025-03-14T16:00:00.000000Z', 20000, 'routed', \
+                   'pending', 1, NULL, NULL, '2025-03-14T16:00:00.000000Z');
+                 INSERT INTO deliveries (id, appointment_id, workspace_id, webhook_id, url, \
+                   payload, status, attempts, next_attempt_at, locked_until, created_at, \
+                   updated_at) \
+                 VALUES (5, 3, 'solar_ca_001', 'msg_5', 'https://hooks.example/solar', \
+                   '{\"appointment_id\":3}', 'success', 2, '2025-03-14T15:00:30.000000Z', NULL, \
+                   '2025-03-14T15:00:00.000000Z', '2025-03-14T15:01:00.000000Z'), \
+                        (9, 4, 'solar_ca_001', 'msg_9', 'https://hooks.example/solar', \
+                   '{\"appointment_id\":4}', 'pending', 1, '2025-03-14T16:10:00.000000Z', \
+                   '2025-03-14T16:15:00.000000Z', '2025-03-14T16:00:00.000000Z', \
+                   '2025-03-14T16:05:00.000000Z');
+                 INSERT INTO delivery_attempts (delivery_id, attempt_number, requested_at, \
+                   duration_ms, status_code, error, response_excerpt) \
+                 VALUES (5, 1, '2025-03-14T15:00:10.000000Z', 120, 503, NULL, NULL), \
+                        (5, 2, '2025-03-14T15:01:00.000000Z', 95, 200, NULL, '{\"ok\":true}'), \
+                        (9, 1, '2025-03-14T16:05:00.000000Z', 30000, NULL, 'timeout', NULL);
+                 INSERT INTO billing_events (id, appointment_id, workspace_id, kind, \
+                   amount_cents, created_at) \
+                 VALUES (7, 3, 'solar_ca_001', 'charge', 20000, '2025-03-14T15:01:00.000000Z'), \
+                        (8, 3, 'solar_ca_001', 'credit', -20000, \
+                   '2025-03-15T09:00:00.000000Z');",
+            )
+            .expect("version 8 data");
+        }
+        let store = SqliteStore::open(&path).expect("upgrade");
+        assert_eq!(store.schema_version().expect("version"), 9);
+        let t = |s: &str| codec::parse_ts(s).expect("time");
+
+        let (d5, d9, for_3, attempts_5, billed, appt, ws, rejections) = with_tx(&store, |tx| {
+            Ok((
+                tx.delivery(DeliveryId(5))?,
+                tx.delivery(DeliveryId(9))?,
+                tx.deliveries_for_appointment(AppointmentId(3))?,
+                tx.attempts(DeliveryId(5))?,
+                tx.billing_events_for(AppointmentId(3))?,
+                tx.appointment(AppointmentId(3))?,
+                tx.workspace("solar_ca_001")?,
+                tx.rejections(&RejectionFilter::default(), RejectionId(0), 10)?,
+            ))
+        })
+        .expect("read upgraded data");
+        let d5 = d5.expect("delivery 5 survives");
+        assert_eq!(
+            d5,
+            Delivery {
+                id: DeliveryId(5),
+                delivery: NewDelivery {
+                    appointment_id: AppointmentId(3),
+                    event: WebhookEventType::AppointmentCreated,
+                    sequence: 0,
+                    workspace_id: "solar_ca_001".into(),
+                    webhook_id: "msg_5".into(),
+                    url: "https://hooks.example/solar".into(),
+                    payload: "{\"appointment_id\":3}".into(),
+                    next_attempt_at: t("2025-03-14T15:00:30Z"),
+                    created_at: t("2025-03-14T15:00:00Z"),
+                },
+                status: ForwardStatus::Success,
+                attempts: 2,
+                locked_until: None,
+                retry_base: 0,
+            },
+            "a delivery keeps every field and becomes the appointment's own, sequence 0"
+        );
+        let d9 = d9.expect("delivery 9 survives");
+        assert_eq!(
+            (
+                d9.status,
+                d9.attempts,
+                d9.locked_until,
+                d9.delivery.sequence,
+                d9.delivery.event
+            ),
+            (
+                ForwardStatus::Pending,
+                1,
+                Some(t("2025-03-14T16:15:00Z")),
+                0,
+                WebhookEventType::AppointmentCreated
+            ),
+            "a waiting delivery keeps its lease"
+        );
+        assert_eq!(for_3, vec![d5.clone()]);
+        assert_eq!(
+            attempts_5
+                .iter()
+                .map(|a| (a.attempt_number, a.status_code))
+                .collect::<Vec<_>>(),
+            vec![(1, Some(503)), (2, Some(200))],
+            "attempts keep their delivery"
+        );
+        assert_eq!(
+            billed,
+            vec![
+                NewBillingEvent {
+                    appointment_id: AppointmentId(3),
+                    workspace_id: "solar_ca_001".into(),
+                    kind: BillingKind::Charge,
+                    amount: Cents(20000),
+                    created_at: t("2025-03-14T15:01:00Z"),
+                },
+                NewBillingEvent {
+                    appointment_id: AppointmentId(3),
+                    workspace_id: "solar_ca_001".into(),
+                    kind: BillingKind::Credit,
+                    amount: Cents(-20000),
+                    created_at: t("2025-03-15T09:00:00Z"),
+                },
+            ],
+            "billing events keep every field"
+        );
+        let appt = appt.expect("appointment 3 survives");
+        assert_eq!(
+            (
+                appt.workspace_id(),
+                appt.forward_status,
+                appt.forward_response.as_deref(),
+                &appt.lifecycle,
+                &appt.appointment.details,
+            ),
+            (
+                Some("solar_ca_001"),
+                ForwardStatus::Success,
+                Some("{\"ok\":true}"),
+                &AppointmentLifecycle::default(),
+                &AppointmentDetails::default(),
+            ),
+            "appointments keep their routing and forward state and start scheduled"
+        );
+        let ws = ws.expect("workspace survives");
+        assert_eq!(
+            (ws.returns, ws.delivery.envelope, ws.delivery.events),
+            (ReturnPolicy::default(), true, None)
+        );
+        assert_eq!(
+            rejections
+                .iter()
+                .map(|r| (r.id, r.lead_id, r.reprocessed_at))
+                .collect::<Vec<_>>(),
+            vec![(RejectionId(1), None, None)],
+            "old rejections are waiting for reprocessing"
+        );
+
+        // The new contract on the upgraded file: a later delivery of the appointment, a
+        // charge to another workspace, a return; the claim waits for sequence 0.
+        let (d10, second_charge, same_charge, ret, claimed) = with_tx(&store, |tx| {
+            let d10 = tx.enqueue_delivery(&NewDelivery {
+                event: WebhookEventType::AppointmentConfirmed,
+                sequence: 1,
+                webhook_id: "msg_10".into(),
+                next_attempt_at: t("2025-03-14T16:00:00Z"),
+                ..d9.delivery.clone()
+            })?;
+            let charge = |ws: &str| NewBillingEvent {
+                appointment_id: AppointmentId(3),
+                workspace_id: ws.into(),
+                kind: BillingKind::Charge,
+                amount: Cents(15000),
+                created_at: t("2025-03-16T09:00:00Z"),
+            };
+            let second = tx.insert_billing_event(&charge("roof_fl_003"))?;
+            let same = tx.insert_billing_event(&charge("solar_ca_001"))?;
+            let ret = tx.insert_return(&NewReturn {
+                appointment_id: AppointmentId(3),
+                workspace_id: "solar_ca_001".into(),
+                reason: "wrong_number".into(),
+                status: ReturnStatus::Pending,
+                actor: "client".into(),
+                credit: Cents(-20000),
+                requested_at: t("2025-03-16T10:00:00Z"),
+                decided_at: None,
+                decision_note: None,
+            })?;
+            let claimed =
+                tx.claim_due_deliveries(t("2025-03-14T16:20:00Z"), 10, t("2025-03-14T16:25:00Z"))?;
+            Ok((d10, second, same, ret, claimed))
+        })
+        .expect("write after the upgrade");
+        assert_eq!(
+            d10,
+            DeliveryId(10),
+            "delivery ids go on after the kept ones"
+        );
+        assert!(second_charge.is_some(), "another workspace may be charged");
+        assert_eq!(same_charge, None, "the same workspace is charged once");
+        assert!(matches!(ret, Inserted::Created(_)));
+        assert_eq!(
+            claimed.iter().map(|d| d.id).collect::<Vec<_>>(),
+            vec![DeliveryId(9)],
+            "sequence 1 waits while the migrated sequence 0 is pending"
+        );
+        drop(store);
+
+        let conn = Connection::open(&path).expect("reopen raw");
+        assert_eq!(foreign_key_violations(&conn), 0);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("indexes");
+        for i in [
+            "deliveries_due",
+            "deliveries_workspace_pending",
+            "deliveries_pending_sequence",
+            "billing_events_workspace",
+            "appointment_returns_workspace",
+            "calcom_booking_events_uid",
+            "calcom_booking_events_reschedule_uid",
+            "calcom_booking_links_appointment",
+        ] {
+            assert!(indexes.iter().any(|x| x == i), "missing {i}: {indexes:?}");
+        }
+        // The replaced constraints hold on the rebuilt tables.
+        assert!(conn
+            .execute(
+                "INSERT INTO deliveries (appointment_id, sequence, workspace_id, webhook_id, \
+                 url, payload, next_attempt_at, created_at, updated_at) \
+                 VALUES (3, 0, 'solar_ca_001', 'msg_dup', 'u', '{}', 'x', 'x', 'x')",
+                [],
+            )
+            .is_err());
+        assert!(conn
+            .execute(
+                "INSERT INTO billing_events (appointment_id, workspace_id, kind, amount_cents, \
+                 created_at) VALUES (3, 'solar_ca_001', 'charge', 1, 'x')",
+                [],
+            )
+            .is_err());
+        assert!(
+            conn.execute(
+                "UPDATE appointments SET lifecycle_status = 'lost' WHERE id = 3",
+                []
+            )
+            .is_err(),
+            "the lifecycle status is CHECKed"
+        );
     }
 
     fn foreign_key_violations(conn: &Connection) -> i64 {

@@ -52,6 +52,7 @@ fn workspace() -> Workspace {
         schedule: None,
         delivery: Default::default(),
         require_consent: false,
+        returns: Default::default(),
     }
 }
 
@@ -133,10 +134,13 @@ fn seed_deliveries(store: &dyn Store, n: u32) -> Vec<DeliveryId> {
                     matched_at: T0,
                     payment_rate: Cents(20000),
                 },
+                details: Default::default(),
                 created_at: T0,
             })?;
             out.push(tx.enqueue_delivery(&NewDelivery {
                 appointment_id: a,
+                event: WebhookEventType::AppointmentCreated,
+                sequence: 0,
                 workspace_id: "solar_ca_001".into(),
                 webhook_id: format!("msg_{a:08}"),
                 url: "https://hooks.goldenstate.example/leadroute".into(),
@@ -570,7 +574,7 @@ fn version_1_database_migrates_keeping_its_data() {
         store.schema_version().expect("version"),
         SqliteStore::SCHEMA_VERSION
     );
-    assert_eq!(SqliteStore::SCHEMA_VERSION, 8);
+    assert_eq!(SqliteStore::SCHEMA_VERSION, 9);
 
     let (c1, c2, missing, by_key, l1, l2, appt, counts, ws) = with_tx(&store, |tx| {
         Ok((

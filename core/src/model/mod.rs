@@ -685,7 +685,8 @@ pub struct BillingSummaryRow {
     pub pending_return: Cents,
 }
 
-/// A billing event to store (`billing_events`); one charge per appointment (`UNIQUE`).
+/// A billing event to store (`billing_events`); one per (appointment, workspace, kind)
+/// (`UNIQUE`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewBillingEvent {
     /// The delivered appointment.

@@ -8,10 +8,11 @@
 //!
 //! Invariants are the adapter's to enforce, not the caller's to check first: one contact per
 //! (dedup scope, phone), one stored outcome per (provider, record key), one appointment per
-//! lead, one delivery per appointment, one charge per appointment. An adapter backed by a
-//! database enforces them with `UNIQUE` constraints so that two processes sharing a file cannot
-//! break them; `storage::conformance` (feature `testing`) checks every adapter against these
-//! contracts.
+//! lead, one delivery per (appointment, sequence), one charge per (appointment, workspace),
+//! one return per (appointment, workspace), one stored booking event per (webhook, event key).
+//! An adapter backed by a database enforces them with `UNIQUE` constraints so that two
+//! processes sharing a file cannot break them; `storage::conformance` (feature `testing`)
+//! checks every adapter against these contracts.
 //!
 //! The contract names no database: each method's `# Behavior` says what it guarantees and
 //! the isolation it needs, in terms any SQL database can keep (constraints, conditional
@@ -559,7 +560,8 @@ pub trait OutboxRepo {
 
 /// Billing events (`billing_events`).
 pub trait BillingRepo {
-    /// Stores a billing event unless the appointment already has one of the same kind.
+    /// Stores a billing event unless the appointment already has one of the same kind for
+    /// the same workspace.
     ///
     /// # Behavior
     ///

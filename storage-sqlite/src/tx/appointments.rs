@@ -2,10 +2,15 @@
 
 use super::*;
 
+/// The columns [`appointment_row`] reads. `status` is the routing status (routed / unrouted);
+/// the lifecycle status is `lifecycle_status` (schema version 9).
 pub(super) const APPOINTMENT_COLS: &str = "id, lead_id, contact_id, service_type, zip_code, \
     appointment_date, estimated_value, notes, workspace_id, routing_rule_id, routing_method, \
     matched_at, payment_rate_cents, unrouted_reason, status, forward_status, forward_attempts, \
-    forwarded_at, forward_response, created_at";
+    forwarded_at, forward_response, created_at, end_time, duration_minutes, appointment_type, \
+    location_type, location_address, customer_notes, next_action, next_action_date, \
+    cal_booking_uid, lifecycle_status, reschedule_count, outcome, cancellation_reason, \
+    reschedule_requested, status_changed_at";
 
 pub(super) fn forward_status(s: &str, table: &str) -> Result<ForwardStatus, StorageError> {
     s.parse()
@@ -55,6 +60,7 @@ pub(super) fn appointment_row(r: &Row<'_>) -> Result<Appointment, StorageError> 
         }
     };
     let fs: String = c.get(15)?;
+    let life: String = c.get(29)?;
     Ok(Appointment {
         id: AppointmentId(id),
         appointment: NewAppointment {
@@ -66,51 +72,92 @@ pub(super) fn appointment_row(r: &Row<'_>) -> Result<Appointment, StorageError> 
             estimated_value: c.get(6)?,
             notes: c.get(7)?,
             assignment,
+            details: AppointmentDetails {
+                end_time: c.time_opt(20)?,
+                duration_minutes: c.get(21)?,
+                appointment_type: c.get(22)?,
+                location_type: c.get(23)?,
+                location_address: c.get(24)?,
+                customer_notes: c.get(25)?,
+                next_action: c.get(26)?,
+                next_action_date: c.day_opt(27)?,
+                cal_booking_uid: c.get(28)?,
+            },
             created_at: c.time(19)?,
         },
         forward_status: forward_status(&fs, "appointments")?,
         forward_attempts: c.get(16)?,
         forwarded_at: c.time_opt(17)?,
         forward_response: c.get(18)?,
+        lifecycle: AppointmentLifecycle {
+            status: life
+                .parse()
+                .map_err(|e| corrupt(format!("appointments: row {id}: {e}")))?,
+            reschedule_count: c.get(30)?,
+            outcome: c.get(31)?,
+            cancellation_reason: c.get(32)?,
+            reschedule_requested: c.get(33)?,
+            status_changed_at: c.time_opt(34)?,
+        },
+    })
+}
+
+/// An assignment as the routing columns of `appointments`: `(workspace_id, routing_rule_id,
+/// routing_method, matched_at, payment_rate_cents, unrouted_reason, status)`.
+type AssignmentCols<'a> = (
+    Option<&'a str>,
+    Option<i64>,
+    Option<&'static str>,
+    Option<String>,
+    Option<i64>,
+    Option<&'static str>,
+    &'static str,
+);
+
+fn assignment_cols(a: &Assignment) -> Result<AssignmentCols<'_>, StorageError> {
+    Ok(match a {
+        Assignment::Routed {
+            workspace_id,
+            rule_id,
+            method,
+            matched_at,
+            payment_rate,
+        } => (
+            Some(workspace_id.as_str()),
+            *rule_id,
+            Some(method.as_str()),
+            Some(ts(*matched_at)?),
+            Some(payment_rate.0),
+            None,
+            "routed",
+        ),
+        Assignment::Unrouted { reason } => (
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(reason.as_str()),
+            "unrouted",
+        ),
     })
 }
 
 impl AppointmentRepo for SqlTx<'_> {
     fn insert_appointment(&self, a: &NewAppointment) -> Result<AppointmentId, StorageError> {
         let r = (|| {
-            let (ws, rule, method, matched, rate, reason, status) = match &a.assignment {
-                Assignment::Routed {
-                    workspace_id,
-                    rule_id,
-                    method,
-                    matched_at,
-                    payment_rate,
-                } => (
-                    Some(workspace_id.as_str()),
-                    *rule_id,
-                    Some(method.as_str()),
-                    Some(ts(*matched_at)?),
-                    Some(payment_rate.0),
-                    None,
-                    "routed",
-                ),
-                Assignment::Unrouted { reason } => (
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    Some(reason.as_str()),
-                    "unrouted",
-                ),
-            };
+            let (ws, rule, method, matched, rate, reason, status) = assignment_cols(&a.assignment)?;
+            let d = &a.details;
             self.conn
                 .prepare_cached(
                     "INSERT INTO appointments (lead_id, contact_id, service_type, zip_code, \
                      appointment_date, estimated_value, notes, workspace_id, routing_rule_id, \
                      routing_method, matched_at, payment_rate_cents, unrouted_reason, status, \
-                     created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     created_at, end_time, duration_minutes, appointment_type, location_type, \
+                     location_address, customer_notes, next_action, next_action_date, \
+                     cal_booking_uid) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
                 )
                 .db()?
                 .insert(params![
@@ -128,7 +175,16 @@ impl AppointmentRepo for SqlTx<'_> {
                     rate,
                     reason,
                     status,
-                    ts(a.created_at)?
+                    ts(a.created_at)?,
+                    ts_opt(d.end_time)?,
+                    d.duration_minutes,
+                    d.appointment_type,
+                    d.location_type,
+                    d.location_address,
+                    d.customer_notes,
+                    d.next_action,
+                    d.next_action_date.map(|day| day.to_string()),
+                    d.cal_booking_uid
                 ])
                 .db()
                 .map(AppointmentId)
@@ -252,5 +308,77 @@ impl AppointmentRepo for SqlTx<'_> {
             Ok(())
         })();
         in_op(&format!("assign_appointment {id}"), r)
+    }
+
+    fn reassign_appointment(
+        &self,
+        id: AppointmentId,
+        assignment: &Assignment,
+    ) -> Result<(), StorageError> {
+        let r = (|| {
+            let (ws, rule, method, matched, rate, reason, status) = assignment_cols(assignment)?;
+            // One statement; the foreign key refuses an unknown workspace (Conflict).
+            let n = self.exec(
+                "UPDATE appointments SET status = ?2, workspace_id = ?3, routing_rule_id = ?4, \
+                 routing_method = ?5, matched_at = ?6, payment_rate_cents = ?7, \
+                 unrouted_reason = ?8, forward_status = 'pending', forward_attempts = 0, \
+                 forwarded_at = NULL, forward_response = NULL WHERE id = ?1",
+                params![id.get(), status, ws, rule, method, matched, rate, reason],
+            )?;
+            if n == 0 {
+                return Err(StorageError::conflict(format!(
+                    "appointment {id} does not exist"
+                )));
+            }
+            Ok(())
+        })();
+        in_op(&format!("reassign_appointment {id}"), r)
+    }
+
+    fn update_lifecycle(&self, id: AppointmentId, u: &LifecycleUpdate) -> Result<(), StorageError> {
+        let r = (|| {
+            // The compare-and-set is the WHERE clause: one statement that writes only while
+            // the stored status and reschedule count are the ones the caller read.
+            let n = self.exec(
+                "UPDATE appointments SET appointment_date = ?4, end_time = ?5, \
+                 lifecycle_status = ?6, reschedule_count = ?7, outcome = ?8, \
+                 cancellation_reason = ?9, reschedule_requested = ?10, status_changed_at = ?11 \
+                 WHERE id = ?1 AND lifecycle_status = ?2 AND reschedule_count = ?3",
+                params![
+                    id.get(),
+                    u.expected_status.as_str(),
+                    u.expected_reschedule_count,
+                    ts(u.life.start)?,
+                    ts_opt(u.life.end)?,
+                    u.life.status.as_str(),
+                    u.life.reschedule_count,
+                    u.life.outcome,
+                    u.life.cancellation_reason,
+                    u.reschedule_requested,
+                    ts(u.at)?
+                ],
+            )?;
+            if n == 1 {
+                return Ok(());
+            }
+            // Refused: say why (read after the fact, only on this path).
+            let now = self.one(
+                "SELECT lifecycle_status, reschedule_count FROM appointments WHERE id = ?1",
+                [id.get()],
+                |r| {
+                    let c = Cols::new(r, "appointments");
+                    Ok((c.get::<String>(0)?, c.get::<i64>(1)?))
+                },
+            )?;
+            Err(StorageError::conflict(match now {
+                None => format!("appointment {id} does not exist"),
+                Some((status, count)) => format!(
+                    "appointment {id} changed: it is {status} after {count} reschedules, \
+                     not {} after {}",
+                    u.expected_status, u.expected_reschedule_count
+                ),
+            }))
+        })();
+        in_op(&format!("update_lifecycle {id}"), r)
     }
 }

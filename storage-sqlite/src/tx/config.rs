@@ -97,7 +97,7 @@ impl ProviderRepo for SqlTx<'_> {
 pub(super) const WORKSPACE_COLS: &str =
     "id, name, outbound_webhook_url, webhook_active, business_type, \
                               payment_rate_cents, timezone, webhook_secret, duplicate_window_days, \
-                              capacity, schedule, delivery, require_consent";
+                              capacity, schedule, delivery, require_consent, return_policy";
 
 pub(super) fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
     let c = Cols::new(r, "workspaces");
@@ -119,6 +119,7 @@ pub(super) fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
         },
         delivery: c.json(11)?,
         require_consent: c.get(12)?,
+        returns: c.json(13)?,
     })
 }
 
@@ -129,8 +130,8 @@ impl WorkspaceRepo for SqlTx<'_> {
                 "INSERT INTO workspaces (id, name, outbound_webhook_url, webhook_active, \
                  business_type, payment_rate_cents, timezone, webhook_secret, \
                  duplicate_window_days, capacity, schedule, delivery, require_consent, \
-                 created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, ?14, ?10, ?10) \
+                 return_policy, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, ?14, ?15, ?10, ?10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  outbound_webhook_url = excluded.outbound_webhook_url, \
                  webhook_active = excluded.webhook_active, \
@@ -140,7 +141,7 @@ impl WorkspaceRepo for SqlTx<'_> {
                  duplicate_window_days = excluded.duplicate_window_days, \
                  capacity = excluded.capacity, schedule = excluded.schedule, \
                  delivery = excluded.delivery, require_consent = excluded.require_consent, \
-                 updated_at = excluded.updated_at",
+                 return_policy = excluded.return_policy, updated_at = excluded.updated_at",
                 params![
                     w.id,
                     w.name,
@@ -155,7 +156,8 @@ impl WorkspaceRepo for SqlTx<'_> {
                     json(&w.capacity)?,
                     w.schedule.as_ref().map(json).transpose()?,
                     json(&w.delivery)?,
-                    w.require_consent
+                    w.require_consent,
+                    json(&w.returns)?
                 ],
             )?;
             Ok(())

@@ -2,6 +2,22 @@
 
 use super::*;
 
+const BILLING_COLS: &str = "appointment_id, workspace_id, kind, amount_cents, created_at";
+
+fn billing_row(r: &Row<'_>) -> Result<NewBillingEvent, StorageError> {
+    let c = Cols::new(r, "billing_events");
+    let kind: String = c.get(2)?;
+    Ok(NewBillingEvent {
+        appointment_id: AppointmentId(c.get(0)?),
+        workspace_id: c.get(1)?,
+        kind: kind
+            .parse()
+            .map_err(|_| corrupt(format!("billing_events.kind {kind:?}")))?,
+        amount: Cents(c.get(3)?),
+        created_at: c.time(4)?,
+    })
+}
+
 impl BillingRepo for SqlTx<'_> {
     fn insert_billing_event(
         &self,
@@ -12,7 +28,7 @@ impl BillingRepo for SqlTx<'_> {
                 self.one(
                 "INSERT INTO billing_events (appointment_id, workspace_id, kind, amount_cents, \
                  created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (appointment_id, kind) DO NOTHING RETURNING id",
+                 ON CONFLICT (appointment_id, workspace_id, kind) DO NOTHING RETURNING id",
                 params![
                     e.appointment_id.get(),
                     e.workspace_id,
@@ -32,25 +48,29 @@ impl BillingRepo for SqlTx<'_> {
     fn billing_event(
         &self,
         appointment_id: AppointmentId,
+        workspace_id: &str,
         kind: BillingKind,
     ) -> Result<Option<NewBillingEvent>, StorageError> {
         self.one(
-            "SELECT appointment_id, workspace_id, kind, amount_cents, created_at \
-             FROM billing_events WHERE appointment_id = ?1 AND kind = ?2",
-            params![appointment_id.get(), kind.as_str()],
-            |r| {
-                let c = Cols::new(r, "billing_events");
-                let kind: String = c.get(2)?;
-                Ok(NewBillingEvent {
-                    appointment_id: AppointmentId(c.get(0)?),
-                    workspace_id: c.get(1)?,
-                    kind: kind
-                        .parse()
-                        .map_err(|_| corrupt(format!("billing_events.kind {kind:?}")))?,
-                    amount: Cents(c.get(3)?),
-                    created_at: c.time(4)?,
-                })
-            },
+            &format!(
+                "SELECT {BILLING_COLS} FROM billing_events \
+                 WHERE appointment_id = ?1 AND workspace_id = ?2 AND kind = ?3"
+            ),
+            params![appointment_id.get(), workspace_id, kind.as_str()],
+            billing_row,
+        )
+    }
+
+    fn billing_events_for(
+        &self,
+        appointment_id: AppointmentId,
+    ) -> Result<Vec<NewBillingEvent>, StorageError> {
+        self.all(
+            &format!(
+                "SELECT {BILLING_COLS} FROM billing_events WHERE appointment_id = ?1 ORDER BY id"
+            ),
+            [appointment_id.get()],
+            billing_row,
         )
     }
 }

@@ -59,6 +59,94 @@ impl RecordRepo for SqlTx<'_> {
         })();
         in_op("insert_rejection", r)
     }
+
+    fn rejections(
+        &self,
+        filter: &RejectionFilter,
+        after: RejectionId,
+        limit: usize,
+    ) -> Result<Vec<StoredRejection>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Every filter is optional: a NULL parameter matches all. The reason is looked up in
+        // the JSON array of codes.
+        self.all(
+            "SELECT id, provider_id, record_key, reason_codes, details, raw_payload, \
+             received_at, lead_id, reprocessed_at FROM lead_rejections \
+             WHERE id > ?1 AND lead_id IS NULL \
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(reason_codes) \
+                                          WHERE json_each.value = ?2)) \
+               AND (?3 IS NULL OR provider_id = ?3) \
+               AND (?4 IS NULL OR received_at >= ?4) \
+               AND (?5 IS NULL OR received_at < ?5) \
+             ORDER BY id LIMIT ?6",
+            params![
+                after.get(),
+                filter.reason.map(|c| c.as_str()),
+                filter.provider_id,
+                ts_opt(filter.from)?,
+                ts_opt(filter.to)?,
+                limit
+            ],
+            |r| {
+                let c = Cols::new(r, "lead_rejections");
+                Ok(StoredRejection {
+                    id: RejectionId(c.get(0)?),
+                    rejection: NewRejection {
+                        provider_id: c.get(1)?,
+                        record_key: c.get(2)?,
+                        reason_codes: c.json(3)?,
+                        details: c.json(4)?,
+                        raw_payload: c.get(5)?,
+                        received_at: c.time(6)?,
+                    },
+                    lead_id: c.get::<Option<i64>>(7)?.map(LeadId),
+                    reprocessed_at: c.time_opt(8)?,
+                })
+            },
+        )
+    }
+
+    fn release_rejection(&self, id: RejectionId) -> Result<(), StorageError> {
+        let r = (|| {
+            // One statement: the claim goes only while it still points to this rejection
+            // (not once released, nor once the key belongs to a lead).
+            let n = self.exec(
+                "DELETE FROM source_records \
+                 WHERE rejection_id = ?1 \
+                   AND (provider_id, record_key) = \
+                       (SELECT provider_id, record_key FROM lead_rejections WHERE id = ?1)",
+                [id.get()],
+            )?;
+            if n == 0 {
+                return Err(StorageError::conflict(format!(
+                    "rejection {id} does not exist or does not hold its record key"
+                )));
+            }
+            Ok(())
+        })();
+        in_op(&format!("release_rejection {id}"), r)
+    }
+
+    fn mark_rejection_reprocessed(
+        &self,
+        id: RejectionId,
+        lead: Option<LeadId>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let r = (|| {
+            let n = self.exec(
+                "UPDATE lead_rejections SET lead_id = ?2, reprocessed_at = ?3 WHERE id = ?1",
+                params![id.get(), lead.map(LeadId::get), ts(at)?],
+            )?;
+            if n == 0 {
+                return Err(StorageError::conflict(format!(
+                    "rejection {id} does not exist"
+                )));
+            }
+            Ok(())
+        })();
+        in_op(&format!("mark_rejection_reprocessed {id}"), r)
+    }
 }
 
 pub(super) const CONTACT_COLS: &str =

@@ -1,8 +1,9 @@
 //! The repository traits over one open SQLite transaction, one file per aggregate: `config`
 //! (providers, workspaces, rules), `leads` (source records, rejections, contacts, leads),
 //! `appointments`, `counters` (capacity, endpoint health, routing state), `outbox`,
-//! `events` (billing and audit events), `intake` (webhook configs, replay protection, usage)
-//! and `reports`.
+//! `events` (billing and audit events), `intake` (webhook configs, replay protection, usage),
+//! `returns` (appointment returns), `bookings` (Cal.com booking events and uid links) and
+//! `reports`.
 
 use crate::codec::{corrupt, in_op, int, json, prefix, ts, ts_opt, Cols, Db};
 use jiff::Timestamp;
@@ -12,6 +13,7 @@ use leadroute_core::storage::*;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 mod appointments;
+mod bookings;
 mod config;
 mod counters;
 mod events;
@@ -19,6 +21,7 @@ mod intake;
 mod leads;
 mod outbox;
 mod reports;
+mod returns;
 
 /// One open transaction (`BEGIN IMMEDIATE` was issued by [`crate::SqliteStore`]); implements
 /// every repository trait, so it is a [`Tx`].

@@ -5,15 +5,21 @@ use super::*;
 
 pub(super) const DELIVERY_COLS: &str =
     "id, appointment_id, workspace_id, webhook_id, url, payload, \
-                             next_attempt_at, created_at, status, attempts, locked_until";
+                             next_attempt_at, created_at, status, attempts, locked_until, \
+                             event, sequence, retry_base";
 
 pub(super) fn delivery_row(r: &Row<'_>) -> Result<Delivery, StorageError> {
     let c = Cols::new(r, "deliveries");
     let status: String = c.get(8)?;
+    let event: String = c.get(11)?;
     Ok(Delivery {
         id: DeliveryId(c.get(0)?),
         delivery: NewDelivery {
             appointment_id: AppointmentId(c.get(1)?),
+            event: event
+                .parse()
+                .map_err(|e| corrupt(format!("deliveries: {e}")))?,
+            sequence: c.get(12)?,
             workspace_id: c.get(2)?,
             webhook_id: c.get(3)?,
             url: c.get(4)?,
@@ -24,6 +30,7 @@ pub(super) fn delivery_row(r: &Row<'_>) -> Result<Delivery, StorageError> {
         status: forward_status(&status, "deliveries")?,
         attempts: c.get(9)?,
         locked_until: c.time_opt(10)?,
+        retry_base: c.get(13)?,
     })
 }
 
@@ -34,8 +41,8 @@ impl OutboxRepo for SqlTx<'_> {
             self.conn
                 .prepare_cached(
                     "INSERT INTO deliveries (appointment_id, workspace_id, webhook_id, url, \
-                     payload, next_attempt_at, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                     payload, next_attempt_at, created_at, updated_at, event, sequence) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
                 )
                 .db()?
                 .insert(params![
@@ -45,7 +52,9 @@ impl OutboxRepo for SqlTx<'_> {
                     d.url,
                     d.payload,
                     ts(d.next_attempt_at)?,
-                    created
+                    created,
+                    d.event.as_str(),
+                    d.sequence
                 ])
                 .db()
                 .map(DeliveryId)
@@ -68,14 +77,21 @@ impl OutboxRepo for SqlTx<'_> {
         let r = (|| {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             // One statement: pick the due rows and lease them. Inside `BEGIN IMMEDIATE` no
-            // other connection can write between the pick and the lease.
+            // other connection can write between the pick and the lease. A delivery waits
+            // while an earlier one of its appointment is pending (leased or not), so an
+            // appointment's events go out in sequence order (index
+            // deliveries_pending_sequence).
             let mut out = self.all(
                 &format!(
                     "UPDATE deliveries SET locked_until = ?1, updated_at = ?4 \
-                     WHERE id IN (SELECT id FROM deliveries \
-                                  WHERE status = 'pending' AND next_attempt_at <= ?2 \
-                                    AND (locked_until IS NULL OR locked_until <= ?2) \
-                                  ORDER BY next_attempt_at, id LIMIT ?3) \
+                     WHERE id IN (SELECT d.id FROM deliveries d \
+                                  WHERE d.status = 'pending' AND d.next_attempt_at <= ?2 \
+                                    AND (d.locked_until IS NULL OR d.locked_until <= ?2) \
+                                    AND NOT EXISTS (SELECT 1 FROM deliveries p \
+                                                    WHERE p.appointment_id = d.appointment_id \
+                                                      AND p.sequence < d.sequence \
+                                                      AND p.status = 'pending') \
+                                  ORDER BY d.next_attempt_at, d.id LIMIT ?3) \
                      RETURNING {DELIVERY_COLS}"
                 ),
                 params![ts(lease_until)?, ts(now_at)?, limit, now()?],
@@ -179,6 +195,52 @@ impl OutboxRepo for SqlTx<'_> {
             [id.get()],
             delivery_row,
         )
+    }
+
+    fn deliveries_for_appointment(
+        &self,
+        appointment_id: AppointmentId,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        // The UNIQUE (appointment_id, sequence) index gives the order: no sort.
+        self.all(
+            &format!(
+                "SELECT {DELIVERY_COLS} FROM deliveries WHERE appointment_id = ?1 \
+                 ORDER BY sequence"
+            ),
+            [appointment_id.get()],
+            delivery_row,
+        )
+    }
+
+    fn redeliver(&self, id: DeliveryId, at: Timestamp) -> Result<Option<Delivery>, StorageError> {
+        let r = (|| {
+            // One conditional statement: anything but a delivered row is queued again with
+            // its retry schedule restarted from the attempts made (attempt numbers go on).
+            let updated = self.one(
+                &format!(
+                    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, \
+                     locked_until = NULL, retry_base = attempts, updated_at = ?3 \
+                     WHERE id = ?1 AND status <> 'success' RETURNING {DELIVERY_COLS}"
+                ),
+                params![id.get(), ts(at)?, now()?],
+                delivery_row,
+            )?;
+            if updated.is_some() {
+                return Ok(updated);
+            }
+            let exists = self
+                .one("SELECT 1 FROM deliveries WHERE id = ?1", [id.get()], |_| {
+                    Ok(())
+                })?
+                .is_some();
+            if exists {
+                return Err(StorageError::conflict(format!(
+                    "delivery {id} was delivered"
+                )));
+            }
+            Ok(None)
+        })();
+        in_op(&format!("redeliver {id}"), r)
     }
 
     fn attempts(&self, delivery_id: DeliveryId) -> Result<Vec<Attempt>, StorageError> {

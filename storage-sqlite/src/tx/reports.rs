@@ -8,12 +8,21 @@ impl Reports for SqlTx<'_> {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<BillingSummaryRow>, StorageError> {
+        // Billing events and pending returns of the range, one row per workspace that has
+        // either: the two sources side by side (UNION ALL), then summed per workspace.
         self.all(
-            "SELECT workspace_id, \
-             SUM(kind = 'charge'), COALESCE(SUM(CASE WHEN kind = 'charge' THEN amount_cents END), 0), \
-             SUM(kind = 'credit'), COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount_cents END), 0), \
-             SUM(amount_cents) \
-             FROM billing_events WHERE created_at >= ?1 AND created_at < ?2 \
+            "SELECT workspace_id, SUM(charges), SUM(charged), SUM(credits), SUM(credited), \
+             SUM(net), SUM(pending), SUM(pending_cents) FROM ( \
+               SELECT workspace_id, kind = 'charge' AS charges, \
+                 CASE WHEN kind = 'charge' THEN amount_cents ELSE 0 END AS charged, \
+                 kind = 'credit' AS credits, \
+                 CASE WHEN kind = 'credit' THEN amount_cents ELSE 0 END AS credited, \
+                 amount_cents AS net, 0 AS pending, 0 AS pending_cents \
+               FROM billing_events WHERE created_at >= ?1 AND created_at < ?2 \
+               UNION ALL \
+               SELECT workspace_id, 0, 0, 0, 0, 0, 1, credit_cents \
+               FROM appointment_returns \
+               WHERE status = 'pending' AND requested_at >= ?1 AND requested_at < ?2) \
              GROUP BY workspace_id ORDER BY workspace_id",
             params![ts(from)?, ts(to)?],
             |r| {
@@ -25,6 +34,8 @@ impl Reports for SqlTx<'_> {
                     credits: c.count(3)?,
                     credited: Cents(c.get(4)?),
                     net: Cents(c.get(5)?),
+                    pending_returns: c.count(6)?,
+                    pending_return: Cents(c.get(7)?),
                 })
             },
         )

@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// One appointment per lead; it starts pending with no attempts; missing → `None`.
+/// One appointment per lead; it starts pending with no attempts, `scheduled`; missing →
+/// `None`.
 pub fn appointments_one_per_lead(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
@@ -40,6 +41,7 @@ pub fn appointments_one_per_lead(make: MakeStore<'_>) {
         forward_attempts: 0,
         forwarded_at: None,
         forward_response: None,
+        lifecycle: AppointmentLifecycle::default(),
     };
     let got = tx(s, "appointment", |tx| {
         Ok((
@@ -55,7 +57,7 @@ pub fn appointments_one_per_lead(make: MakeStore<'_>) {
             Some(fresh(id2, &a_unrouted)),
             Some(fresh(id3, &a_manual))
         ),
-        "appointments must read back unchanged, pending with no attempts"
+        "appointments must read back unchanged, pending with no attempts, scheduled"
     );
     let by_lead = tx(s, "appointment_for_lead", |tx| {
         Ok((

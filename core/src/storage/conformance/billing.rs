@@ -1,8 +1,10 @@
-//! Billing: [`BillingRepo`] charges once per appointment, credits and summaries.
+//! Billing: [`BillingRepo`] charges once per appointment and workspace, credits and
+//! summaries.
 
 use super::*;
 
-/// `insert_billing_event` writes once per `(appointment_id, kind)` and returns `None` after.
+/// `insert_billing_event` writes once per `(appointment_id, workspace_id, kind)` and returns
+/// `None` after.
 pub fn billing_exactly_once(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
@@ -44,12 +46,13 @@ pub fn billing_exactly_once(make: MakeStore<'_>) {
     assert_eq!(
         (n.billing_events, n.billed),
         (2, Cents(27550)),
-        "exactly one charge per appointment, at the first amount"
+        "exactly one charge per appointment and workspace, at the first amount"
     );
 }
 
-/// A credit is one more event per appointment beside its charge; `billing_event` reads each
-/// kind back; `billing_summary` sums per workspace inside `[from, to)`.
+/// A credit is one more event per appointment and workspace beside its charge;
+/// `billing_event` reads each kind back; `billing_summary` sums per workspace inside
+/// `[from, to)`.
 pub fn billing_credits_and_summary(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
@@ -75,12 +78,12 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
         "credit twice",
         |tx| Ok(tx.insert_billing_event(&credit)?),
     );
-    assert_eq!(again, None, "one credit per appointment");
+    assert_eq!(again, None, "one credit per appointment and workspace");
     let (c, k, none) = tx(s, "billing_event", |tx| {
         Ok((
-            tx.billing_event(a1, BillingKind::Charge)?,
-            tx.billing_event(a1, BillingKind::Credit)?,
-            tx.billing_event(a2, BillingKind::Credit)?,
+            tx.billing_event(a1, "solar_ca_001", BillingKind::Charge)?,
+            tx.billing_event(a1, "solar_ca_001", BillingKind::Credit)?,
+            tx.billing_event(a2, "hvac_tx_002", BillingKind::Credit)?,
         ))
     });
     assert_eq!(c.map(|e| e.amount), Some(Cents(20000)));
@@ -101,6 +104,7 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
                 credits: 0,
                 credited: Cents(0),
                 net: Cents(7550),
+                ..BillingSummaryRow::default()
             },
             BillingSummaryRow {
                 workspace_id: "solar_ca_001".into(),
@@ -109,6 +113,7 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
                 credits: 1,
                 credited: Cents(-20000),
                 net: Cents(0),
+                ..BillingSummaryRow::default()
             },
         ],
         "billing_summary per workspace, ordered by id"
@@ -124,4 +129,81 @@ pub fn billing_credits_and_summary(make: MakeStore<'_>) {
         vec![(1, 0)],
         "the window is [from, to) on created_at"
     );
+}
+
+/// Billing is per workspace: an appointment charged to one workspace can be charged to
+/// another (after a reassignment), each once; `billing_event` reads each workspace's event,
+/// `billing_events_for` lists them all in the order written.
+pub fn billing_once_per_workspace(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a1, a2) = tx(s, "seed", |tx| {
+        tx.put_workspace(&workspace("roof_fl_003", Cents(15000)))?;
+        Ok((
+            seed_routed(tx, 1, "solar_ca_001", Cents(20000))?.2,
+            seed_routed(tx, 2, "solar_ca_001", Cents(20000))?.2,
+        ))
+    });
+    let first = charge(a1, "solar_ca_001", Cents(20000));
+    let credit = NewBillingEvent {
+        kind: BillingKind::Credit,
+        amount: Cents(-20000),
+        created_at: at(40),
+        ..first.clone()
+    };
+    let second = NewBillingEvent {
+        created_at: at(60),
+        ..charge(a1, "roof_fl_003", Cents(15000))
+    };
+    let written = tx(s, "charge, credit, charge another workspace", |tx| {
+        Ok((
+            tx.insert_billing_event(&first)?,
+            tx.insert_billing_event(&credit)?,
+            tx.insert_billing_event(&second)?,
+        ))
+    });
+    assert!(
+        written.0.is_some() && written.1.is_some() && written.2.is_some(),
+        "a charge to a second workspace must be written beside the first workspace's \
+         charge and credit: {written:?}"
+    );
+    let again = tx(s, "charge the second workspace again", |tx| {
+        Ok((
+            tx.insert_billing_event(&charge(a1, "roof_fl_003", Cents(1)))?,
+            tx.insert_billing_event(&charge(a1, "solar_ca_001", Cents(1)))?,
+        ))
+    });
+    assert_eq!(
+        again,
+        (None, None),
+        "a second charge of the same appointment to the same workspace is ignored"
+    );
+    let (by_ws, none, all, other) = tx(s, "read back", |tx| {
+        Ok((
+            (
+                tx.billing_event(a1, "solar_ca_001", BillingKind::Charge)?,
+                tx.billing_event(a1, "roof_fl_003", BillingKind::Charge)?,
+            ),
+            tx.billing_event(a1, "roof_fl_003", BillingKind::Credit)?,
+            tx.billing_events_for(a1)?,
+            tx.billing_events_for(a2)?,
+        ))
+    });
+    assert_eq!(
+        by_ws,
+        (Some(first.clone()), Some(second.clone())),
+        "billing_event reads the event of the workspace asked for"
+    );
+    assert_eq!(none, None, "the second workspace has no credit");
+    assert_eq!(
+        all,
+        vec![first, credit, second],
+        "billing_events_for lists an appointment's events in the order written"
+    );
+    assert!(
+        other.is_empty(),
+        "an appointment never billed has no events"
+    );
+    let n = tx(s, "counts", |tx| Ok(tx.reports().counts()?));
+    assert_eq!((n.billing_events, n.billed), (3, Cents(15000)));
 }

@@ -4,7 +4,8 @@
 //! group of the contracts documented under `# Behavior` on the storage traits, and panics with
 //! a message naming the check and the broken contract on the first violation. The checks live
 //! in one file per storage trait or aggregate (providers, contacts, leads, appointments,
-//! outbox, billing, events, capacity, intake, transactions, stats) and are re-exported here.
+//! lifecycle, outbox, billing, returns, bookings, reprocessing of rejections, events,
+//! capacity, intake, transactions, stats) and are re-exported here.
 //!
 //! An adapter's test suite runs them with [`conformance_tests!`](crate::conformance_tests),
 //! which expands to one `#[test]` per check, so a failure names its check and the other checks
@@ -41,25 +42,33 @@ use std::fmt::Debug;
 
 mod appointments;
 mod billing;
+mod bookings;
 mod capacity;
 mod contacts;
 mod events;
 mod intake;
 mod leads;
+mod lifecycle;
 mod outbox;
 mod providers;
+mod reprocess;
+mod returns;
 mod stats;
 mod transactions;
 
 pub use appointments::*;
 pub use billing::*;
+pub use bookings::*;
 pub use capacity::*;
 pub use contacts::*;
 pub use events::*;
 pub use intake::*;
 pub use leads::*;
+pub use lifecycle::*;
 pub use outbox::*;
 pub use providers::*;
+pub use reprocess::*;
+pub use returns::*;
 pub use stats::*;
 pub use transactions::*;
 
@@ -121,6 +130,28 @@ macro_rules! __conformance_checks {
             lead_status_history_changes,
             insert_lead_as_equals_insert_then_set,
             rejection_events_round_trip,
+            appointment_details_round_trip,
+            update_lifecycle_writes_every_field,
+            update_lifecycle_refuses_a_stale_expectation,
+            reassign_resets_forward_state,
+            deliveries_unique_per_sequence,
+            claim_waits_for_earlier_sequence,
+            redeliver_requeues_failed_and_waiting,
+            redeliver_refuses_delivered,
+            redeliver_unknown_is_none,
+            billing_once_per_workspace,
+            workspace_return_policy_round_trip,
+            returns_insert_if_absent,
+            decide_return_once,
+            return_counts_in_period,
+            billing_summary_pending_returns,
+            booking_events_insert_if_absent,
+            booking_uid_links,
+            booking_events_by_uid_lineage,
+            rejections_filter_and_page,
+            release_rejection_frees_the_key,
+            reprocessed_rejections_leave_the_list,
+            rollback_discards_aftercare_writes,
         ]}
     };
     (@checks () [$($name:ident),* $(,)?]) => {
@@ -270,6 +301,7 @@ fn workspace(id: &str, rate: Cents) -> Workspace {
         schedule: None,
         delivery: Default::default(),
         require_consent: false,
+        returns: ReturnPolicy::default(),
     }
 }
 
@@ -398,6 +430,7 @@ fn routed(
             matched_at: at(3),
             payment_rate: rate,
         },
+        details: AppointmentDetails::default(),
         created_at: at(3),
     }
 }
@@ -414,19 +447,41 @@ fn unrouted(lead_id: LeadId, contact_id: ContactId, reason: &str) -> NewAppointm
         assignment: Assignment::Unrouted {
             reason: reason.parse().expect("an unrouted reason"),
         },
+        details: AppointmentDetails::default(),
         created_at: at(3),
     }
 }
 
+/// The appointment's own delivery (`appointment.created`, sequence 0).
 fn new_delivery(appointment_id: AppointmentId, workspace_id: &str, due: Timestamp) -> NewDelivery {
     NewDelivery {
         appointment_id,
+        event: WebhookEventType::AppointmentCreated,
+        sequence: 0,
         workspace_id: workspace_id.into(),
         webhook_id: format!("msg_appt{appointment_id}_p5jXN8AQM9LWM0D4loKWxJek"),
         url: format!("https://hooks.example.com/leadroute/{workspace_id}"),
         payload: format!(r#"{{"appointment_id":{appointment_id},"service_type":"Solar"}}"#),
         next_attempt_at: due,
         created_at: at(3),
+    }
+}
+
+/// A later delivery of an appointment: a lifecycle `event` at `sequence`, with its own
+/// `webhook-id`.
+fn event_delivery(
+    appointment_id: AppointmentId,
+    workspace_id: &str,
+    due: Timestamp,
+    event: WebhookEventType,
+    sequence: u32,
+) -> NewDelivery {
+    NewDelivery {
+        event,
+        sequence,
+        webhook_id: format!("msg_appt{appointment_id}_seq{sequence}_2mL4Hq0bXAtwbE0nBDUWxVZ"),
+        payload: format!(r#"{{"type":"{event}","data":{{"appointment_id":{appointment_id}}}}}"#),
+        ..new_delivery(appointment_id, workspace_id, due)
     }
 }
 
@@ -497,13 +552,17 @@ mod tests {
     const SOURCES: &[(&str, &str)] = &[
         ("appointments.rs", include_str!("appointments.rs")),
         ("billing.rs", include_str!("billing.rs")),
+        ("bookings.rs", include_str!("bookings.rs")),
         ("capacity.rs", include_str!("capacity.rs")),
         ("contacts.rs", include_str!("contacts.rs")),
         ("events.rs", include_str!("events.rs")),
         ("intake.rs", include_str!("intake.rs")),
         ("leads.rs", include_str!("leads.rs")),
+        ("lifecycle.rs", include_str!("lifecycle.rs")),
         ("outbox.rs", include_str!("outbox.rs")),
         ("providers.rs", include_str!("providers.rs")),
+        ("reprocess.rs", include_str!("reprocess.rs")),
+        ("returns.rs", include_str!("returns.rs")),
         ("stats.rs", include_str!("stats.rs")),
         ("transactions.rs", include_str!("transactions.rs")),
     ];

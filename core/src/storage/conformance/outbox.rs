@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// One delivery per appointment, unique `webhook_id`; it starts pending, unleased, with no
-/// attempts; missing → `None`.
+/// One delivery per (appointment, sequence), unique `webhook_id`; it starts pending,
+/// unleased, with no attempts and `retry_base` 0; missing → `None`.
 pub fn deliveries_unique(make: MakeStore<'_>) {
     let store = make();
     let s = &*store;
@@ -24,13 +24,17 @@ pub fn deliveries_unique(make: MakeStore<'_>) {
             status: ForwardStatus::Pending,
             attempts: 0,
             locked_until: None,
+            retry_base: 0,
         }),
         "a delivery must read back as enqueued: pending, no attempts, no lease"
     );
     let mut again = new_delivery(a1, "solar_ca_001", at(5));
     again.webhook_id = "msg_2mL4Hq0bXAtwbE0nBDUWxVZXYr1".into();
     let r = tx(s, "second delivery", |tx| Ok(tx.enqueue_delivery(&again)));
-    expect_conflict("enqueue_delivery for an appointment that has one", r);
+    expect_conflict(
+        "enqueue_delivery for an appointment that has one with the same sequence",
+        r,
+    );
     let mut same_id = new_delivery(a2, "solar_ca_001", at(5));
     same_id.webhook_id = nd.webhook_id.clone();
     let r = tx(
@@ -360,4 +364,287 @@ pub fn endpoint_health_and_deferral(make: MakeStore<'_>) {
     );
     let missing = with_tx(s, |tx| Ok(tx.defer_delivery(DeliveryId(9_999), at(1))));
     expect_conflict("deferring a missing delivery", missing.expect("tx"));
+}
+
+/// An appointment has one delivery per `sequence`: a later one (a lifecycle event) is
+/// accepted beside the first, the same sequence again is a `Conflict`; event and sequence read
+/// back; `deliveries_for_appointment` lists them by sequence.
+pub fn deliveries_unique_per_sequence(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a1, a2) = tx(s, "seed", |tx| {
+        Ok((
+            seed_routed(tx, 1, "solar_ca_001", Cents(20000))?.2,
+            seed_routed(tx, 2, "solar_ca_001", Cents(20000))?.2,
+        ))
+    });
+    let created = new_delivery(a1, "solar_ca_001", at(5));
+    let cancelled = event_delivery(
+        a1,
+        "solar_ca_001",
+        at(9),
+        WebhookEventType::AppointmentCancelled,
+        2,
+    );
+    let confirmed = event_delivery(
+        a1,
+        "solar_ca_001",
+        at(7),
+        WebhookEventType::AppointmentConfirmed,
+        1,
+    );
+    // Enqueued out of sequence order on purpose.
+    let (d0, d2, d1) = tx(s, "enqueue three deliveries", |tx| {
+        Ok((
+            tx.enqueue_delivery(&created)?,
+            tx.enqueue_delivery(&cancelled)?,
+            tx.enqueue_delivery(&confirmed)?,
+        ))
+    });
+    assert!(
+        d0 != d1 && d1 != d2 && d0 != d2,
+        "every delivery has its own id"
+    );
+    let mut same_sequence = event_delivery(
+        a1,
+        "solar_ca_001",
+        at(9),
+        WebhookEventType::AppointmentRescheduled,
+        1,
+    );
+    same_sequence.webhook_id = "msg_2zV3hQ1N3RrKXc2q4u4C7m0fS1d".into();
+    let r = tx(s, "same sequence", |tx| {
+        Ok(tx.enqueue_delivery(&same_sequence))
+    });
+    expect_conflict("enqueue_delivery with a sequence the appointment has", r);
+    let (listed, other, single) = tx(s, "deliveries_for_appointment", |tx| {
+        Ok((
+            tx.deliveries_for_appointment(a1)?,
+            tx.deliveries_for_appointment(a2)?,
+            tx.delivery(d1)?,
+        ))
+    });
+    let fresh = |id, d: &NewDelivery| Delivery {
+        id,
+        delivery: d.clone(),
+        status: ForwardStatus::Pending,
+        attempts: 0,
+        locked_until: None,
+        retry_base: 0,
+    };
+    assert_eq!(
+        listed,
+        vec![
+            fresh(d0, &created),
+            fresh(d1, &confirmed),
+            fresh(d2, &cancelled)
+        ],
+        "deliveries_for_appointment lists every delivery by sequence, with its event"
+    );
+    assert_eq!(single, Some(fresh(d1, &confirmed)));
+    assert!(
+        other.is_empty(),
+        "an appointment without deliveries lists none"
+    );
+    assert_eq!(
+        tx(s, "counts", |tx| Ok(tx.reports().counts()?)).deliveries,
+        3,
+        "the refused delivery is not stored"
+    );
+}
+
+/// A delivery is not claimed while an earlier-sequence delivery of the same appointment is
+/// pending (due or not, leased or not); it is once that one failed or succeeded. Other
+/// appointments are not held back.
+pub fn claim_waits_for_earlier_sequence(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let ws = "solar_ca_001";
+    let ev = WebhookEventType::AppointmentConfirmed;
+    let (a0, a1_seq1, b0, b1, c1) = tx(s, "seed", |tx| {
+        let (_, _, a) = seed_routed(tx, 1, ws, Cents(20000))?;
+        let (_, _, b) = seed_routed(tx, 2, ws, Cents(20000))?;
+        let (_, _, c) = seed_routed(tx, 3, ws, Cents(20000))?;
+        Ok((
+            tx.enqueue_delivery(&new_delivery(a, ws, at(0)))?,
+            tx.enqueue_delivery(&event_delivery(a, ws, at(0), ev, 1))?,
+            tx.enqueue_delivery(&new_delivery(b, ws, at(0)))?,
+            tx.enqueue_delivery(&event_delivery(b, ws, at(0), ev, 1))?,
+            // An appointment whose only delivery has sequence 1: nothing before it.
+            tx.enqueue_delivery(&event_delivery(c, ws, at(0), ev, 1))?,
+        ))
+    });
+    let first = claim(s, at(1), 10, at(100));
+    assert_eq!(
+        ids(&first),
+        vec![a0, b0, c1],
+        "only the earliest pending delivery of each appointment is claimed"
+    );
+    assert!(
+        claim(s, at(1), 10, at(100)).is_empty(),
+        "a later delivery waits while the earlier one is leased (still pending)"
+    );
+    tx(s, "a0 retries later, b0 fails", |tx| {
+        tx.record_attempt(
+            &attempt(a0, 1, Some(503)),
+            &AttemptResult::Retry {
+                next_attempt_at: at(1000),
+            },
+        )?;
+        tx.record_attempt(&attempt(b0, 1, Some(410)), &AttemptResult::Failed)?;
+        Ok(())
+    });
+    assert_eq!(
+        ids(&claim(s, at(2), 10, at(100))),
+        vec![b1],
+        "a failed predecessor does not block; a pending one that is not due yet does"
+    );
+    tx(s, "b1 and c1 delivered", |tx| {
+        for d in [b1, c1] {
+            tx.record_attempt(
+                &attempt(d, 1, Some(200)),
+                &AttemptResult::Delivered { billing: None },
+            )?;
+        }
+        Ok(())
+    });
+    assert_eq!(
+        ids(&claim(s, at(1000), 10, at(1100))),
+        vec![a0],
+        "the retried predecessor is claimed first, its successor still waits"
+    );
+    tx(s, "a0 delivered", |tx| {
+        Ok(tx.record_attempt(
+            &attempt(a0, 2, Some(200)),
+            &AttemptResult::Delivered { billing: None },
+        )?)
+    });
+    assert_eq!(
+        ids(&claim(s, at(1000), 10, at(1100))),
+        vec![a1_seq1],
+        "once the predecessor succeeded its successor is claimed"
+    );
+}
+
+/// `redeliver` queues a failed delivery, or a waiting one, again: pending, due at the given
+/// time, unleased, `retry_base = attempts`, same `webhook_id` and attempts; it returns the
+/// stored row, and attempt numbers go on.
+pub fn redeliver_requeues_failed_and_waiting(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (failed, waiting) = tx(s, "seed", |tx| {
+        Ok((seed_delivery(tx, 1, at(0))?, seed_delivery(tx, 2, at(0))?))
+    });
+    assert_eq!(ids(&claim(s, at(0), 10, at(300))), vec![failed, waiting]);
+    tx(s, "three attempts, then give up; one retry", |tx| {
+        for n in 1..=2 {
+            tx.record_attempt(
+                &attempt(failed, n, Some(503)),
+                &AttemptResult::Retry {
+                    next_attempt_at: at(0),
+                },
+            )?;
+        }
+        tx.record_attempt(&attempt(failed, 3, Some(503)), &AttemptResult::Failed)?;
+        tx.record_attempt(
+            &attempt(waiting, 1, None),
+            &AttemptResult::Retry {
+                next_attempt_at: at(5000),
+            },
+        )?;
+        Ok(())
+    });
+    let before = tx(s, "read", |tx| Ok(tx.delivery(failed)?)).expect("delivery exists");
+    let back = tx(s, "redeliver", |tx| Ok(tx.redeliver(failed, at(700))?));
+    let expected = Delivery {
+        status: ForwardStatus::Pending,
+        locked_until: None,
+        retry_base: 3,
+        delivery: NewDelivery {
+            next_attempt_at: at(700),
+            ..before.delivery.clone()
+        },
+        ..before.clone()
+    };
+    assert_eq!(
+        back.as_ref(),
+        Some(&expected),
+        "a failed delivery becomes pending at the new time, unleased, with retry_base = \
+         attempts and the same webhook id"
+    );
+    assert_eq!(
+        tx(s, "read", |tx| Ok(tx.delivery(failed)?)),
+        back,
+        "redeliver returns the row it stored"
+    );
+    assert!(
+        claim(s, at(699), 10, at(800)).is_empty(),
+        "not due before the new time"
+    );
+    assert_eq!(ids(&claim(s, at(700), 10, at(800))), vec![failed]);
+    tx(s, "attempt 4", |tx| {
+        Ok(tx.record_attempt(
+            &attempt(failed, 4, Some(200)),
+            &AttemptResult::Delivered { billing: None },
+        )?)
+    });
+    assert_eq!(
+        tx(s, "attempts", |tx| Ok(tx.attempts(failed)?)).len(),
+        4,
+        "attempt numbers go on after a redelivery"
+    );
+
+    // A waiting (pending, leased) delivery is queued again too, its lease cleared.
+    assert_eq!(ids(&claim(s, at(5000), 10, at(5300))), vec![waiting]);
+    let back = tx(s, "redeliver waiting", |tx| {
+        Ok(tx.redeliver(waiting, at(10))?)
+    })
+    .expect("the delivery exists");
+    assert_eq!(
+        (
+            back.status,
+            back.delivery.next_attempt_at,
+            back.locked_until,
+            back.attempts,
+            back.retry_base
+        ),
+        (ForwardStatus::Pending, at(10), None, 1, 1),
+        "a pending delivery is due at the new time, unleased, retry_base = attempts"
+    );
+}
+
+/// `redeliver` of a delivered (success) delivery is a `Conflict` and changes nothing.
+pub fn redeliver_refuses_delivered(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let d = tx(s, "seed", |tx| seed_delivery(tx, 1, at(0)));
+    tx(s, "delivered", |tx| {
+        Ok(tx.record_attempt(
+            &attempt(d, 1, Some(200)),
+            &AttemptResult::Delivered { billing: None },
+        )?)
+    });
+    let before = tx(s, "read", |tx| Ok(tx.delivery(d)?));
+    let r = tx(s, "redeliver", |tx| Ok(tx.redeliver(d, at(700))));
+    expect_conflict("redeliver of a delivered delivery", r);
+    assert_eq!(
+        tx(s, "read", |tx| Ok(tx.delivery(d)?)),
+        before,
+        "a refused redeliver changes nothing"
+    );
+}
+
+/// `redeliver` of a delivery that does not exist is `Ok(None)`.
+pub fn redeliver_unknown_is_none(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let d = tx(s, "seed", |tx| seed_delivery(tx, 1, at(0)));
+    let r = tx(s, "redeliver", |tx| {
+        Ok(tx.redeliver(DeliveryId(d.0 + 100), at(700))?)
+    });
+    assert_eq!(r, None, "redeliver of an unknown delivery is Ok(None)");
+    assert_eq!(
+        tx(s, "counts", |tx| Ok(tx.reports().counts()?)).deliveries,
+        1
+    );
 }

@@ -248,3 +248,125 @@ pub fn transactions_are_serializable(make: MakeStore<'_>) {
         "exactly one shared contact plus one per transaction"
     );
 }
+
+/// A failed transaction leaves no trace of the lifecycle, outbox, billing, return, booking
+/// and reprocessing writes either: lifecycle changes, reassignments, later deliveries,
+/// redeliveries, per-workspace charges, returns and their decisions, booking events and
+/// links, released and reprocessed rejections.
+pub fn rollback_discards_aftercare_writes(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (a, d, ret, rej) = tx(s, "seed", |tx| {
+        tx.put_workspace(&workspace("roof_fl_003", Cents(15000)))?;
+        let (_, _, a) = seed_routed(tx, 1, "solar_ca_001", Cents(20000))?;
+        let d = tx.enqueue_delivery(&new_delivery(a, "solar_ca_001", at(0)))?;
+        tx.record_attempt(&attempt(d, 1, Some(410)), &AttemptResult::Failed)?;
+        tx.insert_billing_event(&charge(a, "solar_ca_001", Cents(20000)))?;
+        let ret = tx
+            .insert_return(&NewReturn {
+                appointment_id: a,
+                workspace_id: "solar_ca_001".into(),
+                reason: "wrong_number".into(),
+                status: ReturnStatus::Pending,
+                actor: "client".into(),
+                credit: Cents(-20000),
+                requested_at: at(50),
+                decided_at: None,
+                decision_note: None,
+            })?
+            .id();
+        let rej = tx.insert_rejection(&new_rejection("provider-a", "PA-R", &["unknown_zip"]))?;
+        Ok((a, d, ret, rej))
+    });
+    let read = |s: &dyn Store| {
+        tx(s, "read back", |tx| {
+            Ok((
+                tx.appointment(a)?,
+                tx.deliveries_for_appointment(a)?,
+                tx.billing_events_for(a)?,
+                (tx.return_record(ret)?, tx.return_for(a, "roof_fl_003")?),
+                (
+                    tx.booking_events(&["bk_rolled".to_string()])?,
+                    tx.booking_uids(a)?,
+                ),
+                (
+                    tx.stored_record("provider-a", "PA-R")?,
+                    tx.rejections(&RejectionFilter::default(), RejectionId(0), 10)?,
+                ),
+                tx.reports().counts()?,
+            ))
+        })
+    };
+    let before = read(s);
+    let result = with_tx(s, |tx| {
+        let now = tx
+            .appointment(a)?
+            .ok_or_else(|| Error::Internal("appointment vanished".into()))?;
+        tx.update_lifecycle(
+            a,
+            &LifecycleUpdate {
+                expected_status: now.lifecycle.status,
+                expected_reschedule_count: now.lifecycle.reschedule_count,
+                life: crate::lifecycle::Life {
+                    status: AppointmentStatus::Cancelled,
+                    cancellation_reason: Some("rolled back".into()),
+                    ..now.life()
+                },
+                reschedule_requested: true,
+                at: at(60),
+            },
+        )?;
+        tx.reassign_appointment(
+            a,
+            &Assignment::Routed {
+                workspace_id: "roof_fl_003".into(),
+                rule_id: None,
+                method: RoutingMethod::Manual,
+                matched_at: at(60),
+                payment_rate: Cents(15000),
+            },
+        )?;
+        tx.enqueue_delivery(&event_delivery(
+            a,
+            "roof_fl_003",
+            at(60),
+            WebhookEventType::AppointmentCancelled,
+            1,
+        ))?;
+        tx.redeliver(d, at(60))?;
+        tx.insert_billing_event(&charge(a, "roof_fl_003", Cents(15000)))?;
+        tx.decide_return(ret, ReturnStatus::Approved, at(60), Some("rolled back"))?;
+        tx.insert_return(&NewReturn {
+            appointment_id: a,
+            workspace_id: "roof_fl_003".into(),
+            reason: "no_show".into(),
+            status: ReturnStatus::Pending,
+            actor: "system".into(),
+            credit: Cents(-15000),
+            requested_at: at(60),
+            decided_at: None,
+            decision_note: None,
+        })?;
+        tx.insert_booking_event(&NewBookingEvent {
+            webhook_id: "wh_calcom".into(),
+            event_key: "BOOKING_CANCELLED:bk_rolled".into(),
+            trigger: "BOOKING_CANCELLED".into(),
+            uid: Some("bk_rolled".into()),
+            reschedule_uid: None,
+            created_at: at(60),
+            received_at: at(61),
+            body: "{}".into(),
+        })?;
+        tx.link_booking_uid("bk_rolled", a)?;
+        tx.release_rejection(rej)?;
+        tx.mark_rejection_reprocessed(rej, None, at(60))?;
+        Err::<(), _>(Error::Internal("conformance: deliberate failure".into()))
+    });
+    assert!(result.is_err());
+    assert_eq!(
+        read(s),
+        before,
+        "a failed transaction must leave appointments, deliveries, billing, returns, booking \
+         events and links, and rejections as they were"
+    );
+}
