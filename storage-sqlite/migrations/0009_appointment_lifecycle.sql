@@ -191,3 +191,7 @@ CREATE TABLE calcom_booking_links (
 
 -- booking_uids: every uid of an appointment, sorted.
 CREATE INDEX calcom_booking_links_appointment ON calcom_booking_links (appointment_id, uid);
+
+-- webhook_configs: a Cal.com booking webhook's settings (JSON: provider_id, products,
+-- phone_field, zip_field).
+ALTER TABLE webhook_configs ADD COLUMN calcom TEXT;

@@ -335,6 +335,40 @@ impl AppointmentRepo for SqlTx<'_> {
         in_op(&format!("reassign_appointment {id}"), r)
     }
 
+    fn set_appointment_details(
+        &self,
+        id: AppointmentId,
+        d: &AppointmentDetails,
+    ) -> Result<(), StorageError> {
+        let r = (|| {
+            let n = self.exec(
+                "UPDATE appointments SET end_time = ?2, duration_minutes = ?3, \
+                 appointment_type = ?4, location_type = ?5, location_address = ?6, \
+                 customer_notes = ?7, next_action = ?8, next_action_date = ?9, \
+                 cal_booking_uid = ?10 WHERE id = ?1",
+                params![
+                    id.get(),
+                    ts_opt(d.end_time)?,
+                    d.duration_minutes,
+                    d.appointment_type,
+                    d.location_type,
+                    d.location_address,
+                    d.customer_notes,
+                    d.next_action,
+                    d.next_action_date.map(|day| day.to_string()),
+                    d.cal_booking_uid
+                ],
+            )?;
+            if n == 0 {
+                return Err(StorageError::conflict(format!(
+                    "appointment {id} does not exist"
+                )));
+            }
+            Ok(())
+        })();
+        in_op(&format!("set_appointment_details {id}"), r)
+    }
+
     fn update_lifecycle(&self, id: AppointmentId, u: &LifecycleUpdate) -> Result<(), StorageError> {
         let r = (|| {
             // The compare-and-set is the WHERE clause: one statement that writes only while

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) const WEBHOOK_CONFIG_COLS: &str =
-    "id, name, lead_type, secret, signature_scheme, rate_limit, rate_window, is_active";
+    "id, name, lead_type, secret, signature_scheme, rate_limit, rate_window, is_active, calcom";
 
 pub(super) fn webhook_config_row(r: &Row<'_>) -> Result<WebhookConfig, StorageError> {
     let c = Cols::new(r, "webhook_configs");
@@ -23,6 +23,13 @@ pub(super) fn webhook_config_row(r: &Row<'_>) -> Result<WebhookConfig, StorageEr
         rate_limit: c.get(5)?,
         rate_window_seconds: c.get(6)?,
         is_active: c.get(7)?,
+        calcom: c
+            .get::<Option<String>>(8)?
+            .map(|j| {
+                serde_json::from_str(&j)
+                    .map_err(|e| corrupt(format!("webhook_configs.calcom: {e}")))
+            })
+            .transpose()?,
     })
 }
 
@@ -31,13 +38,14 @@ impl WebhookConfigRepo for SqlTx<'_> {
         let r = (|| {
             self.exec(
                 "INSERT INTO webhook_configs (id, name, lead_type, secret, signature_scheme, \
-                 rate_limit, rate_window, is_active, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
+                 rate_limit, rate_window, is_active, created_at, updated_at, calcom) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  lead_type = excluded.lead_type, secret = excluded.secret, \
                  signature_scheme = excluded.signature_scheme, \
                  rate_limit = excluded.rate_limit, rate_window = excluded.rate_window, \
-                 is_active = excluded.is_active, updated_at = excluded.updated_at",
+                 is_active = excluded.is_active, updated_at = excluded.updated_at, \
+                 calcom = excluded.calcom",
                 params![
                     w.id,
                     w.name,
@@ -47,7 +55,14 @@ impl WebhookConfigRepo for SqlTx<'_> {
                     w.rate_limit,
                     w.rate_window_seconds,
                     w.is_active,
-                    now()?
+                    now()?,
+                    w.calcom
+                        .as_ref()
+                        .map(serde_json::to_string)
+                        .transpose()
+                        .map_err(|e| {
+                            StorageError::backend(format!("webhook_configs.calcom: {e}"))
+                        })?
                 ],
             )?;
             Ok(())

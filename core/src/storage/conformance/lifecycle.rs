@@ -357,3 +357,45 @@ pub fn reassign_resets_forward_state(make: MakeStore<'_>) {
         r,
     );
 }
+
+/// [`AppointmentRepo::set_appointment_details`] replaces every detail (`None` clears) and
+/// leaves the rest of the appointment alone; an unknown appointment is a `Conflict`; a
+/// rolled-back write leaves the details as they were.
+pub fn appointment_details_replaced(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let (id, _) = tx(s, "seed", |tx| seed_detailed(tx, 1));
+    let before = tx(s, "read", |tx| Ok(tx.appointment(id)?)).expect("stored");
+    let new = AppointmentDetails {
+        end_time: Some(ts("2025-03-18T19:00:00Z")),
+        location_type: Some("video".into()),
+        location_address: Some("https://cal.com/video/xyz".into()),
+        cal_booking_uid: Some("bk_9".into()),
+        ..AppointmentDetails::default()
+    };
+    tx(s, "set_appointment_details", |tx| {
+        Ok(tx.set_appointment_details(id, &new)?)
+    });
+    let after = tx(s, "read", |tx| Ok(tx.appointment(id)?)).expect("stored");
+    assert_eq!(after.appointment.details, new, "every detail is replaced");
+    let mut expected = before.clone();
+    expected.appointment.details = new.clone();
+    assert_eq!(after, expected, "nothing else changes");
+    expect_conflict(
+        "set_appointment_details of an unknown appointment",
+        with_tx(s, |tx| {
+            Ok(tx.set_appointment_details(AppointmentId(999), &new))
+        })
+        .expect("transaction"),
+    );
+    let rolled = with_tx(s, |tx| {
+        tx.set_appointment_details(id, &AppointmentDetails::default())?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    let kept = tx(s, "read", |tx| Ok(tx.appointment(id)?)).expect("stored");
+    assert_eq!(
+        kept.appointment.details, new,
+        "a rolled-back write changes nothing"
+    );
+}

@@ -131,6 +131,7 @@ macro_rules! __conformance_checks {
             insert_lead_as_equals_insert_then_set,
             rejection_events_round_trip,
             appointment_details_round_trip,
+            appointment_details_replaced,
             update_lifecycle_writes_every_field,
             update_lifecycle_refuses_a_stale_expectation,
             reassign_resets_forward_state,

@@ -214,6 +214,7 @@ fn webhook_config(id: &str, scheme: crate::auth::SignatureScheme) -> WebhookConf
         rate_limit: Some(120),
         rate_window_seconds: 60,
         is_active: true,
+        calcom: None,
     }
 }
 
@@ -260,6 +261,14 @@ pub fn webhook_configs_round_trip_and_upsert(make: MakeStore<'_>) {
     d.lead_type = None;
     d.secret = None;
     d.signature_scheme = crate::auth::SignatureScheme::CalCom;
+    d.calcom = Some({
+        let mut c = crate::calcom::CalcomConfig::new("calcom-bookings");
+        c.products
+            .insert("solar-consultation".into(), "solar".into());
+        c.products.insert("1187".into(), "solar".into());
+        c.zip_field = "postal_code".into();
+        c
+    });
     d.rate_limit = None;
     d.rate_window_seconds = 3600;
     d.is_active = false;
