@@ -249,7 +249,8 @@ fn refusals_store_nothing() {
     let b = created_ev("uid-a", 0, 0);
     let sig = sign(SECRET, &b);
     let wrong = sign("another-secret", &b);
-    let cases: Vec<(Vec<u8>, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (Vec<u8>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (b.clone(), vec![], "calcom_missing_signature"),
         (
             b.clone(),

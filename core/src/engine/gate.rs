@@ -116,7 +116,7 @@ impl<'a> StoreGate<'a> {
         let Some(ws) = self.snap.workspaces.get(c.workspace_id) else {
             return Ok(Some(SkipReason::WorkspaceMissing));
         };
-        if self.excluded.iter().any(|w| *w == ws.id) {
+        if self.excluded.contains(&ws.id) {
             return Ok(Some(SkipReason::ExcludedWorkspace));
         }
         if ws.require_consent && !self.consent {
