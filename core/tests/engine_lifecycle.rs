@@ -706,3 +706,54 @@ fn stored_rejections_are_reprocessed_once_the_provider_is_set_up() {
         3
     );
 }
+
+#[test]
+fn seed_details_come_with_the_record_and_can_be_updated() {
+    let w = world(workspace("solar_a", 20_000));
+    let record = RawRecord::Json(
+        r#"{"phone": "317-863-0001", "zip": "46262", "product": "solar", "appointment_date": "2026-11-24T13:00:00Z", "lead_id": "D1", "duration_minutes": 45, "appointment_type": "consultation", "location_type": "in_person", "location_address": "1 Monument Cir, Indianapolis"}"#.into(),
+    );
+    let Outcome::Accepted(a) = w.engine.ingest("provider-a", &record).unwrap().outcome else {
+        panic!("rejected");
+    };
+    let id = a.appointment.unwrap().0;
+    let stored = w.engine.appointment(id).unwrap().unwrap();
+    let d = &stored.appointment.details;
+    assert_eq!(d.end_time, Some(t("2026-11-24T13:45:00Z")));
+    assert_eq!(
+        (d.duration_minutes, d.appointment_type.as_deref()),
+        (Some(45), Some("consultation"))
+    );
+    assert_eq!(
+        d.location_address.as_deref(),
+        Some("1 Monument Cir, Indianapolis")
+    );
+    let next = AppointmentDetails {
+        next_action: Some("send_quote".into()),
+        next_action_date: Some(jiff::civil::date(2026, 11, 27)),
+        ..d.clone()
+    };
+    let after = w
+        .engine
+        .update_appointment_details(id, &next, &Actor::Client)
+        .unwrap();
+    assert_eq!(after.appointment.details, next);
+    let last = events(&w, id).pop().unwrap();
+    assert_eq!(last.event_type, EventKind::Updated);
+    assert_eq!(
+        (
+            last.detail["new"]["next_action"].as_str(),
+            last.detail["actor"].as_str()
+        ),
+        (Some("send_quote"), Some("client"))
+    );
+    // The reschedule keeps the duration given by the end.
+    w.engine
+        .reschedule_appointment(id, t("2026-11-25T15:00:00Z"), None, None, &Actor::Api)
+        .unwrap();
+    let moved = w.engine.appointment(id).unwrap().unwrap();
+    assert_eq!(
+        moved.appointment.details.end_time,
+        Some(t("2026-11-25T15:45:00Z"))
+    );
+}

@@ -7,8 +7,8 @@
 
 use crate::lifecycle::{Actor, Life};
 use crate::model::{
-    AppointmentId, ContactId, DeliveryId, EventSubject, ForwardStatus, LeadId, NewEvent,
-    RejectionId, ReturnId, RoutingMethod,
+    AppointmentDetails, AppointmentId, ContactId, DeliveryId, EventSubject, ForwardStatus, LeadId,
+    NewEvent, RejectionId, ReturnId, RoutingMethod,
 };
 use crate::status::{EventKind, ReturnStatus};
 use jiff::Timestamp;
@@ -140,6 +140,12 @@ pub(crate) enum Audit<'a> {
         lead_id: Option<LeadId>,
         reason_codes: Vec<&'a str>,
     },
+    /// The appointment's seed details changed (old and new, and who).
+    DetailsUpdated {
+        old: &'a AppointmentDetails,
+        new: &'a AppointmentDetails,
+        actor: &'a Actor,
+    },
     /// A Cal.com booking event for the appointment.
     BookingReceived {
         trigger: &'a str,
@@ -177,6 +183,7 @@ impl Audit<'_> {
             Audit::Reassigned { .. } => EventKind::Reassigned,
             Audit::Reprocessed { .. } => EventKind::Reprocessed,
             Audit::BookingReceived { .. } => EventKind::BookingReceived,
+            Audit::DetailsUpdated { .. } => EventKind::Updated,
         }
     }
 
@@ -278,6 +285,9 @@ impl Audit<'_> {
                 reason_codes,
             } => json!({"rejection_id": rejection_id, "lead_id": lead_id,
                 "reason_codes": reason_codes}),
+            Audit::DetailsUpdated { old, new, actor } => {
+                json!({"old": old, "new": new, "actor": actor})
+            }
             Audit::BookingReceived {
                 trigger,
                 uid,

@@ -153,6 +153,40 @@ impl Engine {
         })
     }
 
+    /// Replaces the appointment's seed details (end time, duration, type, location, customer
+    /// notes, next action and its date; the Cal.com uid is kept), with an `updated`
+    /// `appointment_events` row holding the old and new values and the actor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown appointment; storage errors.
+    pub fn update_appointment_details(
+        &self,
+        id: AppointmentId,
+        details: &AppointmentDetails,
+        actor: &Actor,
+    ) -> Result<Appointment> {
+        let at = self.now();
+        with_tx(&*self.store, |tx| {
+            let appt = super::stored_appointment(tx, id)?;
+            let new = AppointmentDetails {
+                cal_booking_uid: appt.appointment.details.cal_booking_uid.clone(),
+                ..details.clone()
+            };
+            if new == appt.appointment.details {
+                return Ok(appt);
+            }
+            tx.set_appointment_details(id, &new)?;
+            let audit = Audit::DetailsUpdated {
+                old: &appt.appointment.details,
+                new: &new,
+                actor,
+            };
+            tx.append_event(&audit.on(EventSubject::Appointment, id, at))?;
+            super::stored_appointment(tx, id)
+        })
+    }
+
     /// The appointment's lifecycle history: its `appointment_events` rows of the lifecycle
     /// kinds (created, confirmed, rescheduled, cancelled, completed, no_show), oldest first.
     ///

@@ -146,7 +146,8 @@ fn accepted(
             product_type: &lead.product_name,
         }));
     } else if let Some(routed) = &routing {
-        appointment = store_appointment(step, lead_id, contact_id, lead, routed, &mut trail)?;
+        appointment =
+            store_appointment(step, lead_id, contact_id, lead, fields, routed, &mut trail)?;
     }
     step.tx.append_events(&trail)?;
     Ok(Accepted {
@@ -228,10 +229,11 @@ fn store_appointment(
     lead_id: LeadId,
     contact_id: ContactId,
     lead: &ValidLead,
+    fields: &serde_json::Value,
     routed: &Routed,
     trail: &mut Vec<NewEvent>,
 ) -> Result<Option<(AppointmentId, RoutingOutcome)>> {
-    let Some(new_appt) = crate::appointment::from_lead(
+    let Some(mut new_appt) = crate::appointment::from_lead(
         lead_id,
         contact_id,
         lead,
@@ -240,6 +242,8 @@ fn store_appointment(
     ) else {
         return Ok(None);
     };
+    new_appt.details =
+        crate::appointment::details_from_fields(&fields["custom"], new_appt.appointment_date);
     let appointment_id = step.tx.insert_appointment(&new_appt)?;
     let (kind, on_lead) = match &routed.outcome {
         RoutingOutcome::Routed {
