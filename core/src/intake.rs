@@ -106,6 +106,28 @@ impl RawRecord {
         }
     }
 
+    /// What a rejection stores as the record's raw payload: the text itself for JSON and
+    /// form records; for a CSV record, a two-line CSV document (the body's header row, then
+    /// the record's row), so that the stored record can be read again on its own
+    /// (reprocessing). The idempotency key stays the row's ([`RawRecord::content_key`]).
+    pub fn stored_payload(&self) -> String {
+        match self {
+            RawRecord::Json(t) | RawRecord::Form(t) => t.clone(),
+            RawRecord::Csv { header, row } => {
+                let mut w = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::Any(b'\n'))
+                    .from_writer(Vec::new());
+                let line = w
+                    .write_record(header.iter())
+                    .ok()
+                    .and_then(|()| w.into_inner().ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                format!("{line}{row}")
+            }
+        }
+    }
+
     /// The record's content hash, `sha256:<hex>` of [`RawRecord::text`]: its idempotency key
     /// when the provider sends no lead id.
     pub fn content_key(&self) -> String {

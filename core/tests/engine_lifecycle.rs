@@ -757,3 +757,88 @@ fn seed_details_come_with_the_record_and_can_be_updated() {
         Some(t("2026-11-25T15:45:00Z"))
     );
 }
+
+#[test]
+fn csv_rejections_keep_their_header_and_are_reprocessed() {
+    let w = world(workspace("solar_a", 20_000));
+    let csv_provider = |types: &[&str]| Provider {
+        format: RecordFormat::Csv,
+        lead_types: types.iter().map(|s| s.to_string()).collect(),
+        field_map: [
+            ("zip_code", "zip5"),
+            ("product_type", "project"),
+            ("phone", "phone1"),
+            ("appointment_date", "appt"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect::<BTreeMap<_, _>>(),
+        ..Provider::new("provider-c")
+    };
+    let mut r3 = rule(3, "solar_b", 1);
+    r3.product_types = vec!["Gutters".into()];
+    let setup = |types: &[&str]| {
+        w.engine
+            .configure(
+                &[provider(&["solar"]), csv_provider(types)],
+                &[workspace("solar_a", 20_000), workspace("solar_b", 15_000)],
+                &[rule(1, "solar_a", 1), rule(2, "solar_b", 2), r3.clone()],
+            )
+            .unwrap()
+    };
+    setup(&["kitchen"]);
+    let body = "phone1,zip5,project,appt,\"notes, free\"\n317-863-0009,46262,Gutters,2026-11-24T13:00:00Z,\"a, b\"\n";
+    let out = w
+        .engine
+        .ingest_batch(
+            "provider-c",
+            &leadroute_core::intake::split(RecordFormat::Csv, body)
+                .unwrap()
+                .records,
+        )
+        .unwrap();
+    let Outcome::Rejected {
+        rejection_id,
+        reasons,
+    } = &out[0].outcome
+    else {
+        panic!("accepted: {out:?}");
+    };
+    assert_eq!(reasons[0].code, ReasonCode::LeadTypeNotAllowed);
+    let stored = with_tx(&**w.engine.store(), |tx| {
+        Ok(tx.rejections(&RejectionFilter::default(), RejectionId(0), 10)?)
+    })
+    .unwrap();
+    assert_eq!(stored[0].id, *rejection_id);
+    assert_eq!(
+        stored[0].rejection.raw_payload,
+        body.trim_end(),
+        "the header and the row"
+    );
+    setup(&["kitchen", "gutters"]);
+    let filter = RejectionFilter {
+        provider_id: Some("provider-c".into()),
+        ..Default::default()
+    };
+    let report = w.engine.reprocess_rejections(&filter, 10).unwrap();
+    assert_eq!((report.accepted.len(), report.unreplayable), (1, 0));
+    let lead = w.engine.lead(report.accepted[0].1).unwrap().unwrap();
+    assert_eq!(
+        lead.lead.record_key, out[0].record_key,
+        "the same idempotency key"
+    );
+    // The same row posted again is a replay of the lead.
+    let again = w
+        .engine
+        .ingest_batch(
+            "provider-c",
+            &leadroute_core::intake::split(RecordFormat::Csv, body)
+                .unwrap()
+                .records,
+        )
+        .unwrap();
+    assert_eq!(
+        again[0].outcome,
+        Outcome::Replayed(StoredRecord::Lead(lead.id))
+    );
+}

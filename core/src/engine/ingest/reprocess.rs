@@ -26,9 +26,23 @@ pub struct ReprocessReport {
     pub accepted: Vec<(RejectionId, LeadId)>,
     /// How many are still rejected, by their first reason code now.
     pub still_rejected: BTreeMap<String, u64>,
-    /// Rejections that cannot be run again: their provider is gone, or sends CSV (a stored
-    /// CSV row has no header to read it with).
+    /// Rejections that cannot be run again: their provider is gone, or a CSV row was stored
+    /// without its header (before rejections kept it).
     pub unreplayable: u64,
+}
+
+/// The record a rejection stored ([`RawRecord::stored_payload`]): JSON and form text as
+/// is; CSV as its header and row, read back into one record. `None` when a CSV payload is
+/// not exactly one record with a header.
+fn stored_record(format: RecordFormat, payload: &str) -> Option<RawRecord> {
+    match format {
+        RecordFormat::Json => Some(RawRecord::Json(payload.to_string())),
+        RecordFormat::Form => Some(RawRecord::Form(payload.to_string())),
+        RecordFormat::Csv => {
+            let mut split = crate::intake::split(RecordFormat::Csv, payload).ok()?;
+            (split.records.len() == 1).then(|| split.records.remove(0))
+        }
+    }
 }
 
 impl Engine {
@@ -66,14 +80,9 @@ impl Engine {
                         part.unreplayable += 1;
                         continue;
                     };
-                    let text = r.rejection.raw_payload.clone();
-                    let raw = match provider.format {
-                        RecordFormat::Json => RawRecord::Json(text),
-                        RecordFormat::Form => RawRecord::Form(text),
-                        RecordFormat::Csv => {
-                            part.unreplayable += 1;
-                            continue;
-                        }
+                    let Some(raw) = stored_record(provider.format, &r.rejection.raw_payload) else {
+                        part.unreplayable += 1;
+                        continue;
                     };
                     let records = [raw];
                     let b = Batch {

@@ -71,7 +71,7 @@ fn rejection(
         record_key: record_key.to_string(),
         reason_codes: reasons.iter().map(|r| r.code).collect(),
         details: reasons.iter().map(|r| r.detail.clone()).collect(),
-        raw_payload: raw.text().to_string(),
+        raw_payload: raw.stored_payload(),
         received_at: step.at,
     })?;
     let reason_codes = reasons.iter().map(|r| r.code.as_str()).collect();
