@@ -220,7 +220,7 @@ pub fn hash_api_key(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     let mut out = String::with_capacity(API_KEY_HASH_PREFIX.len() + 64);
     out.push_str(API_KEY_HASH_PREFIX);
-    out.push_str(&hex_encode(&digest));
+    out.push_str(&hex::encode(digest));
     out
 }
 
@@ -487,10 +487,13 @@ fn parse_hex_tag(header: &'static str, hex: &str) -> Result<[u8; 32], AuthError>
             reason: "expected 64 hex digits",
         });
     }
-    hex_decode_32(hex).ok_or(AuthError::MalformedSignature {
-        header,
-        reason: "not hexadecimal",
-    })
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex, &mut out)
+        .map(|()| out)
+        .map_err(|_| AuthError::MalformedSignature {
+            header,
+            reason: "not hexadecimal",
+        })
 }
 
 fn verify_github(
@@ -640,36 +643,6 @@ fn verify_stripe(
         message_id: None,
         signed_at: Some(timestamp),
     })
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0x0f)] as char);
-    }
-    s
-}
-
-fn hex_decode_32(hex: &str) -> Option<[u8; 32]> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(out)
 }
 
 // ---------------------------------------------------------------------------------------------

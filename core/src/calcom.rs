@@ -174,33 +174,13 @@ pub fn verify(
         Some(CAL_NO_SECRET) => return Err(refused(Refusal::NoSecret)),
         Some(s) => s,
     };
-    let presented = decode_hex(signature).ok_or(refused(Refusal::BadSignature))?;
+    let presented = hex::decode(signature).map_err(|_| refused(Refusal::BadSignature))?;
     // HMAC accepts keys of any length; the error arm is unreachable but not panicked on.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
         .map_err(|_| refused(Refusal::NoSecret))?;
     mac.update(body);
     mac.verify_slice(&presented)
         .map_err(|_| refused(Refusal::BadSignature))
-}
-
-/// Hex digits (either case, even count) to bytes.
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let bytes = hex.as_bytes();
-    if bytes.len() % 2 != 0 {
-        return None;
-    }
-    bytes
-        .chunks_exact(2)
-        .map(|pair| Some((nibble(pair[0])? << 4) | nibble(pair[1])?))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -157,24 +157,14 @@ impl Engine {
                 .cloned()
                 .collect();
             let a = &appt.appointment;
-            let routed = match (
-                snap.routing.catalog().lookup(&a.service_type),
-                crate::zip::Zip5::parse(&a.zip_code),
-            ) {
-                (Some(p), Ok(z)) => {
-                    let consent = tx
-                        .lead(a.lead_id)?
-                        .is_some_and(|l| l.lead.tcpa_consent == Some(true));
-                    route::decide_excluding(step, p, z, consent, &excluded)?
-                }
-                _ => route::Routed {
+            let routed =
+                route::decide_stored(step, a, &excluded)?.unwrap_or_else(|| route::Routed {
                     assignment: Assignment::Unrouted {
                         reason: UnroutedReason::UnknownProduct,
                     },
                     outcome: RoutingOutcome::Unrouted(UnroutedReason::UnknownProduct),
                     trace: serde_json::Value::Null,
-                },
-            };
+                });
             tx.reassign_appointment(appointment_id, &routed.assignment)?;
             let delivery_id = route::announce(step, &appt, &routed.assignment)?;
             if let Assignment::Unrouted { reason } = &routed.assignment {

@@ -162,6 +162,27 @@ pub(crate) fn enqueue(
         .map_err(Into::into)
 }
 
+/// Routes a stored appointment again (its product, ZIP and lead's consent, against today's
+/// table), skipping the `excluded` workspaces; `None` when its product is no longer in the
+/// catalog (or its ZIP no longer reads).
+pub(crate) fn decide_stored(
+    step: Step<'_>,
+    a: &NewAppointment,
+    excluded: &[String],
+) -> Result<Option<Routed>> {
+    let (Some(product), Ok(zip)) = (
+        step.snap.routing.catalog().lookup(&a.service_type),
+        Zip5::parse(&a.zip_code),
+    ) else {
+        return Ok(None);
+    };
+    let consent = step
+        .tx
+        .lead(a.lead_id)?
+        .is_some_and(|l| l.lead.tcpa_consent == Some(true));
+    decide_excluding(step, product, zip, consent, excluded).map(Some)
+}
+
 /// A fresh Standard Webhooks `webhook-id` (`msg_` and a random UUID): one per delivery,
 /// kept across its retries and redeliveries.
 pub(crate) fn new_webhook_id() -> String {
@@ -274,23 +295,12 @@ impl Engine {
                 let mut r = RerouteReport::default();
                 for appt in &page {
                     r.examined += 1;
-                    let a = &appt.appointment;
-                    let routed = match (
-                        snap.routing.catalog().lookup(&a.service_type),
-                        crate::zip::Zip5::parse(&a.zip_code),
-                    ) {
-                        (Some(p), Ok(z)) => {
-                            let consent = tx
-                                .lead(a.lead_id)?
-                                .is_some_and(|l| l.lead.tcpa_consent == Some(true));
-                            decide(self.step(tx, &snap, at), p, z, consent)?
-                        }
-                        _ => {
-                            *r.still_unrouted
-                                .entry(UnroutedReason::UnknownProduct.code().to_string())
-                                .or_default() += 1;
-                            continue;
-                        }
+                    let step = self.step(tx, &snap, at);
+                    let Some(routed) = decide_stored(step, &appt.appointment, &[])? else {
+                        *r.still_unrouted
+                            .entry(UnroutedReason::UnknownProduct.code().to_string())
+                            .or_default() += 1;
+                        continue;
                     };
                     match &routed.outcome {
                         RoutingOutcome::Routed { workspace_id, .. } => {
