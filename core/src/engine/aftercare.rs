@@ -157,14 +157,13 @@ impl Engine {
                 .cloned()
                 .collect();
             let a = &appt.appointment;
-            let routed =
-                route::decide_stored(step, a, &excluded)?.unwrap_or_else(|| route::Routed {
-                    assignment: Assignment::Unrouted {
-                        reason: UnroutedReason::UnknownProduct,
-                    },
-                    outcome: RoutingOutcome::Unrouted(UnroutedReason::UnknownProduct),
-                    trace: serde_json::Value::Null,
-                });
+            let routed = route::decide_stored(step, a, &excluded)?.unwrap_or(route::Routed {
+                assignment: Assignment::Unrouted {
+                    reason: UnroutedReason::UnknownProduct,
+                },
+                outcome: RoutingOutcome::Unrouted(UnroutedReason::UnknownProduct),
+                trace: serde_json::Value::Null,
+            });
             tx.reassign_appointment(appointment_id, &routed.assignment)?;
             let delivery_id = route::announce(step, &appt, &routed.assignment)?;
             if let Assignment::Unrouted { reason } = &routed.assignment {
