@@ -1,9 +1,11 @@
 //! Delivery: claim due outbox rows with a lease, post them outside any transaction, then
 //! record every attempt, the appointment's `forward_*` state, the endpoint's health and, on
-//! success, the billing event, in one transaction.
+//! success, the billing event, in one transaction. A charge written for an appointment whose
+//! lifecycle already earned a policy credit (a no-show marked before the charge) comes with
+//! that credit.
 
 use super::audit::{AttemptRef, Audit};
-use super::{DeliveryReport, Engine, Snapshot, Step};
+use super::{returns, DeliveryReport, Engine, Snapshot, Step};
 use crate::billing;
 use crate::delivery::{self, AttemptPlan, Transport, Verdict};
 use crate::model::*;
@@ -141,12 +143,14 @@ impl Engine {
         )
         .ok_or_else(|| Error::Internal(format!("delivered appointment {} is unrouted", appt.id)))?;
         tx.record_attempt(attempt, &result)?;
+        let mut charged = false;
         if let AttemptResult::Delivered {
             billing: Some(billing),
         } = &result
         {
             if tx.insert_billing_event(billing)?.is_some() {
                 report.billed.0 += billing.amount.0;
+                charged = true;
             }
         }
         let next = delivery::consequences(&result);
@@ -170,6 +174,12 @@ impl Engine {
                 .map(|c| format!("HTTP {c}"))
                 .or_else(|| attempt.error.clone());
             tx.set_lead_status(lead_id, lead_status, reason.as_deref(), finished)?;
+        }
+        // A no-show or cancellation applied before this charge earned a policy credit it
+        // could not write then (nothing was charged): it is written with the charge, after
+        // the lead's `delivered`, which the credit turns into `returned`.
+        if charged {
+            returns::standing_credit(step, &appt)?;
         }
         Ok(())
     }

@@ -6,13 +6,18 @@
 //! appointment used (in the windows it was counted in), sets the lead `returned`, and is
 //! written in the same transaction as the approved return. Only an approval writes a credit:
 //! a pending return shows in the billing summary as pending, not as a credit.
+//!
+//! A policy credit needs a charge to reverse. A transition that earns one before the
+//! appointment's own delivery was billed (a no-show marked while that delivery still waits
+//! for a retry or a lease) writes nothing then; the delivery that bills it writes the credit
+//! in the same transaction as the charge ([`standing_credit`]).
 
 use super::audit::Audit;
 use super::{gate, Engine, Step};
-use crate::lifecycle::Actor;
+use crate::lifecycle::{Actor, Life};
 use crate::model::*;
 use crate::returns::{self, ReturnError, ReturnRequest};
-use crate::status::{EventKind, LeadStatus, ReturnStatus};
+use crate::status::{AppointmentStatus, EventKind, LeadStatus, ReturnStatus};
 use crate::storage::{with_tx, Inserted};
 use crate::{Error, Result};
 use serde::Serialize;
@@ -269,6 +274,60 @@ pub(crate) fn policy_credit(
         decision_note: Some("return policy".to_string()),
     };
     Ok(record(step, appt, ret, EventKind::Credited)?.credit)
+}
+
+/// The policy credit an appointment's lifecycle earned before it was charged, written now:
+/// called by the delivery that has just written the appointment's charge, in its
+/// transaction. The change that brought the appointment to its status (its last audited
+/// status change: old and new status, actor, time) is judged as [`returns::auto_credit`]
+/// judged it when it was applied, under the workspace's policy of today and with the
+/// appointment's `reschedule_requested` as it is now. Returns the credit written, if any.
+pub(crate) fn standing_credit(
+    step: Step<'_>,
+    appt: &Appointment,
+) -> Result<Option<NewBillingEvent>> {
+    let after = appt.life();
+    if after.status.is_live() {
+        // Only a no-show or a cancellation earns a credit.
+        return Ok(None);
+    }
+    let policy = appt
+        .workspace_id()
+        .and_then(|w| step.snap.workspaces.get(w))
+        .map(|w| w.returns.clone())
+        .unwrap_or_default();
+    let events = step.tx.events(EventSubject::Appointment, appt.id.get())?;
+    let status = |e: &NewEvent, field: &str| {
+        e.detail
+            .get(field)
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<AppointmentStatus>().ok())
+    };
+    let Some((from, e)) = events.iter().rev().find_map(|e| {
+        let (from, to) = (status(e, "from_status")?, status(e, "to_status")?);
+        (from != to).then_some((from, e))
+    }) else {
+        return Ok(None);
+    };
+    if status(e, "to_status") != Some(after.status) {
+        return Ok(None);
+    }
+    let actor = Actor::parse(e.detail.get("actor").and_then(|v| v.as_str()).unwrap_or(""));
+    let before = Life {
+        status: from,
+        ..after.clone()
+    };
+    match returns::auto_credit(
+        &policy,
+        &before,
+        &after,
+        &actor,
+        appt.lifecycle.reschedule_requested,
+        e.created_at,
+    ) {
+        Some(reason) => policy_credit(step, appt, reason),
+        None => Ok(None),
+    }
 }
 
 fn audit_return(step: Step<'_>, id: ReturnId, r: &NewReturn, kind: EventKind) -> Result<()> {
