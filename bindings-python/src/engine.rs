@@ -1,4 +1,6 @@
-//! `Engine` (over SQLite): configuration, trusted intake, the intake wall, delivery, queries.
+//! `Engine` (over SQLite): configuration, trusted intake, the intake wall, delivery, queries,
+//! and the appointment's life after delivery (lifecycle, returns, redelivery, reassignment,
+//! reprocessing, Cal.com bookings).
 //!
 //! Results are the engine's own records and reports, serialized by serde and handed to Python
 //! by [`crate::convert::result_to_py`] (times become `datetime`). Every call that touches the
@@ -7,7 +9,10 @@
 use crate::convert::{from_py, result_to_py, to_json_text, to_py};
 use crate::errors::{err, validation};
 use crate::outcome::{outcome_to_py, outcomes_to_py};
-use crate::reports::{report_value, BillingSummary, ProviderTotals, WithEvents};
+use crate::reports::{
+    report_value, BillingSummary, Booking, DeliveryRecord, ProviderTotals, Reassigned, Reprocessed,
+    WithEvents,
+};
 use crate::routing::{rules_from_py, zip_arg};
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::Offset;
@@ -17,9 +22,15 @@ use leadroute_core::delivery::UreqTransport;
 use leadroute_core::email::EmailKeyRules;
 use leadroute_core::engine::{DeliveryReport, InboundRequest, IngestOutcome as CoreOutcome};
 use leadroute_core::intake::{self, RawRecord};
-use leadroute_core::model::{AppointmentId, ContactId, EventSubject, LeadId, RecordFormat};
+use leadroute_core::lifecycle::Actor;
+use leadroute_core::model::{
+    AppointmentId, ContactId, DeliveryId, EventSubject, LeadId, RecordFormat, RejectionFilter,
+    ReturnId, ReturnPolicy, Workspace,
+};
 use leadroute_core::routing::TiePolicy;
 use leadroute_core::seed;
+use leadroute_core::status::ReasonCode;
+use leadroute_core::storage::with_tx;
 use leadroute_core::validate::{ValidationOptions, VerticalRules};
 use leadroute_core::{Engine, EngineConfig, Error};
 use leadroute_sqlite::SqliteStore;
@@ -235,6 +246,50 @@ fn raw_record(
 /// `serde_json::Value` of an engine record, as an engine error when it does not serialize.
 fn value_of<T: serde::Serialize>(v: &T) -> Result<Value, Error> {
     serde_json::to_value(v).map_err(|e| Error::Internal(format!("serializing a result: {e}")))
+}
+
+/// Workspaces from their dicts in the seed's shape, with each one's ``returns`` policy
+/// (which `seed::load_workspaces` does not read) parsed here and set.
+fn workspaces_from(py: Python<'_>, value: &Value, webhook_base: &str) -> PyResult<Vec<Workspace>> {
+    let mut workspaces =
+        seed::load_workspaces(&value.to_string(), webhook_base).map_err(|e| err(py)(e.into()))?;
+    let Value::Array(items) = value else {
+        return Ok(workspaces);
+    };
+    for (workspace, item) in workspaces.iter_mut().zip(items) {
+        match item.get("returns") {
+            None | Some(Value::Null) => {}
+            Some(policy) => {
+                workspace.returns = serde_json::from_value::<ReturnPolicy>(policy.clone())
+                    .map_err(|e| {
+                        validation(
+                            py,
+                            &format!("workspaces.json: workspace {}: returns: {e}", workspace.id),
+                            "invalid_shape",
+                            Some("workspaces"),
+                        )
+                    })?;
+            }
+        }
+    }
+    Ok(workspaces)
+}
+
+/// `actor=`: `None` is `api`; otherwise `api`, `client`, `calcom`, `system` or a user id.
+fn actor_arg(actor: Option<&str>) -> Actor {
+    actor.map_or(Actor::Api, Actor::parse)
+}
+
+/// `reason=` of `reprocess_rejections`: a rejection reason code.
+fn reason_code_arg(py: Python<'_>, reason: &str) -> PyResult<ReasonCode> {
+    reason.trim().parse().map_err(|_| {
+        option_error(
+            py,
+            "reason",
+            reason,
+            "a rejection reason code such as unknown_product or missing_phone",
+        )
+    })
 }
 
 /// The event subject named in Python.
@@ -464,6 +519,16 @@ impl PyEngine {
     /// ``http://127.0.0.1:{port}`` placeholder in workspace webhook URLs. Providers,
     /// workspaces and rules are written in one transaction.
     ///
+    /// A workspace may carry ``returns``, its return policy: ``{"window_days" (days after
+    /// delivery; None: no limit), "allowed_reasons" ([]: any), "max_per_period" ({"count": n}
+    /// or {"percent": x} per calendar month, UTC; None: no limit), "review" (True: returns
+    /// wait for approval), "credit_no_show", "credit_late_cancel_hours"}``, and
+    /// ``delivery.events``, the lifecycle webhook events it receives (e.g.
+    /// ``["appointment.cancelled"]``; ``None``: all; ``appointment.created`` is always sent).
+    /// An inbound webhook with scheme ``cal_com`` takes a ``calcom`` block: ``{"provider_id",
+    /// "products" ({event type slug or id: product}), "phone_field", "zip_field"}`` (see
+    /// :meth:`ingest_cal_webhook`).
+    ///
     /// The rules are compiled before anything is written, so a bad set changes nothing.
     /// Raises ``ValidationError`` (``.field`` ``providers``, ``workspaces`` or ``rules``) for a
     /// bad shape or a rule that does not compile; ``ConflictError`` for a rule naming a
@@ -491,11 +556,11 @@ impl PyEngine {
             None => Vec::new(),
         };
         let workspaces = match workspaces {
-            Some(w) => seed::load_workspaces(
-                &from_py(w)?.to_string(),
+            Some(w) => workspaces_from(
+                py,
+                &from_py(w)?,
                 webhook_base.unwrap_or(seed::URL_TEMPLATE_ORIGIN),
-            )
-            .map_err(|e| err(py)(Error::from(e)))?,
+            )?,
             None => Vec::new(),
         };
         let rules = match rules {
@@ -527,8 +592,9 @@ impl PyEngine {
     /// Adds or updates inbound webhooks (dicts in the seed's ``webhook_configs`` shape: ``id``,
     /// ``name``, ``lead_type``, ``webhook_secret``, ``signature_scheme`` (``"github"``,
     /// ``"cal_com"``, ``"standard_webhooks"`` (default), ``"stripe"``), ``rate_limit``,
-    /// ``rate_window`` (seconds), ``is_active``). Providers post through one when it is in
-    /// their ``allowed_webhooks``. See :meth:`configure`.
+    /// ``rate_window`` (seconds), ``is_active``, and for a Cal.com booking webhook
+    /// ``calcom``). Providers post through one when it is in their ``allowed_webhooks``. See
+    /// :meth:`configure`.
     fn add_webhooks(&self, py: Python<'_>, webhooks: &Bound<'_, PyAny>) -> PyResult<()> {
         self.configure(py, None, None, None, None, Some(webhooks))
     }
@@ -707,12 +773,18 @@ impl PyEngine {
     }
 
     /// The appointment with this id as a dict, or ``None``: ``id``, ``lead_id``,
-    /// ``contact_id``, ``service_type``, ``zip_code``, ``appointment_date``, ``estimated_value``
-    /// (dollars), ``notes``, ``status`` and, when ``"routed"``, ``workspace_id``, ``rule_id``
-    /// (``None`` when assigned by hand), ``routing_method`` (``"auto"``/``"manual"``),
-    /// ``matched_at``, ``payment_rate_cents``, or, when ``"unrouted"``, ``unrouted_reason``;
-    /// then ``created_at``, ``forward_status``, ``forward_attempts``, ``forwarded_at``,
-    /// ``forward_response``, and ``events`` (the audit trail; a routing event's ``detail`` is
+    /// ``contact_id``, ``service_type``, ``zip_code``, ``appointment_date`` (its start),
+    /// ``estimated_value`` (dollars), ``notes``; ``routing_status`` and, when ``"routed"``,
+    /// ``workspace_id``, ``rule_id`` (``None`` when assigned by hand), ``routing_method``
+    /// (``"auto"``/``"manual"``), ``matched_at``, ``payment_rate_cents``, or, when
+    /// ``"unrouted"``, ``unrouted_reason``; the seed details ``end_time``,
+    /// ``duration_minutes``, ``appointment_type``, ``location_type``, ``location_address``,
+    /// ``customer_notes``, ``next_action``, ``next_action_date`` (a ``datetime.date``),
+    /// ``cal_booking_uid``; ``created_at``, ``forward_status``, ``forward_attempts``,
+    /// ``forwarded_at``, ``forward_response``; the lifecycle: ``status`` (``"scheduled"``,
+    /// ``"confirmed"``, ``"completed"``, ``"cancelled"``, ``"no_show"``, ``"rescheduled"``),
+    /// ``reschedule_count``, ``outcome``, ``cancellation_reason``, ``reschedule_requested``,
+    /// ``status_changed_at``; and ``events`` (the audit trail; a routing event's ``detail`` is
     /// its trace). Times are aware ``datetime`` objects in UTC.
     fn appointment<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
         self.query(py, |e| match e.appointment(AppointmentId(id))? {
@@ -776,9 +848,12 @@ impl PyEngine {
 
     /// Billing per workspace for charges recorded in ``since <= created_at < until`` (aware
     /// ``datetime`` or RFC 3339 strings; default: all time). Returns ``{"charges",
-    /// "charged_cents", "credits", "credited_cents", "net_cents", "per_workspace": [{
-    /// "workspace_id", "charges", "charged_cents", "credits", "credited_cents", "net_cents"}]}``
-    /// (amounts in integer cents; workspaces without events are left out).
+    /// "charged_cents", "credits", "credited_cents", "net_cents", "pending_returns",
+    /// "pending_return_cents", "per_workspace": [{"workspace_id", "charges", "charged_cents",
+    /// "credits", "credited_cents", "net_cents", "pending_returns", "pending_return_cents"}]}``
+    /// (amounts in integer cents; ``pending_returns`` counts returns waiting for review, and
+    /// ``pending_return_cents``, negative, is what they would credit; workspaces without
+    /// events are left out).
     #[pyo3(signature = (*, since = None, until = None))]
     fn billing_summary<'py>(
         &self,
@@ -891,8 +966,14 @@ impl PyEngine {
     /// ``returned``, in one transaction. Returns the credit: ``{"appointment_id",
     /// "workspace_id", "kind": "credit", "amount_cents" (negative), "created_at"}``.
     ///
-    /// Raises ``NotFoundError`` (``unknown_appointment``), and ``ConflictError`` when the
-    /// appointment was never billed (not delivered) or was already returned.
+    /// This is :meth:`request_return` by ``"api"`` under the workspace's return policy, for
+    /// a return approved at once.
+    ///
+    /// Raises ``NotFoundError`` (``unknown_appointment``), ``ConflictError`` when the
+    /// appointment was never billed (``not_billed``), was already returned
+    /// (``already_returned``) or the policy refuses it (``return_window_closed``,
+    /// ``return_limit_reached``) or leaves it pending for review (``return_not_pending``),
+    /// and ``ValidationError`` (``return_reason_not_allowed``).
     fn return_appointment<'py>(
         &self,
         py: Python<'py>,
@@ -901,6 +982,329 @@ impl PyEngine {
     ) -> PyResult<Bound<'py, PyAny>> {
         self.query(py, |e| {
             value_of(&e.return_appointment(AppointmentId(appointment_id), reason)?)
+        })
+    }
+
+    /// Confirms an appointment (``scheduled`` or ``rescheduled`` → ``confirmed``).
+    ///
+    /// ``actor`` says who made the change: ``None`` (``"api"``), ``"api"``, ``"client"``,
+    /// ``"calcom"``, ``"system"`` or a user id; it is kept in the appointment's history. In
+    /// one transaction the engine writes the new status, a ``confirmed`` history event and,
+    /// for a routed appointment whose workspace receives ``appointment.confirmed`` (see
+    /// ``delivery.events``), the client's webhook event, queued behind the appointment's
+    /// earlier deliveries.
+    ///
+    /// Returns ``{"appointment_id", "status", "previous_status", "applied", "delivery_id",
+    /// "credit"}``: ``applied`` is ``False`` for a no-op (it already is confirmed; nothing is
+    /// written), ``delivery_id`` the queued event or ``None``, ``credit`` the billing event a
+    /// return policy wrote or ``None``.
+    ///
+    /// Raises ``NotFoundError`` (``unknown_appointment``) and ``ConflictError``
+    /// (``invalid_transition``: the status does not allow it, e.g. a cancelled appointment;
+    /// nothing is written).
+    #[pyo3(signature = (id, *, actor = None))]
+    fn confirm_appointment<'py>(
+        &self,
+        py: Python<'py>,
+        id: i64,
+        actor: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = actor_arg(actor);
+        self.query(py, |e| {
+            value_of(&e.confirm_appointment(AppointmentId(id), &actor)?)
+        })
+    }
+
+    /// Moves an appointment to ``start``, and to ``end`` when given (else its duration is
+    /// kept): the id stays, ``reschedule_count`` goes up and the status becomes
+    /// ``rescheduled`` (from ``scheduled``, ``confirmed`` or ``rescheduled``). ``start`` and
+    /// ``end`` are aware ``datetime`` objects (or RFC 3339 strings with an offset); ``reason``
+    /// is kept in the history and sent to the client. Rescheduling to the time it already has
+    /// is a no-op. Returns the result as :meth:`confirm_appointment` does.
+    ///
+    /// Raises ``ValidationError`` (a ``ValueError``; ``invalid_time`` for a naive
+    /// ``datetime``, ``end_before_start`` with ``.field == "end"``), ``NotFoundError``, and
+    /// ``ConflictError`` (``invalid_transition``).
+    #[pyo3(signature = (id, start, *, end = None, reason = None, actor = None))]
+    fn reschedule_appointment<'py>(
+        &self,
+        py: Python<'py>,
+        id: i64,
+        start: &Bound<'py, PyAny>,
+        end: Option<&Bound<'py, PyAny>>,
+        reason: Option<String>,
+        actor: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let start = time_arg(py, "start", start)?;
+        let end = end.map(|t| time_arg(py, "end", t)).transpose()?;
+        let actor = actor_arg(actor);
+        self.query(py, |e| {
+            value_of(&e.reschedule_appointment(
+                AppointmentId(id),
+                start,
+                end,
+                reason.as_deref(),
+                &actor,
+            )?)
+        })
+    }
+
+    /// Cancels an appointment (from any live status: ``scheduled``, ``confirmed``,
+    /// ``rescheduled``), with an optional ``reason`` (kept as ``cancellation_reason``). A
+    /// cancelled appointment is never revived. Under a workspace policy with
+    /// ``credit_late_cancel_hours``, a cancellation by anyone but ``"client"`` less than that
+    /// many hours before the start credits the charge (``credit``). Returns the result as
+    /// :meth:`confirm_appointment` does; raises as it does.
+    #[pyo3(signature = (id, *, reason = None, actor = None))]
+    fn cancel_appointment<'py>(
+        &self,
+        py: Python<'py>,
+        id: i64,
+        reason: Option<String>,
+        actor: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = actor_arg(actor);
+        self.query(py, |e| {
+            value_of(&e.cancel_appointment(AppointmentId(id), reason.as_deref(), &actor)?)
+        })
+    }
+
+    /// Marks an appointment ``completed`` (from a live status, or from ``no_show`` as an
+    /// outcome correction), with an optional ``outcome`` (free text, e.g. ``"sold"``).
+    /// Returns the result as :meth:`confirm_appointment` does; raises as it does.
+    #[pyo3(signature = (id, *, outcome = None, actor = None))]
+    fn complete_appointment<'py>(
+        &self,
+        py: Python<'py>,
+        id: i64,
+        outcome: Option<String>,
+        actor: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = actor_arg(actor);
+        self.query(py, |e| {
+            value_of(&e.complete_appointment(AppointmentId(id), outcome.as_deref(), &actor)?)
+        })
+    }
+
+    /// Marks the customer a no-show (from a live status, or from ``completed`` as an outcome
+    /// correction). Under a workspace policy with ``credit_no_show`` a delivered
+    /// appointment's charge is credited at once (``credit``). Returns the result as
+    /// :meth:`confirm_appointment` does; raises as it does.
+    #[pyo3(signature = (id, *, actor = None))]
+    fn mark_no_show<'py>(
+        &self,
+        py: Python<'py>,
+        id: i64,
+        actor: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = actor_arg(actor);
+        self.query(py, |e| {
+            value_of(&e.mark_no_show(AppointmentId(id), &actor)?)
+        })
+    }
+
+    /// The appointment's lifecycle history, oldest first: its events of the kinds
+    /// ``confirmed``, ``rescheduled``, ``cancelled``, ``completed`` and ``no_show`` (event
+    /// dicts as :meth:`events` returns; ``detail`` holds the old and new values, the actor
+    /// and the reason). An unknown appointment has none.
+    fn appointment_history<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| value_of(&e.appointment_history(AppointmentId(id))?))
+    }
+
+    /// Requests the return of a delivered appointment on behalf of the workspace it was
+    /// charged to, under that workspace's ``returns`` policy: approved at once (the credit is
+    /// written, the capacity given back, the lead set ``returned``) or, with ``review``,
+    /// left ``pending`` until :meth:`approve_return` or :meth:`deny_return`.
+    ///
+    /// Returns ``{"return_id", "appointment_id", "workspace_id", "status" ("pending",
+    /// "approved"), "credit"}`` (``credit`` ``None`` while pending).
+    ///
+    /// Raises ``NotFoundError`` (``unknown_appointment``); ``ValidationError``
+    /// (``return_reason_not_allowed``, ``.field == "reason"``); ``ConflictError``
+    /// (``return_window_closed``, ``return_limit_reached``, ``not_billed``: never charged,
+    /// ``already_returned``). Nothing is written on error.
+    #[pyo3(signature = (appointment_id, reason, *, actor = None))]
+    fn request_return<'py>(
+        &self,
+        py: Python<'py>,
+        appointment_id: i64,
+        reason: &str,
+        actor: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = actor_arg(actor);
+        self.query(py, |e| {
+            value_of(&e.request_return(AppointmentId(appointment_id), reason, &actor)?)
+        })
+    }
+
+    /// Approves a pending return: writes its credit (``credit``), gives the capacity back and
+    /// sets the lead ``returned``; ``note`` is kept with the decision. Returns the result as
+    /// :meth:`request_return` does, with ``status == "approved"``.
+    ///
+    /// Raises ``NotFoundError`` (code ``not_found``) and ``ConflictError``
+    /// (``return_not_pending``: already approved or denied).
+    #[pyo3(signature = (return_id, *, note = None))]
+    fn approve_return<'py>(
+        &self,
+        py: Python<'py>,
+        return_id: i64,
+        note: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| {
+            value_of(&e.approve_return(ReturnId(return_id), note.as_deref())?)
+        })
+    }
+
+    /// Denies a pending return: no credit (``credit`` is ``None``, ``status == "denied"``).
+    /// Raises as :meth:`approve_return` does.
+    #[pyo3(signature = (return_id, *, note = None))]
+    fn deny_return<'py>(
+        &self,
+        py: Python<'py>,
+        return_id: i64,
+        note: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| {
+            value_of(&e.deny_return(ReturnId(return_id), note.as_deref())?)
+        })
+    }
+
+    /// The stored return with this id, or ``None``: ``{"id", "appointment_id",
+    /// "workspace_id", "reason", "status", "actor", "credit_cents" (negative: the charge
+    /// reversed), "requested_at", "decided_at", "decision_note"}``.
+    fn return_record<'py>(&self, py: Python<'py>, return_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| value_of(&e.return_record(ReturnId(return_id))?))
+    }
+
+    /// The appointment's deliveries (its own ``appointment.created`` and its lifecycle
+    /// events), by ``sequence``: ``{"id", "appointment_id", "event", "sequence",
+    /// "workspace_id", "webhook_id", "url", "payload" (the exact JSON text posted),
+    /// "next_attempt_at", "created_at", "status" ("pending", "success", "failed"),
+    /// "attempts", "locked_until", "retry_base"}``. An unknown appointment has none.
+    fn deliveries<'py>(&self, py: Python<'py>, appointment_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| {
+            let rows = with_tx(&**e.store(), |tx| {
+                Ok(tx.deliveries_for_appointment(AppointmentId(appointment_id))?)
+            })?;
+            value_of(
+                &rows
+                    .into_iter()
+                    .map(DeliveryRecord::from)
+                    .collect::<Vec<_>>(),
+            )
+        })
+    }
+
+    /// Sends a failed or abandoned delivery again: due now, with the same ``webhook-id``
+    /// (the client's idempotency key) and a fresh retry schedule; attempt numbers go on. For
+    /// the appointment's own delivery, its ``forward_status`` is ``pending`` again and a lead
+    /// marked ``delivery_failed`` is ``routed`` again. Post it with :meth:`deliver_due`.
+    /// Returns the delivery as queued (a dict as :meth:`deliveries` returns).
+    ///
+    /// Raises ``NotFoundError`` (``unknown_delivery``) and ``ConflictError`` for a delivery
+    /// already delivered.
+    fn redeliver<'py>(&self, py: Python<'py>, delivery_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| {
+            value_of(&DeliveryRecord::from(e.redeliver(DeliveryId(delivery_id))?))
+        })
+    }
+
+    /// Routes a returned, undeliverable or unrouted appointment again, to the next eligible
+    /// workspace (skipping the current one when ``exclude_current``); it keeps its id and
+    /// lifecycle. A routed result queues its delivery to the new workspace.
+    ///
+    /// Returns ``{"appointment_id", "from_workspace_id", "routing" ("routed" or
+    /// "unrouted"), "workspace_id", "rule_id", "unrouted_reason", "delivery_id", "trace"}``
+    /// (``workspace_id``/``rule_id`` when routed, ``unrouted_reason`` when not; ``trace`` the
+    /// routing trace, where the excluded workspace shows as ``excluded_workspace``).
+    ///
+    /// Raises ``NotFoundError`` (``unknown_appointment``) and ``ConflictError`` when the
+    /// appointment is with a workspace and neither returned nor undeliverable, or is no
+    /// longer live (completed, cancelled, no-show).
+    #[pyo3(signature = (appointment_id, *, exclude_current = true))]
+    fn reassign<'py>(
+        &self,
+        py: Python<'py>,
+        appointment_id: i64,
+        exclude_current: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| {
+            value_of(&Reassigned::from(
+                e.reassign(AppointmentId(appointment_id), exclude_current)?,
+            ))
+        })
+    }
+
+    /// Runs stored rejections again through today's configuration (e.g. after adding a
+    /// provider's product or fixing its field map), ``batch`` per transaction. Every filter
+    /// set must match: ``reason`` (a rejection reason code such as ``"unknown_product"``),
+    /// ``provider_id``, ``since <= received_at < until`` (aware ``datetime`` or RFC 3339).
+    /// An accepted record becomes a lead (and an appointment, routed and queued); the others
+    /// stay rejected, noted as reprocessed.
+    ///
+    /// Returns ``{"examined", "accepted": [{"rejection_id", "lead_id"}], "still_rejected":
+    /// {first reason code: n}, "unreplayable"}`` (``unreplayable``: the provider is gone).
+    /// Raises ``ValidationError`` (``invalid_option``) for an unknown reason code.
+    #[pyo3(signature = (*, reason = None, provider_id = None, since = None, until = None, batch = 500))]
+    fn reprocess_rejections<'py>(
+        &self,
+        py: Python<'py>,
+        reason: Option<&str>,
+        provider_id: Option<String>,
+        since: Option<&Bound<'py, PyAny>>,
+        until: Option<&Bound<'py, PyAny>>,
+        batch: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = RejectionFilter {
+            reason: reason.map(|r| reason_code_arg(py, r)).transpose()?,
+            provider_id,
+            from: since.map(|t| time_arg(py, "since", t)).transpose()?,
+            to: until.map(|t| time_arg(py, "until", t)).transpose()?,
+        };
+        self.query(py, |e| {
+            value_of(&Reprocessed::from(e.reprocess_rejections(&filter, batch)?))
+        })
+    }
+
+    /// Takes one Cal.com booking webhook delivery (payload version 2021-10-20) for the
+    /// inbound webhook ``webhook_id`` (scheme ``cal_com``, with a secret and a ``calcom``
+    /// block; see :meth:`configure`). ``body`` is the request's exact bytes; ``headers`` (a
+    /// mapping or ``(name, value)`` pairs, names compared case-insensitively) must carry
+    /// ``X-Cal-Signature-256``, the hex HMAC-SHA256 of the body under the secret.
+    ///
+    /// ``BOOKING_CREATED`` creates the lead and appointment (routed and queued like any
+    /// other); later triggers move the same appointment (a reschedule keeps its id) to the
+    /// state the booking's whole event history folds to, with the actor ``calcom``. Every
+    /// delivery is stored once: the same one again changes nothing.
+    ///
+    /// Returns ``{"trigger", "uid", "appointment_id", "status" (the lifecycle status after
+    /// this delivery), "applied", "duplicate", "routing", "workspace_id", "rule_id",
+    /// "unrouted_reason", "rejection_id"}``: ``applied`` is ``False`` for a duplicate, a stale
+    /// event or an unknown trigger; ``routing`` (and its fields) is set when this delivery
+    /// created the appointment; ``rejection_id`` when the booking did not make a valid lead.
+    ///
+    /// Raises ``NotFoundError`` (``unknown_webhook``: unknown, inactive or not a Cal.com
+    /// webhook); ``UnauthorizedError`` (``calcom_no_secret``, ``calcom_missing_signature``,
+    /// ``calcom_bad_signature``; nothing is stored); ``ValidationError`` (``calcom_malformed``,
+    /// ``.field == "body"``; the bytes are kept as a rejection); ``TypeError`` for another body
+    /// type.
+    fn ingest_cal_webhook<'py>(
+        &self,
+        py: Python<'py>,
+        webhook_id: &str,
+        body: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = body_bytes(body)?;
+        let headers = header_pairs(Some(headers))?;
+        self.query(py, |e| {
+            let pairs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            value_of(&Booking::from(
+                e.ingest_cal_webhook(webhook_id, &body, &pairs)?,
+            ))
         })
     }
 

@@ -5,8 +5,11 @@
 //! `.field` it concerns). The message is the Rust error's `Display`, so the cause is kept.
 
 use leadroute_core::auth::AuthError;
+use leadroute_core::calcom::CalcomError;
 use leadroute_core::capacity::CapacityError;
+use leadroute_core::lifecycle::LifecycleError;
 use leadroute_core::phone::PhoneError;
+use leadroute_core::returns::ReturnError;
 use leadroute_core::seed::SeedError;
 use leadroute_core::{Error, ErrorKind};
 use pyo3::prelude::*;
@@ -81,6 +84,9 @@ fn classify(e: &Error) -> (&'static str, String, Option<&'static str>) {
             _ => "rules",
         }),
         Error::Delivery(_) => Some("webhook_secret"),
+        Error::Lifecycle(LifecycleError::EndBeforeStart { .. }) => Some("end"),
+        Error::Return(ReturnError::ReasonNotAllowed { .. }) => Some("reason"),
+        Error::Calcom(CalcomError::Malformed { .. }) => Some("body"),
         _ => None,
     };
     let class = match (e.kind(), e) {

@@ -199,6 +199,44 @@ impl Replayed {
     }
 }
 
+/// A routing outcome as the flat attributes results carry: ``routing`` (``"routed"`` or
+/// ``"unrouted"``), then ``workspace_id`` and ``rule_id``, or ``unrouted_reason``; all
+/// ``None`` without an outcome.
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct RoutingParts {
+    /// `"routed"` or `"unrouted"`.
+    pub routing: Option<&'static str>,
+    /// The workspace of a routed outcome.
+    pub workspace_id: Option<String>,
+    /// The rule of a routed outcome.
+    pub rule_id: Option<i64>,
+    /// The reason code of an unrouted outcome.
+    pub unrouted_reason: Option<&'static str>,
+}
+
+impl RoutingParts {
+    /// The parts of `routing`.
+    pub fn of(routing: Option<RoutingOutcome>) -> RoutingParts {
+        match routing {
+            Some(RoutingOutcome::Routed {
+                workspace_id,
+                rule_id,
+            }) => RoutingParts {
+                routing: Some("routed"),
+                workspace_id: Some(workspace_id),
+                rule_id: Some(rule_id),
+                unrouted_reason: None,
+            },
+            Some(RoutingOutcome::Unrouted(reason)) => RoutingParts {
+                routing: Some("unrouted"),
+                unrouted_reason: Some(reason.code()),
+                ..RoutingParts::default()
+            },
+            None => RoutingParts::default(),
+        }
+    }
+}
+
 fn opt<T: std::fmt::Debug>(v: &Option<T>) -> String {
     v.as_ref().map_or("None".to_string(), |x| format!("{x:?}"))
 }
@@ -218,16 +256,12 @@ pub fn outcome_to_py(py: Python<'_>, o: IngestOutcome) -> PyResult<Py<PyAny>> {
                 Some((id, routing)) => (Some(id.get()), Some(routing)),
                 None => (None, None),
             };
-            let (routing, workspace_id, rule_id, unrouted_reason) = match routing {
-                Some(RoutingOutcome::Routed {
-                    workspace_id,
-                    rule_id,
-                }) => (Some("routed"), Some(workspace_id), Some(rule_id), None),
-                Some(RoutingOutcome::Unrouted(reason)) => {
-                    (Some("unrouted"), None, None, Some(reason.code()))
-                }
-                None => (None, None, None, None),
-            };
+            let RoutingParts {
+                routing,
+                workspace_id,
+                rule_id,
+                unrouted_reason,
+            } = RoutingParts::of(routing);
             Py::new(
                 py,
                 Accepted {

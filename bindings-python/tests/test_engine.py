@@ -146,8 +146,10 @@ def test_ingest_300_records_end_to_end(engine: leadroute.Engine, receiver: Recei
         assert trace is not None and trace["outcome"].get("workspace_id") == o.workspace_id
         assert o.appointment_id is not None
         a = engine.appointment(o.appointment_id)
-        assert a is not None and a["status"] == "routed"
-        assert (a["status"], a["workspace_id"], a["rule_id"]) == ("routed", o.workspace_id, o.rule_id)
+        assert a is not None and a["routing_status"] == "routed" and a["status"] == "scheduled"
+        assert (a["routing_status"], a["workspace_id"], a["rule_id"]) == (
+            "routed", o.workspace_id, o.rule_id
+        )
         assert is_utc(a["appointment_date"]) and is_utc(a["matched_at"]) and is_utc(a["created_at"])
         assert a["forwarded_at"] is None
         assert a["routing_method"] == "auto" and a["forward_status"] == "pending"
@@ -177,7 +179,7 @@ def test_ingest_300_records_end_to_end(engine: leadroute.Engine, receiver: Recei
     # The unrouted queue.
     queue = engine.unrouted(limit=1000)
     assert len(queue) == c["appointments_unrouted"]
-    assert all(a["status"] == "unrouted" and a["unrouted_reason"] for a in queue)
+    assert all(a["routing_status"] == "unrouted" and a["unrouted_reason"] for a in queue)
     assert all(is_utc(a["appointment_date"]) and "events" not in a for a in queue)
     assert [a["id"] for a in engine.unrouted(2, after=queue[0]["id"])] == [
         a["id"] for a in queue[1:3]
@@ -263,8 +265,10 @@ def test_manual_assignment_reroute_and_backtest(engine: leadroute.Engine) -> Non
     # assign_manually routes it by hand; a routed appointment is never moved.
     engine.assign_manually(appt["id"], active_ws, note="called the client")
     a = engine.appointment(appt["id"])
-    assert a is not None and a["status"] == "routed"
-    assert (a["status"], a["workspace_id"], a["routing_method"]) == ("routed", active_ws, "manual")
+    assert a is not None and a["routing_status"] == "routed"
+    assert (a["routing_status"], a["workspace_id"], a["routing_method"]) == (
+        "routed", active_ws, "manual"
+    )
     assert a["events"][-1]["event_type"] == "assigned_manually"
     assert a["events"][-1]["detail"]["note"] == "called the client"
     with pytest.raises(leadroute.ConflictError):
@@ -515,7 +519,7 @@ def test_return_appointment_credits_and_lead_status_history(
         if a is not None and a["forward_status"] == "success":
             done.append((o, a))
     o, a = done[0]
-    assert a["status"] == "routed"
+    assert a["routing_status"] == "routed" and a["status"] == "scheduled"
     before = engine.billing_summary()
     assert before["credits"] == 0
 

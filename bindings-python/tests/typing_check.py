@@ -8,6 +8,9 @@ classes narrowed by ``match``. ``run()`` also executes the checks on an in-memor
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import pathlib
 import sys
@@ -27,7 +30,9 @@ if TYPE_CHECKING:
         BacktestReport,
         BillingEvent,
         BillingSummary,
+        BookingResult,
         Contact,
+        Delivery,
         DeliveryReport,
         EndpointHealth,
         Event,
@@ -36,11 +41,17 @@ if TYPE_CHECKING:
         ProviderConfig,
         ProviderTotals,
         ProviderUsage,
+        ReassignResult,
+        ReprocessedLead,
+        ReprocessReport,
         RerouteReport,
+        ReturnRecord,
+        ReturnResult,
         RoutedAppointmentDetail,
         RoutingTrace,
         RuleConfig,
         StoreCounts,
+        TransitionResult,
         UnroutedAppointment,
         UnroutedAppointmentDetail,
         WebhookConfig,
@@ -58,6 +69,15 @@ WORKSPACES: list[WorkspaceConfig] = [
         "payment_rate": 25.0,
         "capacity": {"caps": [{"period": "day", "limit": 50}]},
         "schedule": None,
+        "delivery": {"envelope": True, "events": ["appointment.cancelled"]},
+        "returns": {
+            "window_days": 30,
+            "allowed_reasons": ["wrong_number"],
+            "max_per_period": {"percent": 10.0},
+            "review": True,
+            "credit_no_show": True,
+            "credit_late_cancel_hours": 24,
+        },
     }
 ]
 RULES: list[RuleConfig] = [
@@ -72,8 +92,18 @@ RULES: list[RuleConfig] = [
         "radius": {"zip": "46262", "miles": 0.0},
     }
 ]
+CAL_SECRET = "cal-secret"
 WEBHOOKS: list[WebhookConfig] = [
-    {"id": "wh", "lead_type": "solar", "signature_scheme": "github", "webhook_secret": "s"}
+    {"id": "wh", "lead_type": "solar", "signature_scheme": "github", "webhook_secret": "s"},
+    {
+        "id": "cal",
+        "signature_scheme": "cal_com",
+        "webhook_secret": CAL_SECRET,
+        "calcom": {"provider_id": "p", "products": {"solar-consultation": "Solar"}},
+    },
+]
+_AppointmentStatus = Literal[
+    "scheduled", "confirmed", "completed", "cancelled", "no_show", "rescheduled"
 ]
 
 
@@ -142,7 +172,13 @@ def check_queries(engine: leadroute.Engine, lead_id: int) -> None:
     a = engine.appointment(1)
     assert_type(a, "RoutedAppointmentDetail | UnroutedAppointmentDetail | None")
     assert a is not None
-    if a["status"] == "routed":
+    assert_type(
+        a["status"],
+        Literal["scheduled", "confirmed", "completed", "cancelled", "no_show", "rescheduled"],
+    )
+    assert_type(a["end_time"], datetime | None)
+    assert_type(a["next_action_date"], date | None)
+    if a["routing_status"] == "routed":
         assert_type(a["workspace_id"], str)
         assert_type(a["routing_method"], Literal["auto", "manual"])
         assert_type(a["matched_at"], datetime)
@@ -198,6 +234,67 @@ def check_queries(engine: leadroute.Engine, lead_id: int) -> None:
             raise AssertionError("no route")
 
 
+def check_aftercare(engine: leadroute.Engine) -> None:
+    """The lifecycle, deliveries, reprocessing and Cal.com results (appointment 1 is routed
+    and not delivered)."""
+    t = engine.confirm_appointment(1, actor="client")
+    assert_type(t, "TransitionResult")
+    assert_type(t["status"], _AppointmentStatus)
+    assert_type(t["delivery_id"], int | None)
+    assert_type(t["credit"], "BillingEvent | None")
+    assert (t["status"], t["applied"], t["delivery_id"]) == ("confirmed", True, None)
+    moved = engine.reschedule_appointment(
+        1, datetime(2031, 1, 2, 15, 0, tzinfo=timezone.utc), end=None, reason="asked"
+    )
+    assert_type(moved, "TransitionResult")
+    assert moved["previous_status"] == "confirmed" and moved["status"] == "rescheduled"
+    done = engine.complete_appointment(1, outcome="sold")
+    assert done["status"] == "completed"
+    assert engine.mark_no_show(1, actor=None)["status"] == "no_show"
+    history = engine.appointment_history(1)
+    assert_type(history, "list[Event]")
+    assert [e["event_type"] for e in history] == ["confirmed", "rescheduled", "completed", "no_show"]
+    deliveries = engine.deliveries(1)
+    assert_type(deliveries, "list[Delivery]")
+    assert_type(deliveries[0]["next_attempt_at"], datetime)
+    assert [d["event"] for d in deliveries] == ["appointment.created"]
+    try:
+        engine.request_return(1, "wrong_number")
+    except leadroute.ConflictError as e:
+        assert e.code == "not_billed"
+    assert_type(engine.return_record(1), "ReturnRecord | None")
+    report = engine.reprocess_rejections(reason="invalid_phone", provider_id="p", batch=10)
+    assert_type(report, "ReprocessReport")
+    assert_type(report["accepted"], "list[ReprocessedLead]")
+    assert report["accepted"] == []
+    body = json.dumps(
+        {
+            "triggerEvent": "BOOKING_CREATED",
+            "createdAt": "2030-12-01T10:00:00.000Z",
+            "payload": {
+                "type": "solar-consultation",
+                "uid": "bk-1",
+                "startTime": "2031-01-05T15:00:00Z",
+                "endTime": "2031-01-05T15:30:00Z",
+                "attendees": [{"name": "Dana Whitfield", "email": "dana@example.com"}],
+                "responses": {
+                    "attendeePhoneNumber": {"value": "+13178637777"},
+                    "zip": {"value": "46262"},
+                },
+            },
+        }
+    ).encode()
+    signature = hmac.new(CAL_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    booking = engine.ingest_cal_webhook("cal", body, {"X-Cal-Signature-256": signature})
+    assert_type(booking, "BookingResult")
+    assert_type(booking["status"], _AppointmentStatus | None)
+    assert_type(booking["routing"], Literal["routed", "unrouted"] | None)
+    assert booking["applied"] and booking["routing"] == "routed"
+    assert booking["appointment_id"] is not None
+    cancelled = engine.cancel_appointment(booking["appointment_id"], reason="moved away")
+    assert cancelled["delivery_id"] is not None, "the workspace receives cancellations"
+
+
 def delivered_and_returned(engine: leadroute.Engine, appointment_id: int) -> None:
     """Types only (needs a webhook receiver): delivery, returns, endpoints."""
     report = engine.deliver_due(limit=None)
@@ -208,6 +305,15 @@ def delivered_and_returned(engine: leadroute.Engine, appointment_id: int) -> Non
     assert_type(credit["kind"], Literal["charge", "credit"])
     assert_type(engine.enable_endpoint("w"), int)
     engine.assign_manually(appointment_id, "w", note="by hand")
+    asked = engine.request_return(appointment_id, "wrong_number", actor="client")
+    assert_type(asked, "ReturnResult")
+    assert_type(asked["status"], Literal["pending", "approved", "denied"])
+    assert_type(engine.approve_return(asked["return_id"], note="ok"), "ReturnResult")
+    assert_type(engine.deny_return(asked["return_id"]), "ReturnResult")
+    assert_type(engine.redeliver(1), "Delivery")
+    moved = engine.reassign(appointment_id, exclude_current=True)
+    assert_type(moved, "ReassignResult")
+    assert_type(moved["trace"], "RoutingTrace | None")
 
 
 def run(path: str | os.PathLike[str] = ":memory:") -> None:
@@ -218,6 +324,7 @@ def run(path: str | os.PathLike[str] = ":memory:") -> None:
         engine.add_webhooks(WEBHOOKS)
         lead_id = check_outcomes(engine)
         check_queries(engine, lead_id)
+        check_aftercare(engine)
         assert not engine.closed
     assert engine.closed
     assert_type(engine.path, str)

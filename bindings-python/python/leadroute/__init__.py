@@ -13,9 +13,14 @@ re-exports it with Python exception classes (``leadroute.errors``).
   provider's HTTP request (``ingest_request``: API key, signatures, rate limits);
   ``deliver_due``; queries (``lead``, ``contact``, ``appointment``, ``events``,
   ``lead_status_history``, ``counts``, ``unrouted``, ``billing_summary``,
-  ``provider_usage``, ``provider_totals``, ``endpoint_health``); ``explain``,
-  ``reroute_unrouted``, ``backtest``, ``assign_manually``, ``return_appointment``,
-  ``enable_endpoint``.
+  ``provider_usage``, ``provider_totals``, ``endpoint_health``, ``deliveries``,
+  ``return_record``); ``explain``, ``reroute_unrouted``, ``backtest``, ``assign_manually``,
+  ``enable_endpoint``. After delivery: the lifecycle (``confirm_appointment``,
+  ``reschedule_appointment``, ``cancel_appointment``, ``complete_appointment``,
+  ``mark_no_show``, ``appointment_history``); returns under the workspace's policy
+  (``request_return``, ``approve_return``, ``deny_return``, ``return_appointment``);
+  ``redeliver``, ``reassign``, ``reprocess_rejections``; Cal.com bookings
+  (``ingest_cal_webhook``).
 - ``Accepted``, ``Rejected``, ``Replayed``: what became of an ingested record, for
   ``match`` and ``isinstance`` (``IngestOutcome``, their union, is for annotations).
 - ``hash_api_key``: the stored form of a provider API key.

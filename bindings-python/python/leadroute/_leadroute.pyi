@@ -6,14 +6,15 @@
 Every dict that goes in or comes out has a ``TypedDict`` here: the configuration dicts
 (``ProviderConfig``, ``WorkspaceConfig``, ``RuleConfig``, ``WebhookConfig``) and the results
 (``Lead``, ``Contact``, ``RoutedAppointment`` / ``UnroutedAppointment``, ``Event``,
-``StoreCounts``, ``BillingSummary``, ``DeliveryReport``, ``ProviderUsage``, ...). They exist for
+``StoreCounts``, ``BillingSummary``, ``DeliveryReport``, ``ProviderUsage``,
+``TransitionResult``, ``ReturnResult``, ``Delivery``, ``BookingResult``, ...). They exist for
 type checkers only (``@type_check_only``); import them under ``typing.TYPE_CHECKING``::
 
     if TYPE_CHECKING:
         from leadroute._leadroute import Lead
 
-Times in results are aware ``datetime.datetime`` objects in UTC (``ProviderUsage["day"]`` is
-a ``datetime.date``). Free-form JSON (a lead's ``fields``, an event's ``detail``) is
+Times in results are aware ``datetime.datetime`` objects in UTC (``ProviderUsage["day"]`` and
+an appointment's ``next_action_date`` are ``datetime.date`` objects). Free-form JSON (a lead's ``fields``, an event's ``detail``) is
 ``dict[str, Any]``: its keys depend on the record or the event.
 """
 
@@ -68,9 +69,42 @@ _SkipCode: TypeAlias = Literal[
     "cap_reached",
     "budget_spent",
     "consent_required",
+    "excluded_workspace",
 ]
 _CapPeriod: TypeAlias = Literal["hour", "day", "week", "month"]
 _BillingKind: TypeAlias = Literal["charge", "credit"]
+_AppointmentStatus: TypeAlias = Literal[
+    "scheduled", "confirmed", "completed", "cancelled", "no_show", "rescheduled"
+]
+_ReturnStatus: TypeAlias = Literal["pending", "approved", "denied"]
+_WebhookEventType: TypeAlias = Literal[
+    "appointment.created",
+    "appointment.confirmed",
+    "appointment.rescheduled",
+    "appointment.cancelled",
+    "appointment.completed",
+    "appointment.no_show",
+]
+_RejectionReason: TypeAlias = Literal[
+    "malformed_record",
+    "wrong_type",
+    "missing_phone",
+    "invalid_phone",
+    "missing_zip",
+    "invalid_zip",
+    "unknown_zip",
+    "inactive_zip",
+    "missing_product",
+    "unknown_product",
+    "lead_type_not_allowed",
+    "invalid_appointment_date",
+    "missing_email",
+    "invalid_email",
+    "missing_required_field",
+    "field_too_long",
+]
+# Who made a change: "api", "client", "calcom", "system", or a user id (any other text).
+_Actor: TypeAlias = str
 
 _Record: TypeAlias = Mapping[str, Any] | str | bytes | bytearray
 _Body: TypeAlias = Mapping[str, Any] | str | bytes | bytearray
@@ -125,6 +159,40 @@ class DeliveryOptionsConfig(TypedDict, total=False):
     constants: Mapping[str, Any]
     envelope: bool
     additional_secrets: Sequence[str]
+    events: Sequence[_WebhookEventType] | None
+
+@type_check_only
+class ReturnCountLimit(TypedDict):
+    """At most ``count`` returns per billing period (a calendar month, UTC)."""
+
+    count: int
+
+@type_check_only
+class ReturnPercentLimit(TypedDict):
+    """At most ``percent`` (0-100) of the period's charged appointments returned."""
+
+    percent: float
+
+@type_check_only
+class ReturnPolicyConfig(TypedDict, total=False):
+    """A workspace's return policy; every field optional (the default approves any return at
+    once, at any time, with no automatic credits)."""
+
+    window_days: int | None
+    allowed_reasons: Sequence[str]
+    max_per_period: ReturnCountLimit | ReturnPercentLimit | None
+    review: bool
+    credit_no_show: bool
+    credit_late_cancel_hours: int | None
+
+@type_check_only
+class CalcomConfig(TypedDict, total=False):
+    """A Cal.com booking webhook's settings (``WebhookConfig["calcom"]``)."""
+
+    provider_id: Required[str]
+    products: Required[Mapping[str, str]]
+    phone_field: str
+    zip_field: str
 
 @type_check_only
 class ProviderConfig(TypedDict, total=False):
@@ -160,6 +228,7 @@ class WorkspaceConfig(TypedDict, total=False):
     schedule: ScheduleConfig | None
     delivery: DeliveryOptionsConfig
     require_consent: bool
+    returns: ReturnPolicyConfig | None
 
 @type_check_only
 class RadiusConfig(TypedDict):
@@ -200,6 +269,7 @@ class WebhookConfig(TypedDict, total=False):
     rate_limit: int | None
     rate_window: int | None
     is_active: bool
+    calcom: CalcomConfig | None
 
 # ---------------------------------------------------------------------------------------------
 # Routing traces
@@ -319,17 +389,33 @@ class _AppointmentBase(TypedDict):
     appointment_date: datetime
     estimated_value: float | None
     notes: str | None
+    end_time: datetime | None
+    duration_minutes: int | None
+    appointment_type: str | None
+    location_type: str | None
+    location_address: str | None
+    customer_notes: str | None
+    next_action: str | None
+    next_action_date: date | None
+    cal_booking_uid: str | None
     created_at: datetime
     forward_status: _ForwardStatus
     forward_attempts: int
     forwarded_at: datetime | None
     forward_response: str | None
+    status: _AppointmentStatus
+    reschedule_count: int
+    outcome: str | None
+    cancellation_reason: str | None
+    reschedule_requested: bool
+    status_changed_at: datetime | None
 
 @type_check_only
 class RoutedAppointment(_AppointmentBase):
-    """An appointment routed to a workspace (``status == "routed"``)."""
+    """An appointment routed to a workspace (``routing_status == "routed"``); ``status`` is
+    its lifecycle status."""
 
-    status: Literal["routed"]
+    routing_status: Literal["routed"]
     workspace_id: str
     rule_id: int | None
     routing_method: _RoutingMethod
@@ -338,9 +424,9 @@ class RoutedAppointment(_AppointmentBase):
 
 @type_check_only
 class UnroutedAppointment(_AppointmentBase):
-    """An appointment in the unrouted queue (``status == "unrouted"``)."""
+    """An appointment in the unrouted queue (``routing_status == "unrouted"``)."""
 
-    status: Literal["unrouted"]
+    routing_status: Literal["unrouted"]
     unrouted_reason: _UnroutedReason
 
 @type_check_only
@@ -393,6 +479,8 @@ class BillingSummaryRow(TypedDict):
     credits: int
     credited_cents: int
     net_cents: int
+    pending_returns: int
+    pending_return_cents: int
 
 @type_check_only
 class BillingSummary(TypedDict):
@@ -403,6 +491,8 @@ class BillingSummary(TypedDict):
     credits: int
     credited_cents: int
     net_cents: int
+    pending_returns: int
+    pending_return_cents: int
     per_workspace: list[BillingSummaryRow]
 
 @type_check_only
@@ -414,6 +504,109 @@ class BillingEvent(TypedDict):
     kind: _BillingKind
     amount_cents: int
     created_at: datetime
+
+@type_check_only
+class TransitionResult(TypedDict):
+    """What a lifecycle call did (``applied`` is ``False`` for a no-op)."""
+
+    appointment_id: int
+    status: _AppointmentStatus
+    previous_status: _AppointmentStatus
+    applied: bool
+    delivery_id: int | None
+    credit: BillingEvent | None
+
+@type_check_only
+class ReturnResult(TypedDict):
+    """What a return request or decision came to (``credit`` when approved)."""
+
+    return_id: int
+    appointment_id: int
+    workspace_id: str
+    status: _ReturnStatus
+    credit: BillingEvent | None
+
+@type_check_only
+class ReturnRecord(TypedDict):
+    """A stored return (``credit_cents`` negative: the charge reversed)."""
+
+    id: int
+    appointment_id: int
+    workspace_id: str
+    reason: str
+    status: _ReturnStatus
+    actor: str
+    credit_cents: int
+    requested_at: datetime
+    decided_at: datetime | None
+    decision_note: str | None
+
+@type_check_only
+class Delivery(TypedDict):
+    """An outbox row: one webhook event for one appointment (``payload`` is the exact JSON
+    text posted)."""
+
+    id: int
+    appointment_id: int
+    event: _WebhookEventType
+    sequence: int
+    workspace_id: str
+    webhook_id: str
+    url: str
+    payload: str
+    next_attempt_at: datetime
+    created_at: datetime
+    status: _ForwardStatus
+    attempts: int
+    locked_until: datetime | None
+    retry_base: int
+
+@type_check_only
+class ReassignResult(TypedDict):
+    """What ``Engine.reassign`` did: ``workspace_id`` and ``rule_id`` when routed,
+    ``unrouted_reason`` when not."""
+
+    appointment_id: int
+    from_workspace_id: str | None
+    routing: Literal["routed", "unrouted"]
+    workspace_id: str | None
+    rule_id: int | None
+    unrouted_reason: _UnroutedReason | None
+    delivery_id: int | None
+    trace: RoutingTrace | None
+
+@type_check_only
+class ReprocessedLead(TypedDict):
+    """A rejection that became a lead."""
+
+    rejection_id: int
+    lead_id: int
+
+@type_check_only
+class ReprocessReport(TypedDict):
+    """What ``Engine.reprocess_rejections`` did (``still_rejected`` by first reason code)."""
+
+    examined: int
+    accepted: list[ReprocessedLead]
+    still_rejected: dict[str, int]
+    unreplayable: int
+
+@type_check_only
+class BookingResult(TypedDict):
+    """What one Cal.com delivery did; ``routing`` and its fields when it created the
+    appointment."""
+
+    trigger: str
+    uid: str | None
+    appointment_id: int | None
+    status: _AppointmentStatus | None
+    applied: bool
+    duplicate: bool
+    routing: Literal["routed", "unrouted"] | None
+    workspace_id: str | None
+    rule_id: int | None
+    unrouted_reason: _UnroutedReason | None
+    rejection_id: int | None
 
 @type_check_only
 class ProviderUsage(TypedDict):
@@ -730,5 +923,44 @@ class Engine:
     def backtest(self, rules: Sequence[RuleConfig]) -> BacktestReport: ...
     def assign_manually(self, appointment_id: int, workspace_id: str, note: str = "") -> None: ...
     def return_appointment(self, appointment_id: int, reason: str) -> BillingEvent: ...
+    def confirm_appointment(self, id: int, *, actor: _Actor | None = None) -> TransitionResult: ...
+    def reschedule_appointment(
+        self,
+        id: int,
+        start: _Time,
+        *,
+        end: _Time | None = None,
+        reason: str | None = None,
+        actor: _Actor | None = None,
+    ) -> TransitionResult: ...
+    def cancel_appointment(
+        self, id: int, *, reason: str | None = None, actor: _Actor | None = None
+    ) -> TransitionResult: ...
+    def complete_appointment(
+        self, id: int, *, outcome: str | None = None, actor: _Actor | None = None
+    ) -> TransitionResult: ...
+    def mark_no_show(self, id: int, *, actor: _Actor | None = None) -> TransitionResult: ...
+    def appointment_history(self, id: int) -> list[Event]: ...
+    def request_return(
+        self, appointment_id: int, reason: str, *, actor: _Actor | None = None
+    ) -> ReturnResult: ...
+    def approve_return(self, return_id: int, *, note: str | None = None) -> ReturnResult: ...
+    def deny_return(self, return_id: int, *, note: str | None = None) -> ReturnResult: ...
+    def return_record(self, return_id: int) -> ReturnRecord | None: ...
+    def deliveries(self, appointment_id: int) -> list[Delivery]: ...
+    def redeliver(self, delivery_id: int) -> Delivery: ...
+    def reassign(self, appointment_id: int, *, exclude_current: bool = True) -> ReassignResult: ...
+    def reprocess_rejections(
+        self,
+        *,
+        reason: _RejectionReason | None = None,
+        provider_id: str | None = None,
+        since: _Time | None = None,
+        until: _Time | None = None,
+        batch: int = 500,
+    ) -> ReprocessReport: ...
+    def ingest_cal_webhook(
+        self, webhook_id: str, body: bytes | bytearray | str, headers: _Headers
+    ) -> BookingResult: ...
     def enable_endpoint(self, workspace_id: str) -> int: ...
     def endpoint_health(self, workspace_id: str) -> EndpointHealth: ...

@@ -54,7 +54,9 @@ class InvalidPhoneError(LeadrouteError, ValueError):
 
 class ValidationError(LeadrouteError, ValueError):
     """An input failed validation; ``code`` says why, ``field`` names what was wrong
-    (``"email"``, ``"zip"``, ``"rules"``, ``"record"``, an option name, ...) or is ``None``."""
+    (``"email"``, ``"zip"``, ``"rules"``, ``"record"``, an option name, ...) or is ``None``.
+    Among the codes: ``end_before_start`` (``field`` ``"end"``), ``return_reason_not_allowed``
+    (``"reason"``), ``calcom_malformed`` (``"body"``), ``invalid_time``."""
 
     field: Optional[str]
 
@@ -68,7 +70,9 @@ class ValidationError(LeadrouteError, ValueError):
 
 class UnauthorizedError(LeadrouteError):
     """The caller is not authenticated: ``missing_api_key``, ``invalid_api_key``,
-    ``bad_signature``, ``stale_timestamp``, ``replayed``, ``no_credentials_configured``, ..."""
+    ``bad_signature``, ``stale_timestamp``, ``replayed``, ``no_credentials_configured``, and
+    for Cal.com webhooks ``calcom_no_secret``, ``calcom_missing_signature``,
+    ``calcom_bad_signature``, ..."""
 
 
 class ForbiddenError(LeadrouteError):
@@ -93,12 +97,15 @@ class RateLimitedError(LeadrouteError):
 
 class NotFoundError(LeadrouteError, LookupError):
     """A named thing does not exist (``unknown_provider``, ``unknown_workspace``,
-    ``unknown_appointment``)."""
+    ``unknown_appointment``, ``unknown_delivery``, ``unknown_webhook``; ``not_found`` for a
+    return)."""
 
 
 class ConflictError(LeadrouteError):
     """The request conflicts with stored state (e.g. a rule naming a missing workspace, an
-    appointment that is already routed)."""
+    appointment that is already routed): ``invalid_transition`` (the appointment's status
+    does not allow the change), ``return_window_closed``, ``return_limit_reached``,
+    ``not_billed``, ``already_returned``, ``return_not_pending``, ``conflict``, ..."""
 
 
 class StorageError(LeadrouteError):
