@@ -30,7 +30,6 @@ use leadroute_core::model::{
 use leadroute_core::routing::TiePolicy;
 use leadroute_core::seed;
 use leadroute_core::status::ReasonCode;
-use leadroute_core::storage::with_tx;
 use leadroute_core::validate::{ValidationOptions, VerticalRules};
 use leadroute_core::{Engine, EngineConfig, Error};
 use leadroute_sqlite::SqliteStore;
@@ -972,7 +971,8 @@ impl PyEngine {
     /// Raises ``NotFoundError`` (``unknown_appointment``), ``ConflictError`` when the
     /// appointment was never billed (``not_billed``), was already returned
     /// (``already_returned``) or the policy refuses it (``return_window_closed``,
-    /// ``return_limit_reached``) or leaves it pending for review (``return_not_pending``),
+    /// ``return_limit_reached``) or reviews returns (``return_needs_review``; nothing is
+    /// written: use ``request_return``),
     /// and ``ValidationError`` (``return_reason_not_allowed``).
     fn return_appointment<'py>(
         &self,
@@ -1066,6 +1066,39 @@ impl PyEngine {
         let actor = actor_arg(actor);
         self.query(py, |e| {
             value_of(&e.cancel_appointment(AppointmentId(id), reason.as_deref(), &actor)?)
+        })
+    }
+
+    /// Replaces an appointment's seed details and returns the appointment (as
+    /// :meth:`appointment`, without ``events``). ``details`` is a dict of ``end_time``
+    /// (aware ``datetime`` or RFC 3339), ``duration_minutes`` (int), ``appointment_type``,
+    /// ``location_type``, ``location_address``, ``customer_notes``, ``next_action`` (str) and
+    /// ``next_action_date`` (``date`` or ``YYYY-MM-DD``); a missing key clears the field. The
+    /// Cal.com uid is kept. Writes an ``updated`` appointment event with the old and new
+    /// values and the actor.
+    ///
+    /// Raises ``NotFoundError`` (``unknown_appointment``) and ``ValidationError``
+    /// (``invalid_option``) for a details dict of the wrong shape.
+    #[pyo3(signature = (id, details, *, actor = None))]
+    fn update_appointment_details<'py>(
+        &self,
+        py: Python<'py>,
+        id: i64,
+        details: &Bound<'py, PyAny>,
+        actor: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = actor_arg(actor);
+        let details: leadroute_core::model::AppointmentDetails =
+            serde_json::from_value(crate::convert::from_py(details)?).map_err(|e| {
+                crate::errors::validation(
+                    py,
+                    &format!("appointment details: {e}"),
+                    "invalid_option",
+                    Some("details"),
+                )
+            })?;
+        self.query(py, |e| {
+            value_of(&e.update_appointment_details(AppointmentId(id), &details, &actor)?)
         })
     }
 
@@ -1183,9 +1216,7 @@ impl PyEngine {
     /// "attempts", "locked_until", "retry_base"}``. An unknown appointment has none.
     fn deliveries<'py>(&self, py: Python<'py>, appointment_id: i64) -> PyResult<Bound<'py, PyAny>> {
         self.query(py, |e| {
-            let rows = with_tx(&**e.store(), |tx| {
-                Ok(tx.deliveries_for_appointment(AppointmentId(appointment_id))?)
-            })?;
+            let rows = e.deliveries(AppointmentId(appointment_id))?;
             value_of(
                 &rows
                     .into_iter()

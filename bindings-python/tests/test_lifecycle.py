@@ -10,7 +10,7 @@ from __future__ import annotations
 import pathlib
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -368,15 +368,15 @@ def test_returns_under_review_are_approved_or_denied(db: pathlib.Path, hooks: Lo
     denied = engine.deny_return(engine.request_return(a2, "duplicate")["return_id"], note="no")
     assert (denied["status"], denied["credit"]) == ("denied", None)
 
-    # return_appointment wants a credit at once: under review it is refused (and the
-    # request stays pending for review).
+    # return_appointment wants a credit at once: under review it is refused, and nothing
+    # is written (request_return is the call that waits for review).
     with pytest.raises(leadroute.ConflictError) as pending:
         engine.return_appointment(a3, "duplicate")
-    assert pending.value.code == "return_not_pending"
+    assert pending.value.code == "return_needs_review"
 
     summary = engine.billing_summary()
     assert (summary["credits"], summary["credited_cents"]) == (1, -18000)
-    assert (summary["pending_returns"], summary["pending_return_cents"]) == (1, -18000)
+    assert (summary["pending_returns"], summary["pending_return_cents"]) == (0, 0)
     assert summary["net_cents"] == 2 * 18000
     with pytest.raises(leadroute.NotFoundError):
         engine.approve_return(9999)
@@ -548,3 +548,33 @@ def test_reprocess_rejections_after_configuring_the_provider(
     # The accepted ones are leads now; only the still-rejected one is run again.
     assert engine.reprocess_rejections(provider_id="late")["examined"] == 1
     engine.close()
+
+
+def test_update_appointment_details(db: pathlib.Path, hooks: Loopback) -> None:
+    engine = open_engine(db, hooks)
+    a = book(engine, 1, start=datetime(2031, 5, 6, 15, 0, tzinfo=timezone.utc))
+    updated = engine.update_appointment_details(
+        a,
+        {
+            "end_time": datetime(2031, 5, 6, 16, 30, tzinfo=timezone.utc),
+            "duration_minutes": 90,
+            "location_type": "in_person",
+            "next_action": "send_quote",
+            "next_action_date": date(2031, 5, 9),
+        },
+        actor="agent-7",
+    )
+    assert updated["next_action"] == "send_quote"
+    assert updated["next_action_date"] == date(2031, 5, 9)
+    assert updated["end_time"] == datetime(2031, 5, 6, 16, 30, tzinfo=timezone.utc)
+    stored = engine.appointment(a)
+    assert stored is not None and stored["duration_minutes"] == 90
+    last = stored["events"][-1]
+    assert last["event_type"] == "updated"
+    assert last["detail"]["actor"] == "agent-7"
+    assert last["detail"]["old"]["next_action"] is None
+    with pytest.raises(leadroute.ValidationError) as bad:
+        engine.update_appointment_details(a, {"duration_minutes": "ninety"})  # type: ignore[typeddict-item]
+    assert bad.value.code == "invalid_option"
+    with pytest.raises(leadroute.NotFoundError):
+        engine.update_appointment_details(10**9, {})

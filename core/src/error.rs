@@ -131,6 +131,7 @@ fn not_found_code(entity: &str) -> &'static str {
         "contact" => "unknown_contact",
         "delivery" => "unknown_delivery",
         "webhook" => "unknown_webhook",
+        "return" => "unknown_return",
         _ => "not_found",
     }
 }

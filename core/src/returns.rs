@@ -64,6 +64,13 @@ pub enum ReturnError {
         /// Its status.
         status: ReturnStatus,
     },
+    /// The workspace reviews returns, and the caller asked for a credit at once
+    /// ([`crate::engine::Engine::return_appointment`]); nothing was written.
+    #[error("the returns of workspace {workspace_id} are reviewed: request the return and wait for approval")]
+    ReviewRequired {
+        /// The workspace whose policy reviews returns.
+        workspace_id: String,
+    },
     /// The return is not pending (approved or denied already).
     #[error("return {id} is {status}, not pending")]
     NotPending {
@@ -92,6 +99,7 @@ impl ReturnError {
             ReturnError::NotBilled(_) => "not_billed",
             ReturnError::AlreadyReturned { .. } => "already_returned",
             ReturnError::NotPending { .. } => "return_not_pending",
+            ReturnError::ReviewRequired { .. } => "return_needs_review",
         }
     }
 }

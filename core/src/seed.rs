@@ -85,6 +85,9 @@ struct WorkspaceJson {
     delivery: crate::model::DeliveryOptions,
     #[serde(default)]
     require_consent: bool,
+    /// The return policy (absent: the default, auto-approve with no limits).
+    #[serde(default)]
+    returns: crate::model::ReturnPolicy,
 }
 
 fn shape(file: &'static str) -> impl Fn(serde_json::Error) -> SeedError {
@@ -211,7 +214,7 @@ pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>,
                 schedule: w.schedule,
                 delivery: w.delivery,
                 require_consent: w.require_consent,
-                returns: Default::default(),
+                returns: w.returns,
             })
         })
         .collect()

@@ -484,7 +484,7 @@ fn review_leaves_returns_pending_until_approved_or_denied() {
     let c = delivered(&w, 3);
     assert_eq!(
         w.engine.return_appointment(c, "x").unwrap_err().code(),
-        "return_not_pending"
+        "return_needs_review"
     );
 }
 

@@ -380,6 +380,20 @@ class Contact(TypedDict):
     events: list[Event]
 
 @type_check_only
+class AppointmentDetailsInput(TypedDict, total=False):
+    """The seed details :meth:`Engine.update_appointment_details` writes; a missing key
+    clears the field."""
+
+    end_time: datetime | str | None
+    duration_minutes: int | None
+    appointment_type: str | None
+    location_type: str | None
+    location_address: str | None
+    customer_notes: str | None
+    next_action: str | None
+    next_action_date: date | str | None
+
+@type_check_only
 class _AppointmentBase(TypedDict):
     id: int
     lead_id: int
@@ -940,6 +954,9 @@ class Engine:
         self, id: int, *, outcome: str | None = None, actor: _Actor | None = None
     ) -> TransitionResult: ...
     def mark_no_show(self, id: int, *, actor: _Actor | None = None) -> TransitionResult: ...
+    def update_appointment_details(
+        self, id: int, details: AppointmentDetailsInput, *, actor: _Actor | None = None
+    ) -> RoutedAppointment | UnroutedAppointment: ...
     def appointment_history(self, id: int) -> list[Event]: ...
     def request_return(
         self, appointment_id: int, reason: str, *, actor: _Actor | None = None

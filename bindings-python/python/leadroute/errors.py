@@ -105,7 +105,7 @@ class ConflictError(LeadrouteError):
     """The request conflicts with stored state (e.g. a rule naming a missing workspace, an
     appointment that is already routed): ``invalid_transition`` (the appointment's status
     does not allow the change), ``return_window_closed``, ``return_limit_reached``,
-    ``not_billed``, ``already_returned``, ``return_not_pending``, ``conflict``, ..."""
+    ``not_billed``, ``already_returned``, ``return_not_pending``, ``return_needs_review``, ``conflict``, ..."""
 
 
 class StorageError(LeadrouteError):

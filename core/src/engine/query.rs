@@ -125,6 +125,17 @@ impl Engine {
         with_tx(&*self.store, |tx| Ok(tx.appointment(id)?))
     }
 
+    /// The deliveries of an appointment (its own, then its lifecycle events), by sequence.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn deliveries(&self, appointment_id: AppointmentId) -> Result<Vec<Delivery>> {
+        with_tx(&*self.store, |tx| {
+            Ok(tx.deliveries_for_appointment(appointment_id)?)
+        })
+    }
+
     /// The unrouted queue, oldest first: up to `limit` unrouted appointments with an id above
     /// `after` (page with the last id seen; `0` starts at the beginning). Times in UTC.
     ///

@@ -101,13 +101,33 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// As [`Engine::request_return`]; and a `Conflict` (`return_not_pending`) when the
-    /// policy leaves the return pending for review.
+    /// As [`Engine::request_return`]; and [`ReturnError::ReviewRequired`] (`Conflict`,
+    /// `return_needs_review`) when the workspace's policy reviews returns (nothing is written then: use
+    /// [`Engine::request_return`]).
     pub fn return_appointment(
         &self,
         appointment_id: AppointmentId,
         reason: &str,
     ) -> Result<NewBillingEvent> {
+        let appt = self
+            .appointment(appointment_id)?
+            .ok_or_else(|| Error::NotFound {
+                entity: "appointment",
+                id: appointment_id.to_string(),
+            })?;
+        if let Some(w) = appt.workspace_id() {
+            if self
+                .snapshot()
+                .workspaces
+                .get(w)
+                .is_some_and(|w| w.returns.review)
+            {
+                return Err(ReturnError::ReviewRequired {
+                    workspace_id: w.to_string(),
+                }
+                .into());
+            }
+        }
         let out = self.request_return(appointment_id, reason, &Actor::Api)?;
         out.credit.ok_or_else(|| {
             ReturnError::NotPending {
