@@ -436,8 +436,8 @@ pub trait AppointmentRepo {
     ///
     /// # Behavior
     ///
-    /// Unconditional on the current assignment, unlike [`assign_appointment`]
-    /// (`Self::assign_appointment`); `forward_status = pending`, `forward_attempts = 0`,
+    /// Unconditional on the current assignment, unlike
+    /// [`assign_appointment`](Self::assign_appointment); `forward_status = pending`, `forward_attempts = 0`,
     /// `forwarded_at` and `forward_response` cleared. [`StorageErrorKind::Conflict`] when the
     /// appointment does not exist, or the assignment is routed to a workspace that does not.
     fn reassign_appointment(
