@@ -223,6 +223,69 @@ spelled_enum! {
 }
 
 spelled_enum! {
+    /// Where a lead stands in the contact queue (the HVAC seed's `pending → calling →
+    /// no_answer | scheduled | not_interested`, with `unreachable` and `do_not_contact`).
+    ContactStatus, "contact status" {
+        /// Waiting for its first or next attempt.
+        Pending => "pending",
+        /// Claimed by a worker (leased) and being called.
+        Attempting => "attempting",
+        /// Called, no answer: due again after the retry interval.
+        NoAnswer => "no_answer",
+        /// An appointment was booked: done.
+        Scheduled => "scheduled",
+        /// The person declined: done.
+        NotInterested => "not_interested",
+        /// The number does not reach the person, or the attempts ran out: done.
+        Unreachable => "unreachable",
+        /// The person asked not to be contacted (suppressed): done.
+        DoNotContact => "do_not_contact",
+    }
+}
+
+spelled_enum! {
+    /// The result of one contact attempt (`contact_attempts.outcome`).
+    ContactOutcome, "contact outcome" {
+        /// No answer (voicemail, busy, ringing out): try again later.
+        NoAnswer => "no_answer",
+        /// An appointment was booked.
+        Scheduled => "scheduled",
+        /// The person declined.
+        NotInterested => "not_interested",
+        /// Wrong or dead number.
+        Unreachable => "unreachable",
+        /// The person asked not to be contacted again: the number is suppressed.
+        DoNotContact => "do_not_contact",
+    }
+}
+
+spelled_enum! {
+    /// What a scheduled message is (`scheduled_messages.kind`).
+    MessageKind, "message kind" {
+        /// Sent when the appointment is booked.
+        Confirmation => "confirmation",
+        /// Sent before the appointment, at the workspace's offsets.
+        Reminder => "reminder",
+    }
+}
+
+spelled_enum! {
+    /// Where a scheduled message stands (`scheduled_messages.status`).
+    MessageStatus, "message status" {
+        /// Waiting for its send time (or a retry).
+        Pending => "pending",
+        /// The transport accepted it.
+        Sent => "sent",
+        /// Given up after its tries.
+        Failed => "failed",
+        /// The appointment was cancelled, completed or marked no-show, or moved.
+        Cancelled => "cancelled",
+        /// The recipient is on the suppression list: not sent.
+        Suppressed => "suppressed",
+    }
+}
+
+spelled_enum! {
     /// Why nothing matched: the appointment goes to the unrouted queue with this reason
     /// (`appointments.unrouted_reason`).
     UnroutedReason, "unrouted reason" {

@@ -17,13 +17,15 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::status::{
-    AppointmentStatus, BillingKind, EventKind, ForwardStatus, LeadStatus, ReasonCode, ReturnStatus,
-    RoutingMethod, UnroutedReason, WebhookEventType,
+    AppointmentStatus, BillingKind, ContactOutcome, ContactStatus, EventKind, ForwardStatus,
+    LeadStatus, MessageKind, MessageStatus, ReasonCode, ReturnStatus, RoutingMethod,
+    UnroutedReason, WebhookEventType,
 };
 use jiff::Timestamp;
 
 mod aftercare;
 mod capacity;
+mod outreach;
 mod routing_rule;
 pub(crate) mod schedule;
 
@@ -32,6 +34,10 @@ pub use aftercare::{
     NewReturn, RejectionFilter, ReturnLimit, ReturnPolicy, ReturnRecord, StoredRejection,
 };
 pub use capacity::{Budget, Cap, CapPeriod, CapScope, Capacity};
+pub use outreach::{
+    ContactAttempt, Message, MessageLog, MessageNext, NewMessage, NewQueueEntry, QueueEntry,
+    QueueSettings, QueueUpdate, Suppression,
+};
 pub use routing_rule::{Radius, RoutingRule, RuleTargeting};
 pub use schedule::{ClockTime, OpenHours, ScheduleError, Weekday, WeeklySchedule};
 
@@ -77,6 +83,11 @@ macro_rules! row_id {
 row_id! {
     /// The id of a return (`appointment_returns`).
     ReturnId
+}
+
+row_id! {
+    /// The id of a scheduled message (`scheduled_messages`).
+    MessageId
 }
 
 row_id! {

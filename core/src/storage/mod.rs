@@ -104,6 +104,9 @@ pub trait Tx:
     + IntakeRepo
     + ReturnRepo
     + BookingRepo
+    + ContactQueueRepo
+    + SuppressionRepo
+    + MessageRepo
 {
     /// The store's reports, read in this transaction (see [`Reports`]).
     fn reports(&self) -> &dyn Reports;
@@ -128,6 +131,9 @@ where
         + IntakeRepo
         + ReturnRepo
         + BookingRepo
+        + ContactQueueRepo
+        + SuppressionRepo
+        + MessageRepo
         + Reports,
 {
     fn reports(&self) -> &dyn Reports {
@@ -738,6 +744,18 @@ pub trait CapacityRepo {
     /// One atomic statement (an upsert adding to the stored values), so concurrent writers'
     /// adds are never lost.
     fn add_to_counter(&self, key: &str, count: i64, amount: Cents) -> Result<(), StorageError>;
+    /// The counters whose keys lie in `[from_key, to_key)` (byte order), with their counts,
+    /// ordered by key; counters at zero may be left out.
+    ///
+    /// # Behavior
+    ///
+    /// One range read over the key index (booking slots keep one counter per slot, keyed so
+    /// that key order is time order).
+    fn counters_in_range(
+        &self,
+        from_key: &str,
+        to_key: &str,
+    ) -> Result<Vec<(String, i64)>, StorageError>;
 }
 
 /// Persisted tie-break state of a routing rule, so that restarts keep round-robin fairness.
@@ -810,6 +828,143 @@ pub trait IntakeRepo {
     fn add_usage(&self, delta: &ProviderUsage) -> Result<(), StorageError>;
 }
 
+/// The contact queue (`contact_queue`, `contact_attempts`).
+pub trait ContactQueueRepo {
+    /// Puts a lead in the queue as `pending` unless it is there.
+    ///
+    /// # Behavior
+    ///
+    /// Insert-if-absent on `UNIQUE (lead_id)`. [`StorageErrorKind::Conflict`] when the lead
+    /// does not exist.
+    fn enqueue_contact(&self, entry: &NewQueueEntry) -> Result<Inserted<LeadId>, StorageError>;
+    /// Claims up to `limit` due entries for `worker` until `lease_until`, oldest due first.
+    ///
+    /// # Behavior
+    ///
+    /// Due: status `pending` or `no_answer`, `next_attempt_at <= now`, and not leased
+    /// (`locked_until` unset or `<= now`); a leased `attempting` entry whose lease expired
+    /// (its worker died) is due again too. Claimed rows become `attempting` with the worker
+    /// and the lease, in one statement that locks them (a conditional `UPDATE ... RETURNING`,
+    /// or `FOR UPDATE SKIP LOCKED`): two concurrent claims never return the same entry.
+    /// Ordered by `next_attempt_at`, then lead id.
+    fn claim_contacts(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease_until: Timestamp,
+        worker: &str,
+    ) -> Result<Vec<QueueEntry>, StorageError>;
+    /// Puts a claimed entry back without an attempt, due at `next_attempt_at`, with the
+    /// reason it is held (quiet hours, unknown zone, the 24-hour limit, suppression); a
+    /// `status` ends it instead (e.g. `do_not_contact`).
+    ///
+    /// # Behavior
+    ///
+    /// Clears the lease and the worker; sets `next_attempt_at`, `hold_reason` and the status
+    /// (`pending` unless given). [`StorageErrorKind::Conflict`] when the lead is not queued.
+    fn defer_contact(
+        &self,
+        lead_id: LeadId,
+        next_attempt_at: Timestamp,
+        hold_reason: Option<&str>,
+        status: Option<ContactStatus>,
+    ) -> Result<(), StorageError>;
+    /// Records an attempt and moves the entry on.
+    ///
+    /// # Behavior
+    ///
+    /// Inserts the attempt (`UNIQUE (lead_id, attempt_number)`), sets `attempts =
+    /// attempt_number`, `last_attempt_at`, the status and `next_attempt_at` from `update`,
+    /// clears the lease, worker and hold reason. [`StorageErrorKind::Conflict`] when the
+    /// lead is not queued or the attempt number is recorded.
+    fn record_contact_attempt(
+        &self,
+        attempt: &ContactAttempt,
+        update: &QueueUpdate,
+    ) -> Result<(), StorageError>;
+    /// The queue entry of a lead.
+    fn contact_entry(&self, lead_id: LeadId) -> Result<Option<QueueEntry>, StorageError>;
+    /// A lead's attempts, by number.
+    fn contact_attempts(&self, lead_id: LeadId) -> Result<Vec<ContactAttempt>, StorageError>;
+    /// The attempt times of every lead of `contact_id`, after `since` (UTC), for the
+    /// per-24-hour state limits ("on the same subject": the same person).
+    fn contact_attempt_times(
+        &self,
+        contact_id: ContactId,
+        since: Timestamp,
+    ) -> Result<Vec<Timestamp>, StorageError>;
+}
+
+/// The suppression list (`suppression_list`).
+pub trait SuppressionRepo {
+    /// Adds a number (or its hash) unless its hash is listed.
+    ///
+    /// # Behavior
+    ///
+    /// Insert-if-absent on `UNIQUE (phone_sha256)`; returns `true` when added.
+    fn suppress(&self, entry: &Suppression) -> Result<bool, StorageError>;
+    /// Whether the number's hash is listed (the caller hashes the E.164 text).
+    fn is_suppressed(&self, phone_sha256: &str) -> Result<bool, StorageError>;
+    /// How many entries the list has.
+    fn suppression_count(&self) -> Result<u64, StorageError>;
+}
+
+/// The scheduled-messages outbox (`scheduled_messages`, `message_logs`).
+pub trait MessageRepo {
+    /// Schedules a message (status pending, due at `send_at`).
+    ///
+    /// # Behavior
+    ///
+    /// [`StorageErrorKind::Conflict`] when the appointment does not exist.
+    fn enqueue_message(&self, message: &NewMessage) -> Result<MessageId, StorageError>;
+    /// Claims up to `limit` due messages until `lease_until`, oldest due first.
+    ///
+    /// # Behavior
+    ///
+    /// Due: pending, `next_try_at <= now`, unleased (or the lease expired). Leased in one
+    /// statement that locks the rows, as [`OutboxRepo::claim_due_deliveries`].
+    fn claim_due_messages(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Message>, StorageError>;
+    /// Logs one try and moves the message on.
+    ///
+    /// # Behavior
+    ///
+    /// Inserts the log row (`UNIQUE (message_id, try_number)`), sets `tries`, clears the
+    /// lease, and sets the status (or `next_try_at` for a retry).
+    /// [`StorageErrorKind::Conflict`] when the message does not exist or the try is logged.
+    fn record_message_try(&self, log: &MessageLog, next: MessageNext) -> Result<(), StorageError>;
+    /// Cancels the appointment's pending messages of `kind` (all kinds when `None`).
+    /// Returns how many.
+    fn cancel_pending_messages(
+        &self,
+        appointment_id: AppointmentId,
+        kind: Option<MessageKind>,
+    ) -> Result<u64, StorageError>;
+    /// The appointment's messages, by id.
+    fn messages_for(&self, appointment_id: AppointmentId) -> Result<Vec<Message>, StorageError>;
+    /// A message's log, by try number.
+    fn message_logs(&self, message_id: MessageId) -> Result<Vec<MessageLog>, StorageError>;
+}
+
+/// One lead's way through the contact queue, for speed-to-lead metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactTimeline {
+    /// The lead.
+    pub lead_id: LeadId,
+    /// When it was received (UTC).
+    pub received_at: Timestamp,
+    /// Its first attempt (UTC).
+    pub first_attempt_at: Option<Timestamp>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Where it stands.
+    pub status: ContactStatus,
+}
+
 /// Reports and statistics over the whole store: not part of [`Tx`], so that no use case
 /// computes them inside its writing transaction. Reach them with [`Tx::reports`] in a
 /// transaction of their own (the engine's query methods do).
@@ -833,4 +988,11 @@ pub trait Reports {
     fn provider_usage(&self, provider_id: &str) -> Result<Vec<ProviderUsage>, StorageError>;
     /// The provider's `total_leads` and `last_lead_at`; `(0, None)` when it has none.
     fn provider_totals(&self, provider_id: &str) -> Result<(u64, Option<Timestamp>), StorageError>;
+    /// The queued leads received in `[from, to)` (UTC), with their first attempt, attempt
+    /// count and status, ordered by lead id.
+    fn contact_timelines(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ContactTimeline>, StorageError>;
 }

@@ -34,6 +34,22 @@ impl CapacityRepo for MemTx {
             Ok(((), undo))
         })
     }
+    fn counters_in_range(
+        &self,
+        from_key: &str,
+        to_key: &str,
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        self.read(|s| {
+            let mut v: Vec<(String, i64)> = s
+                .counters
+                .iter()
+                .filter(|(k, (c, _))| k.as_str() >= from_key && k.as_str() < to_key && *c != 0)
+                .map(|(k, (c, _))| (k.clone(), *c))
+                .collect();
+            v.sort();
+            v
+        })
+    }
 }
 
 impl RoutingStateRepo for MemTx {

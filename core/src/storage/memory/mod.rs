@@ -17,6 +17,7 @@ mod events;
 mod intake;
 mod leads;
 mod outbox;
+mod outreach;
 mod reports;
 
 type Undo = Box<dyn FnOnce(&mut State) + Send>;
@@ -58,6 +59,14 @@ struct State {
     booking_events: Vec<BookingEvent>,
     booking_event_keys: HashMap<(String, String), i64>,
     booking_links: BTreeMap<String, AppointmentId>,
+    queue: BTreeMap<LeadId, QueueEntry>,
+    /// The queue's due index: (due time, lead) of every entry a claim may hand out (its
+    /// `next_attempt_at`, or its lease expiry while `attempting`).
+    queue_due: std::collections::BTreeSet<(Timestamp, LeadId)>,
+    contact_attempts: Vec<ContactAttempt>,
+    suppressions: BTreeMap<String, Suppression>,
+    scheduled: Vec<Message>,
+    message_logs: Vec<MessageLog>,
 }
 
 /// Inserts `value` under `key` and returns the undo that restores the previous entry.

@@ -4,6 +4,13 @@ use super::events::summarize;
 use super::*;
 
 impl Reports for MemTx {
+    fn contact_timelines(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ContactTimeline>, StorageError> {
+        self.timelines(from, to)
+    }
     fn billing_summary(
         &self,
         from: Timestamp,
