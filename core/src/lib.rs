@@ -40,6 +40,7 @@ pub mod calcom;
 pub mod capacity;
 pub mod catalog;
 pub mod contact;
+pub mod contact_queue;
 pub mod delivery;
 pub mod email;
 pub mod engine;

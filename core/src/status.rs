@@ -160,6 +160,10 @@ spelled_enum! {
         Reprocessed => "reprocessed",
         /// A Cal.com booking event was received for the appointment.
         BookingReceived => "booking_received",
+        /// A queued lead was called (`contact_attempts`): the outcome and the queue status.
+        ContactAttempted => "contact_attempted",
+        /// A lead was booked into a slot of a workspace's calendar.
+        Booked => "booked",
     }
 }
 

@@ -10,7 +10,7 @@ use crate::model::{
     AppointmentDetails, AppointmentId, ContactId, DeliveryId, EventSubject, ForwardStatus, LeadId,
     NewEvent, RejectionId, ReturnId, RoutingMethod,
 };
-use crate::status::{EventKind, ReturnStatus};
+use crate::status::{ContactOutcome, ContactStatus, EventKind, ReturnStatus};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -140,6 +140,13 @@ pub(crate) enum Audit<'a> {
         lead_id: Option<LeadId>,
         reason_codes: Vec<&'a str>,
     },
+    /// A contact attempt on a queued lead.
+    ContactAttempted {
+        attempt: u32,
+        outcome: ContactOutcome,
+        status: ContactStatus,
+        notes: Option<&'a str>,
+    },
     /// The appointment's seed details changed (old and new, and who).
     DetailsUpdated {
         old: &'a AppointmentDetails,
@@ -184,6 +191,7 @@ impl Audit<'_> {
             Audit::Reprocessed { .. } => EventKind::Reprocessed,
             Audit::BookingReceived { .. } => EventKind::BookingReceived,
             Audit::DetailsUpdated { .. } => EventKind::Updated,
+            Audit::ContactAttempted { .. } => EventKind::ContactAttempted,
         }
     }
 
@@ -285,6 +293,13 @@ impl Audit<'_> {
                 reason_codes,
             } => json!({"rejection_id": rejection_id, "lead_id": lead_id,
                 "reason_codes": reason_codes}),
+            Audit::ContactAttempted {
+                attempt,
+                outcome,
+                status,
+                notes,
+            } => json!({"attempt": attempt, "outcome": outcome, "status": status,
+                "notes": notes}),
             Audit::DetailsUpdated { old, new, actor } => {
                 json!({"old": old, "new": new, "actor": actor})
             }

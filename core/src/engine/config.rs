@@ -57,6 +57,12 @@ pub struct EngineConfig {
     /// Where "now" comes from: every stored time (received, routed, attempted, billed,
     /// audited) is read from it. Default [`SystemClock`]; tests use a [`super::FixedClock`].
     pub clock: Arc<dyn Clock>,
+    /// Which leads enter the contact queue and the queue's settings (global and per lead
+    /// type). Default: every new lead without an appointment time; 5 per claim, 4 hours
+    /// between attempts, 3 attempts.
+    pub contact_queue: crate::contact_queue::ContactQueueConfig,
+    /// How long a claimed contact stays leased to its worker. Default 15 minutes.
+    pub contact_lease: Duration,
 }
 
 /// The fewest records for which [`EngineConfig::pipeline`] starts a thread: below this,
@@ -83,6 +89,8 @@ impl Default for EngineConfig {
             validation: validate::ValidationOptions::default(),
             pipeline: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
             clock: Arc::new(SystemClock),
+            contact_queue: Default::default(),
+            contact_lease: Duration::from_secs(15 * 60),
         }
     }
 }

@@ -47,6 +47,7 @@ mod calcom;
 mod clock;
 mod config;
 mod configure;
+mod contact_queue;
 mod deliver;
 mod gate;
 mod ingest;
@@ -60,6 +61,7 @@ mod wall;
 
 pub use aftercare::ReassignOutcome;
 pub use calcom::BookingOutcome;
+pub use contact_queue::{ClaimedContact, SuppressionImport};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{EngineConfig, PIPELINE_MIN_RECORDS};
 pub use ingest::ReprocessReport;
@@ -93,6 +95,8 @@ pub struct Engine {
     store: Arc<dyn Store>,
     config: EngineConfig,
     zips: Arc<ZipTable>,
+    /// The area code → time zones index, built from `zips` on first use.
+    area_zones: std::sync::OnceLock<crate::quiet_hours::AreaCodeZones>,
     snapshot: RwLock<Arc<Snapshot>>,
 }
 
@@ -123,6 +127,12 @@ pub(crate) fn stored_appointment(
 impl Engine {
     /// The current time from [`EngineConfig::clock`], truncated to the microsecond (what
     /// stores keep).
+    /// The area code → time zones index of the engine's ZIP table.
+    pub(crate) fn area_zones(&self) -> &crate::quiet_hours::AreaCodeZones {
+        self.area_zones
+            .get_or_init(|| crate::quiet_hours::AreaCodeZones::from_zip_table(&self.zips))
+    }
+
     pub(crate) fn now(&self) -> Timestamp {
         clock::to_micros(self.config.clock.now())
     }
@@ -168,6 +178,7 @@ impl Engine {
             store,
             config,
             zips,
+            area_zones: std::sync::OnceLock::new(),
             snapshot: RwLock::new(snapshot),
         })
     }

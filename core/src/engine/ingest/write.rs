@@ -149,6 +149,14 @@ fn accepted(
         appointment =
             store_appointment(step, lead_id, contact_id, lead, fields, routed, &mut trail)?;
     }
+    let lead_type = step.snap.routing.catalog().lead_type(lead.product);
+    if step
+        .config
+        .contact_queue
+        .needs_contact(lead_type, lead.appointment_date.is_some(), duplicate_of.is_some())
+    {
+        queue_for_contact(step, lead_id, contact_id, lead, lead_type)?;
+    }
     step.tx.append_events(&trail)?;
     Ok(Accepted {
         lead_id,
@@ -159,6 +167,33 @@ fn accepted(
         appointment,
         warnings: lead.warnings.clone(),
     })
+}
+
+/// Puts a new lead in the contact queue, due now, flagged when its number is on the
+/// suppression list (it is kept, never dropped; the claim holds it back).
+fn queue_for_contact(
+    step: Step<'_>,
+    lead_id: LeadId,
+    contact_id: ContactId,
+    lead: &ValidLead,
+    lead_type: &str,
+) -> Result<()> {
+    let phone = lead.phone.as_ref().map(|p| p.number.as_str().to_string());
+    let suppressed = match &phone {
+        Some(p) => step.tx.is_suppressed(&crate::suppression::phone_hash(p))?,
+        None => false,
+    };
+    step.tx.enqueue_contact(&NewQueueEntry {
+        lead_id,
+        contact_id,
+        phone_e164: phone,
+        zip_code: lead.zip.to_string(),
+        lead_type: lead_type.to_string(),
+        received_at: step.at,
+        next_attempt_at: step.at,
+        suppressed,
+    })?;
+    Ok(())
 }
 
 /// The contact a valid lead describes, in the configured dedup scope.
