@@ -48,6 +48,7 @@ pub mod error;
 pub mod intake;
 pub mod kind;
 pub mod lifecycle;
+pub mod messages;
 pub mod model;
 pub mod payload;
 pub mod phone;

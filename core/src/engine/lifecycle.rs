@@ -246,6 +246,7 @@ pub(crate) fn write_change(
         },
     )?;
     let delivery_id = notify(step, appt, event, change)?;
+    super::messages::follow(step, appt, &change.before, &change.after)?;
     let audit = Audit::Lifecycle {
         kind,
         from: &change.before,

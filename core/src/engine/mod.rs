@@ -52,6 +52,7 @@ mod deliver;
 mod gate;
 mod ingest;
 mod lifecycle;
+mod messages;
 mod outcome;
 mod query;
 mod returns;
@@ -66,6 +67,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{EngineConfig, PIPELINE_MIN_RECORDS};
 pub use ingest::ReprocessReport;
 pub use lifecycle::TransitionOutcome;
+pub use messages::MessageReport;
 pub use outcome::{
     Accepted, BacktestReport, BacktestRow, DeliveryReport, IngestOutcome, Move, Outcome,
     RerouteReport, RoutingOutcome,
@@ -84,6 +86,7 @@ use std::sync::{Arc, RwLock};
 /// configuration snapshot, the settings and the instant (UTC, from the clock).
 #[derive(Clone, Copy)]
 pub(crate) struct Step<'a> {
+    pub engine: &'a Engine,
     pub tx: &'a dyn Tx,
     pub snap: &'a Snapshot,
     pub config: &'a EngineConfig,
@@ -145,6 +148,7 @@ impl Engine {
         at: Timestamp,
     ) -> Step<'a> {
         Step {
+            engine: self,
             tx,
             snap,
             config: &self.config,

@@ -299,6 +299,9 @@ pub struct Workspace {
     /// The return policy: window, reasons, period maximum, review, automatic credits.
     #[serde(default)]
     pub returns: ReturnPolicy,
+    /// Confirmations and reminders (opt-in; `None`: the workspace gets no messages).
+    #[serde(default)]
+    pub messages: Option<crate::messages::MessagePolicy>,
 }
 
 impl Workspace {
@@ -320,6 +323,7 @@ impl Workspace {
             delivery: Default::default(),
             require_consent: false,
             returns: ReturnPolicy::default(),
+            messages: None,
         }
     }
 }

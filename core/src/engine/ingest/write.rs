@@ -292,6 +292,7 @@ fn store_appointment(
                 &route::customer_of(lead),
                 0,
             )?;
+            crate::engine::messages::schedule(step, appointment_id, &new_appt, true)?;
             let a = Audit::LeadRouted {
                 appointment_id,
                 workspace_id,
