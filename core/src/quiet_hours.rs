@@ -340,16 +340,17 @@ pub struct AreaCodeZones {
 }
 
 impl AreaCodeZones {
-    /// Builds the index from `zips` (about 40 ms for the bundled table; build once).
+    /// Builds the index from `zips` (one pass over the table: build once, then share).
     pub fn from_zip_table(zips: &ZipTable) -> AreaCodeZones {
         let mut slots = vec![AreaEntry::default(); 1000];
+        let mut known: Vec<(String, bool)> = Vec::new();
         let all =
             (0..Zip5::COUNT as u32).filter_map(|n| Zip5::from_u32(n).and_then(|z| zips.get(z)));
         for info in all {
             let zone = info
                 .timezone
                 .as_deref()
-                .filter(|name| lookup_zone(name).is_some());
+                .filter(|name| is_known_zone(&mut known, name));
             for &npa in &info.area_codes {
                 let Some(entry) = slots.get_mut(usize::from(npa)) else {
                     continue;
@@ -385,6 +386,16 @@ impl AreaCodeZones {
             _ => None,
         }
     }
+}
+
+/// Whether the tz database knows `name`, memoized in `known` (a table has a few dozen zones).
+fn is_known_zone(known: &mut Vec<(String, bool)>, name: &str) -> bool {
+    if let Some((_, ok)) = known.iter().find(|(n, _)| n == name) {
+        return *ok;
+    }
+    let ok = lookup_zone(name).is_some();
+    known.push((name.to_string(), ok));
+    ok
 }
 
 fn insert_sorted(v: &mut Vec<String>, s: &str) {
@@ -497,7 +508,8 @@ impl std::fmt::Display for HoldReason {
 pub enum CallWindow {
     /// The instant is allowed in every zone.
     Allowed,
-    /// Not now; the earliest instant after it allowed in every zone (UTC instant).
+    /// Not now; the earliest instant after it that is allowed in every zone (an absolute
+    /// instant, shown in UTC).
     NotBefore(Timestamp),
     /// Do not call: hold the lead, with the reason.
     Held(HoldReason),
