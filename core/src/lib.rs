@@ -24,8 +24,10 @@
 //! 3. [`model`]: the records (row ids as newtypes, `Cents`, the capacity and schedule
 //!    records); it imports only `kind`, `status`, `tz` and [`auth::SignatureScheme`].
 //! 4. The steps over the records: [`capacity`] and [`schedule`] (their math, over `tz`),
-//!    [`routing`], [`intake`], [`payload`], [`billing`], [`delivery`], then [`validate`],
-//!    [`seed`] and [`appointment`].
+//!    [`quiet_hours`] (calling windows, over `tz`, [`zip`] and the model's `ClockTime`),
+//!    [`suppression`] (do-not-contact lists, over [`phone`] and [`status`]), [`routing`],
+//!    [`intake`], [`payload`], [`billing`], [`delivery`], then [`validate`], [`seed`] and
+//!    [`appointment`].
 //! 5. [`error`]: the crate [`Error`] wraps each module's error, so it sits above them and no
 //!    module below imports it.
 //! 6. [`storage`]: the store contract returns [`Error`]; then [`contact`], which resolves
@@ -52,6 +54,7 @@ pub mod messages;
 pub mod model;
 pub mod payload;
 pub mod phone;
+pub mod quiet_hours;
 pub mod returns;
 pub mod rfc3339;
 pub mod routing;
@@ -61,6 +64,7 @@ pub mod signature;
 pub mod status;
 pub mod storage;
 mod storage_error;
+pub mod suppression;
 mod tz;
 pub mod validate;
 pub mod zip;

@@ -1,6 +1,6 @@
 //! Statuses, kinds and reasons as types (lead status, audit event kind, unrouted reason,
-//! rejection reason code, routing method, forward status, billing kind), one spelling
-//! everywhere.
+//! rejection reason code, routing method, forward status, billing kind, suppression reason),
+//! one spelling everywhere.
 //!
 //! Each enum has one snake_case spelling, used by `Display`, `FromStr`, serde, the stored
 //! rows and the Python bindings (the seed's `leads.status` and `*_events.event_type`
@@ -376,6 +376,18 @@ spelled_enum! {
         Charge => "charge",
         /// A credit that reverses the charge of a returned appointment (negative amount).
         Credit => "credit",
+    }
+}
+
+spelled_enum! {
+    /// Why a phone number is on the do-not-contact list ([`crate::suppression`]).
+    SuppressionReason, "suppression reason" {
+        /// The person opted out (asked to stop calls or messages).
+        OptOut => "opt_out",
+        /// A `not_interested` lead that asked not to be called again.
+        NotInterested => "not_interested",
+        /// Imported from a list (a file of numbers or SHA-256 hashes).
+        Imported => "imported",
     }
 }
 

@@ -3,7 +3,8 @@
 //! A [`Zip5`] is a five-digit US ZIP code held as a number below 100,000, so that it can index
 //! a dense table. ZIP+4 input (`12345-6789`, `123456789`) reduces to its ZIP5. The
 //! [`ZipTable`] is the `zipcodes` package's table (see `core/data/NOTICE.md`), bundled into the
-//! crate: which ZIPs exist, whether they are active, their state, time zone and centroid.
+//! crate: which ZIPs exist, whether they are active, their state, time zone, area codes and
+//! centroid.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -119,6 +120,9 @@ pub struct ZipInfo {
     pub state: String,
     /// IANA time zone, when known.
     pub timezone: Option<Arc<str>>,
+    /// The NANP area codes (NPAs, `200..=999`) serving the ZIP, in the table's order; may be
+    /// empty.
+    pub area_codes: Vec<u16>,
     /// Centroid latitude in degrees.
     pub lat: f64,
     /// Centroid longitude in degrees.
@@ -186,6 +190,8 @@ impl ZipTable {
                 zones.push(Arc::from(tz));
                 zones.last().cloned()
             };
+            let area_codes = parse_area_codes(field(7))
+                .ok_or_else(|| err(format!("column 7: not area codes: {:?}", field(7))))?;
             let info = ZipInfo {
                 zip,
                 zip_type: field(1).to_string(),
@@ -193,6 +199,7 @@ impl ZipTable {
                 city: field(3).to_string(),
                 state: field(4).to_string(),
                 timezone,
+                area_codes,
                 lat: coord(8)?,
                 lon: coord(9)?,
             };
@@ -219,6 +226,19 @@ impl ZipTable {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// Space-separated three-digit area codes (`"787 939"`); `None` when a token is not three
+/// ASCII digits. An empty field is no area code.
+fn parse_area_codes(field: &str) -> Option<Vec<u16>> {
+    field
+        .split_ascii_whitespace()
+        .map(|t| {
+            (t.len() == 3 && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| t.parse::<u16>().ok())
+                .flatten()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -261,6 +281,9 @@ mod tests {
             ("Beverly Hills", "CA")
         );
         assert_eq!(bh.timezone.as_deref(), Some("America/Los_Angeles"));
+        assert!(bh.area_codes.contains(&310), "{:?}", bh.area_codes);
+        let pr = t.get(Zip5::parse("00601").unwrap()).unwrap();
+        assert_eq!(pr.area_codes, vec![787, 939]);
         assert!(t.get(Zip5::parse("99999").unwrap()).is_none());
     }
 
@@ -271,6 +294,15 @@ mod tests {
                    ABCDE,UNIQUE,1,X,NY,Y,,631,1,2\n";
         match ZipTable::from_csv(csv.as_bytes()) {
             Err(ZipError::Table { line, .. }) => assert_eq!(line, 3),
+            other => panic!("expected a table error, got {other:?}"),
+        }
+        let csv = "zip,type,active,city,state,county,timezone,area_codes,lat,lon\n\
+                   00501,UNIQUE,1,Holtsville,NY,Suffolk,America/New_York,631 63,40.8,-73.0\n";
+        match ZipTable::from_csv(csv.as_bytes()) {
+            Err(ZipError::Table { line, message }) => {
+                assert_eq!(line, 2);
+                assert!(message.contains("area codes"), "{message}");
+            }
             other => panic!("expected a table error, got {other:?}"),
         }
     }
