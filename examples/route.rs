@@ -106,6 +106,7 @@ fn all_active(rules: &[leadroute::routing::RoutingRule]) -> Vec<Workspace> {
             delivery: Default::default(),
             require_consent: false,
             returns: Default::default(),
+            messages: None,
         })
         .collect()
 }

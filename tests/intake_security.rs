@@ -85,6 +85,7 @@ fn configure(engine: &Engine) {
         Workspace {
             require_consent: true,
             returns: Default::default(),
+            messages: None,
             ..Workspace::new(
                 "ws_consent",
                 "http://127.0.0.1:9/hooks/ws_consent",

@@ -199,7 +199,10 @@ mod tests {
         assert!(!c.needs_contact("solar", true, false));
         assert!(c.needs_contact("insurance", true, false));
         assert!(!c.needs_contact("gutters", false, false));
-        assert!(!c.needs_contact("solar", false, true), "duplicates are not called");
+        assert!(
+            !c.needs_contact("solar", false, true),
+            "duplicates are not called"
+        );
     }
 
     #[test]

@@ -750,6 +750,7 @@ mod tests {
             delivery: Default::default(),
             require_consent: false,
             returns: Default::default(),
+            messages: None,
         };
         let r = build_request(&d, &w, now).unwrap();
         let h = |k: &str| {

@@ -248,9 +248,18 @@ mod tests {
     fn failures_back_off_then_give_up() {
         let p = MessagePolicy::default();
         let at = t("2026-03-02T12:00:00Z");
-        assert_eq!(after_failure(&p, 1, at), MessageNext::Retry(t("2026-03-02T12:01:00Z")));
-        assert_eq!(after_failure(&p, 3, at), MessageNext::Retry(t("2026-03-02T12:30:00Z")));
-        assert_eq!(after_failure(&p, 4, at), MessageNext::Done(MessageStatus::Failed));
+        assert_eq!(
+            after_failure(&p, 1, at),
+            MessageNext::Retry(t("2026-03-02T12:01:00Z"))
+        );
+        assert_eq!(
+            after_failure(&p, 3, at),
+            MessageNext::Retry(t("2026-03-02T12:30:00Z"))
+        );
+        assert_eq!(
+            after_failure(&p, 4, at),
+            MessageNext::Done(MessageStatus::Failed)
+        );
     }
 
     #[test]

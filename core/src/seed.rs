@@ -88,6 +88,9 @@ struct WorkspaceJson {
     /// The return policy (absent: the default, auto-approve with no limits).
     #[serde(default)]
     returns: crate::model::ReturnPolicy,
+    /// Confirmations and reminders (opt-in).
+    #[serde(default)]
+    messages: Option<crate::messages::MessagePolicy>,
 }
 
 fn shape(file: &'static str) -> impl Fn(serde_json::Error) -> SeedError {
@@ -215,6 +218,7 @@ pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>,
                 delivery: w.delivery,
                 require_consent: w.require_consent,
                 returns: w.returns,
+                messages: w.messages,
             })
         })
         .collect()

@@ -73,6 +73,7 @@ fn workspace(id: &str, active: bool, rate: i64) -> Workspace {
         delivery: Default::default(),
         require_consent: false,
         returns: Default::default(),
+        messages: None,
     }
 }
 

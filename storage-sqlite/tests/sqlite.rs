@@ -53,6 +53,7 @@ fn workspace() -> Workspace {
         delivery: Default::default(),
         require_consent: false,
         returns: Default::default(),
+        messages: None,
     }
 }
 

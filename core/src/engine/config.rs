@@ -63,6 +63,9 @@ pub struct EngineConfig {
     pub contact_queue: crate::contact_queue::ContactQueueConfig,
     /// How long a claimed contact stays leased to its worker. Default 15 minutes.
     pub contact_lease: Duration,
+    /// The calling rules (quiet hours, state limits): `None` for the bundled data
+    /// (`core/data/contact_rules.json`; [`crate::quiet_hours::ContactRules::bundled`]).
+    pub contact_rules: Option<Arc<crate::quiet_hours::ContactRules>>,
 }
 
 /// The fewest records for which [`EngineConfig::pipeline`] starts a thread: below this,
@@ -91,6 +94,7 @@ impl Default for EngineConfig {
             clock: Arc::new(SystemClock),
             contact_queue: Default::default(),
             contact_lease: Duration::from_secs(15 * 60),
+            contact_rules: None,
         }
     }
 }

@@ -112,7 +112,12 @@ impl Engine {
 
     /// Keeps a claimed entry when it may be called now, or puts it back (see the module
     /// docs).
-    fn screen(&self, tx: &dyn Tx, e: &QueueEntry, now: Timestamp) -> Result<Option<ClaimedContact>> {
+    fn screen(
+        &self,
+        tx: &dyn Tx,
+        e: &QueueEntry,
+        now: Timestamp,
+    ) -> Result<Option<ClaimedContact>> {
         let lead_id = e.entry.lead_id;
         let settings = self.config.contact_queue.settings_for(&e.entry.lead_type);
         let done = |status, why: &str| -> Result<Option<ClaimedContact>> {
@@ -137,7 +142,7 @@ impl Engine {
         }
         let zip = Zip5::parse(&e.entry.zip_code).ok();
         let zones = quiet_hours::call_zones(&self.zips, self.area_zones(), zip, Some(&phone));
-        let rules = quiet_hours::ContactRules::bundled();
+        let rules = self.contact_rules()?;
         match quiet_hours::check(rules, &zones, now) {
             CallWindow::Allowed => {}
             CallWindow::NotBefore(at) => return later(at, "quiet_hours"),
@@ -204,7 +209,13 @@ impl Engine {
             )?;
             if outcome == ContactOutcome::DoNotContact {
                 if let Some(phone) = &e.entry.phone_e164 {
-                    suppress(tx, phone, "not_interested", Some(&format!("lead {lead_id}")), at)?;
+                    suppress(
+                        tx,
+                        phone,
+                        "not_interested",
+                        Some(&format!("lead {lead_id}")),
+                        at,
+                    )?;
                 }
             }
             let audit = Audit::ContactAttempted {
@@ -228,7 +239,9 @@ impl Engine {
     pub fn record_opt_out(&self, phone: &str, source: Option<&str>) -> Result<bool> {
         let e164 = crate::phone::normalize(phone, &self.config.default_region)?.number;
         let at = self.now();
-        with_tx(&*self.store, |tx| suppress(tx, e164.as_str(), "opt_out", source, at))
+        with_tx(&*self.store, |tx| {
+            suppress(tx, e164.as_str(), "opt_out", source, at)
+        })
     }
 
     /// Imports a suppression list: one E.164 or national number, or one lowercase hex

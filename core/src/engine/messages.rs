@@ -69,7 +69,7 @@ pub(crate) fn schedule(
     };
     let zip = Zip5::parse(&appt.zip_code).ok();
     let zones = quiet_hours::call_zones(&engine.zips, engine.area_zones(), zip, Some(&phone));
-    let rules = quiet_hours::ContactRules::bundled();
+    let rules = engine.contact_rules()?;
     let start = appt.appointment_date;
     let planned = messages::plan(policy, start, step.at, with_confirmation, |t| {
         quiet_hours::last_allowed_at_or_before(rules, &zones, t)
@@ -222,13 +222,26 @@ impl Engine {
 
     /// The last instant at or before `t` (UTC) a lead at `zip` with `phone` may be
     /// contacted under the quiet-hours rules, if any (for planning sends).
-    pub fn last_contact_time(&self, zip: &str, phone: &str, t: Timestamp) -> Option<Timestamp> {
+    ///
+    /// # Errors
+    ///
+    /// The calling rules could not be read (a broken custom rules file).
+    pub fn last_contact_time(
+        &self,
+        zip: &str,
+        phone: &str,
+        t: Timestamp,
+    ) -> Result<Option<Timestamp>> {
         let zones = quiet_hours::call_zones(
             &self.zips,
             self.area_zones(),
             Zip5::parse(zip).ok(),
             Some(phone),
         );
-        quiet_hours::last_allowed_at_or_before(quiet_hours::ContactRules::bundled(), &zones, t)
+        Ok(quiet_hours::last_allowed_at_or_before(
+            self.contact_rules()?,
+            &zones,
+            t,
+        ))
     }
 }

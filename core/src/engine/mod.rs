@@ -62,9 +62,9 @@ mod wall;
 
 pub use aftercare::ReassignOutcome;
 pub use calcom::BookingOutcome;
-pub use contact_queue::{ClaimedContact, SuppressionImport};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{EngineConfig, PIPELINE_MIN_RECORDS};
+pub use contact_queue::{ClaimedContact, SuppressionImport};
 pub use ingest::ReprocessReport;
 pub use lifecycle::TransitionOutcome;
 pub use messages::MessageReport;
@@ -134,6 +134,15 @@ impl Engine {
     pub(crate) fn area_zones(&self) -> &crate::quiet_hours::AreaCodeZones {
         self.area_zones
             .get_or_init(|| crate::quiet_hours::AreaCodeZones::from_zip_table(&self.zips))
+    }
+
+    /// The calling rules: the configured ones, else the bundled data.
+    pub(crate) fn contact_rules(&self) -> Result<&crate::quiet_hours::ContactRules> {
+        match &self.config.contact_rules {
+            Some(r) => Ok(r),
+            None => crate::quiet_hours::ContactRules::bundled()
+                .map_err(|e| crate::Error::Internal(format!("bundled contact rules: {e}"))),
+        }
     }
 
     pub(crate) fn now(&self) -> Timestamp {

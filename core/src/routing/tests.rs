@@ -23,6 +23,7 @@ fn ws(id: &str, active: bool) -> Workspace {
         delivery: Default::default(),
         require_consent: false,
         returns: Default::default(),
+        messages: None,
     }
 }
 

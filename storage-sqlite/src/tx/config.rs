@@ -120,6 +120,7 @@ pub(super) fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
         delivery: c.json(11)?,
         require_consent: c.get(12)?,
         returns: c.json(13)?,
+        messages: None,
     })
 }
 

@@ -150,11 +150,11 @@ fn accepted(
             store_appointment(step, lead_id, contact_id, lead, fields, routed, &mut trail)?;
     }
     let lead_type = step.snap.routing.catalog().lead_type(lead.product);
-    if step
-        .config
-        .contact_queue
-        .needs_contact(lead_type, lead.appointment_date.is_some(), duplicate_of.is_some())
-    {
+    if step.config.contact_queue.needs_contact(
+        lead_type,
+        lead.appointment_date.is_some(),
+        duplicate_of.is_some(),
+    ) {
         queue_for_contact(step, lead_id, contact_id, lead, lead_type)?;
     }
     step.tx.append_events(&trail)?;

@@ -303,6 +303,7 @@ fn workspace(id: &str, rate: Cents) -> Workspace {
         delivery: Default::default(),
         require_consent: false,
         returns: ReturnPolicy::default(),
+        messages: None,
     }
 }
 
