@@ -16,46 +16,12 @@
 //! - A failed send is tried again after the policy's backoff (1 min, 5 min, 30 min by
 //!   default), then given up.
 
+pub use crate::model::MessagePolicy;
 use crate::model::{AppointmentId, LeadId, MessageId, MessageNext};
 use crate::status::{MessageKind, MessageStatus};
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::Mutex;
-
-/// A workspace's messaging policy (opt-in: a workspace without one gets no messages).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessagePolicy {
-    /// Send a confirmation at booking.
-    #[serde(default = "yes")]
-    pub confirmation: bool,
-    /// Reminders, in minutes before the start. Default `[1440, 60]` (24 h and 1 h).
-    #[serde(default = "default_offsets")]
-    pub reminder_offsets_minutes: Vec<u32>,
-    /// Seconds to wait after each failed try; the message fails for good after the last.
-    /// Default `[60, 300, 1800]`.
-    #[serde(default = "default_backoff")]
-    pub retry_backoff_seconds: Vec<u32>,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_offsets() -> Vec<u32> {
-    vec![24 * 60, 60]
-}
-fn default_backoff() -> Vec<u32> {
-    vec![60, 300, 1800]
-}
-
-impl Default for MessagePolicy {
-    fn default() -> Self {
-        MessagePolicy {
-            confirmation: true,
-            reminder_offsets_minutes: default_offsets(),
-            retry_backoff_seconds: default_backoff(),
-        }
-    }
-}
 
 /// One message planned for an appointment.
 #[derive(Debug, Clone, PartialEq, Eq)]

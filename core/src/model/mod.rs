@@ -35,8 +35,8 @@ pub use aftercare::{
 };
 pub use capacity::{Budget, Cap, CapPeriod, CapScope, Capacity};
 pub use outreach::{
-    ContactAttempt, Message, MessageLog, MessageNext, NewMessage, NewQueueEntry, QueueEntry,
-    QueueSettings, QueueUpdate, Suppression,
+    ContactAttempt, Message, MessageLog, MessageNext, MessagePolicy, NewMessage, NewQueueEntry,
+    QueueEntry, QueueSettings, QueueUpdate, Suppression,
 };
 pub use routing_rule::{Radius, RoutingRule, RuleTargeting};
 pub use schedule::{ClockTime, OpenHours, ScheduleError, Weekday, WeeklySchedule};
@@ -301,7 +301,7 @@ pub struct Workspace {
     pub returns: ReturnPolicy,
     /// Confirmations and reminders (opt-in; `None`: the workspace gets no messages).
     #[serde(default)]
-    pub messages: Option<crate::messages::MessagePolicy>,
+    pub messages: Option<MessagePolicy>,
 }
 
 impl Workspace {
