@@ -21,13 +21,13 @@
 //!    `tz` (crate-private time-zone helpers), [`rfc3339`], [`signature`], [`catalog`],
 //!    [`email`]: they import nothing from the crate.
 //! 2. [`phone`], [`zip`], [`auth`], `storage_error` ([`storage::StorageError`]'s home).
-//! 3. [`model`]: the records (row ids as newtypes, `Cents`, the capacity and schedule
-//!    records); it imports only `kind`, `status`, `tz` and [`auth::SignatureScheme`].
+//! 3. [`model`]: the records (row ids as newtypes, `Cents`, the capacity, schedule and
+//!    calendar records); it imports only `kind`, `status`, `tz` and [`auth::SignatureScheme`].
 //! 4. The steps over the records: [`capacity`] and [`schedule`] (their math, over `tz`),
-//!    [`quiet_hours`] (calling windows, over `tz`, [`zip`] and the model's `ClockTime`),
-//!    [`suppression`] (do-not-contact lists, over [`phone`] and [`status`]), [`routing`],
-//!    [`intake`], [`payload`], [`billing`], [`delivery`], then [`validate`], [`seed`] and
-//!    [`appointment`].
+//!    [`booking`] (a calendar's slots, over [`schedule`]), [`quiet_hours`] (calling windows,
+//!    over `tz`, [`zip`] and the model's `ClockTime`), [`suppression`] (do-not-contact lists,
+//!    over [`phone`] and [`status`]), [`routing`], [`intake`], [`payload`], [`billing`],
+//!    [`delivery`], then [`validate`], [`seed`] and [`appointment`].
 //! 5. [`error`]: the crate [`Error`] wraps each module's error, so it sits above them and no
 //!    module below imports it.
 //! 6. [`storage`]: the store contract returns [`Error`]; then [`contact`], which resolves
@@ -38,6 +38,7 @@
 pub mod appointment;
 pub mod auth;
 pub mod billing;
+pub mod booking;
 pub mod calcom;
 pub mod capacity;
 pub mod catalog;

@@ -6,9 +6,9 @@
 //! ([`Cents`]), never floating-point dollars.
 //!
 //! The capacity records ([`Capacity`], [`Cap`], [`Budget`], [`CapPeriod`], [`CapScope`]) and
-//! the schedule records ([`WeeklySchedule`], [`OpenHours`], [`Weekday`], [`ClockTime`]) live
-//! here too, so that a [`Workspace`] is data alone; their math is in [`crate::capacity`] and
-//! [`crate::schedule`], which re-export them.
+//! the schedule records ([`WeeklySchedule`], [`OpenHours`], [`Weekday`], [`ClockTime`]) and the
+//! booking [`Calendar`] live here too, so that a [`Workspace`] is data alone; their math is in
+//! [`crate::capacity`], [`crate::schedule`] and [`crate::booking`].
 //!
 //! Serialized (serde), the stored rows are flat JSON objects (a wrapper's stored fields sit
 //! beside its id), with times as RFC 3339 text and billed amounts in integer cents under
@@ -24,6 +24,7 @@ pub use crate::status::{
 use jiff::Timestamp;
 
 mod aftercare;
+mod calendar;
 mod capacity;
 mod outreach;
 mod routing_rule;
@@ -33,6 +34,7 @@ pub use aftercare::{
     AppointmentDetails, AppointmentLifecycle, BookingEvent, LifecycleUpdate, NewBookingEvent,
     NewReturn, RejectionFilter, ReturnLimit, ReturnPolicy, ReturnRecord, StoredRejection,
 };
+pub use calendar::Calendar;
 pub use capacity::{Budget, Cap, CapPeriod, CapScope, Capacity};
 pub use outreach::{
     ContactAttempt, Message, MessageLog, MessageNext, MessagePolicy, NewMessage, NewQueueEntry,
