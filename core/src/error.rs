@@ -1,6 +1,7 @@
 //! The crate error: one enum wrapping each module's error, with a retry-oriented [`ErrorKind`].
 
 use crate::auth::AuthError;
+use crate::booking::BookingError;
 use crate::calcom::CalcomError;
 use crate::capacity::CapacityError;
 use crate::delivery::DeliveryError;
@@ -51,6 +52,9 @@ pub enum Error {
     /// A delivery could not be prepared or sent.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// A booking refused: not a slot of the calendar, too soon, the slot taken, …
+    #[error(transparent)]
+    Booking(#[from] BookingError),
     /// An appointment lifecycle refusal.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
@@ -87,6 +91,7 @@ impl Error {
             Error::Schedule(e) => e.kind(),
             Error::Seed(e) => e.kind(),
             Error::Delivery(e) => e.kind(),
+            Error::Booking(e) => e.kind(),
             Error::Lifecycle(e) => e.kind(),
             Error::Return(e) => e.kind(),
             Error::Storage(e) => e.error_kind(),
@@ -112,6 +117,7 @@ impl Error {
             Error::Schedule(e) => e.code(),
             Error::Seed(e) => e.code(),
             Error::Delivery(e) => e.code(),
+            Error::Booking(e) => e.code(),
             Error::Lifecycle(e) => e.code(),
             Error::Return(e) => e.code(),
             Error::Storage(e) => e.code(),

@@ -90,7 +90,10 @@ struct WorkspaceJson {
     returns: crate::model::ReturnPolicy,
     /// Confirmations and reminders (opt-in).
     #[serde(default)]
-    messages: Option<crate::messages::MessagePolicy>,
+    messages: Option<crate::model::MessagePolicy>,
+    /// The booking calendar.
+    #[serde(default)]
+    calendar: Option<crate::model::Calendar>,
 }
 
 fn shape(file: &'static str) -> impl Fn(serde_json::Error) -> SeedError {
@@ -219,6 +222,7 @@ pub fn load_workspaces(json: &str, webhook_base: &str) -> Result<Vec<Workspace>,
                 require_consent: w.require_consent,
                 returns: w.returns,
                 messages: w.messages,
+                calendar: w.calendar,
             })
         })
         .collect()

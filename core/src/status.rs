@@ -344,6 +344,8 @@ spelled_enum! {
         /// [`MAX_LONG_FIELD_CHARS`](crate::validate::MAX_LONG_FIELD_CHARS)); the detail
         /// names the field.
         FieldTooLong => "field_too_long",
+        /// The appointment's slot in the workspace's calendar is full.
+        SlotTaken => "slot_taken",
     }
 }
 

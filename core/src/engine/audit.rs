@@ -140,6 +140,13 @@ pub(crate) enum Audit<'a> {
         lead_id: Option<LeadId>,
         reason_codes: Vec<&'a str>,
     },
+    /// A lead booked into a slot (or assigned without one).
+    Booked {
+        appointment_id: AppointmentId,
+        workspace_id: Option<&'a str>,
+        start: Timestamp,
+        slot_taken: bool,
+    },
     /// A contact attempt on a queued lead.
     ContactAttempted {
         attempt: u32,
@@ -192,6 +199,7 @@ impl Audit<'_> {
             Audit::BookingReceived { .. } => EventKind::BookingReceived,
             Audit::DetailsUpdated { .. } => EventKind::Updated,
             Audit::ContactAttempted { .. } => EventKind::ContactAttempted,
+            Audit::Booked { .. } => EventKind::Booked,
         }
     }
 
@@ -293,6 +301,13 @@ impl Audit<'_> {
                 reason_codes,
             } => json!({"rejection_id": rejection_id, "lead_id": lead_id,
                 "reason_codes": reason_codes}),
+            Audit::Booked {
+                appointment_id,
+                workspace_id,
+                start,
+                slot_taken,
+            } => json!({"appointment_id": appointment_id, "workspace_id": workspace_id,
+                "start": crate::payload::rfc3339(*start), "slot_taken": slot_taken}),
             Audit::ContactAttempted {
                 attempt,
                 outcome,

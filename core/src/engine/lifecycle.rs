@@ -235,6 +235,8 @@ pub(crate) fn write_change(
         }
         None => return Ok(unchanged(appt)),
     };
+    let strict = *change.actor != Actor::Calcom;
+    super::booking::follow(step, appt, &change.before, &change.after, strict)?;
     step.tx.update_lifecycle(
         appt.id,
         &LifecycleUpdate {

@@ -43,6 +43,7 @@
 
 mod aftercare;
 mod audit;
+mod booking;
 mod calcom;
 mod clock;
 mod config;
@@ -61,6 +62,7 @@ mod snapshot;
 mod wall;
 
 pub use aftercare::ReassignOutcome;
+pub use booking::Booked;
 pub use calcom::BookingOutcome;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{EngineConfig, PIPELINE_MIN_RECORDS};

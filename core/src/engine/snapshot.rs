@@ -29,6 +29,8 @@ pub struct Snapshot {
     pub rule_capacity: HashMap<i64, Capacity>,
     /// Inbound webhooks by id.
     pub webhooks: HashMap<String, WebhookConfig>,
+    /// The booking calendars of the workspaces that have one, cut into slots.
+    pub slot_grids: HashMap<String, crate::booking::SlotGrid>,
 }
 
 impl Snapshot {
@@ -75,7 +77,13 @@ impl Snapshot {
             .collect();
         let mut schedules = HashMap::new();
         let mut zones = HashMap::new();
+        let mut slot_grids = HashMap::new();
         for w in &workspaces {
+            if let Some(c) = &w.calendar {
+                let hours = w.schedule.clone().unwrap_or_default();
+                let grid = crate::booking::SlotGrid::compile(c, &hours, w.timezone.as_deref())?;
+                slot_grids.insert(w.id.clone(), grid);
+            }
             w.capacity.validate()?;
             if let Some(s) = &w.schedule {
                 schedules.insert(w.id.clone(), s.compile(w.timezone.as_deref())?);
@@ -97,6 +105,7 @@ impl Snapshot {
             c.validate()?;
         }
         Ok(Snapshot {
+            slot_grids,
             routing,
             schedules,
             zones,

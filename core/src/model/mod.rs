@@ -304,6 +304,10 @@ pub struct Workspace {
     /// Confirmations and reminders (opt-in; `None`: the workspace gets no messages).
     #[serde(default)]
     pub messages: Option<MessagePolicy>,
+    /// The booking calendar cut from its weekly hours (`None`: no slots; appointments are
+    /// taken at any time).
+    #[serde(default)]
+    pub calendar: Option<Calendar>,
 }
 
 impl Workspace {
@@ -326,6 +330,7 @@ impl Workspace {
             require_consent: false,
             returns: ReturnPolicy::default(),
             messages: None,
+            calendar: None,
         }
     }
 }
