@@ -197,6 +197,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         9,
         include_str!("../migrations/0009_appointment_lifecycle.sql"),
     ),
+    (10, include_str!("../migrations/0010_outreach.sql")),
 ];
 
 /// Connection settings for [`SqliteStore::open_with`].
