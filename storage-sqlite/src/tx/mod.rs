@@ -21,6 +21,8 @@ mod intake;
 mod leads;
 mod outbox;
 mod outreach;
+#[cfg(test)]
+pub(crate) use outreach::{CLAIM_CONTACTS_SQL, CLAIM_MESSAGES_SQL};
 mod reports;
 mod returns;
 
