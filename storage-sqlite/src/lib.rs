@@ -84,6 +84,10 @@
 //! | a signed inbound message is accepted once per scope | `inbound_messages PRIMARY KEY (scope, message_id)`, written with `ON CONFLICT DO NOTHING` |
 //! | one usage row per (provider, inbound webhook, day) | `provider_usage_log UNIQUE (provider_id, day, webhook_id)`, written with an `ON CONFLICT ... DO UPDATE` that adds |
 //! | a lead event is about exactly one lead or one rejection | `CHECK` on `lead_events` |
+//! | one contact-queue entry per lead | `contact_queue PRIMARY KEY (lead_id)`, written with `ON CONFLICT DO NOTHING` |
+//! | one row per contact attempt number | `contact_attempts UNIQUE (lead_id, attempt_number)` |
+//! | a number is suppressed once | `suppression_list PRIMARY KEY (phone_sha256)`, written with `ON CONFLICT DO NOTHING` |
+//! | one log row per message try | `message_logs UNIQUE (message_id, try_number)` |
 //!
 //! A lead and a rejection live in different tables, so "one outcome per record key across
 //! both" cannot be a single `UNIQUE`: `insert_lead` and `insert_rejection` first insert the key
@@ -124,6 +128,46 @@
 //! the check. `redeliver` is one conditional `UPDATE ... WHERE status <> 'success'
 //! RETURNING ...`, so a delivered row is never queued again.
 //!
+//! **Leased contact-queue and message claims.** `claim_contacts` is the same kind of one
+//! statement, an `UPDATE contact_queue SET status = 'attempting', worker = :worker,
+//! locked_until = :lease_until WHERE lead_id IN (...) RETURNING ...`, whose subquery unions
+//! the two due sets, each cut to the limit in claim order before the outer `ORDER BY
+//! next_attempt_at, lead_id LIMIT :n`:
+//!
+//! ```sql
+//! SELECT lead_id FROM (
+//!   SELECT lead_id, next_attempt_at FROM (
+//!     SELECT lead_id, next_attempt_at FROM contact_queue
+//!     WHERE status IN ('pending', 'no_answer') AND next_attempt_at <= :now
+//!       AND (locked_until IS NULL OR locked_until <= :now)
+//!     ORDER BY next_attempt_at, lead_id LIMIT :n)
+//!   UNION ALL
+//!   SELECT lead_id, next_attempt_at FROM (
+//!     SELECT lead_id, next_attempt_at FROM contact_queue
+//!     WHERE status = 'attempting' AND locked_until <= :now
+//!     ORDER BY next_attempt_at, lead_id LIMIT :n))
+//! ORDER BY next_attempt_at, lead_id LIMIT :n
+//! ```
+//!
+//! Each set has a partial index whose `WHERE` the query repeats word for word (that is how
+//! SQLite sees that a partial index applies): `contact_queue_due (next_attempt_at, lead_id)
+//! WHERE status IN ('pending', 'no_answer')` is read from its front in claim order and stops
+//! after `:n` rows, and `contact_queue_leased (locked_until) WHERE status = 'attempting'`
+//! finds the expired leases (a worker died), which are few and sorted on their own. Finished
+//! entries (`scheduled`, `not_interested`, `unreachable`, `do_not_contact`) are in neither
+//! index, so a claim reads about `:n` index entries and `:n` rows however long the queue and
+//! its history are (a test checks the plan with `EXPLAIN QUERY PLAN`: no scan of the table).
+//! A claimed entry leaves the due index and enters the lease index in the same statement;
+//! `defer_contact` and `record_contact_attempt` clear the lease and the worker, so only
+//! `attempting` entries are ever leased. `claim_due_messages` leases like the delivery outbox
+//! (`UPDATE scheduled_messages SET locked_until = :lease_until WHERE id IN (... WHERE
+//! status = 'pending' AND next_try_at <= :now AND (locked_until IS NULL OR locked_until <=
+//! :now) ORDER BY next_try_at, id LIMIT :n) RETURNING ...`) over the partial index
+//! `scheduled_messages_due (next_try_at) WHERE status = 'pending'`; a claimed message stays
+//! `pending` until `record_message_try` logs the try, clears the lease and moves it on. All
+//! of them run inside the immediate transaction, so no other writer comes between the pick
+//! and the lease.
+//!
 //! **Compare-and-set writes.** The methods whose contract is "only if it is still in the
 //! state the caller read" are each one conditional `UPDATE` (or `DELETE`) whose `WHERE`
 //! clause is the expectation, so the check and the write cannot be separated by another
@@ -140,7 +184,8 @@
 //!
 //! **Routing and lifecycle status.** `appointments.status` is the routing status (`routed` /
 //! `unrouted`), as in schema version 1; the lifecycle status (`scheduled`, `confirmed`, …)
-//! is `appointments.lifecycle_status` (version 9).
+//! is `appointments.lifecycle_status` (version 9). The contact queue's status
+//! (`contact_queue.status`) is a third one, the lead's place in outreach (version 10).
 //!
 //! **Storage formats.** Times are RFC 3339 UTC text in one fixed-width format,
 //! `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always six fractional digits: microsecond precision, finer
