@@ -84,6 +84,10 @@
 //! | a signed inbound message is accepted once per scope | `inbound_messages PRIMARY KEY (scope, message_id)`, written with `ON CONFLICT DO NOTHING` |
 //! | one usage row per (provider, inbound webhook, day) | `provider_usage_log UNIQUE (provider_id, day, webhook_id)`, written with an `ON CONFLICT ... DO UPDATE` that adds |
 //! | a lead event is about exactly one lead or one rejection | `CHECK` on `lead_events` |
+//! | one contact-queue entry per lead | `contact_queue PRIMARY KEY (lead_id)`, written with `ON CONFLICT DO NOTHING` |
+//! | one row per contact attempt number | `contact_attempts UNIQUE (lead_id, attempt_number)` |
+//! | a number is suppressed once | `suppression_list PRIMARY KEY (phone_sha256)`, written with `ON CONFLICT DO NOTHING` |
+//! | one log row per message try | `message_logs UNIQUE (message_id, try_number)` |
 //!
 //! A lead and a rejection live in different tables, so "one outcome per record key across
 //! both" cannot be a single `UNIQUE`: `insert_lead` and `insert_rejection` first insert the key
@@ -124,6 +128,46 @@
 //! the check. `redeliver` is one conditional `UPDATE ... WHERE status <> 'success'
 //! RETURNING ...`, so a delivered row is never queued again.
 //!
+//! **Leased contact-queue and message claims.** `claim_contacts` is the same kind of one
+//! statement, an `UPDATE contact_queue SET status = 'attempting', worker = :worker,
+//! locked_until = :lease_until WHERE lead_id IN (...) RETURNING ...`, whose subquery unions
+//! the two due sets, each cut to the limit in claim order before the outer `ORDER BY
+//! next_attempt_at, lead_id LIMIT :n`:
+//!
+//! ```sql
+//! SELECT lead_id FROM (
+//!   SELECT lead_id, next_attempt_at FROM (
+//!     SELECT lead_id, next_attempt_at FROM contact_queue
+//!     WHERE status IN ('pending', 'no_answer') AND next_attempt_at <= :now
+//!       AND (locked_until IS NULL OR locked_until <= :now)
+//!     ORDER BY next_attempt_at, lead_id LIMIT :n)
+//!   UNION ALL
+//!   SELECT lead_id, next_attempt_at FROM (
+//!     SELECT lead_id, next_attempt_at FROM contact_queue
+//!     WHERE status = 'attempting' AND locked_until <= :now
+//!     ORDER BY next_attempt_at, lead_id LIMIT :n))
+//! ORDER BY next_attempt_at, lead_id LIMIT :n
+//! ```
+//!
+//! Each set has a partial index whose `WHERE` the query repeats word for word (that is how
+//! SQLite sees that a partial index applies): `contact_queue_due (next_attempt_at, lead_id)
+//! WHERE status IN ('pending', 'no_answer')` is read from its front in claim order and stops
+//! after `:n` rows, and `contact_queue_leased (locked_until) WHERE status = 'attempting'`
+//! finds the expired leases (a worker died), which are few and sorted on their own. Finished
+//! entries (`scheduled`, `not_interested`, `unreachable`, `do_not_contact`) are in neither
+//! index, so a claim reads about `:n` index entries and `:n` rows however long the queue and
+//! its history are (a test checks the plan with `EXPLAIN QUERY PLAN`: no scan of the table).
+//! A claimed entry leaves the due index and enters the lease index in the same statement;
+//! `defer_contact` and `record_contact_attempt` clear the lease and the worker, so only
+//! `attempting` entries are ever leased. `claim_due_messages` leases like the delivery outbox
+//! (`UPDATE scheduled_messages SET locked_until = :lease_until WHERE id IN (... WHERE
+//! status = 'pending' AND next_try_at <= :now AND (locked_until IS NULL OR locked_until <=
+//! :now) ORDER BY next_try_at, id LIMIT :n) RETURNING ...`) over the partial index
+//! `scheduled_messages_due (next_try_at) WHERE status = 'pending'`; a claimed message stays
+//! `pending` until `record_message_try` logs the try, clears the lease and moves it on. All
+//! of them run inside the immediate transaction, so no other writer comes between the pick
+//! and the lease.
+//!
 //! **Compare-and-set writes.** The methods whose contract is "only if it is still in the
 //! state the caller read" are each one conditional `UPDATE` (or `DELETE`) whose `WHERE`
 //! clause is the expectation, so the check and the write cannot be separated by another
@@ -140,7 +184,8 @@
 //!
 //! **Routing and lifecycle status.** `appointments.status` is the routing status (`routed` /
 //! `unrouted`), as in schema version 1; the lifecycle status (`scheduled`, `confirmed`, …)
-//! is `appointments.lifecycle_status` (version 9).
+//! is `appointments.lifecycle_status` (version 9). The contact queue's status
+//! (`contact_queue.status`) is a third one, the lead's place in outreach (version 10).
 //!
 //! **Storage formats.** Times are RFC 3339 UTC text in one fixed-width format,
 //! `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always six fractional digits: microsecond precision, finer
@@ -197,6 +242,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         9,
         include_str!("../migrations/0009_appointment_lifecycle.sql"),
     ),
+    (10, include_str!("../migrations/0010_outreach.sql")),
 ];
 
 /// Connection settings for [`SqliteStore::open_with`].
@@ -888,7 +934,10 @@ mod tests {
             .expect("version 8 data");
         }
         let store = SqliteStore::open(&path).expect("upgrade");
-        assert_eq!(store.schema_version().expect("version"), 9);
+        assert_eq!(
+            store.schema_version().expect("version"),
+            SqliteStore::SCHEMA_VERSION
+        );
         let t = |s: &str| codec::parse_ts(s).expect("time");
 
         let (d5, d9, for_3, attempts_5, billed, appt, ws, rejections) = with_tx(&store, |tx| {
@@ -1105,6 +1154,273 @@ mod tests {
             r.get(0)
         })
         .expect("foreign_key_check")
+    }
+
+    /// A version-9 file with a lead, a routed appointment, its delivery, a charge and capacity
+    /// counters upgrades to version 10 keeping every row; the outreach tables, indexes and
+    /// constraints are there and work on the old rows.
+    #[test]
+    fn version_9_database_upgrades_to_outreach() {
+        use leadroute_core::model::*;
+        use leadroute_core::storage::{with_tx, Inserted};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v9.sqlite");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "foreign_keys", true).expect("fk");
+            migrate_to(&mut conn, 9).expect("migrate to 9");
+            assert_eq!(user_version(&conn).expect("version"), 9);
+            conn.execute_batch(
+                "INSERT INTO workspaces (id, name, outbound_webhook_url, payment_rate_cents, \
+                   created_at, updated_at) \
+                 VALUES ('solar_ca_001', 'Sunrise Solar', 'https://hooks.example/solar', 20000, \
+                   '2025-03-14T15:09:26.535897Z', '2025-03-14T15:09:26.535897Z');
+                 INSERT INTO contacts (dedup_scope, phone_e164, created_at) \
+                 VALUES ('global', '+13178638426', '2025-03-14T15:09:26.535897Z');
+                 INSERT INTO leads (contact_id, provider_id, record_key, product_type, zip_code, \
+                   raw_payload, received_at, status) \
+                 VALUES (1, 'provider-a', 'PA-1', 'Solar', '90210', '{}', \
+                   '2025-03-14T15:00:00.000000Z', 'routed');
+                 INSERT INTO source_records (provider_id, record_key, lead_id) \
+                 VALUES ('provider-a', 'PA-1', 1);
+                 INSERT INTO appointments (id, lead_id, contact_id, service_type, zip_code, \
+                   appointment_date, workspace_id, routing_rule_id, routing_method, matched_at, \
+                   payment_rate_cents, status, forward_status, forward_attempts, created_at, \
+                   lifecycle_status) \
+                 VALUES (3, 1, 1, 'Solar', '90210', '2025-03-18T17:30:00.000000Z', \
+                   'solar_ca_001', 1, 'auto', '2025-03-14T15:00:00.000000Z', 20000, 'routed', \
+                   'success', 1, '2025-03-14T15:00:00.000000Z', 'confirmed');
+                 INSERT INTO deliveries (id, appointment_id, workspace_id, webhook_id, url, \
+                   payload, status, attempts, next_attempt_at, created_at, updated_at) \
+                 VALUES (5, 3, 'solar_ca_001', 'msg_5', 'https://hooks.example/solar', \
+                   '{\"appointment_id\":3}', 'success', 1, '2025-03-14T15:00:30.000000Z', \
+                   '2025-03-14T15:00:00.000000Z', '2025-03-14T15:01:00.000000Z');
+                 INSERT INTO billing_events (id, appointment_id, workspace_id, kind, \
+                   amount_cents, created_at) \
+                 VALUES (7, 3, 'solar_ca_001', 'charge', 20000, '2025-03-14T15:01:00.000000Z');
+                 INSERT INTO capacity_counters (counter_key, count, amount_cents) \
+                 VALUES ('slot:solar_ca_001:2025-03-18T17:30:00Z', 1, 20000), \
+                        ('slot:solar_ca_001:2025-03-18T18:00:00Z', 2, 0), \
+                        ('workspace:solar_ca_001:day:2025-03-14T07:00:00Z', 1, 20000);",
+            )
+            .expect("version 9 data");
+        }
+        let store = SqliteStore::open(&path).expect("upgrade");
+        assert_eq!(store.schema_version().expect("version"), 10);
+        let t = |s: &str| codec::parse_ts(s).expect("time");
+
+        let (lead, appt, delivery, billed, slots) = with_tx(&store, |tx| {
+            Ok((
+                tx.lead(LeadId(1))?,
+                tx.appointment(AppointmentId(3))?,
+                tx.delivery(DeliveryId(5))?,
+                tx.billing_events_for(AppointmentId(3))?,
+                tx.counters_in_range("slot:solar_ca_001:", "slot:solar_ca_001;")?,
+            ))
+        })
+        .expect("read upgraded data");
+        let lead = lead.expect("lead 1 survives");
+        assert_eq!(lead.lead.record_key, "PA-1");
+        let appt = appt.expect("appointment 3 survives");
+        assert_eq!(
+            (appt.lifecycle.status, appt.forward_status),
+            (AppointmentStatus::Confirmed, ForwardStatus::Success)
+        );
+        assert_eq!(
+            delivery.map(|d| (d.status, d.attempts)),
+            Some((ForwardStatus::Success, 1))
+        );
+        assert_eq!(billed.len(), 1, "the charge survives");
+        assert_eq!(
+            slots,
+            vec![
+                ("slot:solar_ca_001:2025-03-18T17:30:00Z".to_string(), 1),
+                ("slot:solar_ca_001:2025-03-18T18:00:00Z".to_string(), 2),
+            ],
+            "old counters are read by range"
+        );
+
+        // The outreach contract on the upgraded file, with the old lead and appointment.
+        let (queued, claimed, message, suppressed) = with_tx(&store, |tx| {
+            let queued = tx.enqueue_contact(&NewQueueEntry {
+                lead_id: LeadId(1),
+                contact_id: ContactId(1),
+                phone_e164: Some("+13178638426".into()),
+                zip_code: "90210".into(),
+                lead_type: "solar".into(),
+                received_at: t("2025-03-14T15:00:00Z"),
+                next_attempt_at: t("2025-03-14T15:00:00Z"),
+                suppressed: false,
+            })?;
+            let claimed = tx.claim_contacts(
+                t("2025-03-14T15:01:00Z"),
+                5,
+                t("2025-03-14T15:06:00Z"),
+                "dialer-1",
+            )?;
+            let message = tx.enqueue_message(&NewMessage {
+                appointment_id: AppointmentId(3),
+                lead_id: LeadId(1),
+                kind: MessageKind::Reminder,
+                to: "+13178638426".into(),
+                body: serde_json::json!({"offset_hours": 24}),
+                send_at: t("2025-03-17T17:30:00Z"),
+                created_at: t("2025-03-14T15:01:00Z"),
+            })?;
+            let suppressed = tx.suppress(&Suppression {
+                phone_e164: None,
+                phone_sha256: "0".repeat(64),
+                reason: "imported".into(),
+                source: Some("dnc-2025-03.csv".into()),
+                created_at: t("2025-03-14T15:02:00Z"),
+            })?;
+            Ok((queued, claimed, message, suppressed))
+        })
+        .expect("outreach writes after the upgrade");
+        assert_eq!(queued, Inserted::Created(LeadId(1)));
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].status, ContactStatus::Attempting);
+        assert_eq!(message, MessageId(1));
+        assert!(suppressed);
+        drop(store);
+
+        let conn = Connection::open(&path).expect("reopen raw");
+        assert_eq!(foreign_key_violations(&conn), 0);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("indexes");
+        for i in [
+            "contact_queue_due",
+            "contact_queue_leased",
+            "contact_queue_contact",
+            "contact_queue_received",
+            "scheduled_messages_due",
+            "scheduled_messages_appointment",
+            // Kept from version 9.
+            "deliveries_due",
+            "deliveries_pending_sequence",
+            "calcom_booking_links_appointment",
+        ] {
+            assert!(indexes.iter().any(|x| x == i), "missing {i}: {indexes:?}");
+        }
+        for (what, sql) in [
+            (
+                "a queue status is CHECKed",
+                "UPDATE contact_queue SET status = 'calling' WHERE lead_id = 1",
+            ),
+            (
+                "one entry per lead",
+                "INSERT INTO contact_queue (lead_id, contact_id, zip_code, lead_type, \
+                 received_at, next_attempt_at) VALUES (1, 1, '90210', 'solar', 'x', 'x')",
+            ),
+            (
+                "a queue entry needs its lead",
+                "INSERT INTO contact_queue (lead_id, contact_id, zip_code, lead_type, \
+                 received_at, next_attempt_at) VALUES (99, 1, '90210', 'solar', 'x', 'x')",
+            ),
+            (
+                "an outcome is CHECKed",
+                "INSERT INTO contact_attempts (lead_id, attempt_number, attempted_at, outcome) \
+                 VALUES (1, 1, 'x', 'busy')",
+            ),
+            (
+                "a message kind is CHECKed",
+                "UPDATE scheduled_messages SET kind = 'nudge' WHERE id = 1",
+            ),
+            (
+                "a message needs its appointment",
+                "INSERT INTO scheduled_messages (appointment_id, lead_id, kind, recipient, body, \
+                 send_at, created_at, next_try_at) \
+                 VALUES (99, 1, 'reminder', '+1', '{}', 'x', 'x', 'x')",
+            ),
+        ] {
+            conn.pragma_update(None, "foreign_keys", true).expect("fk");
+            assert!(conn.execute(sql, []).is_err(), "{what}");
+        }
+        for (what, sql) in [
+            (
+                "one row per attempt number",
+                "INSERT INTO contact_attempts (lead_id, attempt_number, attempted_at, outcome) \
+                 VALUES (1, 1, 'x', 'no_answer')",
+            ),
+            (
+                "one log row per try number",
+                "INSERT INTO message_logs (message_id, try_number, tried_at, status) \
+                 VALUES (1, 1, 'x', 'sent')",
+            ),
+        ] {
+            conn.execute(sql, []).expect(what);
+            assert!(conn.execute(sql, []).is_err(), "{what}");
+        }
+    }
+
+    /// The detail lines of `EXPLAIN QUERY PLAN` for `sql` with `params`.
+    fn query_plan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let rows = stmt
+            .query_map(params, |r| r.get::<_, String>(3))
+            .expect("plan");
+        rows.collect::<Result<_, _>>().expect("plan rows")
+    }
+
+    /// The claims read their partial indexes, never the whole table, also once the
+    /// planner has statistics (ANALYZE over a queue of mostly finished entries).
+    #[test]
+    fn claims_use_their_partial_indexes() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate(&mut conn).expect("migrate");
+        let check = |conn: &Connection| {
+            let plan = query_plan(
+                conn,
+                tx::CLAIM_CONTACTS_SQL,
+                rusqlite::params!["2025-03-14T15:00:00.000000Z", 5, "x", "dialer-1"],
+            );
+            for index in ["contact_queue_due", "contact_queue_leased"] {
+                assert!(
+                    plan.iter().any(|l| l.contains(index)),
+                    "the contact claim must use {index}: {plan:#?}"
+                );
+            }
+            assert!(
+                !plan.iter().any(|l| l.starts_with("SCAN contact_queue")),
+                "the contact claim must not scan the queue: {plan:#?}"
+            );
+            let plan = query_plan(
+                conn,
+                tx::CLAIM_MESSAGES_SQL,
+                rusqlite::params!["x", "2025-03-14T15:00:00.000000Z", 5],
+            );
+            assert!(
+                plan.iter().any(|l| l.contains("scheduled_messages_due")),
+                "the message claim must use scheduled_messages_due: {plan:#?}"
+            );
+            assert!(
+                !plan
+                    .iter()
+                    .any(|l| l.starts_with("SCAN scheduled_messages")),
+                "the message claim must not scan the table: {plan:#?}"
+            );
+        };
+        check(&conn);
+        // Statistics: 5,000 entries, nine in ten finished, the rest waiting or leased.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+             INSERT INTO contact_queue (lead_id, contact_id, zip_code, lead_type, received_at, \
+               next_attempt_at, status, locked_until)
+             SELECT i, i, '90210', 'solar', '2025-03-01T00:00:00.000000Z', \
+               printf('2025-03-%02dT00:00:00.000000Z', 1 + i % 28), \
+               CASE WHEN i % 10 = 0 THEN 'pending' WHEN i % 10 = 1 THEN 'attempting' \
+                    ELSE 'scheduled' END, \
+               CASE WHEN i % 10 = 1 THEN '2025-03-14T15:05:00.000000Z' END FROM n;
+             ANALYZE;",
+        )
+        .expect("statistics");
+        check(&conn);
     }
 
     #[test]

@@ -192,6 +192,11 @@ fn file_is_wal_with_foreign_keys_and_migrated() {
         "leads",
         "source_records",
         "workspaces",
+        "contact_queue",
+        "contact_attempts",
+        "suppression_list",
+        "scheduled_messages",
+        "message_logs",
     ] {
         assert!(
             tables.iter().any(|x| x == t),
@@ -575,7 +580,7 @@ fn version_1_database_migrates_keeping_its_data() {
         store.schema_version().expect("version"),
         SqliteStore::SCHEMA_VERSION
     );
-    assert_eq!(SqliteStore::SCHEMA_VERSION, 9);
+    assert_eq!(SqliteStore::SCHEMA_VERSION, 10);
 
     let (c1, c2, missing, by_key, l1, l2, appt, counts, ws) = with_tx(&store, |tx| {
         Ok((

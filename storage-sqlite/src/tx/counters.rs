@@ -85,6 +85,27 @@ impl CapacityRepo for SqlTx<'_> {
         .map(|_| ())
         .map_err(|e| prefix(&format!("add_to_counter {key}"), e))
     }
+
+    fn counters_in_range(
+        &self,
+        from_key: &str,
+        to_key: &str,
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        // A range scan of the primary key (the table is WITHOUT ROWID, keyed by
+        // counter_key): already in key order, BINARY collation compares bytes. Counters
+        // back at zero are left out, as the in-memory store does.
+        self.all(
+            "SELECT counter_key, count FROM capacity_counters \
+             WHERE counter_key >= ?1 AND counter_key < ?2 AND count <> 0 \
+             ORDER BY counter_key",
+            params![from_key, to_key],
+            |r| {
+                let c = Cols::new(r, "capacity_counters");
+                Ok((c.get(0)?, c.get(1)?))
+            },
+        )
+        .map_err(|e| prefix("counters_in_range", e))
+    }
 }
 
 impl EndpointRepo for SqlTx<'_> {

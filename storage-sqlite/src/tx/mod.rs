@@ -2,8 +2,8 @@
 //! (providers, workspaces, rules), `leads` (source records, rejections, contacts, leads),
 //! `appointments`, `counters` (capacity, endpoint health, routing state), `outbox`,
 //! `events` (billing and audit events), `intake` (webhook configs, replay protection, usage),
-//! `returns` (appointment returns), `bookings` (Cal.com booking events and uid links) and
-//! `reports`.
+//! `returns` (appointment returns), `bookings` (Cal.com booking events and uid links),
+//! `outreach` (the contact queue, the suppression list, scheduled messages) and `reports`.
 
 use crate::codec::{corrupt, in_op, int, json, prefix, ts, ts_opt, Cols, Db};
 use jiff::Timestamp;
@@ -20,6 +20,9 @@ mod events;
 mod intake;
 mod leads;
 mod outbox;
+mod outreach;
+#[cfg(test)]
+pub(crate) use outreach::{CLAIM_CONTACTS_SQL, CLAIM_MESSAGES_SQL};
 mod reports;
 mod returns;
 

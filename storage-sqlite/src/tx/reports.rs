@@ -1,8 +1,16 @@
-//! [`Reports`]: whole-store counts, billing summaries, provider usage and totals.
+//! [`Reports`]: whole-store counts, billing summaries, provider usage and totals, contact
+//! timelines.
 
 use super::*;
 
 impl Reports for SqlTx<'_> {
+    fn contact_timelines(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ContactTimeline>, StorageError> {
+        self.timelines(from, to)
+    }
     fn billing_summary(
         &self,
         from: Timestamp,

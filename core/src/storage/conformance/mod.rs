@@ -5,7 +5,7 @@
 //! a message naming the check and the broken contract on the first violation. The checks live
 //! in one file per storage trait or aggregate (providers, contacts, leads, appointments,
 //! lifecycle, outbox, billing, returns, bookings, reprocessing of rejections, events,
-//! capacity, intake, transactions, stats) and are re-exported here.
+//! capacity, intake, outreach, transactions, stats) and are re-exported here.
 //!
 //! An adapter's test suite runs them with [`conformance_tests!`](crate::conformance_tests),
 //! which expands to one `#[test]` per check, so a failure names its check and the other checks
@@ -50,6 +50,7 @@ mod intake;
 mod leads;
 mod lifecycle;
 mod outbox;
+mod outreach;
 mod providers;
 mod reprocess;
 mod returns;
@@ -66,6 +67,7 @@ pub use intake::*;
 pub use leads::*;
 pub use lifecycle::*;
 pub use outbox::*;
+pub use outreach::*;
 pub use providers::*;
 pub use reprocess::*;
 pub use returns::*;
@@ -153,6 +155,25 @@ macro_rules! __conformance_checks {
             release_rejection_frees_the_key,
             reprocessed_rejections_leave_the_list,
             rollback_discards_aftercare_writes,
+            enqueue_contact_insert_if_absent,
+            enqueue_contact_unknown_lead_conflicts,
+            claim_contacts_order_and_limit,
+            claim_contacts_leases_as_attempting,
+            claim_contacts_never_twice,
+            claim_contacts_expired_lease_comes_back,
+            claim_contacts_skips_final_statuses,
+            defer_contact_holds_and_reschedules,
+            record_contact_attempt_moves_the_entry,
+            record_contact_attempt_unique_number,
+            contact_attempt_times_span_the_contact,
+            suppression_insert_if_absent,
+            messages_enqueue_and_list,
+            claim_due_messages_order_and_lease,
+            record_message_try_retry_and_done,
+            cancel_pending_messages_by_kind,
+            counters_in_range_order_and_bounds,
+            contact_timelines_report,
+            rollback_discards_outreach_writes,
         ]}
     };
     (@checks () [$($name:ident),* $(,)?]) => {
@@ -562,6 +583,7 @@ mod tests {
         ("leads.rs", include_str!("leads.rs")),
         ("lifecycle.rs", include_str!("lifecycle.rs")),
         ("outbox.rs", include_str!("outbox.rs")),
+        ("outreach.rs", include_str!("outreach.rs")),
         ("providers.rs", include_str!("providers.rs")),
         ("reprocess.rs", include_str!("reprocess.rs")),
         ("returns.rs", include_str!("returns.rs")),

@@ -60,9 +60,11 @@ struct State {
     booking_event_keys: HashMap<(String, String), i64>,
     booking_links: BTreeMap<String, AppointmentId>,
     queue: BTreeMap<LeadId, QueueEntry>,
-    /// The queue's due index: (due time, lead) of every entry a claim may hand out (its
-    /// `next_attempt_at`, or its lease expiry while `attempting`).
+    /// The queue's due index: (next attempt, lead) of every `pending` or `no_answer` entry.
     queue_due: std::collections::BTreeSet<(Timestamp, LeadId)>,
+    /// The queue's lease index: (lease expiry, lead) of every `attempting` entry, which a
+    /// claim hands out again once the lease expired.
+    queue_leased: std::collections::BTreeSet<(Timestamp, LeadId)>,
     contact_attempts: Vec<ContactAttempt>,
     suppressions: BTreeMap<String, Suppression>,
     scheduled: Vec<Message>,

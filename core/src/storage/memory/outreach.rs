@@ -3,44 +3,62 @@
 use super::*;
 use crate::status::{ContactStatus, MessageKind, MessageStatus};
 
-/// The due-index key of an entry, when a claim may hand it out.
+/// The waiting-index key of an entry: (next attempt, lead) while `pending` or `no_answer`.
 fn due_key(e: &QueueEntry) -> Option<(Timestamp, LeadId)> {
     match e.status {
         ContactStatus::Pending | ContactStatus::NoAnswer => {
             Some((e.entry.next_attempt_at, e.entry.lead_id))
         }
+        _ => None,
+    }
+}
+
+/// The lease-index key of an entry: (lease expiry, lead) while `attempting`.
+fn leased_key(e: &QueueEntry) -> Option<(Timestamp, LeadId)> {
+    match e.status {
         ContactStatus::Attempting => e.locked_until.map(|l| (l, e.entry.lead_id)),
         _ => None,
     }
 }
 
 impl State {
-    /// Replaces a queue entry, keeping the due index in step; returns the old entry.
-    fn put_entry(&mut self, e: QueueEntry) -> Option<QueueEntry> {
-        let old = self.queue.insert(e.entry.lead_id, e.clone());
-        if let Some(k) = old.as_ref().and_then(due_key) {
+    /// Takes an entry out of the due indexes.
+    fn unindex_entry(&mut self, e: &QueueEntry) {
+        if let Some(k) = due_key(e) {
             self.queue_due.remove(&k);
         }
-        if let Some(k) = due_key(&e) {
+        if let Some(k) = leased_key(e) {
+            self.queue_leased.remove(&k);
+        }
+    }
+
+    /// Puts an entry in the due indexes.
+    fn index_entry(&mut self, e: &QueueEntry) {
+        if let Some(k) = due_key(e) {
             self.queue_due.insert(k);
         }
+        if let Some(k) = leased_key(e) {
+            self.queue_leased.insert(k);
+        }
+    }
+
+    /// Replaces a queue entry, keeping the due indexes in step; returns the old entry.
+    fn put_entry(&mut self, e: QueueEntry) -> Option<QueueEntry> {
+        let old = self.queue.insert(e.entry.lead_id, e.clone());
+        if let Some(o) = &old {
+            self.unindex_entry(o);
+        }
+        self.index_entry(&e);
         old
     }
 
     fn restore_entry(&mut self, lead_id: LeadId, old: Option<QueueEntry>) {
-        if let Some(k) = self.queue.get(&lead_id).and_then(due_key) {
-            self.queue_due.remove(&k);
+        if let Some(cur) = self.queue.remove(&lead_id) {
+            self.unindex_entry(&cur);
         }
-        match old {
-            Some(o) => {
-                if let Some(k) = due_key(&o) {
-                    self.queue_due.insert(k);
-                }
-                self.queue.insert(lead_id, o);
-            }
-            None => {
-                self.queue.remove(&lead_id);
-            }
+        if let Some(o) = old {
+            self.index_entry(&o);
+            self.queue.insert(lead_id, o);
         }
     }
 }
@@ -88,16 +106,27 @@ impl ContactQueueRepo for MemTx {
         worker: &str,
     ) -> Result<Vec<QueueEntry>, StorageError> {
         self.write(|s| {
-            let due: Vec<LeadId> = s
+            // Waiting entries due by now, and entries whose lease expired (by now), both
+            // ordered by next attempt, then lead.
+            let mut due: Vec<(Timestamp, LeadId)> = s
                 .queue_due
                 .iter()
                 .take_while(|(t, _)| *t <= now)
                 .take(limit)
-                .map(|(_, id)| *id)
+                .copied()
                 .collect();
+            due.extend(
+                s.queue_leased
+                    .iter()
+                    .take_while(|(l, _)| *l <= now)
+                    .filter_map(|(_, id)| s.queue.get(id))
+                    .map(|e| (e.entry.next_attempt_at, e.entry.lead_id)),
+            );
+            due.sort_unstable();
+            due.truncate(limit);
             let mut out = Vec::with_capacity(due.len());
             let mut olds = Vec::with_capacity(due.len());
-            for id in due {
+            for (_, id) in due {
                 let Some(mut e) = s.queue.get(&id).cloned() else {
                     continue;
                 };
