@@ -107,6 +107,7 @@ fn all_active(rules: &[leadroute::routing::RoutingRule]) -> Vec<Workspace> {
             require_consent: false,
             returns: Default::default(),
             messages: None,
+            calendar: None,
         })
         .collect()
 }

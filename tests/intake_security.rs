@@ -86,6 +86,7 @@ fn configure(engine: &Engine) {
             require_consent: true,
             returns: Default::default(),
             messages: None,
+            calendar: None,
             ..Workspace::new(
                 "ws_consent",
                 "http://127.0.0.1:9/hooks/ws_consent",

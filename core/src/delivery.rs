@@ -751,6 +751,7 @@ mod tests {
             require_consent: false,
             returns: Default::default(),
             messages: None,
+            calendar: None,
         };
         let r = build_request(&d, &w, now).unwrap();
         let h = |k: &str| {

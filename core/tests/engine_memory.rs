@@ -74,6 +74,7 @@ fn workspace(id: &str, active: bool, rate: i64) -> Workspace {
         require_consent: false,
         returns: Default::default(),
         messages: None,
+        calendar: None,
     }
 }
 

@@ -52,6 +52,7 @@ fn ws(id: &str, active: bool) -> Workspace {
         require_consent: false,
         returns: Default::default(),
         messages: None,
+        calendar: None,
     }
 }
 

@@ -126,3 +126,8 @@ CREATE TABLE message_logs (
     error               TEXT,             -- the error on failure
     UNIQUE (message_id, try_number)
 ) STRICT;
+
+-- workspaces: the messaging policy (JSON MessagePolicy; NULL: no messages) and the booking
+-- calendar (JSON Calendar; NULL: no slots).
+ALTER TABLE workspaces ADD COLUMN message_policy TEXT;
+ALTER TABLE workspaces ADD COLUMN calendar TEXT;

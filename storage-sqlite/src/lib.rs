@@ -27,6 +27,8 @@
 //!     delivery: Default::default(),
 //!     require_consent: false,
 //!     returns: Default::default(),
+//!     messages: None,
+//!     calendar: None,
 //! };
 //! with_tx(&store, |tx| Ok(tx.put_workspace(&ws)?))?;
 //! let back = with_tx(&store, |tx| Ok(tx.workspace("solar_ca_001")?))?;

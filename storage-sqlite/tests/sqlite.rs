@@ -54,6 +54,7 @@ fn workspace() -> Workspace {
         require_consent: false,
         returns: Default::default(),
         messages: None,
+        calendar: None,
     }
 }
 

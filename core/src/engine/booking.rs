@@ -175,7 +175,12 @@ fn calendar_of<'s>(snap: &'s super::Snapshot, workspace_id: &str) -> Result<&'s 
 }
 
 /// Takes one place of the slot (one conditional update). `false` when it is full.
-pub(crate) fn take_slot(tx: &dyn Tx, grid: &SlotGrid, workspace_id: &str, slot: &Slot) -> Result<bool> {
+pub(crate) fn take_slot(
+    tx: &dyn Tx,
+    grid: &SlotGrid,
+    workspace_id: &str,
+    slot: &Slot,
+) -> Result<bool> {
     let limit = CounterLimit {
         key: booking::slot_counter_key(workspace_id, slot.start),
         max_count: Some(i64::from(grid.capacity())),
@@ -239,7 +244,11 @@ fn assign_by_hand(
 /// A booking routed to a matching workspace with room at `start`: each round routes with
 /// the full workspaces excluded, then takes the winner's slot; a winner without room (full,
 /// or `start` is not one of its slots) gives its capacity back and is excluded.
-fn route_with_room(step: Step<'_>, lead: &Lead, start: Timestamp) -> Result<(Assignment, Option<Slot>)> {
+fn route_with_room(
+    step: Step<'_>,
+    lead: &Lead,
+    start: Timestamp,
+) -> Result<(Assignment, Option<Slot>)> {
     let product = step.snap.routing.catalog().lookup(&lead.lead.product_type);
     let zip = Zip5::parse(&lead.lead.zip_code);
     let (Some(product), Ok(zip)) = (product, zip) else {
@@ -275,7 +284,14 @@ fn route_with_room(step: Step<'_>, lead: &Lead, start: Timestamp) -> Result<(Ass
                 return Ok((routed.assignment.clone(), Some(slot)));
             }
         }
-        gate::give_back(step.tx, step.snap, workspace_id, *rule_id, *payment_rate, *matched_at)?;
+        gate::give_back(
+            step.tx,
+            step.snap,
+            workspace_id,
+            *rule_id,
+            *payment_rate,
+            *matched_at,
+        )?;
         excluded.push(workspace_id.clone());
     }
     Err(StorageError::unavailable("workspaces kept filling up while booking").into())

@@ -24,6 +24,7 @@ fn ws(id: &str, active: bool) -> Workspace {
         require_consent: false,
         returns: Default::default(),
         messages: None,
+        calendar: None,
     }
 }
 

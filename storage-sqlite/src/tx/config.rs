@@ -97,7 +97,8 @@ impl ProviderRepo for SqlTx<'_> {
 pub(super) const WORKSPACE_COLS: &str =
     "id, name, outbound_webhook_url, webhook_active, business_type, \
                               payment_rate_cents, timezone, webhook_secret, duplicate_window_days, \
-                              capacity, schedule, delivery, require_consent, return_policy";
+                              capacity, schedule, delivery, require_consent, return_policy, \
+                              message_policy, calendar";
 
 pub(super) fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
     let c = Cols::new(r, "workspaces");
@@ -120,8 +121,23 @@ pub(super) fn workspace_row(r: &Row<'_>) -> Result<Workspace, StorageError> {
         delivery: c.json(11)?,
         require_consent: c.get(12)?,
         returns: c.json(13)?,
-        messages: None,
+        messages: json_opt(&c, 14, "workspaces.message_policy")?,
+        calendar: json_opt(&c, 15, "workspaces.calendar")?,
     })
+}
+
+/// An optional JSON column.
+fn json_opt<T: serde::de::DeserializeOwned>(
+    c: &Cols<'_, '_>,
+    i: usize,
+    what: &str,
+) -> Result<Option<T>, StorageError> {
+    match c.get::<Option<String>>(i)? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StorageError::corrupt(format!("{what}: {e}"))),
+    }
 }
 
 impl WorkspaceRepo for SqlTx<'_> {
@@ -131,8 +147,9 @@ impl WorkspaceRepo for SqlTx<'_> {
                 "INSERT INTO workspaces (id, name, outbound_webhook_url, webhook_active, \
                  business_type, payment_rate_cents, timezone, webhook_secret, \
                  duplicate_window_days, capacity, schedule, delivery, require_consent, \
-                 return_policy, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, ?14, ?15, ?10, ?10) \
+                 return_policy, message_policy, calendar, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                 ?10, ?10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  outbound_webhook_url = excluded.outbound_webhook_url, \
                  webhook_active = excluded.webhook_active, \
@@ -142,7 +159,9 @@ impl WorkspaceRepo for SqlTx<'_> {
                  duplicate_window_days = excluded.duplicate_window_days, \
                  capacity = excluded.capacity, schedule = excluded.schedule, \
                  delivery = excluded.delivery, require_consent = excluded.require_consent, \
-                 return_policy = excluded.return_policy, updated_at = excluded.updated_at",
+                 return_policy = excluded.return_policy, \
+                 message_policy = excluded.message_policy, calendar = excluded.calendar, \
+                 updated_at = excluded.updated_at",
                 params![
                     w.id,
                     w.name,
@@ -158,7 +177,9 @@ impl WorkspaceRepo for SqlTx<'_> {
                     w.schedule.as_ref().map(json).transpose()?,
                     json(&w.delivery)?,
                     w.require_consent,
-                    json(&w.returns)?
+                    json(&w.returns)?,
+                    w.messages.as_ref().map(json).transpose()?,
+                    w.calendar.as_ref().map(json).transpose()?
                 ],
             )?;
             Ok(())

@@ -325,6 +325,7 @@ fn workspace(id: &str, rate: Cents) -> Workspace {
         require_consent: false,
         returns: ReturnPolicy::default(),
         messages: None,
+        calendar: None,
     }
 }
 

@@ -187,12 +187,34 @@ pub fn workspace_options_round_trip(make: MakeStore<'_>) {
         "additional_secrets": ["whsec_bmV3LXNlY3JldC1rZXktMTIzNA=="]
     }))
     .expect("delivery fixture");
+    w.messages = Some(crate::model::MessagePolicy {
+        confirmation: false,
+        reminder_offsets_minutes: vec![2880, 120],
+        retry_backoff_seconds: vec![30],
+    });
+    w.calendar = Some(crate::model::Calendar {
+        slot_minutes: 90,
+        capacity: 3,
+        buffer_minutes: 15,
+        min_lead_minutes: 60,
+        horizon_days: 14,
+        blackout_dates: vec![jiff::civil::date(2026, 12, 25)],
+    });
     tx(s, "put", |tx| Ok(tx.put_workspace(&w)?));
     let back = tx(s, "get", |tx| Ok(tx.workspace("solar_ca_001")?));
     assert_eq!(
         back,
+        Some(w.clone()),
+        "capacity, schedule, delivery options, messaging policy and calendar round-trip"
+    );
+    w.messages = None;
+    w.calendar = None;
+    tx(s, "put again", |tx| Ok(tx.put_workspace(&w)?));
+    let cleared = tx(s, "get", |tx| Ok(tx.workspace("solar_ca_001")?));
+    assert_eq!(
+        cleared,
         Some(w),
-        "capacity, schedule and delivery options round-trip"
+        "options cleared by an upsert read back cleared"
     );
 }
 
