@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Which leads enter the queue, and the settings per lead type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactQueueConfig {
     /// Lead types that need contact even with an appointment time; by default only leads
     /// without an appointment time do (they are not appointments yet).
@@ -40,17 +40,6 @@ pub struct ContactQueueConfig {
     /// Settings per lead type (lowercase), replacing the global ones.
     #[serde(default)]
     pub per_lead_type: BTreeMap<String, QueueSettings>,
-}
-
-impl Default for ContactQueueConfig {
-    fn default() -> Self {
-        ContactQueueConfig {
-            always_contact: Vec::new(),
-            never_contact: Vec::new(),
-            settings: QueueSettings::default(),
-            per_lead_type: BTreeMap::new(),
-        }
-    }
 }
 
 impl ContactQueueConfig {

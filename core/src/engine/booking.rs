@@ -336,10 +336,8 @@ pub(crate) fn follow(
         slot_containing(grid, after.start)
     };
     if let Some(s) = new {
-        if !take_slot(step.tx, grid, workspace_id, &s)? {
-            if strict {
-                return Err(BookingError::SlotTaken { start: s.start }.into());
-            }
+        if !take_slot(step.tx, grid, workspace_id, &s)? && strict {
+            return Err(BookingError::SlotTaken { start: s.start }.into());
         }
     }
     if let Some(s) = old {
