@@ -48,7 +48,20 @@ pub(super) fn record(
         match prepared {
             Prepared::Reject { reasons, .. } => rejection(step, src, record_key, reasons, raw)?,
             Prepared::Accept { lead, fields, .. } => {
-                Outcome::Accepted(accepted(step, src, record_key, lead, fields, raw)?)
+                match accepted(step, src, record_key, lead, fields, raw)? {
+                    Ok(a) => Outcome::Accepted(a),
+                    Err(taken) => {
+                        let reason = Reason {
+                            code: crate::status::ReasonCode::SlotTaken,
+                            detail: format!(
+                                "the slot at {} of workspace {} is full",
+                                crate::payload::rfc3339(taken.1),
+                                taken.0
+                            ),
+                        };
+                        rejection(step, src, record_key, &[reason], raw)?
+                    }
+                }
             }
         }
     };
@@ -98,7 +111,7 @@ fn accepted(
     lead: &ValidLead,
     fields: &serde_json::Value,
     raw: &RawRecord,
-) -> Result<Accepted> {
+) -> Result<std::result::Result<Accepted, (String, jiff::Timestamp)>> {
     let source = src.with_key(record_key);
     let mut trail: Vec<NewEvent> = Vec::new();
     let (contact_id, change) = contact::resolve_contact(step.tx, &new_contact(step, src, lead))?;
@@ -122,6 +135,12 @@ fn accepted(
         )?),
         _ => None,
     };
+    if let Some(taken) = take_slot(step, routing.as_ref(), lead.appointment_date)? {
+        // The record becomes a rejection; the contact it found or created stays, with its
+        // event.
+        step.tx.append_events(&trail)?;
+        return Ok(Err(taken));
+    }
     let (status, reason) = LeadStatus::after_intake(
         duplicate_of.is_some(),
         routing.as_ref().map(|r| match &r.outcome {
@@ -158,7 +177,7 @@ fn accepted(
         queue_for_contact(step, lead_id, contact_id, lead, lead_type)?;
     }
     step.tx.append_events(&trail)?;
-    Ok(Accepted {
+    Ok(Ok(Accepted {
         lead_id,
         contact_id,
         new_contact,
@@ -166,7 +185,53 @@ fn accepted(
         routing_trace: appointment.as_ref().and(routing.map(|r| r.trace)),
         appointment,
         warnings: lead.warnings.clone(),
-    })
+    }))
+}
+
+/// Takes the slot of a routed appointment whose workspace has a calendar (the slot that
+/// contains its time; none when the time is outside the calendar's slots). When the slot is
+/// full, gives the routing's capacity back and returns the workspace and the slot's start:
+/// the record becomes a rejection (`slot_taken`).
+fn take_slot(
+    step: Step<'_>,
+    routing: Option<&Routed>,
+    at: Option<jiff::Timestamp>,
+) -> Result<Option<(String, jiff::Timestamp)>> {
+    let (
+        Some(Routed {
+            assignment:
+                Assignment::Routed {
+                    workspace_id,
+                    rule_id,
+                    payment_rate,
+                    matched_at,
+                    ..
+                },
+            ..
+        }),
+        Some(at),
+    ) = (routing, at)
+    else {
+        return Ok(None);
+    };
+    let Some(grid) = step.snap.slot_grids.get(workspace_id.as_str()) else {
+        return Ok(None);
+    };
+    let Some(slot) = crate::engine::booking::slot_containing(grid, at) else {
+        return Ok(None);
+    };
+    if crate::engine::booking::take_slot(step.tx, grid, workspace_id, &slot)? {
+        return Ok(None);
+    }
+    crate::engine::gate::give_back(
+        step.tx,
+        step.snap,
+        workspace_id,
+        *rule_id,
+        *payment_rate,
+        *matched_at,
+    )?;
+    Ok(Some((workspace_id.clone(), slot.start)))
 }
 
 /// Puts a new lead in the contact queue, due now, flagged when its number is on the
