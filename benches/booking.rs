@@ -11,6 +11,7 @@
 //! | `available_week` | `slot_grid_sorted` | [`SlotGrid::slots`] for the week, then [`available_sorted`] over the bookings as a sorted `Vec` (binary search per slot) |
 //! | `available_week` | `slot_grid_hashmap` | the same slots, then [`available`] with the bookings in a `HashMap` |
 //! | `available_week` | `naive_minute_scan` | every minute of the week: [`CompiledSchedule::is_open`] at it and, at each opening-aligned candidate, at every minute of the slot; the bookings by linear scan |
+//! | `available_week` | `engine_sqlite` | [`Engine::available_slots`](leadroute::Engine::available_slots) on an in-memory SQLite store: the grid, one range read of the slot counters, the free slots |
 //! | `compile` | `slot_grid` | [`SlotGrid::compile`] of the calendar (once per workspace) |
 //!
 //! Before measuring, the run checks that the naive scan and the grid agree. The target is
@@ -140,6 +141,19 @@ fn bench_available(cr: &mut Criterion) {
     g.bench_function("naive_minute_scan", |b| {
         b.iter(|| naive(&compiled, &cal, black_box(&booked), (from, to, now)))
     });
+    let engine = engine_with(&hours, &cal, &booked, now);
+    assert_eq!(
+        engine.available_slots("ws", from, to).expect("available"),
+        free,
+        "the engine over SQLite agrees"
+    );
+    g.bench_function("engine_sqlite", |b| {
+        b.iter(|| {
+            engine
+                .available_slots("ws", black_box(from), black_box(to))
+                .expect("available")
+        })
+    });
     g.finish();
 
     let mut g = cr.benchmark_group("compile");
@@ -147,6 +161,44 @@ fn bench_available(cr: &mut Criterion) {
         b.iter(|| SlotGrid::compile(black_box(&cal), &hours, Some(ZONE)).expect("grid"))
     });
     g.finish();
+}
+
+/// An engine on an in-memory SQLite store, its clock at `now`, with the calendar and the
+/// bookings written as slot counters.
+fn engine_with(
+    hours: &WeeklySchedule,
+    cal: &Calendar,
+    booked: &[(Timestamp, u32)],
+    now: Timestamp,
+) -> leadroute::Engine {
+    use leadroute::storage::with_tx;
+    let store =
+        std::sync::Arc::new(leadroute::sqlite::SqliteStore::open_in_memory().expect("store"));
+    let config = leadroute::EngineConfig {
+        clock: std::sync::Arc::new(leadroute::engine::FixedClock::new(now)),
+        ..leadroute::EngineConfig::default()
+    };
+    let engine = leadroute::Engine::new(store, config).expect("engine");
+    let ws = leadroute::model::Workspace {
+        timezone: Some(ZONE.into()),
+        schedule: Some(hours.clone()),
+        calendar: Some(cal.clone()),
+        ..leadroute::model::Workspace::new(
+            "ws",
+            "http://127.0.0.1:9/hooks/ws",
+            leadroute::model::Cents(100),
+        )
+    };
+    engine.configure(&[], &[ws], &[]).expect("configure");
+    with_tx(&**engine.store(), |tx| {
+        for (start, n) in booked {
+            let key = leadroute::booking::slot_counter_key("ws", *start);
+            tx.add_to_counter(&key, i64::from(*n), leadroute::model::Cents(0))?;
+        }
+        Ok(())
+    })
+    .expect("bookings");
+    engine
 }
 
 criterion_group!(benches, bench_available);
