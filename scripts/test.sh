@@ -43,7 +43,7 @@ step "Python: the stubs against the module (stubtest) and typed use of the API (
 
 if [ "${LEADROUTE_SKIP_BENCH:-0}" != "1" ]; then
   step "criterion benchmarks (quick mode)"
-  cargo bench --bench pipeline --bench routing --bench phone --bench delivery --bench booking -- --quick
+  cargo bench --bench pipeline --bench routing --bench phone --bench delivery --bench booking --bench contact_queue -- --quick
   cargo bench --bench intake -- --quick
 fi
 step "all checks passed"
