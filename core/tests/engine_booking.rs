@@ -50,7 +50,11 @@ fn rule(id: i64, ws: &str, priority: i32) -> RoutingRule {
 
 fn world() -> Engine {
     // Monday 2026-03-02, 10:00 in New York.
-    let clock = Arc::new(FixedClock::new(t("2026-03-02T15:00:00Z")));
+    world_at("2026-03-02T15:00:00Z")
+}
+
+fn world_at(now: &str) -> Engine {
+    let clock = Arc::new(FixedClock::new(t(now)));
     let engine = Engine::new(
         Arc::new(MemoryStore::new()),
         EngineConfig {
@@ -229,4 +233,17 @@ fn ready_appointments_from_intake_take_their_slot_or_are_rejected() {
         .available_slots("first", t(TUE_10), t("2026-03-03T15:00:01Z"))
         .unwrap();
     assert!(free.is_empty(), "intake took the slot");
+}
+
+#[test]
+fn a_routed_booking_checks_the_hours_at_the_slot_not_now() {
+    // Saturday 2026-02-28, 10:00 in New York: the workspaces are closed now, open Tuesday.
+    let e = world_at("2026-02-28T15:00:00Z");
+    let a = lead_id(lead(&e, 1, None));
+    let b = lead_id(lead(&e, 2, None));
+    let booked = e.book(a, t(TUE_10), None, None).unwrap();
+    assert_eq!(booked.workspace_id.as_deref(), Some("first"));
+    assert!(booked.slot.is_some(), "the slot is taken");
+    let second = e.book(b, t(TUE_10), None, None).unwrap();
+    assert_eq!(second.workspace_id.as_deref(), Some("second"));
 }

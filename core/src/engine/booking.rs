@@ -262,7 +262,8 @@ fn route_with_room(
     let consent = lead.lead.tcpa_consent == Some(true);
     let mut excluded: Vec<String> = Vec::new();
     for _ in 0..MAX_BOOKING_ROUNDS {
-        let routed = route::decide_excluding(step, product, zip, consent, &excluded)?;
+        // The workspaces' hours are checked at the slot's start, not now.
+        let routed = route::decide_open_at(step, product, zip, consent, &excluded, start)?;
         let Assignment::Routed {
             workspace_id,
             rule_id,

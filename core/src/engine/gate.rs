@@ -86,6 +86,8 @@ pub(super) struct StoreGate<'a> {
     consent: bool,
     /// Workspaces this decision must skip.
     excluded: &'a [String],
+    /// The instant the weekly hours are checked at: the routing time, or a booking's start.
+    open_at: Timestamp,
     error: Option<Error>,
 }
 
@@ -97,8 +99,16 @@ impl<'a> StoreGate<'a> {
             at,
             consent,
             excluded: &[],
+            open_at: at,
             error: None,
         }
+    }
+
+    /// The same gate, checking the workspaces' weekly hours at `at` (a booking's start)
+    /// instead of the routing time.
+    pub(super) fn open_at(mut self, at: Timestamp) -> Self {
+        self.open_at = at;
+        self
     }
 
     /// The same gate, skipping `excluded` workspaces (`excluded_workspace`).
@@ -123,7 +133,7 @@ impl<'a> StoreGate<'a> {
             return Ok(Some(SkipReason::ConsentRequired));
         }
         if let Some(schedule) = self.snap.schedules.get(c.workspace_id) {
-            if !schedule.is_open(self.at)? {
+            if !schedule.is_open(self.open_at)? {
                 return Ok(Some(SkipReason::OutsideSchedule));
             }
         }

@@ -56,8 +56,21 @@ pub(crate) fn decide_excluding(
     consent: bool,
     excluded: &[String],
 ) -> Result<Routed> {
+    decide_open_at(step, product, zip, consent, excluded, step.at)
+}
+
+/// [`decide_excluding`], checking the workspaces' weekly hours at `open_at` (a booking's
+/// start) rather than now.
+pub(crate) fn decide_open_at(
+    step: Step<'_>,
+    product: ProductId,
+    zip: Zip5,
+    consent: bool,
+    excluded: &[String],
+    open_at: jiff::Timestamp,
+) -> Result<Routed> {
     for _ in 0..MAX_ROUNDS {
-        let routed = decide_once(step, product, zip, consent, excluded)?;
+        let routed = decide_once(step, product, zip, consent, excluded, open_at)?;
         let Assignment::Routed {
             workspace_id,
             rule_id,
@@ -82,10 +95,13 @@ fn decide_once(
     zip: Zip5,
     consent: bool,
     excluded: &[String],
+    open_at: jiff::Timestamp,
 ) -> Result<Routed> {
     let (tx, snap, at) = (step.tx, step.snap, step.at);
     let mut state = gate::StoreTieState::new(tx, true);
-    let mut gate = gate::StoreGate::new(tx, snap, at, consent).excluding(excluded);
+    let mut gate = gate::StoreGate::new(tx, snap, at, consent)
+        .excluding(excluded)
+        .open_at(open_at);
     let explanation = snap.routing.decide_explained(
         product,
         zip,
