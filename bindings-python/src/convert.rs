@@ -6,13 +6,15 @@
 //! Result dicts are the engine's own records serialized by serde, where a time is RFC 3339
 //! text (see `leadroute_core::model`). On the way to Python one rule turns them back into
 //! times: in a result object, the string value of a key that ends in `_at`, `_date` or
-//! `_until` (`created_at`, `appointment_date`, `paused_until`, ...) or of the key `end_time`
-//! (an appointment's end) becomes an aware `datetime.datetime` in UTC, and the string value
+//! `_until` (`created_at`, `appointment_date`, `paused_until`, ...) or of the keys `end_time`
+//! (an appointment's end), `at` (a contact attempt's or a message try's time), `start` and
+//! `end` (a booking slot's) becomes an aware `datetime.datetime` in UTC, and the string value
 //! of the keys `day` (a UTC day) and `next_action_date` (a calendar date), both
 //! `YYYY-MM-DD`, a `datetime.date`. The rule applies to the result's keys and, through lists
 //! and nested objects, to the records it holds (`events`, `per_workspace`, ...), but not inside
 //! free-form JSON, which is passed on as stored: the values of `fields` (a lead's normalized
-//! and custom fields), `detail` (an event's detail) and `trace` (a routing trace). A value
+//! and custom fields), `detail` (an event's detail), `trace` (a routing trace) and `body` (a
+//! scheduled message's body, as its transport receives it). A value
 //! under a time key that is not RFC 3339 text raises `ValueError` (a bug, not bad input).
 
 use jiff::civil::Date;
@@ -135,13 +137,13 @@ pub fn to_json_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 /// Keys whose values are free-form JSON: passed on as stored (see the module docs).
-const OPAQUE_KEYS: [&str; 3] = ["fields", "detail", "trace"];
+const OPAQUE_KEYS: [&str; 4] = ["fields", "detail", "trace", "body"];
 
 /// Keys whose values are calendar days (`YYYY-MM-DD`), though some end in `_date`.
 const DAY_KEYS: [&str; 2] = ["day", "next_action_date"];
 
 /// Time keys that do not end in `_at`, `_date` or `_until`.
-const OTHER_TIME_KEYS: [&str; 1] = ["end_time"];
+const OTHER_TIME_KEYS: [&str; 4] = ["end_time", "at", "start", "end"];
 
 /// What a result key holds, by the rule in the module docs.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -54,7 +54,7 @@ pub struct PyEngine {
     transport: OnceLock<UreqTransport>,
 }
 
-fn option_error(py: Python<'_>, field: &str, value: &str, expected: &str) -> PyErr {
+pub(crate) fn option_error(py: Python<'_>, field: &str, value: &str, expected: &str) -> PyErr {
     validation(
         py,
         &format!("{field}: unknown value {value:?} (expected {expected})"),
@@ -106,7 +106,7 @@ fn dedup_scope_of(py: Python<'_>, dedup_scope: &str) -> PyResult<DedupScope> {
 /// its `tzinfo` gives (`utcoffset()`, so folds and gaps resolve as Python resolves them).
 /// Anything else (a naive `datetime`, a sub-minute offset, a `datetime` subclass, another
 /// object) is read from its `isoformat()` text, as RFC 3339.
-fn time_arg(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<Timestamp> {
+pub(crate) fn time_arg(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<Timestamp> {
     let datetime_type = py.import("datetime")?.getattr("datetime")?;
     if v.get_type().as_any().is(&datetime_type) {
         if let Some(t) = aware_datetime(v.cast::<PyDateTime>()?)? {
@@ -149,7 +149,7 @@ fn aware_datetime(dt: &Bound<'_, PyDateTime>) -> PyResult<Option<Timestamp>> {
 }
 
 /// The text of a `str`, `bytes` or `bytearray` record (bytes are decoded as UTF-8, lossily).
-fn record_text(obj: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+pub(crate) fn record_text(obj: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Some(s.to_cow()?.into_owned()));
     }
@@ -243,7 +243,7 @@ fn raw_record(
 }
 
 /// `serde_json::Value` of an engine record, as an engine error when it does not serialize.
-fn value_of<T: serde::Serialize>(v: &T) -> Result<Value, Error> {
+pub(crate) fn value_of<T: serde::Serialize>(v: &T) -> Result<Value, Error> {
     serde_json::to_value(v).map_err(|e| Error::Internal(format!("serializing a result: {e}")))
 }
 
@@ -309,7 +309,7 @@ fn subject_arg(py: Python<'_>, subject: &str) -> PyResult<EventSubject> {
 
 impl PyEngine {
     /// The engine, or `ValueError("engine is closed")`.
-    fn engine(&self) -> PyResult<Arc<Engine>> {
+    pub(crate) fn engine(&self) -> PyResult<Arc<Engine>> {
         self.engine
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -319,7 +319,7 @@ impl PyEngine {
 
     /// Runs `f` on the engine with the GIL released and hands its value to Python as a result
     /// (see [`result_to_py`]).
-    fn query<'py>(
+    pub(crate) fn query<'py>(
         &self,
         py: Python<'py>,
         f: impl FnOnce(&Engine) -> Result<Value, Error> + Send,
@@ -380,6 +380,15 @@ impl PyEngine {
     /// table drawn from the corpus; default none; a record without them is rejected with
     /// ``missing_required_field``).
     ///
+    /// The contact queue (leads without an appointment time wait there to be called; see
+    /// :meth:`claim_contact_batch`): ``contact_queue`` is ``{"settings": {"automation_enabled"
+    /// (default ``True``), "max_batch" (the most leads one claim hands out, default 5),
+    /// "retry_interval_seconds" (after a no-answer, default 14400), "max_attempts" (default
+    /// 3)}, "per_lead_type": {lead_type: settings}, "always_contact": [lead types queued even
+    /// with an appointment time], "never_contact": [lead types never queued]}``, every key
+    /// optional; ``contact_lease`` is how long a claimed lead stays with its worker (seconds,
+    /// default 900) before another may claim it.
+    ///
     /// Raises ``StorageError`` when the file cannot be opened or migrated, and
     /// ``ValidationError`` (``.code == "invalid_option"``) for a bad option.
     #[staticmethod]
@@ -387,13 +396,15 @@ impl PyEngine {
         path = PathBuf::from("leadroute.db"), *, require_phone = true, tie_policy = "lowest_id",
         dedup_scope = "provider", default_region = "US", duplicate_window_days = 30,
         gmail_rules = false, delivery_workers = 8, request_timeout = 15.0,
-        extra_products = None, product_aliases = None, required_fields = None
+        extra_products = None, product_aliases = None, required_fields = None,
+        contact_queue = None, contact_lease = 900.0
     ))]
     // The generated signature would show the default path as `...` (not a literal).
     #[pyo3(text_signature = "(path='leadroute.db', *, require_phone=True, \
         tie_policy='lowest_id', dedup_scope='provider', default_region='US', \
         duplicate_window_days=30, gmail_rules=False, delivery_workers=8, request_timeout=15.0, \
-        extra_products=None, product_aliases=None, required_fields=None)")]
+        extra_products=None, product_aliases=None, required_fields=None, \
+        contact_queue=None, contact_lease=900.0)")]
     #[allow(clippy::too_many_arguments)]
     fn open(
         py: Python<'_>,
@@ -409,8 +420,12 @@ impl PyEngine {
         extra_products: Option<Vec<String>>,
         product_aliases: Option<std::collections::BTreeMap<String, String>>,
         required_fields: Option<&Bound<'_, PyAny>>,
+        contact_queue: Option<&Bound<'_, PyAny>>,
+        contact_lease: f64,
     ) -> PyResult<PyEngine> {
         let vertical_rules = vertical_rules(py, required_fields)?;
+        let contact_queue = crate::outreach::contact_queue_config(py, contact_queue)?;
+        let contact_lease = crate::outreach::lease_option(py, contact_lease)?;
         let tie_policy = TiePolicy::from_code(tie_policy).ok_or_else(|| {
             option_error(
                 py,
@@ -445,6 +460,8 @@ impl PyEngine {
                 vertical_rules,
                 ..ValidationOptions::default()
             },
+            contact_queue,
+            contact_lease,
             ..EngineConfig::default()
         };
         let shown = path.to_string_lossy().into_owned();
@@ -527,6 +544,15 @@ impl PyEngine {
     /// An inbound webhook with scheme ``cal_com`` takes a ``calcom`` block: ``{"provider_id",
     /// "products" ({event type slug or id: product}), "phone_field", "zip_field"}`` (see
     /// :meth:`ingest_cal_webhook`).
+    ///
+    /// A workspace may also carry ``calendar``, its booking calendar cut from its weekly
+    /// ``schedule`` in its time zone: ``{"slot_minutes" (60), "capacity" (bookings per slot,
+    /// 1), "buffer_minutes" (0), "min_lead_minutes" (120), "horizon_days" (30),
+    /// "blackout_dates" (local ``YYYY-MM-DD`` dates or ``date`` objects)}`` (see
+    /// :meth:`available_slots` and :meth:`book`); and ``messages``, its confirmations and
+    /// reminders: ``{"confirmation" (True), "reminder_offsets_minutes" ([1440, 60]),
+    /// "retry_backoff_seconds" ([60, 300, 1800])}`` (see :meth:`send_due_messages`; a
+    /// workspace without one sends none).
     ///
     /// The rules are compiled before anything is written, so a bad set changes nothing.
     /// Raises ``ValidationError`` (``.field`` ``providers``, ``workspaces`` or ``rules``) for a
@@ -1357,6 +1383,200 @@ impl PyEngine {
         workspace_id: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.query(py, |e| value_of(&e.endpoint_health(workspace_id)?))
+    }
+
+    /// Claims up to ``limit`` leads of the contact queue to call now, for ``worker`` (a name
+    /// kept with the lease and the attempts; default ``"pid-<process id>"``). ``now`` (an
+    /// aware ``datetime`` or RFC 3339; default the engine's clock) is the time the calling
+    /// rules are checked at. The claim is one statement per round, so two workers (threads or
+    /// processes) never get the same lead; a lead stays leased for ``contact_lease`` seconds
+    /// (see :meth:`open`), after which it may be claimed again.
+    ///
+    /// Only leads that may be called now are handed out; the others are put back with the
+    /// reason and the time they may be (see :meth:`contact_entry`'s ``hold_reason``): quiet
+    /// hours (8:00-21:00 in the ZIP's zone and the area code's, and stricter state rules),
+    /// a state's attempts per 24 hours, no zone known (``unknown_zone``). A suppressed number
+    /// ends ``do_not_contact``; no phone, or the attempts used up, ``unreachable``.
+    /// ``limit`` is capped by the settings' ``max_batch``; nothing is handed out while
+    /// ``automation_enabled`` is off.
+    ///
+    /// Returns ``[{"lead_id", "contact_id", "phone" (E.164), "zip_code", "lead_type",
+    /// "attempts" (made before this one), "local_time" (an aware ``datetime`` in the called
+    /// party's zone, a ``zoneinfo.ZoneInfo``), "received_at"}]``, oldest first.
+    #[pyo3(signature = (now = None, limit = 5, *, worker = None))]
+    fn claim_contact_batch<'py>(
+        &self,
+        py: Python<'py>,
+        now: Option<&Bound<'py, PyAny>>,
+        limit: usize,
+        worker: Option<String>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        crate::outreach::claim_contact_batch(self, py, now, limit, worker)
+    }
+
+    /// Records the result of a call to a queued lead: ``outcome`` is ``"no_answer"`` (due
+    /// again after the retry interval, ``unreachable`` once ``max_attempts`` are used),
+    /// ``"scheduled"``, ``"not_interested"``, ``"unreachable"`` or ``"do_not_contact"`` (the
+    /// number goes on the suppression list). ``at`` defaults to the engine's clock; ``notes``
+    /// and ``worker`` are kept with the attempt. Returns the lead's queue entry as it is now
+    /// (as :meth:`contact_entry`).
+    ///
+    /// Raises ``NotFoundError`` (``unknown_lead``) for a lead not in the queue and
+    /// ``ValidationError`` (``invalid_option``, ``.field == "outcome"``) for another outcome.
+    #[pyo3(signature = (lead_id, outcome, *, at = None, notes = None, worker = None))]
+    fn record_contact_attempt<'py>(
+        &self,
+        py: Python<'py>,
+        lead_id: i64,
+        outcome: &str,
+        at: Option<&Bound<'py, PyAny>>,
+        notes: Option<String>,
+        worker: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::outreach::record_contact_attempt(self, py, lead_id, outcome, at, notes, worker)
+    }
+
+    /// Puts a phone number (any format intake takes) on the suppression list, as an opt-out
+    /// (``source``: where it came from). Its leads are not called nor sent messages again.
+    /// Returns ``False`` when it was listed already. Raises ``InvalidPhoneError``.
+    #[pyo3(signature = (phone, *, source = None))]
+    fn record_opt_out(&self, py: Python<'_>, phone: &str, source: Option<&str>) -> PyResult<bool> {
+        let engine = self.engine()?;
+        py.detach(|| engine.record_opt_out(phone, source))
+            .map_err(err(py))
+    }
+
+    /// Imports a suppression list (``str`` or ``bytes``): per line, one phone number (E.164
+    /// or national) or the lowercase hex SHA-256 of an E.164 number (for lists shared
+    /// hashed); ``#`` comments and blank lines are skipped. ``source`` names the list.
+    /// Returns ``{"added", "already_listed", "rejected_lines": [(line number, reason)]}``;
+    /// bad lines are reported, not fatal.
+    #[pyo3(signature = (text, *, source))]
+    fn import_suppressions<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyAny>,
+        source: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        crate::outreach::import_suppressions(self, py, text, source)
+    }
+
+    /// Whether a phone number (any format intake takes) is on the suppression list, in
+    /// clear or hashed. Raises ``InvalidPhoneError``.
+    fn is_suppressed(&self, py: Python<'_>, phone: &str) -> PyResult<bool> {
+        let engine = self.engine()?;
+        py.detach(|| engine.is_suppressed(phone)).map_err(err(py))
+    }
+
+    /// A lead's place in the contact queue, or ``None``: ``{"lead_id", "contact_id",
+    /// "phone_e164", "zip_code", "lead_type", "received_at", "next_attempt_at",
+    /// "suppressed" (listed at intake), "status" ("pending", "attempting", "no_answer",
+    /// "scheduled", "not_interested", "unreachable", "do_not_contact"), "attempts",
+    /// "last_attempt_at", "worker", "locked_until", "hold_reason" ("quiet_hours",
+    /// "unknown_zone", "attempt_limit_24h", ... while held back)}``.
+    fn contact_entry<'py>(&self, py: Python<'py>, lead_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| value_of(&e.contact_entry(LeadId(lead_id))?))
+    }
+
+    /// A lead's contact attempts, by number: ``[{"lead_id", "attempt_number", "at",
+    /// "outcome", "notes", "worker"}]``.
+    fn contact_attempts<'py>(&self, py: Python<'py>, lead_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        self.query(py, |e| value_of(&e.contact_attempts(LeadId(lead_id))?))
+    }
+
+    /// Speed to lead for the leads queued with ``since <= received_at < until`` (aware
+    /// ``datetime`` or RFC 3339): ``{"leads", "contacted", "first_attempt_p50_seconds",
+    /// "first_attempt_p90_seconds" (from receipt to first attempt; ``None`` when none was
+    /// attempted), "contact_rate", "attempts_per_lead", "appointment_rate"}``.
+    fn contact_metrics<'py>(
+        &self,
+        py: Python<'py>,
+        since: &Bound<'py, PyAny>,
+        until: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::outreach::contact_metrics(self, py, since, until)
+    }
+
+    /// The free slots of a workspace's calendar (its ``calendar`` and weekly ``schedule``,
+    /// see :meth:`configure`) that start in ``[since, until)``, as of now (the calendar's
+    /// minimum lead time and horizon applied): ``[{"start", "end", "remaining"}]`` (aware
+    /// ``datetime`` in UTC; ``remaining`` bookings the slot still takes).
+    ///
+    /// Raises ``NotFoundError`` (``unknown_workspace``) for a workspace without a calendar.
+    fn available_slots<'py>(
+        &self,
+        py: Python<'py>,
+        workspace_id: &str,
+        since: &Bound<'py, PyAny>,
+        until: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::outreach::available_slots(self, py, workspace_id, since, until)
+    }
+
+    /// Books a lead into the slot starting at ``start`` (aware ``datetime`` or RFC 3339), in
+    /// one transaction: the appointment is created (ending at ``end``, else with the slot),
+    /// routed and queued for delivery, its confirmation and reminders scheduled (for a
+    /// workspace with ``messages``), the slot taken, and the lead's contact-queue entry
+    /// ``scheduled``. With ``workspace_id`` that workspace takes it; without, routing chooses
+    /// among the matching workspaces with room at that time.
+    ///
+    /// Returns ``{"appointment_id", "lead_id", "workspace_id" (``None``: unrouted), "slot"
+    /// ({"start", "end"}, or ``None`` for a workspace without a calendar)}``.
+    ///
+    /// Raises ``ConflictError`` (``slot_taken``: full, or no matching workspace has room;
+    /// ``conflict``: the lead already has an appointment), ``ValidationError``
+    /// (``.field == "start"``; ``not_a_slot``, ``too_soon``, ``beyond_horizon``,
+    /// ``blackout``, ``closed``) and ``NotFoundError`` (``unknown_lead``,
+    /// ``unknown_workspace``).
+    #[pyo3(signature = (lead_id, start, *, workspace_id = None, end = None))]
+    fn book<'py>(
+        &self,
+        py: Python<'py>,
+        lead_id: i64,
+        start: &Bound<'py, PyAny>,
+        workspace_id: Option<String>,
+        end: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::outreach::book(self, py, lead_id, start, workspace_id, end)
+    }
+
+    /// Sends up to ``limit`` due confirmations and reminders through ``transport``, any
+    /// callable that takes the message, ``{"id", "appointment_id", "lead_id", "kind"
+    /// ("confirmation", "reminder"), "to" (E.164), "body" (a dict to render: "kind",
+    /// "appointment_id", "workspace_id", "start", "service_type", "offset_minutes"),
+    /// "try_number"}``, and returns the provider's message id (a ``str``). An exception (its
+    /// text) or another return value is logged as the try's error and the message is tried
+    /// again after the workspace's ``retry_backoff_seconds``, then given up. A message to a
+    /// suppressed number is not handed to the callable and is logged ``suppressed``. The
+    /// message ``id`` is the same on every try (an idempotency key for the provider).
+    ///
+    /// The callable is called in this thread, one message at a time. A ``KeyboardInterrupt``
+    /// or ``SystemExit`` it raises stops the batch (the messages left are logged failed and
+    /// retried) and is raised again once the batch is logged.
+    ///
+    /// Returns ``{"attempted", "sent", "retrying", "failed", "suppressed"}``; call it again
+    /// until ``attempted`` is 0. Raises ``TypeError`` when ``transport`` is not callable.
+    #[pyo3(signature = (transport, limit = 100))]
+    fn send_due_messages<'py>(
+        &self,
+        py: Python<'py>,
+        transport: &Bound<'py, PyAny>,
+        limit: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::outreach::send_due_messages(self, py, transport, limit)
+    }
+
+    /// An appointment's scheduled messages, by id: ``[{"id", "appointment_id", "lead_id",
+    /// "kind", "to", "body", "send_at", "created_at", "status" ("pending", "sent", "failed",
+    /// "cancelled", "suppressed"), "tries", "next_try_at", "locked_until"}]``.
+    fn messages<'py>(&self, py: Python<'py>, appointment_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        crate::outreach::messages(self, py, appointment_id)
+    }
+
+    /// A message's send log, by try: ``[{"message_id", "try_number", "at", "status"
+    /// ("sent", "failed", "suppressed"), "provider_message_id", "error"}]``.
+    fn message_logs<'py>(&self, py: Python<'py>, message_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        crate::outreach::message_logs(self, py, message_id)
     }
 
     fn __repr__(&self) -> String {

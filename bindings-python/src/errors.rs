@@ -87,6 +87,12 @@ fn classify(e: &Error) -> (&'static str, String, Option<&'static str>) {
         Error::Lifecycle(LifecycleError::EndBeforeStart { .. }) => Some("end"),
         Error::Return(ReturnError::ReasonNotAllowed { .. }) => Some("reason"),
         Error::Calcom(CalcomError::Malformed { .. }) => Some("body"),
+        Error::Booking(b) => Some(match b.code() {
+            "not_a_slot" | "too_soon" | "beyond_horizon" | "blackout" | "closed" | "slot_taken" => {
+                "start"
+            }
+            _ => "calendar",
+        }),
         _ => None,
     };
     let class = match (e.kind(), e) {

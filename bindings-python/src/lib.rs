@@ -11,6 +11,7 @@ mod convert;
 mod engine;
 mod errors;
 mod outcome;
+mod outreach;
 mod reports;
 mod routing;
 

@@ -14,8 +14,8 @@ import json
 import os
 import pathlib
 import sys
-from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Literal
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
 
 import leadroute
 
@@ -30,17 +30,28 @@ if TYPE_CHECKING:
         BacktestReport,
         BillingEvent,
         BillingSummary,
+        Booked,
+        BookedSlot,
         BookingResult,
+        ClaimedContact,
         Contact,
+        ContactAttempt,
+        ContactMetrics,
         Delivery,
         DeliveryReport,
         EndpointHealth,
         Event,
+        FreeSlot,
         Lead,
         LeadStatusChange,
+        Message,
+        MessageLog,
+        MessageReport,
+        OutgoingMessage,
         ProviderConfig,
         ProviderTotals,
         ProviderUsage,
+        QueueEntry,
         ReassignResult,
         ReprocessedLead,
         ReprocessReport,
@@ -51,6 +62,7 @@ if TYPE_CHECKING:
         RoutingTrace,
         RuleConfig,
         StoreCounts,
+        SuppressionImport,
         TransitionResult,
         UnroutedAppointment,
         UnroutedAppointmentDetail,
@@ -295,6 +307,125 @@ def check_aftercare(engine: leadroute.Engine) -> None:
     assert cancelled["delivery_id"] is not None, "the workspace receives cancellations"
 
 
+_ContactStatus = Literal[
+    "pending",
+    "attempting",
+    "no_answer",
+    "scheduled",
+    "not_interested",
+    "unreachable",
+    "do_not_contact",
+]
+
+
+def queue_record(lead_id: str, phone: str) -> dict[str, object]:
+    """A record without an appointment time: the lead waits in the contact queue."""
+    return {"lead_id": lead_id, "phone": phone, "zip_code": "46262", "product_type": "Solar"}
+
+
+def check_outreach(engine: leadroute.Engine) -> None:
+    """The contact queue, the suppression list, booking and messages, on a workspace with a
+    calendar and a messaging policy."""
+    calendar_workspace: WorkspaceConfig = {
+        "id": "cal",
+        "outbound_webhook_url": "http://127.0.0.1:9/hooks/cal",
+        "payment_rate": 40.0,
+        "timezone": "America/Indiana/Indianapolis",
+        "schedule": {
+            "hours": [
+                {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}
+            ]
+        },
+        "calendar": {
+            "slot_minutes": 30,
+            "capacity": 2,
+            "buffer_minutes": 0,
+            "min_lead_minutes": 60,
+            "horizon_days": 14,
+            "blackout_dates": [date(2031, 12, 25), "2031-12-26"],
+        },
+        "messages": {
+            "confirmation": True,
+            "reminder_offsets_minutes": [60],
+            "retry_backoff_seconds": [0],
+        },
+    }
+    engine.add_workspaces([calendar_workspace])
+    queued = engine.ingest("p", queue_record("q1", "3178630042"))
+    assert isinstance(queued, leadroute.Accepted)
+    at = datetime(2031, 1, 7, 15, 0, tzinfo=timezone.utc)  # a Tuesday, 10:00 in Indianapolis
+    rows = engine.claim_contact_batch(at, 10, worker="typed")
+    assert_type(rows, "list[ClaimedContact]")
+    row = next(r for r in rows if r["lead_id"] == queued.lead_id)
+    assert_type(row["local_time"], datetime | None)
+    assert_type(row["received_at"], datetime)
+    assert_type(row["attempts"], int)
+    assert row["local_time"] is not None and row["local_time"].hour == 10
+    entry = engine.record_contact_attempt(
+        queued.lead_id, "no_answer", at=at, notes="vm", worker="typed"
+    )
+    assert_type(entry, "QueueEntry")
+    assert_type(entry["status"], _ContactStatus)
+    assert_type(entry["next_attempt_at"], datetime)
+    assert entry["status"] == "no_answer"
+    assert_type(engine.contact_entry(queued.lead_id), "QueueEntry | None")
+    attempts = engine.contact_attempts(queued.lead_id)
+    assert_type(attempts, "list[ContactAttempt]")
+    assert_type(attempts[0]["at"], datetime)
+    assert_type(
+        attempts[0]["outcome"],
+        Literal["no_answer", "scheduled", "not_interested", "unreachable", "do_not_contact"],
+    )
+    metrics = engine.contact_metrics(
+        datetime(2000, 1, 1, tzinfo=timezone.utc), "2100-01-01T00:00:00Z"
+    )
+    assert_type(metrics, "ContactMetrics")
+    assert_type(metrics["first_attempt_p50_seconds"], float | None)
+    assert metrics["contacted"] == 1
+    assert_type(engine.record_opt_out("3178630043", source="STOP"), bool)
+    imported = engine.import_suppressions("+13178630044\nbad\n", source="list.txt")
+    assert_type(imported, "SuppressionImport")
+    assert_type(imported["rejected_lines"], list[tuple[int, str]])
+    assert imported["added"] == 1 and imported["rejected_lines"][0][0] == 2
+    assert_type(engine.is_suppressed("(317) 863-0043"), bool)
+
+    now = datetime.now(timezone.utc)
+    slots = engine.available_slots("cal", now, now + timedelta(days=8))
+    assert_type(slots, "list[FreeSlot]")
+    assert_type(slots[0]["start"], datetime)
+    assert_type(slots[0]["remaining"], int)
+    to_book = engine.ingest("p", queue_record("q2", "3178630045"))
+    assert isinstance(to_book, leadroute.Accepted)
+    booked = engine.book(to_book.lead_id, slots[0]["start"], workspace_id="cal", end=None)
+    assert_type(booked, "Booked")
+    assert_type(booked["slot"], "BookedSlot | None")
+    assert_type(booked["workspace_id"], str | None)
+    assert booked["slot"] is not None and booked["slot"]["start"] == slots[0]["start"]
+
+    seen: list[OutgoingMessage] = []
+
+    def transport(message: OutgoingMessage) -> str:
+        assert_type(message["kind"], Literal["confirmation", "reminder"])
+        assert_type(message["body"], dict[str, Any])
+        seen.append(message)
+        return f"sms-{message['id']}"
+
+    report = engine.send_due_messages(transport, limit=10)
+    assert_type(report, "MessageReport")
+    assert report["sent"] == 1 and seen[0]["kind"] == "confirmation"
+    messages = engine.messages(booked["appointment_id"])
+    assert_type(messages, "list[Message]")
+    assert_type(
+        messages[0]["status"], Literal["pending", "sent", "failed", "cancelled", "suppressed"]
+    )
+    assert_type(messages[0]["send_at"], datetime)
+    logs = engine.message_logs(messages[0]["id"])
+    assert_type(logs, "list[MessageLog]")
+    assert_type(logs[0]["status"], Literal["sent", "failed", "suppressed"])
+    assert_type(logs[0]["provider_message_id"], str | None)
+    assert logs[0]["provider_message_id"] == f"sms-{messages[0]['id']}"
+
+
 def delivered_and_returned(engine: leadroute.Engine, appointment_id: int) -> None:
     """Types only (needs a webhook receiver): delivery, returns, endpoints."""
     report = engine.deliver_due(limit=None)
@@ -318,13 +449,19 @@ def delivered_and_returned(engine: leadroute.Engine, appointment_id: int) -> Non
 
 def run(path: str | os.PathLike[str] = ":memory:") -> None:
     """Opens an engine, configures it, and runs the checks above."""
-    with leadroute.Engine.open(path, tie_policy="weighted_round_robin") as engine:
+    with leadroute.Engine.open(
+        path,
+        tie_policy="weighted_round_robin",
+        contact_queue={"settings": {"max_batch": 20, "retry_interval_seconds": 3600}},
+        contact_lease=300.0,
+    ) as engine:
         assert_type(engine, leadroute.Engine)
         engine.configure(providers=PROVIDERS, workspaces=WORKSPACES, rules=RULES)
         engine.add_webhooks(WEBHOOKS)
         lead_id = check_outcomes(engine)
         check_queries(engine, lead_id)
         check_aftercare(engine)
+        check_outreach(engine)
         assert not engine.closed
     assert engine.closed
     assert_type(engine.path, str)

@@ -20,7 +20,12 @@ re-exports it with Python exception classes (``leadroute.errors``).
   ``mark_no_show``, ``appointment_history``); returns under the workspace's policy
   (``request_return``, ``approve_return``, ``deny_return``, ``return_appointment``);
   ``redeliver``, ``reassign``, ``reprocess_rejections``; Cal.com bookings
-  (``ingest_cal_webhook``).
+  (``ingest_cal_webhook``). Outreach: the contact queue of leads without an appointment
+  time (``claim_contact_batch`` under the calling rules, ``record_contact_attempt``,
+  ``contact_entry``, ``contact_attempts``, ``contact_metrics``); the suppression list
+  (``record_opt_out``, ``import_suppressions``, ``is_suppressed``); booking into a
+  workspace's calendar (``available_slots``, ``book``); confirmations and reminders sent
+  through any Python callable (``send_due_messages``, ``messages``, ``message_logs``).
 - ``Accepted``, ``Rejected``, ``Replayed``: what became of an ingested record, for
   ``match`` and ``isinstance`` (``IngestOutcome``, their union, is for annotations).
 - ``hash_api_key``: the stored form of a provider API key.

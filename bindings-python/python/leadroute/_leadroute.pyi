@@ -7,19 +7,23 @@ Every dict that goes in or comes out has a ``TypedDict`` here: the configuration
 (``ProviderConfig``, ``WorkspaceConfig``, ``RuleConfig``, ``WebhookConfig``) and the results
 (``Lead``, ``Contact``, ``RoutedAppointment`` / ``UnroutedAppointment``, ``Event``,
 ``StoreCounts``, ``BillingSummary``, ``DeliveryReport``, ``ProviderUsage``,
-``TransitionResult``, ``ReturnResult``, ``Delivery``, ``BookingResult``, ...). They exist for
-type checkers only (``@type_check_only``); import them under ``typing.TYPE_CHECKING``::
+``TransitionResult``, ``ReturnResult``, ``Delivery``, ``BookingResult``, and for outreach
+``ClaimedContact``, ``QueueEntry``, ``FreeSlot``, ``Booked``, ``OutgoingMessage``,
+``Message``, ``MessageLog``, ...). They exist for type checkers only (``@type_check_only``);
+import them under ``typing.TYPE_CHECKING``::
 
     if TYPE_CHECKING:
         from leadroute._leadroute import Lead
 
-Times in results are aware ``datetime.datetime`` objects in UTC (``ProviderUsage["day"]`` and
-an appointment's ``next_action_date`` are ``datetime.date`` objects). Free-form JSON (a lead's ``fields``, an event's ``detail``) is
+Times in results are aware ``datetime.datetime`` objects in UTC (but
+``ClaimedContact["local_time"]``, in the called party's zone, a ``zoneinfo.ZoneInfo``;
+``ProviderUsage["day"]`` and an appointment's ``next_action_date`` are ``datetime.date``
+objects). Free-form JSON (a lead's ``fields``, an event's ``detail``, a message's ``body``) is
 ``dict[str, Any]``: its keys depend on the record or the event.
 """
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Literal, TypedDict, final, type_check_only
@@ -102,7 +106,22 @@ _RejectionReason: TypeAlias = Literal[
     "invalid_email",
     "missing_required_field",
     "field_too_long",
+    "slot_taken",
 ]
+_ContactStatus: TypeAlias = Literal[
+    "pending",
+    "attempting",
+    "no_answer",
+    "scheduled",
+    "not_interested",
+    "unreachable",
+    "do_not_contact",
+]
+_ContactOutcome: TypeAlias = Literal[
+    "no_answer", "scheduled", "not_interested", "unreachable", "do_not_contact"
+]
+_MessageKind: TypeAlias = Literal["confirmation", "reminder"]
+_MessageStatus: TypeAlias = Literal["pending", "sent", "failed", "cancelled", "suppressed"]
 # Who made a change: "api", "client", "calcom", "system", or a user id (any other text).
 _Actor: TypeAlias = str
 
@@ -186,6 +205,45 @@ class ReturnPolicyConfig(TypedDict, total=False):
     credit_late_cancel_hours: int | None
 
 @type_check_only
+class MessagePolicyConfig(TypedDict, total=False):
+    """A workspace's confirmations and reminders (``WorkspaceConfig["messages"]``; a
+    workspace without one sends none)."""
+
+    confirmation: bool
+    reminder_offsets_minutes: Sequence[int]
+    retry_backoff_seconds: Sequence[int]
+
+@type_check_only
+class CalendarConfig(TypedDict, total=False):
+    """A workspace's booking calendar (``WorkspaceConfig["calendar"]``), cut from its weekly
+    ``schedule`` in its time zone; ``blackout_dates`` are local dates (``YYYY-MM-DD``)."""
+
+    slot_minutes: int
+    capacity: int
+    buffer_minutes: int
+    min_lead_minutes: int
+    horizon_days: int
+    blackout_dates: Sequence[date | str]
+
+@type_check_only
+class ContactQueueSettings(TypedDict, total=False):
+    """The contact queue's settings (``Engine.open(contact_queue=...)``)."""
+
+    automation_enabled: bool
+    max_batch: int
+    retry_interval_seconds: int
+    max_attempts: int
+
+@type_check_only
+class ContactQueueConfig(TypedDict, total=False):
+    """Which leads enter the contact queue, and its settings (global and per lead type)."""
+
+    settings: ContactQueueSettings
+    per_lead_type: Mapping[str, ContactQueueSettings]
+    always_contact: Sequence[str]
+    never_contact: Sequence[str]
+
+@type_check_only
 class CalcomConfig(TypedDict, total=False):
     """A Cal.com booking webhook's settings (``WebhookConfig["calcom"]``)."""
 
@@ -229,6 +287,8 @@ class WorkspaceConfig(TypedDict, total=False):
     delivery: DeliveryOptionsConfig
     require_consent: bool
     returns: ReturnPolicyConfig | None
+    messages: MessagePolicyConfig | None
+    calendar: CalendarConfig | None
 
 @type_check_only
 class RadiusConfig(TypedDict):
@@ -693,6 +753,150 @@ class BacktestReport(TypedDict):
     moves: list[_BacktestMove]
 
 @type_check_only
+class ClaimedContact(TypedDict):
+    """A lead handed to a worker to call now (``local_time``: the called party's time now, in
+    their zone; ``attempts``: made before this one)."""
+
+    lead_id: int
+    contact_id: int
+    phone: str
+    zip_code: str
+    lead_type: str
+    attempts: int
+    local_time: datetime | None
+    received_at: datetime
+
+@type_check_only
+class QueueEntry(TypedDict):
+    """A lead's place in the contact queue (``hold_reason`` while it is held back)."""
+
+    lead_id: int
+    contact_id: int
+    phone_e164: str | None
+    zip_code: str
+    lead_type: str
+    received_at: datetime
+    next_attempt_at: datetime
+    suppressed: bool
+    status: _ContactStatus
+    attempts: int
+    last_attempt_at: datetime | None
+    worker: str | None
+    locked_until: datetime | None
+    hold_reason: str | None
+
+@type_check_only
+class ContactAttempt(TypedDict):
+    """One call to a queued lead."""
+
+    lead_id: int
+    attempt_number: int
+    at: datetime
+    outcome: _ContactOutcome
+    notes: str | None
+    worker: str | None
+
+@type_check_only
+class SuppressionImport(TypedDict):
+    """What ``Engine.import_suppressions`` did (``rejected_lines``: (line number, reason))."""
+
+    added: int
+    already_listed: int
+    rejected_lines: list[tuple[int, str]]
+
+@type_check_only
+class ContactMetrics(TypedDict):
+    """Speed to lead over a period."""
+
+    leads: int
+    contacted: int
+    first_attempt_p50_seconds: float | None
+    first_attempt_p90_seconds: float | None
+    contact_rate: float
+    attempts_per_lead: float
+    appointment_rate: float
+
+@type_check_only
+class FreeSlot(TypedDict):
+    """A slot of a workspace's calendar with room left."""
+
+    start: datetime
+    end: datetime
+    remaining: int
+
+@type_check_only
+class BookedSlot(TypedDict):
+    """The slot a booking took."""
+
+    start: datetime
+    end: datetime
+
+@type_check_only
+class Booked(TypedDict):
+    """What ``Engine.book`` did (``workspace_id`` ``None``: unrouted; ``slot`` ``None``: the
+    workspace has no calendar)."""
+
+    appointment_id: int
+    lead_id: int
+    workspace_id: str | None
+    slot: BookedSlot | None
+
+@type_check_only
+class OutgoingMessage(TypedDict):
+    """A message as the transport of ``Engine.send_due_messages`` receives it (``id`` is the
+    same on every try; ``body`` holds ``kind``, ``appointment_id``, ``workspace_id``,
+    ``start``, ``service_type``, ``offset_minutes``)."""
+
+    id: int
+    appointment_id: int
+    lead_id: int
+    kind: _MessageKind
+    to: str
+    body: dict[str, Any]
+    try_number: int
+
+@type_check_only
+class Message(TypedDict):
+    """A scheduled confirmation or reminder."""
+
+    id: int
+    appointment_id: int
+    lead_id: int
+    kind: _MessageKind
+    to: str
+    body: dict[str, Any]
+    send_at: datetime
+    created_at: datetime
+    status: _MessageStatus
+    tries: int
+    next_try_at: datetime
+    locked_until: datetime | None
+
+@type_check_only
+class MessageLog(TypedDict):
+    """One send try of a message."""
+
+    message_id: int
+    try_number: int
+    at: datetime
+    status: Literal["sent", "failed", "suppressed"]
+    provider_message_id: str | None
+    error: str | None
+
+@type_check_only
+class MessageReport(TypedDict):
+    """What ``Engine.send_due_messages`` did."""
+
+    attempted: int
+    sent: int
+    retrying: int
+    failed: int
+    suppressed: int
+
+# A message transport: takes the message, returns the provider's message id or raises.
+_MessageTransport: TypeAlias = Callable[[OutgoingMessage], str]
+
+@type_check_only
 class AcceptedDict(TypedDict):
     """``Accepted.to_dict()``."""
 
@@ -871,6 +1075,8 @@ class Engine:
         extra_products: Sequence[str] | None = None,
         product_aliases: Mapping[str, str] | None = None,
         required_fields: Literal["seed"] | Mapping[str, Sequence[str]] | None = None,
+        contact_queue: ContactQueueConfig | None = None,
+        contact_lease: float = 900.0,
     ) -> Engine: ...
     @property
     def path(self) -> str: ...
@@ -981,3 +1187,37 @@ class Engine:
     ) -> BookingResult: ...
     def enable_endpoint(self, workspace_id: str) -> int: ...
     def endpoint_health(self, workspace_id: str) -> EndpointHealth: ...
+    def claim_contact_batch(
+        self, now: _Time | None = None, limit: int = 5, *, worker: str | None = None
+    ) -> list[ClaimedContact]: ...
+    def record_contact_attempt(
+        self,
+        lead_id: int,
+        outcome: _ContactOutcome,
+        *,
+        at: _Time | None = None,
+        notes: str | None = None,
+        worker: str | None = None,
+    ) -> QueueEntry: ...
+    def record_opt_out(self, phone: str, *, source: str | None = None) -> bool: ...
+    def import_suppressions(
+        self, text: str | bytes | bytearray, *, source: str
+    ) -> SuppressionImport: ...
+    def is_suppressed(self, phone: str) -> bool: ...
+    def contact_entry(self, lead_id: int) -> QueueEntry | None: ...
+    def contact_attempts(self, lead_id: int) -> list[ContactAttempt]: ...
+    def contact_metrics(self, since: _Time, until: _Time) -> ContactMetrics: ...
+    def available_slots(self, workspace_id: str, since: _Time, until: _Time) -> list[FreeSlot]: ...
+    def book(
+        self,
+        lead_id: int,
+        start: _Time,
+        *,
+        workspace_id: str | None = None,
+        end: _Time | None = None,
+    ) -> Booked: ...
+    def send_due_messages(
+        self, transport: _MessageTransport, limit: int = 100
+    ) -> MessageReport: ...
+    def messages(self, appointment_id: int) -> list[Message]: ...
+    def message_logs(self, message_id: int) -> list[MessageLog]: ...

@@ -56,7 +56,10 @@ class ValidationError(LeadrouteError, ValueError):
     """An input failed validation; ``code`` says why, ``field`` names what was wrong
     (``"email"``, ``"zip"``, ``"rules"``, ``"record"``, an option name, ...) or is ``None``.
     Among the codes: ``end_before_start`` (``field`` ``"end"``), ``return_reason_not_allowed``
-    (``"reason"``), ``calcom_malformed`` (``"body"``), ``invalid_time``."""
+    (``"reason"``), ``calcom_malformed`` (``"body"``), ``invalid_time``; a start that cannot
+    be booked, ``not_a_slot``, ``too_soon``, ``beyond_horizon``, ``blackout``, ``closed``
+    (``"start"``); a calendar that does not compile, e.g. ``invalid_slot_length``,
+    ``zero_capacity`` (``"calendar"``)."""
 
     field: Optional[str]
 
@@ -105,7 +108,9 @@ class ConflictError(LeadrouteError):
     """The request conflicts with stored state (e.g. a rule naming a missing workspace, an
     appointment that is already routed): ``invalid_transition`` (the appointment's status
     does not allow the change), ``return_window_closed``, ``return_limit_reached``,
-    ``not_billed``, ``already_returned``, ``return_not_pending``, ``return_needs_review``, ``conflict``, ..."""
+    ``not_billed``, ``already_returned``, ``return_not_pending``, ``return_needs_review``,
+    ``slot_taken`` (a booking slot is full, or no matching workspace has room at that time),
+    ``conflict``, ..."""
 
 
 class StorageError(LeadrouteError):
