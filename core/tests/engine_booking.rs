@@ -126,6 +126,11 @@ fn free_slots_are_listed_and_a_booked_one_disappears() {
     let a = e.appointment(booked.appointment_id).unwrap().unwrap();
     assert_eq!(a.appointment.appointment_date, t(TUE_10));
     assert_eq!(
+        e.lead(l).unwrap().unwrap().lead.appointment_date,
+        Some(t(TUE_10)),
+        "the lead gets its time"
+    );
+    assert_eq!(
         a.appointment.details.end_time,
         Some(t("2026-03-03T16:00:00Z"))
     );

@@ -134,6 +134,7 @@ impl Engine {
                 created_at: at,
             };
             let appointment_id = tx.insert_appointment(&new_appt)?;
+            tx.set_lead_appointment_date(lead_id, start)?;
             let stored = super::stored_appointment(tx, appointment_id)?;
             route::announce(step, &stored, &assignment)?;
             super::messages::schedule(step, appointment_id, &new_appt, true)?;

@@ -358,6 +358,14 @@ pub trait LeadRepo {
         contact_id: ContactId,
         product_type: &str,
     ) -> Result<Option<Lead>, StorageError>;
+    /// Gives a lead its appointment time (a booking: the lead came in without one).
+    ///
+    /// # Behavior
+    ///
+    /// Sets `leads.appointment_date` (UTC). [`StorageErrorKind::Conflict`] when the lead
+    /// does not exist.
+    fn set_lead_appointment_date(&self, lead_id: LeadId, at: Timestamp)
+        -> Result<(), StorageError>;
     /// Sets a lead's status (`leads.status`) and appends the change to
     /// `lead_status_history`.
     ///

@@ -476,6 +476,23 @@ impl LeadRepo for SqlTx<'_> {
         )
     }
 
+    fn set_lead_appointment_date(
+        &self,
+        lead_id: LeadId,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let n = self.exec(
+            "UPDATE leads SET appointment_date = ?2 WHERE id = ?1",
+            params![lead_id.get(), ts(at)?],
+        )?;
+        if n == 0 {
+            return Err(StorageError::conflict(format!(
+                "lead {lead_id} does not exist"
+            )));
+        }
+        Ok(())
+    }
+
     fn set_lead_status(
         &self,
         lead_id: LeadId,

@@ -562,3 +562,45 @@ pub fn lead_status_history_changes(make: MakeStore<'_>) {
         "a lead inserted after a rolled-back one has exactly its own first row"
     );
 }
+
+/// [`LeadRepo::set_lead_appointment_date`] gives a lead without a time its time and changes
+/// nothing else; an unknown lead is a `Conflict`; a rolled-back write leaves it unset.
+pub fn lead_appointment_date_set(make: MakeStore<'_>) {
+    let store = make();
+    let s = &*store;
+    let lead = NewLead {
+        appointment_date: None,
+        ..new_lead(ContactId(0), "provider-a", "PA-000777")
+    };
+    let id = tx(s, "seed", |tx| {
+        let c = insert_contact(tx, &new_contact("provider:provider-a", "+13178638426"))?;
+        Ok(insert_lead(
+            tx,
+            &NewLead {
+                contact_id: c,
+                ..lead.clone()
+            },
+        )?)
+    });
+    let at = ts("2026-03-03T15:00:00Z");
+    let rolled = with_tx(s, |tx| {
+        tx.set_lead_appointment_date(id, at)?;
+        Err::<(), Error>(Error::Internal("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    let before = tx(s, "read", |tx| Ok(tx.lead(id)?)).expect("stored");
+    assert_eq!(
+        before.lead.appointment_date, None,
+        "a rolled-back write changes nothing"
+    );
+    tx(s, "set", |tx| Ok(tx.set_lead_appointment_date(id, at)?));
+    let after = tx(s, "read", |tx| Ok(tx.lead(id)?)).expect("stored");
+    assert_eq!(after.lead.appointment_date, Some(at));
+    let mut expected = before.clone();
+    expected.lead.appointment_date = Some(at);
+    assert_eq!(after, expected, "nothing else changes");
+    expect_conflict(
+        "set_lead_appointment_date of an unknown lead",
+        with_tx(s, |tx| Ok(tx.set_lead_appointment_date(LeadId(9_999), at))).expect("transaction"),
+    );
+}

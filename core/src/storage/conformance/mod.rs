@@ -102,6 +102,7 @@ macro_rules! __conformance_checks {
             update_contact_keeps_uniqueness,
             update_contact_rolls_back_with_the_transaction,
             leads_round_trip,
+            lead_appointment_date_set,
             leads_duplicate_of,
             latest_original_lead_selection,
             record_keys_unique_across_leads_and_rejections,

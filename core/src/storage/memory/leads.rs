@@ -321,6 +321,25 @@ impl LeadRepo for MemTx {
                 .cloned()
         })
     }
+    fn set_lead_appointment_date(
+        &self,
+        lead_id: LeadId,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.write(|s| {
+            let l = usize::try_from(lead_id.0 - 1)
+                .ok()
+                .and_then(|i| s.leads.get_mut(i))
+                .ok_or_else(|| conflict(format!("lead {lead_id} does not exist")))?;
+            let old = l.lead.appointment_date.replace(at);
+            Ok((
+                (),
+                Box::new(move |s: &mut State| {
+                    s.leads[(lead_id.0 - 1) as usize].lead.appointment_date = old;
+                }) as Undo,
+            ))
+        })
+    }
     fn set_lead_status(
         &self,
         lead_id: LeadId,
