@@ -399,6 +399,20 @@ impl SlotGrid {
 
     /// Calls `f` with every slot of the runs opening on local dates `first..=last`, ascending,
     /// skipping blackout dates.
+    /// The slot that contains `t` (`start <= t < end`), whatever the lead time and horizon
+    /// (an appointment already agreed, e.g. from intake); `None` when `t` is in no slot.
+    pub fn slot_containing(&self, t: Timestamp) -> Option<Slot> {
+        let date = self.local_date(t);
+        let first = date.checked_sub((self.reach_days + 1).days());
+        let mut found = None;
+        self.each_slot(first.unwrap_or(Date::MIN), date, |s| {
+            if s.start <= t && t < s.end {
+                found = Some(s);
+            }
+        });
+        found
+    }
+
     fn each_slot(&self, first: Date, last: Date, mut f: impl FnMut(Slot)) {
         for day in first.series(1.day()).take_while(|d| *d <= last) {
             let weekday = day.weekday().to_monday_zero_offset() as usize;

@@ -199,15 +199,6 @@ pub(crate) fn give_slot_back(tx: &dyn Tx, workspace_id: &str, start: Timestamp) 
     Ok(())
 }
 
-/// The slot of `grid` that contains `t`, regardless of lead time and horizon (an appointment
-/// already agreed), if `t` falls in one.
-pub(crate) fn slot_containing(grid: &SlotGrid, t: Timestamp) -> Option<Slot> {
-    let long_ago = t - SignedDuration::from_hours(48) - grid.earliest(t).duration_since(t);
-    grid.slots(t, t + SignedDuration::from_secs(1), long_ago)
-        .into_iter()
-        .find(|s| s.start <= t && t < s.end)
-}
-
 /// A booking with a workspace named by the caller.
 fn assign_by_hand(
     step: Step<'_>,
@@ -321,7 +312,7 @@ pub(crate) fn follow(
     let Some(grid) = step.snap.slot_grids.get(workspace_id) else {
         return Ok(());
     };
-    let old = slot_containing(grid, before.start);
+    let old = grid.slot_containing(before.start);
     let was_live = before.status.is_live();
     if was_live && after.status == crate::status::AppointmentStatus::Cancelled {
         if let Some(s) = old {
@@ -335,7 +326,7 @@ pub(crate) fn follow(
     let new = if strict {
         Some(grid.slot_at(after.start, step.at)?)
     } else {
-        slot_containing(grid, after.start)
+        grid.slot_containing(after.start)
     };
     if let Some(s) = new {
         if !take_slot(step.tx, grid, workspace_id, &s)? && strict {

@@ -289,9 +289,14 @@ impl Engine {
     ///
     /// [`crate::phone::PhoneError`]; storage errors.
     pub fn is_suppressed(&self, phone: &str) -> Result<bool> {
-        let e164 = crate::phone::normalize(phone, &self.config.default_region)?.number;
-        let hash = suppression::phone_hash(e164.as_str());
+        let hash = suppression::phone_hash(&self.e164(phone)?);
         with_tx(&*self.store, |tx| Ok(tx.is_suppressed(&hash)?))
+    }
+
+    /// A number in any format the intake takes, as E.164.
+    fn e164(&self, phone: &str) -> Result<String> {
+        let n = crate::phone::normalize(phone, &self.config.default_region)?;
+        Ok(n.number.as_str().to_string())
     }
 
     /// A lead's place in the contact queue.

@@ -217,7 +217,7 @@ fn take_slot(
     let Some(grid) = step.snap.slot_grids.get(workspace_id.as_str()) else {
         return Ok(None);
     };
-    let Some(slot) = crate::engine::booking::slot_containing(grid, at) else {
+    let Some(slot) = grid.slot_containing(at) else {
         return Ok(None);
     };
     if crate::engine::booking::take_slot(step.tx, grid, workspace_id, &slot)? {
